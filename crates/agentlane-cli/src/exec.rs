@@ -1,0 +1,187 @@
+//! `agentlane exec`: one dispatch from the command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agentlane::classify::RuleSet;
+use agentlane::dispatch::{
+    parse_assignment, parse_env_file, DispatchRequest, Dispatcher, EnvSpec, Interrupt, PromptVia,
+};
+use agentlane::exit_status;
+use clap::Args;
+
+use crate::{open_store, Failure};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agentlane exec --timeout 20m -- codex exec --json 'fix the failing test'\n  agentlane exec --prompt-file task.md --prompt-via arg -- claude -p\n  agentlane exec --json --env-clear --env PATH=/usr/bin:/bin -- gemini -p 'Return the string ok and exit zero'"
+)]
+pub struct ExecArgs {
+    /// Working directory of the child [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
+    /// Kill the child (SIGTERM, grace, SIGKILL) after this long, e.g. 90s, 20m
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL on timeout
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    kill_grace: Duration,
+    /// How long to wait for the output pipes after the child exits before treating them as leaked
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    leak_timeout: Duration,
+    /// The prompt text
+    #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
+    prompt: Option<String>,
+    /// Read the prompt from this file ('-' for stdin)
+    #[arg(long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
+    /// How the prompt reaches the child: stdin, arg ({prompt} or appended) or file ({prompt_file} or appended)
+    #[arg(long, value_name = "HOW", default_value = "stdin", value_parser = |s: &str| s.parse::<PromptVia>())]
+    prompt_via: PromptVia,
+    /// Set a variable in the child's environment (repeatable; wins over --env-file)
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_assignment)]
+    env: Vec<(String, String)>,
+    /// Start the child from an empty environment (then --env-file and --env apply)
+    #[arg(long)]
+    env_clear: bool,
+    /// Read KEY=VALUE lines into the child's environment (repeatable)
+    #[arg(long, value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Extra classifier rules (TOML [[rule]] entries) on top of the built-in ones [env: AGENTLANE_RULES]
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Bytes of stdout/stderr kept in the report's tails
+    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    tail_bytes: usize,
+    /// Print exactly one JSON report on stdout; the child's output goes only to the artifacts
+    #[arg(long)]
+    json: bool,
+    /// The program and its arguments
+    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]...")]
+    command: Vec<String>,
+}
+
+/// Parses `90s`, `20m`, `1h30m`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e}: write a duration like 90s, 20m, 1h30m or 500ms"))
+}
+
+fn read_prompt(path: &PathBuf) -> Result<Vec<u8>, Failure> {
+    let read = if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    read.map_err(|e| {
+        Failure::new(
+            exit_status::USAGE,
+            format!("cannot read --prompt-file {}: {e}", path.display()),
+        )
+    })
+}
+
+fn env_spec(args: &ExecArgs) -> Result<EnvSpec, Failure> {
+    let mut set = Vec::new();
+    for file in &args.env_file {
+        let src = std::fs::read_to_string(file).map_err(|e| {
+            Failure::new(
+                exit_status::USAGE,
+                format!("cannot read --env-file {}: {e}", file.display()),
+            )
+        })?;
+        let parsed = parse_env_file(&file.display().to_string(), &src)
+            .map_err(|e| Failure::new(exit_status::USAGE, format!("invalid --env-file: {e}")))?;
+        set.extend(parsed);
+    }
+    set.extend(args.env.iter().cloned());
+    Ok(EnvSpec {
+        clear: args.env_clear,
+        inherit: Vec::new(),
+        set,
+    })
+}
+
+fn rules(args: &ExecArgs) -> Result<Option<RuleSet>, Failure> {
+    let path = args.rules.clone().or_else(|| {
+        std::env::var_os("AGENTLANE_RULES")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let Some(path) = path else { return Ok(None) };
+    RuleSet::builtin()
+        .with_file(&path)
+        .map(Some)
+        .map_err(|e| Failure::new(exit_status::CONFIG, format!("invalid rules file: {e}")))
+}
+
+/// Forwards SIGINT/SIGTERM/SIGHUP received by agentlane to the dispatch.
+fn forward_signals() -> Interrupt {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, interrupt) = Interrupt::channel();
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
+        let Ok(mut stream) = signal(kind) else {
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if stream.recv().await.is_some() {
+                let _ = tx.send(Some(kind.as_raw_value()));
+            }
+        });
+    }
+    interrupt
+}
+
+pub async fn run(args: ExecArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+    let prompt = match (&args.prompt, &args.prompt_file) {
+        (Some(p), _) => Some(p.clone().into_bytes()),
+        (None, Some(f)) => Some(read_prompt(f)?),
+        (None, None) => None,
+    };
+    let env = env_spec(&args)?;
+    let rules = rules(&args)?;
+    let (home, store) = open_store(home)?;
+    let dispatcher = Dispatcher::new(home, store, rules);
+    let mut command = args.command.clone();
+    let program = command.remove(0);
+    let mut req = DispatchRequest::new(program, command);
+    req.cwd = args.cwd.clone();
+    req.env = env;
+    req.prompt = prompt;
+    req.prompt_via = args.prompt_via;
+    req.timeout = args.timeout;
+    req.kill_grace = args.kill_grace;
+    req.leak_timeout = args.leak_timeout;
+    req.tail_bytes = args.tail_bytes;
+    req.echo = !args.json;
+    let report = dispatcher
+        .dispatch(req, forward_signals())
+        .await
+        .map_err(|e| match e {
+            agentlane::dispatch::DispatchError::Store(_) => {
+                Failure::new(exit_status::IO_ERROR, e.to_string())
+            }
+            agentlane::dispatch::DispatchError::Artifacts { .. } => {
+                Failure::new(exit_status::CANT_CREATE, e.to_string())
+            }
+            agentlane::dispatch::DispatchError::Spawn { .. } => {
+                Failure::new(exit_status::OS_ERROR, e.to_string())
+            }
+        })?;
+    if report.classifier.is_failure() {
+        eprintln!("agentlane: {}: {}", report.classifier, report.repair_hint);
+    }
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, &report);
+        let _ = writeln!(out);
+    }
+    Ok(report.exit_status)
+}

@@ -1,0 +1,135 @@
+//! `agentlane`: argument parsing and rendering over the agentlane library.
+//!
+//! Each verb lives in its own file; none of them decides anything the
+//! library could decide. Errors are rendered for the person at the terminal
+//! (what failed, why, how to fix it) and mapped to documented exit statuses.
+
+mod exec;
+mod explain;
+mod runs;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agentlane::exit_status;
+use agentlane::home::{default_home, Home};
+use agentlane::store::sqlite::SqliteStore;
+use agentlane::store::Store;
+use clap::{Parser, Subcommand};
+
+/// The dispatch layer for coding-agent CLIs: runs them at an instrumented
+/// boundary and names every failure with a class and a repair hint.
+#[derive(Debug, Parser)]
+#[command(name = "agentlane", version, about, long_about = None, after_help = exit_table())]
+struct Cli {
+    /// State directory (database, artifacts, key) [default: $AGENTLANE_HOME, else the XDG data dir]
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one agent CLI invocation through the dispatcher and tell the truth about it.
+    Exec(exec::ExecArgs),
+    /// List recent dispatches, newest first.
+    Runs(runs::RunsArgs),
+    /// Show one dispatch with its events.
+    Show(runs::ShowArgs),
+    /// Explain a failure class: meaning, usual causes, repair steps.
+    Explain(explain::ExplainArgs),
+}
+
+fn exit_table() -> String {
+    let mut s = String::from("Exit status of `exec`:\n");
+    for (code, meaning) in exit_status::TABLE {
+        s.push_str(&format!("  {code:>6}  {meaning}\n"));
+    }
+    s
+}
+
+/// An error for the person at the terminal, with its exit status.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong and how to fix it.
+    pub message: String,
+    /// The exit status.
+    pub status: i32,
+}
+
+impl Failure {
+    /// A failure with a status from [`exit_status`].
+    pub fn new(status: i32, message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            status,
+        }
+    }
+}
+
+/// Opens the home and the store named by the global options.
+pub fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>), Failure> {
+    let root = match home {
+        Some(h) => h.clone(),
+        None => default_home(|k| std::env::var(k).ok())
+            .map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?,
+    };
+    let home =
+        Home::open(&root).map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
+    let store = SqliteStore::open(&home.database()).map_err(|e| {
+        Failure::new(
+            exit_status::IO_ERROR,
+            format!(
+                "{e}\nhint: check that {} is writable and not on a network filesystem",
+                home.root().display()
+            ),
+        )
+    })?;
+    Ok((home, Arc::new(store)))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                exit_status::OS_ERROR,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
+fn run(cli: Cli) -> Result<i32, Failure> {
+    let rt = runtime()?;
+    match cli.command {
+        Command::Exec(args) => rt.block_on(exec::run(args, cli.home.as_ref())),
+        Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
+        Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
+        Command::Explain(args) => explain::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let status = if e.use_stderr() {
+                exit_status::USAGE
+            } else {
+                0
+            };
+            let _ = e.print();
+            return ExitCode::from(status as u8);
+        }
+    };
+    match run(cli) {
+        Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
+        Err(failure) => {
+            eprintln!("agentlane: {}", failure.message);
+            ExitCode::from(failure.status.clamp(0, 255) as u8)
+        }
+    }
+}

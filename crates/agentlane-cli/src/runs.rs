@@ -1,0 +1,172 @@
+//! `agentlane runs` and `agentlane show`: reading dispatches back.
+
+use std::path::PathBuf;
+
+use agentlane::exit_status;
+use agentlane::store::{DispatchRecord, DispatchSummary, StoreError};
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use crate::{open_store, Failure};
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// How many to list (0 for all)
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The dispatch id (or a unique prefix of it)
+    id: String,
+    /// Print JSON ({summary, report, events})
+    #[arg(long)]
+    json: bool,
+}
+
+fn store_failure(e: StoreError) -> Failure {
+    match e {
+        StoreError::Ambiguous(_) => Failure::new(exit_status::USAGE, e.to_string()),
+        other => Failure::new(exit_status::IO_ERROR, other.to_string()),
+    }
+}
+
+fn outcome(s: &DispatchSummary) -> String {
+    match (s.exit_code, s.signal) {
+        (Some(code), _) => code.to_string(),
+        (None, Some(sig)) => format!("sig {sig}"),
+        (None, None) if s.finished_at.is_none() => "running".into(),
+        _ => "-".into(),
+    }
+}
+
+pub async fn list(args: RunsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+    let (_, store) = open_store(home)?;
+    let runs = store
+        .recent_dispatches(args.limit)
+        .await
+        .map_err(store_failure)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).expect("summaries serialise")
+        );
+        return Ok(0);
+    }
+    if runs.is_empty() {
+        println!("no dispatches yet: try `agentlane exec -- <agent CLI> ...`");
+        return Ok(0);
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "dispatch",
+        "started (UTC)",
+        "class",
+        "exit",
+        "ms",
+        "program",
+        "cwd",
+    ]);
+    for r in &runs {
+        table.add_row([
+            r.dispatch_id.clone(),
+            r.created_at
+                .replace('T', " ")
+                .trim_end_matches('Z')
+                .chars()
+                .take(19)
+                .collect(),
+            r.classifier.clone().unwrap_or_else(|| "-".into()),
+            outcome(r),
+            r.duration_ms.map_or_else(|| "-".into(), |d| d.to_string()),
+            r.program.clone(),
+            r.cwd.clone(),
+        ]);
+    }
+    println!("{table}");
+    Ok(0)
+}
+
+fn print_record(record: &DispatchRecord) {
+    let s = &record.summary;
+    println!("dispatch   {}", s.dispatch_id);
+    println!("started    {}", s.created_at);
+    println!(
+        "finished   {}",
+        s.finished_at.as_deref().unwrap_or("(not finished)")
+    );
+    println!("program    {}", s.program);
+    println!("cwd        {}", s.cwd);
+    if let Some(route) = &s.route {
+        println!("route      {route}");
+    }
+    println!("class      {}", s.classifier.as_deref().unwrap_or("-"));
+    println!("exit       {}", outcome(s));
+    if let Some(report) = &record.report {
+        let field = |k: &str| report.get(k).filter(|v| !v.is_null());
+        for (label, key) in [
+            ("cli_path", "cli_path"),
+            ("rule", "rule"),
+            ("evidence", "evidence"),
+            ("hint", "repair_hint"),
+            ("fingerprint", "failure_fingerprint"),
+        ] {
+            if let Some(v) = field(key) {
+                println!(
+                    "{label:<10} {}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                );
+            }
+        }
+        if let Some(a) = field("artifacts") {
+            for stream in ["stdout", "stderr"] {
+                if let Some(p) = a.get(stream).and_then(|p| p.as_str()) {
+                    println!("{stream:<10} {p}");
+                }
+            }
+        }
+        for (label, key) in [
+            ("stderr tail", "stderr_tail"),
+            ("stdout tail", "stdout_tail"),
+        ] {
+            if let Some(t) = field(key)
+                .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
+            {
+                println!("\n--- {label} ---\n{}", t.trim_end());
+            }
+        }
+    }
+    println!("\nevents:");
+    for e in &record.events {
+        println!("  {:>6}  {}  {}", e.seq, e.at, e.kind);
+    }
+}
+
+pub async fn show(args: ShowArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+    let (_, store) = open_store(home)?;
+    let record = store
+        .dispatch(&args.id)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            Failure::new(
+                exit_status::USAGE,
+                format!("no dispatch '{}': list them with `agentlane runs`", args.id),
+            )
+        })?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&record).expect("records serialise")
+        );
+    } else {
+        print_record(&record);
+    }
+    Ok(0)
+}

@@ -1,0 +1,144 @@
+//! The ordered classifier: facts and text in, one named class out.
+//!
+//! Pre-launch facts (missing cwd, unresolvable program) are classified by
+//! [`crate::dispatch`] before anything runs and never reach this module.
+//! After exit, [`classify`] looks at the exit code, the signal, the timeout
+//! flag and both tails — some CLIs print auth errors on stdout — and at the
+//! error messages of structured JSON events ([`structured`]). Rules are data
+//! ([`rules`]), ordered, first match wins; an unmatched failure stays
+//! `unknown_exit_N`, with its evidence kept for the next rule.
+//!
+//! **Architecture invariant:** this module knows nothing of processes, files
+//! or the store. Everything it decides is a pure function of its inputs.
+
+pub mod hint;
+pub mod rules;
+pub mod structured;
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::Class;
+pub use hint::HintContext;
+pub use rules::{RuleSet, RulesError, Stream};
+
+/// What the supervisor observed, with tails already redacted.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// Exit code, when the process exited.
+    pub exit_code: Option<i32>,
+    /// Signal number, when the process died by a signal.
+    pub signal: Option<i32>,
+    /// Whether the supervisor's timeout ended the run.
+    pub timed_out: bool,
+    /// The end of stdout.
+    pub stdout_tail: &'a [u8],
+    /// The end of stderr.
+    pub stderr_tail: &'a [u8],
+    /// Whether the tails were cut (their first line may be partial).
+    pub tails_truncated: bool,
+}
+
+/// The classifier's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classification {
+    /// The class.
+    pub class: Class,
+    /// The id of the rule that matched, or a fact name (`fact.exit_zero`, ...).
+    pub rule: String,
+    /// The line that decided it (redacted), when text decided it.
+    pub evidence: Option<String>,
+    /// A concrete repair hint for this dispatch.
+    pub repair_hint: String,
+    /// Seconds the CLI asked to wait before retrying, when it said so.
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Classes a timed-out run may be promoted to when its tails name the cause.
+fn names_a_cause(class: Class) -> bool {
+    !matches!(
+        class,
+        Class::Ok | Class::Timeout | Class::UnknownExit(_) | Class::KilledBySignal
+    )
+}
+
+/// Classifies a finished run. Pure.
+pub fn classify(observed: &Observed<'_>, rules: &RuleSet, ctx: &HintContext<'_>) -> Classification {
+    let text = structured::StreamText::split(
+        observed.stdout_tail,
+        observed.stderr_tail,
+        observed.tails_truncated,
+    );
+    let retry_after_secs = hint::retry_after_secs(&text.all_text());
+    let matched = rules.first_match(observed, &text);
+    let (class, rule, evidence, rule_hint) = match (observed, matched) {
+        (_, Some(m)) if !observed.timed_out || names_a_cause(m.rule.class) => (
+            m.rule.class,
+            m.rule.id.clone(),
+            Some(m.evidence),
+            m.rule.hint.clone(),
+        ),
+        (
+            Observed {
+                timed_out: true, ..
+            },
+            _,
+        ) => (Class::Timeout, "fact.timed_out".into(), None, None),
+        (
+            Observed {
+                exit_code: Some(0), ..
+            },
+            _,
+        ) => (Class::Ok, "fact.exit_zero".into(), None, None),
+        (
+            Observed {
+                exit_code: Some(code),
+                ..
+            },
+            _,
+        ) => (
+            Class::UnknownExit(*code),
+            "fact.unknown_exit".into(),
+            last_line(&text),
+            None,
+        ),
+        (
+            Observed {
+                signal: Some(_), ..
+            },
+            _,
+        ) => (Class::KilledBySignal, "fact.signal".into(), None, None),
+        _ => (Class::UnknownExit(-1), "fact.no_status".into(), None, None),
+    };
+    let ctx = HintContext {
+        evidence: evidence.as_deref(),
+        retry_after_secs,
+        ..*ctx
+    };
+    let repair_hint = match rule_hint {
+        Some(template) => hint::render(&template, &ctx),
+        None => hint::default_hint(class, &ctx),
+    };
+    Classification {
+        class,
+        rule,
+        evidence,
+        repair_hint,
+        retry_after_secs,
+    }
+}
+
+/// The last non-empty line of stderr, else stdout: the best evidence for an unknown exit.
+fn last_line(text: &structured::StreamText) -> Option<String> {
+    let pick = |s: &str| {
+        s.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| rules::clip(l.trim()))
+    };
+    pick(&text.stderr)
+        .or_else(|| text.json.last().map(|m| rules::clip(m)))
+        .or_else(|| pick(&text.stdout))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,333 @@
+//! Classifier rules: ordered data, built in and user supplied.
+//!
+//! The built-in rules live in `builtin_rules.toml` beside this file, one
+//! `[[rule]]` per known message of Codex CLI, Claude Code, Gemini CLI and Qwen
+//! Code, with the source of the message. A user rules file has the same shape;
+//! a user rule with a built-in rule's id replaces it, `disabled = true`
+//! removes it. Errors name the file, line and column.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::structured::StreamText;
+use super::Observed;
+use crate::class::Class;
+
+/// The built-in rules file, compiled into the binary.
+pub const BUILTIN_RULES: &str = include_str!("builtin_rules.toml");
+
+/// Evidence lines are clipped to this many characters.
+pub const EVIDENCE_MAX: usize = 400;
+
+/// Which text a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Stdout lines that are not JSON events.
+    Stdout,
+    /// Stderr lines that are not JSON events.
+    Stderr,
+    /// Both of the above.
+    Any,
+    /// Error messages extracted from structured JSON events.
+    Json,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique id, e.g. `claude.not_logged_in`.
+    pub id: String,
+    /// The class it assigns.
+    pub class: Class,
+    /// The text it reads.
+    pub stream: Stream,
+    /// The pattern (multi-line mode: `^`/`$` are line bounds), if any.
+    pub pattern: Option<Regex>,
+    /// Exit codes it applies to; `None` = any failure or timeout.
+    pub exit_codes: Option<Vec<i32>>,
+    /// Signals it applies to (when the process died by a signal).
+    pub signals: Option<Vec<i32>>,
+    /// Lower runs first.
+    pub order: i64,
+    /// Hint template, overriding the class's default hint.
+    pub hint: Option<String>,
+}
+
+/// A rule that matched, and the line that made it match.
+#[derive(Debug)]
+pub struct RuleMatch<'r> {
+    /// The rule.
+    pub rule: &'r Rule,
+    /// The evidence line.
+    pub evidence: String,
+}
+
+/// An error in a rules file, with its position.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct RulesError {
+    /// The file (or `<builtin>`).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: Spanned<String>,
+    #[serde(default)]
+    class: Option<Spanned<String>>,
+    #[serde(default)]
+    stream: Option<Spanned<String>>,
+    #[serde(default)]
+    pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    exit_codes: Option<Vec<i32>>,
+    #[serde(default)]
+    signals: Option<Vec<i32>>,
+    #[serde(default)]
+    order: Option<i64>,
+    #[serde(default)]
+    hint: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    source: Option<String>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+/// The ordered rule set.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+fn position(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn error_at(file: &str, src: &str, offset: usize, message: String) -> RulesError {
+    let (line, column) = position(src, offset);
+    RulesError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Parsed rules before merging: (rule, disabled).
+fn parse(file: &str, src: &str) -> Result<Vec<(Rule, bool)>, RulesError> {
+    let raw: RawFile = toml::from_str(src).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        error_at(file, src, offset, e.message().trim().to_string())
+    })?;
+    raw.rule
+        .into_iter()
+        .map(|r| compile(file, src, r))
+        .collect()
+}
+
+fn compile(file: &str, src: &str, raw: RawRule) -> Result<(Rule, bool), RulesError> {
+    let at = |s: &Spanned<String>, msg: String| error_at(file, src, s.span().start, msg);
+    let id = raw.id.get_ref().clone();
+    if raw.disabled {
+        let placeholder = Rule {
+            id,
+            class: Class::Ok,
+            stream: Stream::Any,
+            pattern: None,
+            exit_codes: None,
+            signals: None,
+            order: 0,
+            hint: None,
+        };
+        return Ok((placeholder, true));
+    }
+    let class_spanned = raw
+        .class
+        .as_ref()
+        .ok_or_else(|| at(&raw.id, format!("rule '{id}' has no `class`: add class = \"auth_unavailable\" (or another label from `agentlane explain --list`)")))?;
+    let class: Class = class_spanned
+        .get_ref()
+        .parse()
+        .map_err(|e: crate::class::UnknownClass| at(class_spanned, e.to_string()))?;
+    let stream = match raw.stream.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None | Some((_, "any")) => Stream::Any,
+        Some((_, "stdout")) => Stream::Stdout,
+        Some((_, "stderr")) => Stream::Stderr,
+        Some((_, "json")) => Stream::Json,
+        Some((s, other)) => {
+            return Err(at(
+                s,
+                format!("unknown stream '{other}': use stdout, stderr, any or json"),
+            ))
+        }
+    };
+    let pattern = match &raw.pattern {
+        Some(p) => Some(
+            RegexBuilder::new(p.get_ref())
+                .multi_line(true)
+                .build()
+                .map_err(|e| at(p, format!("invalid pattern in rule '{id}': {e}")))?,
+        ),
+        None => None,
+    };
+    if pattern.is_none() && raw.exit_codes.is_none() && raw.signals.is_none() {
+        return Err(at(
+            &raw.id,
+            format!("rule '{id}' matches nothing: give it a `pattern`, `exit_codes` or `signals`"),
+        ));
+    }
+    Ok((
+        Rule {
+            id,
+            class,
+            stream,
+            pattern,
+            exit_codes: raw.exit_codes,
+            signals: raw.signals,
+            order: raw.order.unwrap_or(1000),
+            hint: raw.hint,
+        },
+        false,
+    ))
+}
+
+impl RuleSet {
+    /// The built-in rules alone.
+    pub fn builtin() -> &'static RuleSet {
+        static BUILTIN: OnceLock<RuleSet> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            let parsed =
+                parse("<builtin>", BUILTIN_RULES).expect("built-in rules are valid (tested)");
+            let mut set = RuleSet::default();
+            set.merge(parsed);
+            set
+        })
+    }
+
+    /// Parses a rules document (`file` names it in errors) on top of `self`.
+    pub fn with_document(&self, file: &str, src: &str) -> Result<RuleSet, RulesError> {
+        let mut set = self.clone();
+        set.merge(parse(file, src)?);
+        Ok(set)
+    }
+
+    /// Reads a user rules file on top of `self`.
+    pub fn with_file(&self, path: &Path) -> Result<RuleSet, RulesError> {
+        let src = std::fs::read_to_string(path).map_err(|e| RulesError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the rules file: {e}"),
+        })?;
+        self.with_document(&path.display().to_string(), &src)
+    }
+
+    fn merge(&mut self, parsed: Vec<(Rule, bool)>) {
+        for (rule, disabled) in parsed {
+            self.rules.retain(|r| r.id != rule.id);
+            if !disabled {
+                self.rules.push(rule);
+            }
+        }
+        // Stable: equal orders keep file order, built-ins before user rules.
+        self.rules.sort_by_key(|r| r.order);
+    }
+
+    /// The rules, in evaluation order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The first rule (in order) that applies and matches, with its evidence.
+    pub fn first_match<'r>(
+        &'r self,
+        observed: &Observed<'_>,
+        text: &StreamText,
+    ) -> Option<RuleMatch<'r>> {
+        self.rules
+            .iter()
+            .filter(|r| r.applies(observed))
+            .find_map(|r| {
+                r.evidence(observed, text)
+                    .map(|evidence| RuleMatch { rule: r, evidence })
+            })
+    }
+}
+
+impl Rule {
+    fn applies(&self, o: &Observed<'_>) -> bool {
+        if let Some(signals) = &self.signals {
+            return !o.timed_out && o.signal.is_some_and(|s| signals.contains(&s));
+        }
+        match (&self.exit_codes, o.exit_code) {
+            (Some(codes), Some(code)) => codes.contains(&code),
+            (Some(_), None) => false,
+            (None, Some(code)) => code != 0,
+            // Killed: only by our timeout do text rules get a say; a foreign
+            // signal is a fact that outranks text.
+            (None, None) => o.timed_out,
+        }
+    }
+
+    fn evidence(&self, o: &Observed<'_>, text: &StreamText) -> Option<String> {
+        let Some(re) = &self.pattern else {
+            return Some(match (o.exit_code, o.signal) {
+                (Some(code), _) => format!("exit code {code}"),
+                (None, Some(sig)) => format!("signal {sig}"),
+                _ => "no exit status".into(),
+            });
+        };
+        let in_text = |s: &str| {
+            re.find_iter(s).last().map(|m| {
+                let start = s[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+                let end = s[m.end()..].find('\n').map_or(s.len(), |i| m.end() + i);
+                clip(s[start..end].trim())
+            })
+        };
+        let in_json = || {
+            text.json
+                .iter()
+                .rev()
+                .find(|m| re.is_match(m))
+                .map(|m| clip(m))
+        };
+        match self.stream {
+            Stream::Stdout => in_text(&text.stdout),
+            Stream::Stderr => in_text(&text.stderr),
+            Stream::Any => in_text(&text.stderr).or_else(|| in_text(&text.stdout)),
+            Stream::Json => in_json(),
+        }
+    }
+}
+
+/// Clips a line to [`EVIDENCE_MAX`] characters.
+pub fn clip(line: &str) -> String {
+    if line.chars().count() <= EVIDENCE_MAX {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(EVIDENCE_MAX).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,145 @@
+//! Splitting captured tails into text lines and structured error messages.
+//!
+//! Agent CLIs in machine-readable mode (`codex exec --json`, `claude -p
+//! --output-format stream-json`, `gemini --output-format json`) print JSON
+//! events. Those lines also carry the model's own answer, which must never be
+//! taken as the CLI's error, so JSON lines are kept out of the text that text
+//! rules read; only the error message of an error-shaped event is extracted,
+//! for `stream = "json"` rules.
+
+use serde_json::Value;
+
+/// The text rules read, split by origin.
+#[derive(Debug, Default, Clone)]
+pub struct StreamText {
+    /// Stdout lines that are not JSON objects, joined by `\n`.
+    pub stdout: String,
+    /// Stderr lines that are not JSON objects, joined by `\n`.
+    pub stderr: String,
+    /// Error messages extracted from JSON events on either stream, in order.
+    pub json: Vec<String>,
+}
+
+impl StreamText {
+    /// Splits two tails. When `truncated`, a tail's first line may be partial and is dropped.
+    pub fn split(stdout: &[u8], stderr: &[u8], truncated: bool) -> StreamText {
+        let mut out = StreamText::default();
+        out.stdout = split_one(stdout, truncated, &mut out.json);
+        out.stderr = split_one(stderr, truncated, &mut out.json);
+        out
+    }
+
+    /// All text, for hints that scan everything (retry-after).
+    pub fn all_text(&self) -> String {
+        let mut all = String::with_capacity(self.stdout.len() + self.stderr.len() + 64);
+        all.push_str(&self.stderr);
+        all.push('\n');
+        all.push_str(&self.stdout);
+        for m in &self.json {
+            all.push('\n');
+            all.push_str(m);
+        }
+        all
+    }
+}
+
+fn split_one(tail: &[u8], truncated: bool, json: &mut Vec<String>) -> String {
+    let text = String::from_utf8_lossy(tail);
+    let mut lines = text.lines();
+    if truncated && !tail.is_empty() {
+        lines.next();
+    }
+    let mut plain = String::with_capacity(text.len());
+    for line in lines {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('{') {
+            if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(trimmed) {
+                if let Some(message) = error_message(&Value::Object(obj)) {
+                    json.push(message);
+                }
+                continue;
+            }
+        }
+        plain.push_str(line);
+        plain.push('\n');
+    }
+    plain
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Object(o) => o.get("message").and_then(text_of),
+        _ => None,
+    }
+}
+
+fn is_true(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true)))
+}
+
+/// The error message of one JSON event, if it is an error-shaped event.
+///
+/// Shapes (see docs/agent-clis.md): Codex `{"type":"error","message":…}` and
+/// `{"type":"turn.failed","error":{"message":…}}` (older: wrapped in
+/// `"msg"`); Claude Code `{"type":"result","is_error":true,"result":…}`;
+/// Gemini CLI and Qwen Code `{"error":{"message":…}}`; a `result` event
+/// whose subtype starts with `error`.
+pub fn error_message(event: &Value) -> Option<String> {
+    let obj = event.as_object()?;
+    if let Some(inner) = obj.get("msg").filter(|m| m.is_object()) {
+        return error_message(inner);
+    }
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("");
+    let subtype = obj.get("subtype").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "error" | "stream_error" => obj
+            .get("message")
+            .and_then(text_of)
+            .or_else(|| obj.get("error").and_then(text_of)),
+        "turn.failed" | "turn_failed" => obj.get("error").and_then(text_of),
+        "result" if is_true(obj.get("is_error")) || subtype.starts_with("error") => obj
+            .get("result")
+            .and_then(text_of)
+            .or_else(|| obj.get("error").and_then(text_of))
+            .or_else(|| Some(subtype.to_string()).filter(|s| !s.is_empty())),
+        _ => obj.get("error").and_then(text_of),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_case::test_case;
+
+    #[test_case(r#"{"type":"error","message":"stream disconnected"}"#, Some("stream disconnected"); "codex error")]
+    #[test_case(r#"{"type":"turn.failed","error":{"message":"401 Unauthorized"}}"#, Some("401 Unauthorized"); "codex turn failed")]
+    #[test_case(r#"{"msg":{"type":"error","message":"old shape"}}"#, Some("old shape"); "codex wrapped")]
+    #[test_case(r#"{"type":"result","subtype":"success","is_error":true,"result":"Not logged in · Please run /login"}"#, Some("Not logged in · Please run /login"); "claude error result says success")]
+    #[test_case(r#"{"type":"result","subtype":"success","is_error":false,"result":"rate limit is a topic"}"#, None; "claude answer is not an error")]
+    #[test_case(r#"{"error":{"type":"Error","message":"quota exceeded","code":429}}"#, Some("quota exceeded"); "gemini error")]
+    #[test_case(r#"{"type":"assistant","message":{"content":"Not logged in"}}"#, None; "assistant message is never evidence")]
+    #[test_case(r#"{"type":"item.completed","item":{"text":"429"}}"#, None; "codex item is never evidence")]
+    fn extracts(line: &str, expected: Option<&str>) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(error_message(&v).as_deref(), expected);
+    }
+
+    #[test]
+    fn json_lines_are_kept_out_of_text() {
+        let t = StreamText::split(
+            b"{\"type\":\"assistant\",\"message\":\"Not logged in\"}\nplain line\n",
+            b"err line\n",
+            false,
+        );
+        assert_eq!(t.stdout, "plain line\n");
+        assert_eq!(t.stderr, "err line\n");
+        assert!(t.json.is_empty());
+    }
+
+    #[test]
+    fn a_truncated_tail_drops_its_partial_first_line() {
+        let t = StreamText::split(b"tial line\nwhole line\n", b"", true);
+        assert_eq!(t.stdout, "whole line\n");
+    }
+}

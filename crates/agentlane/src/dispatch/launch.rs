@@ -1,0 +1,243 @@
+//! Stage 2, launch: spawn the child, never through a shell.
+//!
+//! The resolved absolute path is executed directly (argv[0] keeps the name
+//! the user gave), in a new process group, with exactly the prepared
+//! environment. On Linux the child gets a parent-death signal, so an agent
+//! dies with its dispatcher. Artifact files are created 0600 in a 0700
+//! directory before the spawn.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+
+use crate::class::Class;
+use crate::classify::Classification;
+use crate::events::Artifacts;
+use crate::home::{private_dir, Home};
+use crate::redact::Redactor;
+
+use super::prepare::Ready;
+use super::proctree::{pipe_inode, MARKER_VAR};
+use super::{DispatchError, DispatchRequest};
+
+/// A launched child and everything supervision needs.
+pub(super) struct Running {
+    pub child: Child,
+    pub pid: i32,
+    pub stdin: Option<(ChildStdin, Vec<u8>)>,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
+    pub pipe_inodes: Vec<u64>,
+    pub stdout_file: Option<File>,
+    pub stderr_file: Option<File>,
+    pub artifacts: Artifacts,
+    pub redactor: Arc<Redactor>,
+    pub started: Instant,
+    pub run_dir: Option<PathBuf>,
+    pub marker: String,
+    pub child_home: Option<String>,
+    pub child_path: Option<String>,
+}
+
+pub(super) enum LaunchError {
+    /// The program could not be executed: a classified result.
+    Refused(Classification),
+    /// agentlane itself failed.
+    Agentlane(DispatchError),
+}
+
+fn private_file(path: &Path) -> Result<File, LaunchError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| {
+            LaunchError::Agentlane(DispatchError::Artifacts {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+}
+
+fn artifact_dir(dir: &Path) -> Result<(), LaunchError> {
+    private_dir(dir).map_err(|e| {
+        LaunchError::Agentlane(DispatchError::Artifacts {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    })
+}
+
+/// Enlarges a pipe's buffer so a fast writer makes fewer, larger writes.
+fn widen_pipe(fd: std::os::fd::RawFd) {
+    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe fd we own; failure is harmless.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, 1024 * 1024);
+    }
+}
+
+fn spawn_failure(err: &std::io::Error, ready: &Ready, program: &str) -> Option<Classification> {
+    let path = ready.resolved.path.display();
+    let (class, rule, evidence, hint) = match err.raw_os_error()? {
+        libc::ENOENT => (
+            Class::CliMissing,
+            "fact.spawn_enoent",
+            format!("execve({path}) failed: {err}"),
+            format!("{path} disappeared between resolution and launch, or its ELF interpreter (dynamic loader) is missing: reinstall '{program}'"),
+        ),
+        libc::EACCES => (
+            Class::CliNotExecutable,
+            "fact.spawn_eacces",
+            format!("execve({path}) failed: {err}"),
+            format!("{path} cannot be executed by this user (permissions, or a noexec mount): fix its mode or mount options"),
+        ),
+        libc::ENOEXEC => (
+            Class::CliNotExecutable,
+            "fact.spawn_enoexec",
+            format!("execve({path}) failed: {err}"),
+            format!("{path} is neither a binary for this machine nor a script with a #! line: reinstall '{program}' for this platform or add a shebang"),
+        ),
+        libc::E2BIG => (
+            Class::PayloadInvalid,
+            "fact.spawn_e2big",
+            format!("execve({path}) failed: {err}"),
+            "the arguments and environment exceed the kernel's limit: deliver the prompt with --prompt-via stdin or file".to_string(),
+        ),
+        _ => return None,
+    };
+    Some(Classification {
+        class,
+        rule: rule.to_string(),
+        evidence: Some(evidence),
+        repair_hint: hint,
+        retry_after_secs: None,
+    })
+}
+
+pub(super) fn launch(
+    ready: Ready,
+    req: &DispatchRequest,
+    home: &Home,
+    running: &Arc<Mutex<HashSet<i32>>>,
+) -> Result<Running, LaunchError> {
+    let marker = ready.env.get(MARKER_VAR).cloned().unwrap_or_default();
+    let dir = home.artifact_dir(&marker);
+    artifact_dir(&dir)?;
+    let stdout_path = dir.join("stdout.log");
+    let stderr_path = dir.join("stderr.log");
+    let stdout_file = private_file(&stdout_path)?;
+    let stderr_file = private_file(&stderr_path)?;
+    let run_dir = match &ready.prompt_file {
+        Some((path, bytes)) => {
+            let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+            artifact_dir(&parent)?;
+            let mut f = private_file(path)?;
+            std::io::Write::write_all(&mut f, bytes).map_err(|source| {
+                LaunchError::Agentlane(DispatchError::Artifacts {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
+            Some(parent)
+        }
+        None => None,
+    };
+
+    let mut cmd = Command::new(&ready.resolved.path);
+    cmd.arg0(&req.program)
+        .args(&ready.args)
+        .env_clear()
+        .envs(&ready.env)
+        .current_dir(&ready.cwd)
+        .stdin(if ready.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    let parent_pid = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent_pid {
+                // The dispatcher died between fork and prctl.
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            if let Some(dir) = &run_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(match spawn_failure(&err, &ready, &req.program) {
+                Some(classified) => LaunchError::Refused(classified),
+                None => LaunchError::Agentlane(DispatchError::Spawn {
+                    program: req.program.clone(),
+                    source: err,
+                }),
+            });
+        }
+    };
+    let started = Instant::now();
+    let pid = child.id().map_or(0, |p| p as i32);
+    running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pid);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    widen_pipe(stdout.as_raw_fd());
+    widen_pipe(stderr.as_raw_fd());
+    let pipe_inodes = [stdout.as_raw_fd(), stderr.as_raw_fd()]
+        .into_iter()
+        .filter_map(pipe_inode)
+        .collect();
+    let stdin = match (child.stdin.take(), ready.stdin) {
+        (Some(pipe), Some(bytes)) => Some((pipe, bytes)),
+        _ => None,
+    };
+    Ok(Running {
+        child,
+        pid,
+        stdin,
+        stdout,
+        stderr,
+        pipe_inodes,
+        stdout_file: Some(stdout_file),
+        stderr_file: Some(stderr_file),
+        artifacts: Artifacts {
+            stdout: Some(stdout_path),
+            stderr: Some(stderr_path),
+        },
+        redactor: ready.redactor,
+        started,
+        run_dir,
+        marker,
+        child_home: ready.env.get("HOME").cloned(),
+        child_path: ready.env.get("PATH").cloned(),
+    })
+}

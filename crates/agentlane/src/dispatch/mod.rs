@@ -1,0 +1,443 @@
+//! The dispatcher: the one path every agent invocation goes through.
+//!
+//! ```text
+//! DispatchRequest ─prepare─▶ Ready ─launch─▶ Running ─supervise─▶ Exited ─classify─▶ report
+//!        │ pre-launch refusal (payload, cwd, executable, interpreter) ──────────────▶ report
+//! record: runner_prepare ........... runner_exit ........ runner_classified_failure
+//! ```
+//! Each stage lives in its own file and takes the previous stage's output, so
+//! no stage can be skipped. `runner_prepare` is stored before launch; the exit
+//! and the classification are stored together with the report.
+
+mod capture;
+pub mod env;
+mod launch;
+mod prepare;
+pub mod proctree;
+mod report;
+mod supervise;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use capture::Echo;
+pub use env::{build_env, parse_assignment, parse_env_file, EnvFileError, EnvSpec};
+pub use report::DispatchReport;
+
+use crate::classify::{self, HintContext, Observed, RuleSet};
+use crate::events::{ClassifiedFailure, Event, Exit};
+use crate::fingerprint::{failure_fingerprint, FailureFacts};
+use crate::home::Home;
+use crate::store::{Store, StoreError};
+
+/// How the prompt reaches the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromptVia {
+    /// Written to the child's stdin, then closed.
+    #[default]
+    Stdin,
+    /// Substituted for `{prompt}` in the arguments, or appended as the last one.
+    Arg,
+    /// Written to a private file substituted for `{prompt_file}` (or appended).
+    File,
+}
+
+impl PromptVia {
+    /// The label used in events and flags.
+    pub fn label(self) -> &'static str {
+        match self {
+            PromptVia::Stdin => "stdin",
+            PromptVia::Arg => "arg",
+            PromptVia::File => "file",
+        }
+    }
+}
+
+impl std::str::FromStr for PromptVia {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stdin" => Ok(PromptVia::Stdin),
+            "arg" => Ok(PromptVia::Arg),
+            "file" => Ok(PromptVia::File),
+            other => Err(format!(
+                "unknown prompt delivery '{other}': use stdin, arg or file"
+            )),
+        }
+    }
+}
+
+/// A job attempt a dispatch belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    /// The job id.
+    pub id: String,
+    /// The attempt number (1-based).
+    pub attempt: u32,
+}
+
+/// Everything a dispatch needs, decided before it starts.
+#[derive(Debug, Clone)]
+pub struct DispatchRequest {
+    /// The program: a bare name looked up on the child's PATH, or a path.
+    pub program: String,
+    /// Its arguments (may contain `{prompt}` / `{prompt_file}`).
+    pub args: Vec<String>,
+    /// The working directory (default: agentlane's own).
+    pub cwd: Option<PathBuf>,
+    /// How to build the child's environment.
+    pub env: EnvSpec,
+    /// The prompt, if any (checked to be text before launch).
+    pub prompt: Option<Vec<u8>>,
+    /// How the prompt reaches the child.
+    pub prompt_via: PromptVia,
+    /// The timeout.
+    pub timeout: Option<Duration>,
+    /// SIGTERM → SIGKILL grace period.
+    pub kill_grace: Duration,
+    /// How long to wait for the pipes after the child exited.
+    pub leak_timeout: Duration,
+    /// Bytes of each stream kept in the report's tails.
+    pub tail_bytes: usize,
+    /// Echo the child's output live.
+    pub echo: bool,
+    /// The route, when dispatched from one.
+    pub route: Option<String>,
+    /// The selected model.
+    pub model: Option<String>,
+    /// The job attempt, when dispatched by a worker.
+    pub job: Option<JobRef>,
+}
+
+impl DispatchRequest {
+    /// A request with agentlane's defaults for `program args…`.
+    pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
+        DispatchRequest {
+            program: program.into(),
+            args,
+            cwd: None,
+            env: EnvSpec::default(),
+            prompt: None,
+            prompt_via: PromptVia::Stdin,
+            timeout: None,
+            kill_grace: Duration::from_secs(5),
+            leak_timeout: Duration::from_millis(500),
+            tail_bytes: 4096,
+            echo: false,
+            route: None,
+            model: None,
+            job: None,
+        }
+    }
+}
+
+/// A failure of agentlane itself (a failing child is a classified result, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An artifact directory or file could not be created.
+    #[error("cannot create artifacts in {path}: {source}")]
+    Artifacts {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The OS refused to spawn for a reason that is not the program's fault.
+    #[error("cannot spawn '{program}': {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A signal agentlane received while dispatching, to forward to the agent.
+#[derive(Debug, Clone)]
+pub struct Interrupt(watch::Receiver<Option<i32>>);
+
+impl Interrupt {
+    /// An interrupt that never fires, and its trigger.
+    pub fn channel() -> (watch::Sender<Option<i32>>, Interrupt) {
+        let (tx, rx) = watch::channel(None);
+        (tx, Interrupt(rx))
+    }
+
+    /// Waits until a signal number is sent.
+    pub async fn fired(&mut self) -> i32 {
+        loop {
+            if let Some(sig) = *self.0.borrow_and_update() {
+                return sig;
+            }
+            if self.0.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// The dispatcher. One per process; share it by reference.
+pub struct Dispatcher {
+    home: Home,
+    store: Arc<dyn Store>,
+    rules: Option<RuleSet>,
+    running: Arc<Mutex<HashSet<i32>>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over a home and a store. `rules` replaces the built-in set
+    /// (pass built-ins merged with a user file); `None` uses the built-ins.
+    pub fn new(home: Home, store: Arc<dyn Store>, rules: Option<RuleSet>) -> Self {
+        proctree::become_subreaper();
+        Dispatcher {
+            home,
+            store,
+            rules,
+            running: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn rules(&self) -> &RuleSet {
+        self.rules.as_ref().unwrap_or_else(|| RuleSet::builtin())
+    }
+
+    /// Runs one dispatch through every stage and records it.
+    pub async fn dispatch(
+        &self,
+        req: DispatchRequest,
+        interrupt: Interrupt,
+    ) -> Result<DispatchReport, DispatchError> {
+        let dispatch_id = uuid::Uuid::now_v7().to_string();
+        let prepared = prepare::prepare(&req, &dispatch_id, &self.home);
+        self.store.record_prepare(&prepared.event).await?;
+        let ready = match prepared.outcome {
+            Ok(ready) => ready,
+            Err(refusal) => return self.finish_refused(&req, &prepared.event, refusal).await,
+        };
+        let running = match launch::launch(ready, &req, &self.home, &self.running) {
+            Ok(running) => running,
+            Err(launch::LaunchError::Refused(refusal)) => {
+                return self.finish_refused(&req, &prepared.event, refusal).await
+            }
+            Err(launch::LaunchError::Agentlane(e)) => {
+                let refusal = classify::Classification {
+                    class: crate::Class::UnknownExit(-1),
+                    rule: "fact.agentlane_error".into(),
+                    evidence: Some(e.to_string()),
+                    repair_hint: "agentlane could not launch the program; see the error".into(),
+                    retry_after_secs: None,
+                };
+                let _ = self.finish_refused(&req, &prepared.event, refusal).await;
+                return Err(e);
+            }
+        };
+        let exited = supervise::supervise(running, &req, interrupt, &self.running).await;
+        self.finish_exited(&req, &prepared.event, exited).await
+    }
+
+    async fn finish_refused(
+        &self,
+        req: &DispatchRequest,
+        prepare: &crate::events::Prepare,
+        refusal: classify::Classification,
+    ) -> Result<DispatchReport, DispatchError> {
+        let exit_status = crate::exit_status::for_dispatch(refusal.class, None, None, false);
+        let report = base_report(req, prepare, refusal, exit_status);
+        let events = vec![Event::RunnerClassifiedFailure(classified_event(&report))];
+        self.store.record_finish(&report, &events).await?;
+        Ok(report)
+    }
+
+    async fn finish_exited(
+        &self,
+        req: &DispatchRequest,
+        prepare: &crate::events::Prepare,
+        exited: supervise::Exited,
+    ) -> Result<DispatchReport, DispatchError> {
+        let timeout_text = req
+            .timeout
+            .map(|t| humantime::format_duration(t).to_string());
+        let cwd_text = prepare.cwd.display().to_string();
+        let cli_text = prepare.cli_path.as_ref().map(|p| p.display().to_string());
+        let ctx = HintContext {
+            program: &req.program,
+            cli_path: cli_text.as_deref(),
+            home: exited.child_home.as_deref(),
+            path: exited.child_path.as_deref(),
+            cwd: &cwd_text,
+            timeout: timeout_text.as_deref(),
+            exit_code: exited.exit_code,
+            signal: exited.signal,
+            dispatch_id: &prepare.dispatch_id,
+            ..HintContext::default()
+        };
+        let classification = match exited.interrupted_by {
+            Some(sig) => interrupted(sig, &ctx),
+            None => classify::classify(
+                &Observed {
+                    exit_code: exited.exit_code,
+                    signal: exited.signal,
+                    timed_out: exited.timed_out,
+                    stdout_tail: &exited.stdout.tail,
+                    stderr_tail: &exited.stderr.tail,
+                    tails_truncated: exited.stdout.tail_truncated || exited.stderr.tail_truncated,
+                },
+                self.rules(),
+                &ctx,
+            ),
+        };
+        let exit_status = match exited.interrupted_by {
+            Some(sig) => 128 + sig,
+            None => crate::exit_status::for_dispatch(
+                classification.class,
+                exited.exit_code,
+                exited.signal,
+                exited.timed_out,
+            ),
+        };
+        let mut report = base_report(req, prepare, classification, exit_status);
+        report.exit_code = exited.exit_code;
+        report.signal = exited.signal;
+        report.timed_out = exited.timed_out;
+        report.interrupted_by = exited.interrupted_by;
+        report.duration_ms = exited.duration.as_millis() as u64;
+        report.stdout_bytes = exited.stdout.bytes;
+        report.stderr_bytes = exited.stderr.bytes;
+        report.stdout_tail = String::from_utf8_lossy(&exited.stdout.report_tail).into_owned();
+        report.stderr_tail = String::from_utf8_lossy(&exited.stderr.report_tail).into_owned();
+        report.artifacts = exited.artifacts.clone();
+        report.artifact_error = exited
+            .stdout
+            .artifact_error
+            .clone()
+            .or(exited.stderr.artifact_error.clone());
+        report.leaked = !exited.leaked.is_empty();
+        report.leaked_processes = exited.leaked.clone();
+        report.failure_fingerprint = fingerprint_of(&report);
+        let exit_event = Exit {
+            dispatch_id: report.dispatch_id.clone(),
+            exit_code: report.exit_code,
+            signal: report.signal,
+            timed_out: report.timed_out,
+            duration_ms: report.duration_ms,
+            stdout_bytes: report.stdout_bytes,
+            stderr_bytes: report.stderr_bytes,
+            stdout_tail: report.stdout_tail.clone(),
+            stderr_tail: report.stderr_tail.clone(),
+            artifacts: report.artifacts.clone(),
+            leaked: report.leaked,
+            leaked_processes: report.leaked_processes.clone(),
+            classifier: report.classifier,
+        };
+        let mut events = vec![Event::RunnerExit(exit_event)];
+        if report.classifier.is_failure() {
+            events.push(Event::RunnerClassifiedFailure(classified_event(&report)));
+        }
+        self.store.record_finish(&report, &events).await?;
+        Ok(report)
+    }
+}
+
+fn interrupted(sig: i32, ctx: &HintContext<'_>) -> classify::Classification {
+    let name = classify::hint::signal_name(sig);
+    classify::Classification {
+        class: crate::Class::KilledBySignal,
+        rule: "fact.interrupted".into(),
+        evidence: Some(format!("agentlane received {name} and stopped the agent's process group")),
+        repair_hint: format!(
+            "the dispatch of '{}' was interrupted by {name} sent to agentlane (an operator, a service manager stopping the unit, or a CI cancel); nothing is wrong with the agent itself",
+            ctx.program
+        ),
+        retry_after_secs: None,
+    }
+}
+
+fn base_report(
+    req: &DispatchRequest,
+    p: &crate::events::Prepare,
+    c: classify::Classification,
+    exit_status: i32,
+) -> DispatchReport {
+    let mut report = DispatchReport {
+        dispatch_id: p.dispatch_id.clone(),
+        classifier: c.class,
+        rule: c.rule,
+        evidence: c.evidence,
+        repair_hint: c.repair_hint,
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        interrupted_by: None,
+        duration_ms: 0,
+        program: req.program.clone(),
+        argv: p.argv.clone(),
+        cwd: p.cwd.clone(),
+        cwd_exists: p.cwd_exists,
+        repo_root: p.repo_root.clone(),
+        cli_path: p.cli_path.clone(),
+        interpreter: p.interpreter.clone(),
+        env_fingerprint: p.env_fingerprint.clone(),
+        prompt_bytes: p.prompt_bytes,
+        prompt_via: p.prompt_via.clone(),
+        timeout_ms: p.timeout_ms,
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+        stdout_tail: String::new(),
+        stderr_tail: String::new(),
+        artifacts: Default::default(),
+        artifact_error: None,
+        leaked: false,
+        leaked_processes: Vec::new(),
+        failure_fingerprint: None,
+        retry_after_secs: c.retry_after_secs,
+        route: req.route.clone(),
+        model: req.model.clone(),
+        job_id: req.job.as_ref().map(|j| j.id.clone()),
+        attempt: req.job.as_ref().map(|j| j.attempt),
+        exit_status,
+    };
+    report.failure_fingerprint = fingerprint_of(&report);
+    report
+}
+
+fn fingerprint_of(r: &DispatchReport) -> Option<String> {
+    failure_fingerprint(&FailureFacts {
+        class: r.classifier,
+        cli_path: r.cli_path.as_deref(),
+        cwd_root: r.repo_root.as_deref().or(Some(r.cwd.as_path())),
+        route: r.route.as_deref(),
+        evidence: r.evidence.as_deref(),
+    })
+}
+
+fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
+    ClassifiedFailure {
+        dispatch_id: r.dispatch_id.clone(),
+        classifier: r.classifier,
+        rule: r.rule.clone(),
+        evidence: r.evidence.clone(),
+        repair_hint: r.repair_hint.clone(),
+        failure_fingerprint: r.failure_fingerprint.clone(),
+        timed_out: r.timed_out,
+        retry_after_secs: r.retry_after_secs,
+    }
+}

@@ -1,0 +1,241 @@
+//! The process tree of a dispatch, read from /proc (Linux).
+//!
+//! A dispatch owns: its child's process group, every descendant of its child,
+//! and every orphan re-parented to agentlane (a child subreaper) whose
+//! environment carries the dispatch's marker variable. That is what a timeout
+//! kills, what a leaked pipe is traced to, and what must not survive the end
+//! of a dispatch.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+
+/// The variable that marks a dispatch's descendants.
+pub const MARKER_VAR: &str = "AGENTLANE_DISPATCH_ID";
+
+/// One process as /proc/PID/stat shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Process id.
+    pub pid: i32,
+    /// Parent pid.
+    pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// State letter (`Z` for zombie).
+    pub state: char,
+}
+
+/// Parses /proc/PID/stat. Pure. The command name may contain spaces and parentheses.
+pub fn parse_stat(stat: &str) -> Option<ProcInfo> {
+    let pid = stat.split_whitespace().next()?.parse().ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgid = fields.next()?.parse().ok()?;
+    Some(ProcInfo {
+        pid,
+        ppid,
+        pgid,
+        state,
+    })
+}
+
+/// Every process visible in /proc.
+pub fn scan() -> Vec<ProcInfo> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|s| parse_stat(&s))
+        .collect()
+}
+
+fn carries_marker(pid: i32, marker: &str) -> bool {
+    let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let needle = format!("{MARKER_VAR}={marker}");
+    environ
+        .split(|&b| b == 0)
+        .any(|var| var == needle.as_bytes())
+}
+
+/// The processes that belong to a dispatch whose child had pid (= pgid) `child`.
+///
+/// `others` are the direct children of other dispatches running in this
+/// process (never ours to touch).
+pub fn dispatch_processes(
+    procs: &[ProcInfo],
+    child: i32,
+    marker: &str,
+    others: &HashSet<i32>,
+) -> Vec<ProcInfo> {
+    let me = std::process::id() as i32;
+    let mut by_parent: HashMap<i32, Vec<&ProcInfo>> = HashMap::new();
+    for p in procs {
+        by_parent.entry(p.ppid).or_default().push(p);
+    }
+    let mut ours: Vec<ProcInfo> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut roots: Vec<i32> = vec![child];
+    roots.extend(
+        procs
+            .iter()
+            .filter(|p| p.pgid == child && p.pid != child)
+            .map(|p| p.pid),
+    );
+    roots.extend(
+        procs
+            .iter()
+            .filter(|p| p.ppid == me && p.pid != child && !others.contains(&p.pid))
+            .filter(|p| carries_marker(p.pid, marker))
+            .map(|p| p.pid),
+    );
+    while let Some(pid) = roots.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        if let Some(p) = procs.iter().find(|p| p.pid == pid) {
+            ours.push(*p);
+        }
+        if let Some(children) = by_parent.get(&pid) {
+            roots.extend(children.iter().map(|c| c.pid));
+        }
+    }
+    ours
+}
+
+/// The inode of a pipe we hold, to find who else holds it.
+pub fn pipe_inode(fd: std::os::fd::RawFd) -> Option<u64> {
+    nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino)
+}
+
+/// Which of `pids` hold a pipe with one of these inodes open.
+pub fn pipe_holders(pids: &[i32], inodes: &[u64]) -> Vec<i32> {
+    let targets: Vec<String> = inodes.iter().map(|i| format!("pipe:[{i}]")).collect();
+    pids.iter()
+        .copied()
+        .filter(|pid| {
+            let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+                return false;
+            };
+            fds.flatten().any(|fd| {
+                fs::read_link(fd.path())
+                    .map(|link| targets.iter().any(|t| link.as_os_str() == t.as_str()))
+                    .unwrap_or(false)
+            })
+        })
+        .collect()
+}
+
+/// A process's command line, space-joined (empty when gone).
+pub fn cmdline(pid: i32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// Sends `sig` to each pid (errors for processes already gone are ignored).
+pub fn signal_each(pids: &[i32], sig: Signal) {
+    for &pid in pids {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Sends `sig` to a process group.
+pub fn signal_group(pgid: i32, sig: Signal) {
+    let _ = kill(Pid::from_raw(-pgid), sig);
+}
+
+/// Reaps zombies among `procs` that are our children (adopted orphans), except `keep`.
+pub fn reap_adopted(keep: &HashSet<i32>) {
+    let me = std::process::id() as i32;
+    for p in scan()
+        .into_iter()
+        .filter(|p| p.ppid == me && p.state == 'Z' && !keep.contains(&p.pid))
+    {
+        let _ = waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG));
+    }
+}
+
+/// Makes this process a child subreaper, so orphaned descendants of a
+/// dispatch re-parent to agentlane (and can be found and killed) instead of
+/// to init. Idempotent.
+pub fn become_subreaper() -> bool {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes a plain integer argument.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_spaces_and_parens_in_the_name() {
+        let s = "1234 (my (weird) cmd) S 1 1234 1234 0 -1 4194560 ...";
+        assert_eq!(
+            parse_stat(s),
+            Some(ProcInfo {
+                pid: 1234,
+                ppid: 1,
+                pgid: 1234,
+                state: 'S'
+            })
+        );
+    }
+
+    #[test]
+    fn descendants_and_group_members_belong_to_the_dispatch() {
+        let procs = [
+            ProcInfo {
+                pid: 10,
+                ppid: 1,
+                pgid: 10,
+                state: 'S',
+            },
+            ProcInfo {
+                pid: 11,
+                ppid: 10,
+                pgid: 10,
+                state: 'S',
+            },
+            ProcInfo {
+                pid: 12,
+                ppid: 11,
+                pgid: 12,
+                state: 'S',
+            }, // escaped the group
+            ProcInfo {
+                pid: 20,
+                ppid: 1,
+                pgid: 20,
+                state: 'S',
+            }, // unrelated
+        ];
+        let mut pids: Vec<i32> = dispatch_processes(&procs, 10, "x", &HashSet::new())
+            .iter()
+            .map(|p| p.pid)
+            .collect();
+        pids.sort();
+        assert_eq!(pids, vec![10, 11, 12]);
+    }
+
+    #[test]
+    fn scan_sees_this_process() {
+        let me = std::process::id() as i32;
+        assert!(scan().iter().any(|p| p.pid == me));
+    }
+}

@@ -1,0 +1,86 @@
+//! The dispatch report: the one JSON object `exec --json` prints.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::Class;
+use crate::envprint::EnvFingerprint;
+use crate::events::{Artifacts, LeakedProcess};
+
+/// Everything agentlane knows about one dispatch, secrets removed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DispatchReport {
+    /// Time-ordered id (UUIDv7).
+    pub dispatch_id: String,
+    /// The class.
+    pub classifier: Class,
+    /// The rule id or fact that decided the class.
+    pub rule: String,
+    /// The line that decided it, when text did.
+    pub evidence: Option<String>,
+    /// What to do about it, with this dispatch's facts.
+    pub repair_hint: String,
+    /// The child's exit code (null if it never launched or died by a signal).
+    pub exit_code: Option<i32>,
+    /// The signal that ended it.
+    pub signal: Option<i32>,
+    /// Whether the supervisor's timeout ended it.
+    pub timed_out: bool,
+    /// The signal agentlane itself received and forwarded, if interrupted.
+    pub interrupted_by: Option<i32>,
+    /// Spawn to end of capture, in ms (0 if never launched).
+    pub duration_ms: u64,
+    /// The program as asked for.
+    pub program: String,
+    /// The argument vector, redacted (prompt arguments replaced by their size).
+    pub argv: Vec<String>,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// Whether it existed.
+    pub cwd_exists: bool,
+    /// The repository root, if any.
+    pub repo_root: Option<PathBuf>,
+    /// The resolved executable.
+    pub cli_path: Option<PathBuf>,
+    /// The resolved shebang interpreter.
+    pub interpreter: Option<PathBuf>,
+    /// The child's environment fingerprint.
+    pub env_fingerprint: EnvFingerprint,
+    /// The prompt's size.
+    pub prompt_bytes: u64,
+    /// How the prompt reached the child.
+    pub prompt_via: String,
+    /// The timeout, in ms.
+    pub timeout_ms: Option<u64>,
+    /// Bytes written to stdout.
+    pub stdout_bytes: u64,
+    /// Bytes written to stderr.
+    pub stderr_bytes: u64,
+    /// The end of stdout, redacted.
+    pub stdout_tail: String,
+    /// The end of stderr, redacted.
+    pub stderr_tail: String,
+    /// The full redacted output files.
+    pub artifacts: Artifacts,
+    /// Why an artifact is incomplete, if one is.
+    pub artifact_error: Option<String>,
+    /// Whether descendants outlived the agent.
+    pub leaked: bool,
+    /// Those descendants (killed by agentlane).
+    pub leaked_processes: Vec<LeakedProcess>,
+    /// The failure fingerprint (null for ok).
+    pub failure_fingerprint: Option<String>,
+    /// Seconds the CLI asked to wait, when it said.
+    pub retry_after_secs: Option<u64>,
+    /// The route, when given.
+    pub route: Option<String>,
+    /// The selected model, when known.
+    pub model: Option<String>,
+    /// The job, when the dispatch runs one.
+    pub job_id: Option<String>,
+    /// The attempt of that job.
+    pub attempt: Option<u32>,
+    /// The exit status `agentlane exec` returns for this dispatch.
+    pub exit_status: i32,
+}

@@ -1,0 +1,313 @@
+//! Stage 3, supervise: wait, time out, reap, and never hang or leave survivors.
+//!
+//! ```text
+//! spawned ──exit──────────────▶ drain pipes ──EOF──────────────▶ sweep ─▶ Exited
+//!    │                              │ leak timeout: pipes still open
+//!    │                              └▶ find pipe holders, kill the tree, drain the rest
+//!    └─timeout / interrupt─▶ SIGTERM group + escaped descendants ─grace─▶ SIGKILL ─▶ drain
+//! ```
+//! The child runs in its own process group; descendants that left the group
+//! (setsid) are found through the process tree and the dispatch marker, since
+//! agentlane is a child subreaper. After every dispatch, whatever is left of
+//! the tree is killed and reported as leaked: no survivors, no zombies.
+
+use std::collections::HashSet;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Child;
+use tokio::sync::watch;
+
+use super::capture::{capture, Captured, Echo};
+use super::launch::Running;
+use super::proctree::{self, ProcInfo};
+use super::{DispatchRequest, Interrupt};
+use crate::events::{Artifacts, LeakedProcess};
+use crate::redact::Redactor;
+
+/// Bytes of each stream kept for the classifier (the report keeps fewer).
+const CLASSIFY_TAIL: usize = 64 * 1024;
+/// Grace for processes left behind after the agent exited.
+const LEAK_GRACE: Duration = Duration::from_millis(250);
+/// How often the tree is re-read while waiting for it to die.
+const POLL: Duration = Duration::from_millis(20);
+
+/// One stream's result.
+pub(super) struct StreamResult {
+    pub bytes: u64,
+    pub tail: Vec<u8>,
+    pub tail_truncated: bool,
+    pub report_tail: Vec<u8>,
+    pub artifact_error: Option<String>,
+}
+
+/// What supervision observed.
+pub(super) struct Exited {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub interrupted_by: Option<i32>,
+    pub duration: Duration,
+    pub stdout: StreamResult,
+    pub stderr: StreamResult,
+    pub artifacts: Artifacts,
+    pub leaked: Vec<LeakedProcess>,
+    pub child_home: Option<String>,
+    pub child_path: Option<String>,
+}
+
+enum End {
+    Exited(std::process::ExitStatus),
+    TimedOut,
+    Interrupted(i32),
+}
+
+/// Identifies the dispatch's processes.
+struct Tree<'a> {
+    pid: i32,
+    marker: &'a str,
+    running: &'a Arc<Mutex<HashSet<i32>>>,
+}
+
+impl Tree<'_> {
+    fn others(&self) -> HashSet<i32> {
+        let mut set = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        set.remove(&self.pid);
+        set
+    }
+
+    /// Live (non-zombie) processes of the dispatch.
+    fn live(&self) -> Vec<ProcInfo> {
+        proctree::dispatch_processes(&proctree::scan(), self.pid, self.marker, &self.others())
+            .into_iter()
+            .filter(|p| p.state != 'Z')
+            .collect()
+    }
+
+    /// Reaps adopted zombies; never a direct child of a running dispatch
+    /// (this one's included): tokio waits for those itself.
+    fn reap(&self) {
+        let keep = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        proctree::reap_adopted(&keep);
+    }
+
+    /// SIGTERM everything, wait up to `grace`, SIGKILL what is left, wait for it to go.
+    async fn kill(&self, grace: Duration) {
+        proctree::signal_group(self.pid, Signal::SIGTERM);
+        proctree::signal_each(&pids(&self.live()), Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            self.reap();
+            if self.live().is_empty() {
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        for _ in 0..50 {
+            proctree::signal_group(self.pid, Signal::SIGKILL);
+            let left = self.live();
+            proctree::signal_each(&pids(&left), Signal::SIGKILL);
+            self.reap();
+            if left.is_empty() {
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+fn pids(procs: &[ProcInfo]) -> Vec<i32> {
+    procs.iter().map(|p| p.pid).collect()
+}
+
+fn leaked(procs: &[ProcInfo], holders: &[i32], redactor: &Redactor) -> Vec<LeakedProcess> {
+    procs
+        .iter()
+        .map(|p| LeakedProcess {
+            pid: p.pid,
+            cmdline: redactor.redact(&proctree::cmdline(p.pid)).into_owned(),
+            held_pipes: holders.contains(&p.pid),
+        })
+        .collect()
+}
+
+async fn wait_or_stop(
+    child: &mut Child,
+    timeout: Option<Duration>,
+    interrupt: &mut Interrupt,
+) -> End {
+    let timer = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        status = child.wait() => match status {
+            Ok(status) => End::Exited(status),
+            // wait() only fails if the child was already reaped elsewhere.
+            Err(_) => End::Exited(std::process::ExitStatus::from_raw(0x7f00)),
+        },
+        _ = timer => End::TimedOut,
+        sig = interrupt.fired() => End::Interrupted(sig),
+    }
+}
+
+fn result(c: Captured, report_bytes: usize) -> StreamResult {
+    let start = c.tail.len().saturating_sub(report_bytes);
+    StreamResult {
+        bytes: c.bytes,
+        report_tail: c.tail[start..].to_vec(),
+        tail: c.tail,
+        tail_truncated: c.tail_truncated,
+        artifact_error: c.artifact_error,
+    }
+}
+
+pub(super) async fn supervise(
+    r: Running,
+    req: &DispatchRequest,
+    mut interrupt: Interrupt,
+    running: &Arc<Mutex<HashSet<i32>>>,
+) -> Exited {
+    let Running {
+        mut child,
+        pid,
+        stdin,
+        stdout,
+        stderr,
+        pipe_inodes,
+        stdout_file,
+        stderr_file,
+        artifacts,
+        redactor,
+        started,
+        run_dir,
+        marker,
+        child_home,
+        child_path,
+    } = r;
+    let tree = Tree {
+        pid,
+        marker: &marker,
+        running,
+    };
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (closed_tx, mut closed_rx) = watch::channel(0u8);
+    let tail_cap = CLASSIFY_TAIL.max(req.tail_bytes);
+    let (echo_out, echo_err) = if req.echo {
+        (Echo::Stdout, Echo::Stderr)
+    } else {
+        (Echo::Off, Echo::Off)
+    };
+
+    let out = async {
+        let c = capture(
+            stdout,
+            stdout_file,
+            echo_out,
+            &redactor,
+            tail_cap,
+            cancel_rx.clone(),
+        )
+        .await;
+        closed_tx.send_modify(|n| *n += 1);
+        c
+    };
+    let err = async {
+        let c = capture(
+            stderr,
+            stderr_file,
+            echo_err,
+            &redactor,
+            tail_cap,
+            cancel_rx.clone(),
+        )
+        .await;
+        closed_tx.send_modify(|n| *n += 1);
+        c
+    };
+    let feed = async {
+        let Some((mut pipe, bytes)) = stdin else {
+            return;
+        };
+        let mut cancel = cancel_rx.clone();
+        tokio::select! {
+            // EPIPE when the child exits without reading: not an error of the dispatch.
+            _ = pipe.write_all(&bytes) => {}
+            _ = cancel.wait_for(|c| *c) => {}
+        }
+    };
+    let control = async {
+        let end = wait_or_stop(&mut child, req.timeout, &mut interrupt).await;
+        let status = match end {
+            End::Exited(status) => status,
+            End::TimedOut | End::Interrupted(_) => {
+                tree.kill(req.kill_grace).await;
+                child
+                    .wait()
+                    .await
+                    .unwrap_or_else(|_| std::process::ExitStatus::from_raw(0x7f00))
+            }
+        };
+        let mut leaks = Vec::new();
+        let drained = tokio::time::timeout(req.leak_timeout, closed_rx.wait_for(|n| *n == 2))
+            .await
+            .is_ok();
+        if !drained {
+            // The agent is gone but someone still holds its pipes.
+            let left = tree.live();
+            let holders = proctree::pipe_holders(&pids(&left), &pipe_inodes);
+            leaks = leaked(&left, &holders, &redactor);
+            tree.kill(LEAK_GRACE).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), closed_rx.wait_for(|n| *n == 2)).await;
+        }
+        let _ = cancel_tx.send(true);
+        (end, status, leaks)
+    };
+    let (stdout, stderr, (), (end, status, mut leaks)) = tokio::join!(out, err, feed, control);
+
+    // Whatever outlived the agent without holding its pipes is leaked too.
+    let survivors = tree.live();
+    if !survivors.is_empty() {
+        leaks.extend(leaked(&survivors, &[], &redactor));
+        tree.kill(LEAK_GRACE).await;
+    }
+    tree.reap();
+    running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&pid);
+    if let Some(dir) = run_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let duration = started.elapsed();
+    Exited {
+        exit_code: status.code(),
+        signal: status.signal(),
+        timed_out: matches!(end, End::TimedOut),
+        interrupted_by: match end {
+            End::Interrupted(sig) => Some(sig),
+            _ => None,
+        },
+        duration,
+        stdout: result(stdout, req.tail_bytes),
+        stderr: result(stderr, req.tail_bytes),
+        artifacts,
+        leaked: leaks,
+        child_home,
+        child_path,
+    }
+}

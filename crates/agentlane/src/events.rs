@@ -1,0 +1,145 @@
+//! The runner events: the public record of a dispatch.
+//!
+//! `runner_prepare` is written before launch, `runner_exit` after the process
+//! ended, `runner_classified_failure` when the class is not `ok`. Events are
+//! data: serde structs tagged by `kind`, stored in the same transaction as the
+//! state change they describe and printed as JSON where a user asks.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::Class;
+use crate::envprint::EnvFingerprint;
+
+/// One event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// Before launch: what is about to run, where, with what.
+    RunnerPrepare(Prepare),
+    /// After the process ended: how it ended and what it printed.
+    RunnerExit(Exit),
+    /// The class, the rule that matched, the evidence and the hint.
+    RunnerClassifiedFailure(ClassifiedFailure),
+}
+
+impl Event {
+    /// The event kind as stored (`runner_prepare`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunnerPrepare(_) => "runner_prepare",
+            Event::RunnerExit(_) => "runner_exit",
+            Event::RunnerClassifiedFailure(_) => "runner_classified_failure",
+        }
+    }
+}
+
+/// `runner_prepare`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Prepare {
+    /// Time-ordered dispatch id (UUIDv7).
+    pub dispatch_id: String,
+    /// The program as asked for.
+    pub program: String,
+    /// The resolved executable (null when it did not resolve).
+    pub cli_path: Option<PathBuf>,
+    /// The shebang interpreter, when the program is a script.
+    pub interpreter: Option<PathBuf>,
+    /// The argument vector, redacted (prompt arguments replaced by their size).
+    pub argv: Vec<String>,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// Whether it exists as a directory.
+    pub cwd_exists: bool,
+    /// The repository root (git), if any.
+    pub repo_root: Option<PathBuf>,
+    /// Prompt size in bytes.
+    pub prompt_bytes: u64,
+    /// How the prompt reaches the child.
+    pub prompt_via: String,
+    /// The timeout in milliseconds, if any.
+    pub timeout_ms: Option<u64>,
+    /// The route, when the dispatch came from one.
+    pub route: Option<String>,
+    /// The selected model, when known.
+    pub model: Option<String>,
+    /// The job, when the dispatch runs a queued job.
+    pub job_id: Option<String>,
+    /// The attempt number of that job.
+    pub attempt: Option<u32>,
+    /// The child's environment fingerprint.
+    pub env_fingerprint: EnvFingerprint,
+}
+
+/// A process left behind by the agent, as evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeakedProcess {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command line (redacted).
+    pub cmdline: String,
+    /// Whether it held the agent's stdout/stderr open.
+    pub held_pipes: bool,
+}
+
+/// `runner_exit`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Exit {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// The exit code, when the process exited.
+    pub exit_code: Option<i32>,
+    /// The signal, when it died by one.
+    pub signal: Option<i32>,
+    /// Whether the supervisor's timeout ended it.
+    pub timed_out: bool,
+    /// Wall time from spawn to the end of capture, in ms.
+    pub duration_ms: u64,
+    /// Bytes the child wrote to stdout.
+    pub stdout_bytes: u64,
+    /// Bytes the child wrote to stderr.
+    pub stderr_bytes: u64,
+    /// The end of stdout (redacted, lossy UTF-8).
+    pub stdout_tail: String,
+    /// The end of stderr (redacted, lossy UTF-8).
+    pub stderr_tail: String,
+    /// The full, redacted stdout/stderr files.
+    pub artifacts: Artifacts,
+    /// Whether descendants outlived the agent (held its pipes or survived it).
+    pub leaked: bool,
+    /// Those descendants.
+    pub leaked_processes: Vec<LeakedProcess>,
+    /// The class (also `ok`).
+    pub classifier: Class,
+}
+
+/// Paths of the full captured output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Artifacts {
+    /// Full stdout (redacted).
+    pub stdout: Option<PathBuf>,
+    /// Full stderr (redacted).
+    pub stderr: Option<PathBuf>,
+}
+
+/// `runner_classified_failure`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassifiedFailure {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// The class.
+    pub classifier: Class,
+    /// The rule id or fact that decided it.
+    pub rule: String,
+    /// The line that decided it.
+    pub evidence: Option<String>,
+    /// The repair hint.
+    pub repair_hint: String,
+    /// The failure fingerprint.
+    pub failure_fingerprint: Option<String>,
+    /// Whether the run timed out (kept when the class names a cause).
+    pub timed_out: bool,
+    /// Seconds the CLI asked to wait, when it said.
+    pub retry_after_secs: Option<u64>,
+}

@@ -1,0 +1,24 @@
+//! agentlane: the dispatch layer for coding-agent CLIs.
+//!
+//! Every way of running an agent (`exec`, later the queue worker, `doctor` and
+//! the canary matrix) goes through one [`dispatch::Dispatcher`]. A dispatch is a
+//! pipeline of typed stages — prepare → launch → supervise → classify → record —
+//! and the deciding parts ([`classify`], [`redact`], [`envprint`],
+//! [`fingerprint`]) are pure functions tested without processes or databases.
+//! I/O stays at the edges: [`dispatch`] (processes and pipes), [`store`]
+//! (SQLite behind a trait) and [`home`] (the state directory).
+#![deny(missing_docs)]
+
+pub mod class;
+pub mod classify;
+pub mod dispatch;
+pub mod envprint;
+pub mod events;
+pub mod exit_status;
+pub mod fingerprint;
+pub mod home;
+pub mod redact;
+pub mod resolve;
+pub mod store;
+
+pub use class::Class;

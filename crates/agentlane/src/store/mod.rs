@@ -1,0 +1,103 @@
+//! The store: where dispatches and their events live durably.
+//!
+//! A trait, so the embedded SQLite default ([`sqlite::SqliteStore`]) and the
+//! PostgreSQL backend for many machines implement one contract, tested by one
+//! conformance suite. Times are taken from the database clock, never from a
+//! caller's wall clock.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::dispatch::DispatchReport;
+use crate::events::{Event, Prepare};
+
+/// A failure of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("the store at {location} failed: {message}")]
+    Backend {
+        /// Where the store is (file or URL without password).
+        location: String,
+        /// The backend's message.
+        message: String,
+    },
+    /// A stored row could not be decoded.
+    #[error("corrupt row in the store: {0}")]
+    Corrupt(String),
+    /// An id prefix matched more than one dispatch.
+    #[error("'{0}' matches more than one dispatch: give more characters of the id")]
+    Ambiguous(String),
+}
+
+/// One line of `agentlane runs`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DispatchSummary {
+    /// The dispatch id.
+    pub dispatch_id: String,
+    /// When runner_prepare was recorded (database clock, RFC 3339 UTC).
+    pub created_at: String,
+    /// When the dispatch finished, if it did.
+    pub finished_at: Option<String>,
+    /// The program as asked for.
+    pub program: String,
+    /// The working directory.
+    pub cwd: String,
+    /// The route, if any.
+    pub route: Option<String>,
+    /// The job, if any.
+    pub job_id: Option<String>,
+    /// The class (null while running or when the worker was lost).
+    pub classifier: Option<String>,
+    /// The exit code.
+    pub exit_code: Option<i32>,
+    /// The signal.
+    pub signal: Option<i32>,
+    /// Whether the timeout ended it.
+    pub timed_out: bool,
+    /// Duration in ms.
+    pub duration_ms: Option<u64>,
+}
+
+/// One stored event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredEvent {
+    /// Global sequence number.
+    pub seq: i64,
+    /// When it was recorded (database clock).
+    pub at: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its body.
+    pub body: serde_json::Value,
+}
+
+/// A dispatch with its report and events (`agentlane show`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DispatchRecord {
+    /// The summary row.
+    pub summary: DispatchSummary,
+    /// The final report, once finished.
+    pub report: Option<serde_json::Value>,
+    /// The events, in order.
+    pub events: Vec<StoredEvent>,
+}
+
+/// The store contract.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Records `runner_prepare` and creates the dispatch row, in one transaction.
+    async fn record_prepare(&self, prepare: &Prepare) -> Result<(), StoreError>;
+    /// Records the final events and the report, in one transaction.
+    async fn record_finish(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
+    /// The most recent dispatches, newest first.
+    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
+    /// One dispatch by id or unique id prefix.
+    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
+}

@@ -1,0 +1,251 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! Calls are short and run inline on the caller's thread behind a mutex;
+//! WAL with `synchronous = NORMAL` keeps a commit off the fsync path while
+//! surviving a process crash (a power loss may drop the last commits, never
+//! corrupt the file). Migrations are numbered SQL files applied under
+//! `BEGIN IMMEDIATE` and tracked with `PRAGMA user_version`, so concurrent
+//! first starts are safe.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
+use crate::dispatch::DispatchReport;
+use crate::events::{Event, Prepare};
+
+/// The migrations, in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[include_str!("0001_dispatches.sql")];
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn backend(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| StoreError::Backend {
+        location: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let err = backend(path);
+        let mut conn = Connection::open(path).map_err(&err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(&err)?;
+        migrate(&mut conn).map_err(&err)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut conn).map_err(backend(&self.path))
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("events serialise")
+}
+
+fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    dispatch_id: &str,
+    job_id: Option<&str>,
+    event: &Event,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (dispatch_id, job_id, kind, body) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![dispatch_id, job_id, event.kind(), json(event)])?;
+    Ok(())
+}
+
+const SUMMARY_COLUMNS: &str = "id, created_at, finished_at, program, cwd, route, job_id, classifier, exit_code, signal, timed_out, duration_ms";
+
+fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<DispatchSummary> {
+    Ok(DispatchSummary {
+        dispatch_id: row.get(0)?,
+        created_at: row.get(1)?,
+        finished_at: row.get(2)?,
+        program: row.get(3)?,
+        cwd: row.get(4)?,
+        route: row.get(5)?,
+        job_id: row.get(6)?,
+        classifier: row.get(7)?,
+        exit_code: row.get(8)?,
+        signal: row.get(9)?,
+        timed_out: row.get::<_, i64>(10)? != 0,
+        duration_ms: row.get::<_, Option<i64>>(11)?.map(|d| d.max(0) as u64),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                p.dispatch_id,
+                p.program,
+                p.cli_path.as_ref().map(|c| c.display().to_string()),
+                p.cwd.display().to_string(),
+                p.route,
+                p.model,
+                p.job_id,
+                p.attempt,
+            ])?;
+            insert_event(
+                &tx,
+                &p.dispatch_id,
+                p.job_id.as_deref(),
+                &Event::RunnerPrepare(p.clone()),
+            )?;
+            tx.commit()
+        })
+    }
+
+    async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for event in events {
+                insert_event(&tx, &r.dispatch_id, r.job_id.as_deref(), event)?;
+            }
+            tx.prepare_cached(
+                "UPDATE dispatches SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                    classifier = ?2, exit_code = ?3, signal = ?4, timed_out = ?5, duration_ms = ?6,
+                    failure_fingerprint = ?7, report = ?8
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                r.dispatch_id,
+                r.classifier.label(),
+                r.exit_code,
+                r.signal,
+                r.timed_out,
+                r.duration_ms as i64,
+                r.failure_fingerprint,
+                json(r),
+            ])?;
+            tx.commit()
+        })
+    }
+
+    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {
+        self.with(|conn| {
+            let sql = format!("SELECT {SUMMARY_COLUMNS} FROM dispatches ORDER BY id DESC LIMIT ?1");
+            let mut stmt = conn.prepare(&sql)?;
+            let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+            let rows = stmt.query_map([limit], summary)?;
+            rows.collect()
+        })
+    }
+
+    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError> {
+        let found = self.with(|conn| {
+            let sql = format!("SELECT {SUMMARY_COLUMNS}, report FROM dispatches WHERE id >= ?1 AND id < ?1 || x'ff' ORDER BY id LIMIT 2");
+            let mut stmt = conn.prepare(&sql)?;
+            let rows: Vec<(DispatchSummary, Option<String>)> = stmt
+                .query_map([id_or_prefix], |row| Ok((summary(row)?, row.get(12)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })?;
+        let (summary, report) = match found.len() {
+            0 => return Ok(None),
+            1 => found.into_iter().next().expect("one row"),
+            _ if found[0].0.dispatch_id == id_or_prefix => found.into_iter().next().expect("rows"),
+            _ => return Err(StoreError::Ambiguous(id_or_prefix.to_string())),
+        };
+        let report = report
+            .map(|r| {
+                serde_json::from_str(&r).map_err(|e| {
+                    StoreError::Corrupt(format!("report of {}: {e}", summary.dispatch_id))
+                })
+            })
+            .transpose()?;
+        let raw_events = self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, at, kind, body FROM events WHERE dispatch_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&summary.dispatch_id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let events = raw_events
+            .into_iter()
+            .map(|(seq, at, kind, body)| {
+                let body = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+                Ok(StoredEvent {
+                    seq,
+                    at,
+                    kind,
+                    body,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(DispatchRecord {
+            summary,
+            report,
+            events,
+        }))
+    }
+}
+
+impl SqliteStore {
+    /// Whether a dispatch row exists (used by tests and `show`).
+    pub fn exists(&self, id: &str) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            conn.query_row("SELECT 1 FROM dispatches WHERE id = ?1", [id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+    }
+}
