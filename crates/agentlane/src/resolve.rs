@@ -49,6 +49,9 @@ pub enum ResolveFailure {
     IsDirectory(PathBuf),
     /// The file has no execute permission for this user.
     NotExecutable(PathBuf),
+    /// The file is executable but neither an ELF binary nor a text script
+    /// (execve would fail with ENOEXEC, and execvp would hand it to /bin/sh).
+    UnknownFormat(PathBuf),
     /// The shebang interpreter does not resolve or cannot run.
     InterpreterMissing {
         /// The script.
@@ -89,9 +92,11 @@ pub fn resolve_program(
         }
     };
     check_executable(&path)?;
-    let interpreter = match read_shebang(&path) {
+    let head = read_head(&path);
+    let interpreter = match parse_shebang(&head) {
         Some(shebang) => Some(resolve_interpreter(&path, &shebang, path_var, cwd)?),
-        None => None,
+        None if is_runnable_format(&head) => None,
+        None => return Err(ResolveFailure::UnknownFormat(path)),
     };
     Ok(Resolved { path, interpreter })
 }
@@ -182,11 +187,28 @@ fn env_operand<'a>(mut words: impl Iterator<Item = &'a str>) -> Option<String> {
     None
 }
 
-fn read_shebang(path: &Path) -> Option<Shebang> {
-    let mut head = [0u8; 256];
-    let mut file = fs::File::open(path).ok()?;
-    let n = file.read(&mut head).ok()?;
-    parse_shebang(&head[..n])
+fn read_head(path: &Path) -> Vec<u8> {
+    let mut head = vec![0u8; 256];
+    let n = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head.truncate(n);
+    head
+}
+
+/// An ELF binary, or text without a shebang (which execvp, like a shell,
+/// runs with /bin/sh). Anything else would fail with ENOEXEC. Pure.
+pub fn is_runnable_format(head: &[u8]) -> bool {
+    if head.starts_with(b"\x7fELF") {
+        return true;
+    }
+    match std::str::from_utf8(head) {
+        Ok(text) => !text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
+        // A multi-byte character cut at the end of the head is still text.
+        Err(e) => e.error_len().is_none() && is_runnable_format(&head[..e.valid_up_to()]),
+    }
 }
 
 fn resolve_interpreter(
@@ -311,6 +333,14 @@ mod tests {
         let s = parse_shebang(head).unwrap();
         assert_eq!(s.interpreter, interpreter);
         assert_eq!(s.command, command);
+    }
+
+    #[test_case(b"\x7fELF\x02", true; "elf binary runs")]
+    #[test_case(b"echo hi\n", true; "text without shebang runs via sh")]
+    #[test_case(b"\x01\x02 junk", false; "control bytes are not a script")]
+    #[test_case(b"\xff\xfe\x00", false; "binary junk")]
+    fn runnable_formats(head: &[u8], expected: bool) {
+        assert_eq!(is_runnable_format(head), expected);
     }
 
     #[test_case(b"\x7fELF\x02"; "elf binary")]

@@ -296,10 +296,13 @@ fn signal_by_name(name: &str) -> Option<i32> {
         "PIPE" => libc::SIGPIPE,
         "ALRM" => libc::SIGALRM,
         "TERM" => libc::SIGTERM,
+        "CHLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
         "STOP" => libc::SIGSTOP,
         "TSTP" => libc::SIGTSTP,
         "XCPU" => libc::SIGXCPU,
         "XFSZ" => libc::SIGXFSZ,
+        "WINCH" => libc::SIGWINCH,
         _ => return None,
     };
     Some(signal)

@@ -291,6 +291,12 @@ fn explain_resolve(failure: ResolveFailure, env: &BTreeMap<String, String>) -> C
                 format!("{} lacks execute permission for uid {} (mode {mode:o}): `chmod +x {}` or point the program at the real executable", path.display(), nix::unistd::getuid(), path.display()),
             )
         }
+        ResolveFailure::UnknownFormat(path) => refuse(
+            Class::CliNotExecutable,
+            "fact.cli_unknown_format",
+            format!("{} is neither a binary for this machine nor a script with a #! line", path.display()),
+            format!("{} cannot be executed here (wrong platform, a truncated download, or a data file with an exec bit): reinstall the CLI for this machine or point the program at the real executable", path.display()),
+        ),
         ResolveFailure::InterpreterMissing { script, shebang, command, path_var } => {
             let evidence = format!("{} starts with '#!{shebang}' and '{command}' does not resolve on the child's PATH ({})", script.display(), shown_path(&path_var));
             let found = if command.contains('/') { None } else { elsewhere_hint(&command, env) };
