@@ -28,6 +28,38 @@ pub const MAX_PENDING: usize = 64 * 1024;
 /// How much of a long line stays held back so a token straddling the cut survives.
 const OVERLAP: usize = 16 * 1024;
 
+/// Literal starts of the token shapes: a cheap scan that decides whether the
+/// (costly to compile) shape regex needs to run at all.
+fn token_prefixes() -> &'static AhoCorasick {
+    static PREFIXES: OnceLock<AhoCorasick> = OnceLock::new();
+    PREFIXES.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build([
+                "sk-",
+                "ghp_",
+                "gho_",
+                "ghu_",
+                "ghs_",
+                "ghr_",
+                "github_pat_",
+                "akia",
+                "asia",
+                "aiza",
+                "xoxa-",
+                "xoxb-",
+                "xoxp-",
+                "xoxo-",
+                "xoxs-",
+                "xoxr-",
+                "xoxe-",
+                "eyj",
+                "bearer",
+            ])
+            .expect("token prefixes are plain literals")
+    })
+}
+
 fn token_shapes() -> &'static Regex {
     static SHAPES: OnceLock<Regex> = OnceLock::new();
     SHAPES.get_or_init(|| {
@@ -149,8 +181,10 @@ impl Redactor {
                 spans.push((m.range(), Cow::Owned(format!("[REDACTED:{name}]"))));
             }
         }
-        for m in token_shapes().find_iter(input) {
-            spans.push((m.range(), Cow::Borrowed("[REDACTED]")));
+        if token_prefixes().is_match(input) {
+            for m in token_shapes().find_iter(input) {
+                spans.push((m.range(), Cow::Borrowed("[REDACTED]")));
+            }
         }
         if spans.len() > 1 {
             spans.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));

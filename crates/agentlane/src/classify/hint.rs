@@ -120,6 +120,9 @@ fn retry_after_patterns() -> &'static [Regex] {
 
 /// Seconds the CLI asked to wait ("Retry-After: 30", "try again in 20s"), if any.
 pub fn retry_after_secs(text: &str) -> Option<u64> {
+    if text.trim().is_empty() {
+        return None;
+    }
     for re in retry_after_patterns() {
         if let Some(c) = re.captures_iter(text).last() {
             let n: f64 = c[1].parse().ok()?;

@@ -62,14 +62,30 @@ fn names_a_cause(class: Class) -> bool {
 }
 
 /// Classifies a finished run. Pure.
-pub fn classify(observed: &Observed<'_>, rules: &RuleSet, ctx: &HintContext<'_>) -> Classification {
+///
+/// `rules` is called only when a rule could apply: a silent run that exited
+/// zero never needs the rule set (loading it is the costliest step of a
+/// trivial dispatch).
+pub fn classify<'r>(
+    observed: &Observed<'_>,
+    rules: impl FnOnce() -> &'r RuleSet,
+    ctx: &HintContext<'_>,
+) -> Classification {
     let text = structured::StreamText::split(
         observed.stdout_tail,
         observed.stderr_tail,
         observed.tails_truncated,
     );
     let retry_after_secs = hint::retry_after_secs(&text.all_text());
-    let matched = rules.first_match(observed, &text);
+    let silent_success = observed.exit_code == Some(0)
+        && !observed.timed_out
+        && observed.stdout_tail.is_empty()
+        && observed.stderr_tail.is_empty();
+    let matched = if silent_success {
+        None
+    } else {
+        rules().first_match(observed, &text)
+    };
     let (class, rule, evidence, rule_hint) = match (observed, matched) {
         (_, Some(m)) if !observed.timed_out || names_a_cause(m.rule.class) => (
             m.rule.class,

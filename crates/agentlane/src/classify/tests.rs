@@ -46,7 +46,7 @@ fn run(
         stderr_tail: stderr.as_bytes(),
         tails_truncated: false,
     };
-    classify(&observed, rules, &HintContext::default())
+    classify(&observed, || rules, &HintContext::default())
 }
 
 #[test]

@@ -301,7 +301,7 @@ impl Dispatcher {
                     stderr_tail: &exited.stderr.tail,
                     tails_truncated: exited.stdout.tail_truncated || exited.stderr.tail_truncated,
                 },
-                self.rules(),
+                || self.rules(),
                 &ctx,
             ),
         };

@@ -135,6 +135,28 @@ pub fn pipe_holders(pids: &[i32], inodes: &[u64]) -> Vec<i32> {
         .collect()
 }
 
+/// True when nothing can be left of a dispatch: its process group is empty
+/// and this process has no children at all (so no adopted orphans either).
+/// Every descendant of the dispatch is in the group, adopted by us (we are a
+/// subreaper), or below one of those, so this settles it without reading /proc.
+pub fn nothing_left(pgid: i32) -> bool {
+    let group_empty = kill(Pid::from_raw(-pgid), None) == Err(nix::errno::Errno::ESRCH);
+    if !group_empty {
+        return false;
+    }
+    // SAFETY: waitid with WNOWAIT|WNOHANG only queries; it reaps nothing.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    rc == -1 && nix::errno::Errno::last() == nix::errno::Errno::ECHILD
+}
+
 /// A process's command line, space-joined (empty when gone).
 pub fn cmdline(pid: i32) -> String {
     fs::read(format!("/proc/{pid}/cmdline"))

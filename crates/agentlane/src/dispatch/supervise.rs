@@ -280,12 +280,14 @@ pub(super) async fn supervise(
     let (stdout, stderr, (), (end, status, mut leaks)) = tokio::join!(out, err, feed, control);
 
     // Whatever outlived the agent without holding its pipes is leaked too.
-    let survivors = tree.live();
-    if !survivors.is_empty() {
-        leaks.extend(leaked(&survivors, &[], &redactor));
-        tree.kill(LEAK_GRACE).await;
+    if !proctree::nothing_left(pid) {
+        let survivors = tree.live();
+        if !survivors.is_empty() {
+            leaks.extend(leaked(&survivors, &[], &redactor));
+            tree.kill(LEAK_GRACE).await;
+        }
+        tree.reap();
     }
-    tree.reap();
     running
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -40,12 +40,29 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let err = backend(path);
         let mut conn = Connection::open(path).map_err(&err)?;
+        // Private to the user; SQLite gives the -wal and -shm files the same mode.
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
         conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(&err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(&err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(&err)?;
+        // A short-lived `exec` must not pay a checkpoint (with fsyncs) and a
+        // WAL delete at every close; SQLite's auto-checkpoint at 1000 pages
+        // keeps the WAL bounded instead.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(&err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 64)
             .map_err(&err)?;
         migrate(&mut conn).map_err(&err)?;
         Ok(SqliteStore {
