@@ -33,8 +33,11 @@ const OVERLAP: usize = 16 * 1024;
 fn token_prefixes() -> &'static AhoCorasick {
     static PREFIXES: OnceLock<AhoCorasick> = OnceLock::new();
     PREFIXES.get_or_init(|| {
+        // Leftmost-first, case-sensitive literals: that is what enables the
+        // SIMD (Teddy) searcher; a standard or case-insensitive automaton
+        // scans bulk output byte by byte, ~10x slower.
         AhoCorasick::builder()
-            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
             .build([
                 "sk-",
                 "ghp_",
@@ -43,9 +46,9 @@ fn token_prefixes() -> &'static AhoCorasick {
                 "ghs_",
                 "ghr_",
                 "github_pat_",
-                "akia",
-                "asia",
-                "aiza",
+                "AKIA",
+                "ASIA",
+                "AIza",
                 "xoxa-",
                 "xoxb-",
                 "xoxp-",
@@ -53,8 +56,10 @@ fn token_prefixes() -> &'static AhoCorasick {
                 "xoxs-",
                 "xoxr-",
                 "xoxe-",
-                "eyj",
+                "eyJ",
+                "Bearer",
                 "bearer",
+                "BEARER",
             ])
             .expect("token prefixes are plain literals")
     })
