@@ -22,6 +22,8 @@ pub enum Event {
     RunnerExit(Exit),
     /// The class, the rule that matched, the evidence and the hint.
     RunnerClassifiedFailure(ClassifiedFailure),
+    /// A preflight of one route: the three booleans and their evidence.
+    PreflightChecked(PreflightChecked),
 }
 
 impl Event {
@@ -31,6 +33,7 @@ impl Event {
             Event::RunnerPrepare(_) => "runner_prepare",
             Event::RunnerExit(_) => "runner_exit",
             Event::RunnerClassifiedFailure(_) => "runner_classified_failure",
+            Event::PreflightChecked(_) => "preflight_checked",
         }
     }
 }
@@ -142,4 +145,55 @@ pub struct ClassifiedFailure {
     pub timed_out: bool,
     /// Seconds the CLI asked to wait, when it said.
     pub retry_after_secs: Option<u64>,
+}
+
+/// One check inside a preflight.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked (`cli_resolves`, `version`, `auth_material`, ...).
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+}
+
+/// `preflight_checked`: can this worker run this route, here, now?
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PreflightChecked {
+    /// The route.
+    pub route: String,
+    /// The job kind `route_allowed` was judged for, if any.
+    pub kind: Option<String>,
+    /// The host the check ran on.
+    pub host: String,
+    /// The executable (and its interpreter) resolves and is executable.
+    pub cli_resolves: bool,
+    /// The CLI can run here: version, auth material, config files, directories.
+    pub cli_ready: bool,
+    /// Policy allows the route (for the kind, when given).
+    pub route_allowed: bool,
+    /// The class of the first failing check (null when all pass).
+    pub classifier: Option<Class>,
+    /// What to do about it.
+    pub repair_hint: Option<String>,
+    /// The evidence of the first failing check.
+    pub evidence: Option<String>,
+    /// The resolved executable.
+    pub cli_path: Option<PathBuf>,
+    /// The environment fingerprint id of the route's environment.
+    pub env_fingerprint: String,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// Dispatches the probes ran as (version, auth status, canary).
+    pub probe_dispatches: Vec<String>,
+    /// Whether this result came from the cache.
+    pub cached: bool,
+}
+
+impl PreflightChecked {
+    /// All three booleans are true.
+    pub fn passed(&self) -> bool {
+        self.cli_resolves && self.cli_ready && self.route_allowed
+    }
 }

@@ -11,12 +11,15 @@
 
 pub mod class;
 pub mod classify;
+pub mod config;
 pub mod dispatch;
 pub mod envprint;
 pub mod events;
 pub mod exit_status;
 pub mod fingerprint;
 pub mod home;
+pub mod policy;
+pub mod preflight;
 pub mod redact;
 pub mod resolve;
 pub mod store;

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 
 pub use capture::Echo;
 pub use env::{build_env, parse_assignment, parse_env_file, EnvFileError, EnvSpec};
+pub use prepare::{precheck, Precheck};
 pub use report::DispatchReport;
 
 use crate::classify::{self, HintContext, Observed, RuleSet};
@@ -111,6 +112,11 @@ pub struct DispatchRequest {
     pub model: Option<String>,
     /// The job attempt, when dispatched by a worker.
     pub job: Option<JobRef>,
+    /// A refusal decided upstream (payload contract, route policy): recorded
+    /// as this dispatch's pre-launch class, and nothing is spawned.
+    pub gate: Option<classify::Classification>,
+    /// Classifier rules for this dispatch (a route's), instead of the dispatcher's.
+    pub rules: Option<Arc<RuleSet>>,
 }
 
 impl DispatchRequest {
@@ -131,6 +137,8 @@ impl DispatchRequest {
             route: None,
             model: None,
             job: None,
+            gate: None,
+            rules: None,
         }
     }
 }
@@ -170,6 +178,11 @@ impl Interrupt {
     pub fn channel() -> (watch::Sender<Option<i32>>, Interrupt) {
         let (tx, rx) = watch::channel(None);
         (tx, Interrupt(rx))
+    }
+
+    /// An interrupt that never fires.
+    pub fn never() -> Interrupt {
+        Interrupt::channel().1
     }
 
     /// Waits until a signal number is sent.
@@ -301,7 +314,7 @@ impl Dispatcher {
                     stderr_tail: &exited.stderr.tail,
                     tails_truncated: exited.stdout.tail_truncated || exited.stderr.tail_truncated,
                 },
-                || self.rules(),
+                || req.rules.as_deref().unwrap_or_else(|| self.rules()),
                 &ctx,
             ),
         };

@@ -58,13 +58,36 @@ pub(super) fn repo_root(cwd: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> Prepared {
+/// The working directory and environment the child of `req` would get.
+fn child_context(req: &DispatchRequest) -> (PathBuf, BTreeMap<String, String>) {
     let parent_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let cwd = match &req.cwd {
         Some(dir) => parent_cwd.join(dir),
         None => parent_cwd,
     };
-    let mut env = build_env(&req.env, std::env::vars());
+    (cwd, build_env(&req.env, std::env::vars()))
+}
+
+/// What a dispatch of a request would find before launch, with nothing spawned or recorded.
+#[derive(Debug, Clone)]
+pub struct Precheck {
+    /// The child's environment.
+    pub env: BTreeMap<String, String>,
+    /// The child's working directory.
+    pub cwd: PathBuf,
+    /// The resolved program, or the pre-launch class with its hint.
+    pub outcome: Result<Resolved, Classification>,
+}
+
+/// The same working-directory and executable checks a dispatch makes, for preflight.
+pub fn precheck(req: &DispatchRequest) -> Precheck {
+    let (cwd, env) = child_context(req);
+    let outcome = check_cwd(&cwd).and_then(|()| resolve(req, &env, &cwd));
+    Precheck { env, cwd, outcome }
+}
+
+pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> Prepared {
+    let (cwd, mut env) = child_context(req);
     env.insert(MARKER_VAR.to_string(), dispatch_id.to_string());
     if let Some(job) = &req.job {
         env.insert("AGENTLANE_JOB_ID".to_string(), job.id.clone());
@@ -81,7 +104,12 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
     let prompt_file_path = home.root().join("run").join(dispatch_id).join("prompt.txt");
     let (args, display_args) = substitute(&req.args, prompt, req.prompt_via, &prompt_file_path);
 
-    let outcome = check_payload(req)
+    let gate = match &req.gate {
+        Some(refusal) => Err(refusal.clone()),
+        None => Ok(()),
+    };
+    let outcome = gate
+        .and_then(|()| check_payload(req))
         .and_then(|()| check_cwd(&cwd))
         .and_then(|()| resolve(req, &env, &cwd));
     let resolved = outcome.as_ref().ok().cloned();

@@ -96,6 +96,11 @@ pub trait Store: Send + Sync {
         report: &DispatchReport,
         events: &[Event],
     ) -> Result<(), StoreError>;
+    /// Appends an event that belongs to no dispatch (e.g. `preflight_checked`).
+    async fn append_event(&self, event: &Event) -> Result<(), StoreError>;
+    /// The most recent events of one kind, newest first.
+    async fn recent_events(&self, kind: &str, limit: usize)
+        -> Result<Vec<StoredEvent>, StoreError>;
     /// The most recent dispatches, newest first.
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
     /// One dispatch by id or unique id prefix.

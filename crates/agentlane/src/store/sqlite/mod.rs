@@ -104,7 +104,7 @@ fn json(v: &impl serde::Serialize) -> String {
 
 fn insert_event(
     tx: &rusqlite::Transaction<'_>,
-    dispatch_id: &str,
+    dispatch_id: Option<&str>,
     job_id: Option<&str>,
     event: &Event,
 ) -> rusqlite::Result<()> {
@@ -113,6 +113,23 @@ fn insert_event(
     )?
     .execute(params![dispatch_id, job_id, event.kind(), json(event)])?;
     Ok(())
+}
+
+type RawEvent = (i64, String, String, String);
+
+fn decode_events(rows: Vec<RawEvent>) -> Result<Vec<StoredEvent>, StoreError> {
+    rows.into_iter()
+        .map(|(seq, at, kind, body)| {
+            let body = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+            Ok(StoredEvent {
+                seq,
+                at,
+                kind,
+                body,
+            })
+        })
+        .collect()
 }
 
 const SUMMARY_COLUMNS: &str = "id, created_at, finished_at, program, cwd, route, job_id, classifier, exit_code, signal, timed_out, duration_ms";
@@ -155,7 +172,7 @@ impl Store for SqliteStore {
             ])?;
             insert_event(
                 &tx,
-                &p.dispatch_id,
+                Some(&p.dispatch_id),
                 p.job_id.as_deref(),
                 &Event::RunnerPrepare(p.clone()),
             )?;
@@ -167,7 +184,7 @@ impl Store for SqliteStore {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for event in events {
-                insert_event(&tx, &r.dispatch_id, r.job_id.as_deref(), event)?;
+                insert_event(&tx, Some(&r.dispatch_id), r.job_id.as_deref(), event)?;
             }
             tx.prepare_cached(
                 "UPDATE dispatches SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
@@ -187,6 +204,37 @@ impl Store for SqliteStore {
             ])?;
             tx.commit()
         })
+    }
+
+    async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            insert_event(&tx, None, None, event)?;
+            tx.commit()
+        })
+    }
+
+    async fn recent_events(
+        &self,
+        kind: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, at, kind, body FROM events WHERE kind = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+            let rows = stmt.query_map(params![kind, limit], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        decode_events(rows)
     }
 
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {
@@ -235,19 +283,7 @@ impl Store for SqliteStore {
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
-        let events = raw_events
-            .into_iter()
-            .map(|(seq, at, kind, body)| {
-                let body = serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
-                Ok(StoredEvent {
-                    seq,
-                    at,
-                    kind,
-                    body,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let events = decode_events(raw_events)?;
         Ok(Some(DispatchRecord {
             summary,
             report,

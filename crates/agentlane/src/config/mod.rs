@@ -1,0 +1,639 @@
+//! `agentlane.toml`: routes, job kinds (policy and payload contract), lanes.
+//!
+//! Found via `--config`, `$AGENTLANE_CONFIG`, `./agentlane.toml`, then
+//! `$XDG_CONFIG_HOME/agentlane/agentlane.toml` (else `~/.config/...`).
+//! Every error names the file, line and column, and says how to fix it.
+//! Unknown keys are errors: a typo in a policy must not silently allow work.
+
+pub mod profile;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::classify::RuleSet;
+use crate::dispatch::{parse_env_file, DispatchRequest, EnvSpec, PromptVia};
+pub use profile::{Profile, CANARY_PROMPT};
+
+/// An error in a configuration file, with its position.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when the file itself is the problem).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// A named way to run an agent.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The route's name.
+    pub name: String,
+    /// Its profile.
+    pub profile: &'static Profile,
+    /// The program: bare name (looked up on the route's PATH) or absolute path.
+    pub program: String,
+    /// The argument template (`{prompt}`, `{prompt_file}`, `{model}`).
+    pub args: Vec<String>,
+    /// How the prompt reaches the child.
+    pub prompt_via: PromptVia,
+    /// The model, if the route selects one.
+    pub model: Option<String>,
+    /// The timeout.
+    pub timeout: Option<Duration>,
+    /// The working directory.
+    pub cwd: Option<PathBuf>,
+    /// The environment.
+    pub env: EnvSpec,
+    /// Whether the route may run subagents (policy).
+    pub subagents: bool,
+    /// Concurrency ceiling for the route (policy).
+    pub concurrency: Option<u32>,
+    /// The canary invocation (default: the profile's args with the seed's canary prompt).
+    pub canary_args: Option<Vec<String>>,
+    /// Extra classifier rules on top of the config's.
+    pub rules: Option<RuleSet>,
+}
+
+/// A job kind: its policy and its payload contract.
+#[derive(Debug, Clone, Default)]
+pub struct Kind {
+    /// The kind's name.
+    pub name: String,
+    /// Routes it may use (empty: any).
+    pub routes: Vec<String>,
+    /// Models it may use (empty: any).
+    pub models: Vec<String>,
+    /// Largest prompt, in bytes.
+    pub max_prompt_bytes: Option<u64>,
+    /// Payload fields that must be present and non-empty.
+    pub required_fields: Vec<String>,
+    /// The kind needs a route with subagents enabled.
+    pub requires_subagents: bool,
+    /// A safety gate: this payload field must be `true` (e.g. a human approval).
+    pub requires_flag: Option<String>,
+}
+
+/// A lane: a queue of work with its own routes and concurrency.
+#[derive(Debug, Clone, Default)]
+pub struct Lane {
+    /// The lane's name.
+    pub name: String,
+    /// Routes its workers may run (empty: any).
+    pub routes: Vec<String>,
+    /// Jobs running at once in the lane.
+    pub concurrency: Option<u32>,
+}
+
+/// Preflight settings.
+#[derive(Debug, Clone)]
+pub struct PreflightSettings {
+    /// How long a preflight result stays valid when nothing it depends on changed.
+    pub ttl: Duration,
+    /// Timeout of each probe process.
+    pub probe_timeout: Duration,
+}
+
+impl Default for PreflightSettings {
+    fn default() -> Self {
+        PreflightSettings {
+            ttl: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Hash of the file's bytes (and its rules files), for cache invalidation.
+    pub fingerprint: String,
+    /// Routes by name.
+    pub routes: BTreeMap<String, Route>,
+    /// Job kinds by name.
+    pub kinds: BTreeMap<String, Kind>,
+    /// Lanes by name.
+    pub lanes: BTreeMap<String, Lane>,
+    /// Preflight settings.
+    pub preflight: PreflightSettings,
+    /// The classifier rules: built-ins plus the config's rules file.
+    pub rules: RuleSet,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    routes: BTreeMap<String, Spanned<RawRoute>>,
+    #[serde(default)]
+    kinds: BTreeMap<String, Spanned<RawKind>>,
+    #[serde(default)]
+    lanes: BTreeMap<String, Spanned<RawLane>>,
+    #[serde(default)]
+    preflight: Option<RawPreflight>,
+    #[serde(default)]
+    rules_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    #[serde(default)]
+    profile: Option<Spanned<String>>,
+    #[serde(default)]
+    program: Option<Spanned<String>>,
+    #[serde(default)]
+    args: Option<Vec<String>>,
+    #[serde(default)]
+    prompt_via: Option<Spanned<String>>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    cwd: Option<String>,
+    #[serde(default)]
+    env_clear: bool,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    env_inherit: Vec<String>,
+    #[serde(default)]
+    env_file: Option<Spanned<String>>,
+    #[serde(default)]
+    json: bool,
+    #[serde(default)]
+    subagents: bool,
+    #[serde(default)]
+    concurrency: Option<Spanned<u32>>,
+    #[serde(default)]
+    canary_args: Option<Vec<String>>,
+    #[serde(default)]
+    rules_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKind {
+    #[serde(default)]
+    routes: Vec<Spanned<String>>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    max_prompt_bytes: Option<u64>,
+    #[serde(default)]
+    required_fields: Vec<String>,
+    #[serde(default)]
+    requires_subagents: bool,
+    #[serde(default)]
+    requires_flag: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLane {
+    #[serde(default)]
+    routes: Vec<Spanned<String>>,
+    #[serde(default)]
+    concurrency: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreflight {
+    #[serde(default)]
+    ttl: Option<Spanned<String>>,
+    #[serde(default)]
+    probe_timeout: Option<Spanned<String>>,
+}
+
+/// Positions in one source text.
+struct Source<'a> {
+    file: String,
+    text: &'a str,
+    dir: PathBuf,
+}
+
+impl Source<'_> {
+    fn error(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        let before = &self.text[..offset.min(self.text.len())];
+        ConfigError {
+            file: self.file.clone(),
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        self.error(s.span().start, message)
+    }
+
+    fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(s.get_ref())
+            .map_err(|e| self.at(s, format!("`{key}` = \"{}\" is not a duration ({e}): write e.g. \"90s\", \"20m\" or \"1h30m\"", s.get_ref())))
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let expanded = match p.strip_prefix("~/") {
+            Some(rest) => std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from(p), |h| PathBuf::from(h).join(rest)),
+            None => PathBuf::from(p),
+        };
+        self.dir.join(expanded)
+    }
+}
+
+/// Where the configuration is looked for, in order, given `--config`.
+pub fn candidates(explicit: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    if let Some(p) = env("AGENTLANE_CONFIG").filter(|p| !p.is_empty()) {
+        return vec![PathBuf::from(p)];
+    }
+    let mut out = vec![PathBuf::from("agentlane.toml")];
+    match env("XDG_CONFIG_HOME").filter(|x| x.starts_with('/')) {
+        Some(x) => out.push(PathBuf::from(x).join("agentlane/agentlane.toml")),
+        None => {
+            if let Some(h) = env("HOME") {
+                out.push(PathBuf::from(h).join(".config/agentlane/agentlane.toml"));
+            }
+        }
+    }
+    out
+}
+
+/// Finds and loads the configuration. `Ok(None)` when no candidate exists and
+/// none was asked for explicitly.
+pub fn discover(explicit: Option<&Path>) -> Result<Option<Config>, ConfigError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let explicit_asked =
+        explicit.is_some() || env("AGENTLANE_CONFIG").is_some_and(|v| !v.is_empty());
+    for path in candidates(explicit, env) {
+        if explicit_asked || path.exists() {
+            return load(&path).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Loads a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the configuration: {e}; create one with `agentlane init`"),
+    })?;
+    parse(path, &text)
+}
+
+/// Parses configuration text read from `path` (relative paths inside are taken from its directory).
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let src = Source {
+        file: path.display().to_string(),
+        text,
+        dir,
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        src.error(offset, e.message().trim().to_string())
+    })?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(text.as_bytes());
+    let rules = match &raw.rules_file {
+        Some(f) => load_rules(&src, f, RuleSet::builtin(), &mut hasher)?,
+        None => RuleSet::builtin().clone(),
+    };
+    let mut routes = BTreeMap::new();
+    for (name, r) in &raw.routes {
+        routes.insert(name.clone(), route(&src, name, r, &rules, &mut hasher)?);
+    }
+    let mut kinds = BTreeMap::new();
+    for (name, k) in &raw.kinds {
+        kinds.insert(name.clone(), kind(&src, name, k, &routes)?);
+    }
+    let mut lanes = BTreeMap::new();
+    for (name, l) in &raw.lanes {
+        lanes.insert(name.clone(), lane(&src, name, l, &routes)?);
+    }
+    let mut preflight = PreflightSettings::default();
+    if let Some(p) = &raw.preflight {
+        if let Some(t) = &p.ttl {
+            preflight.ttl = src.duration(t, "preflight.ttl")?;
+        }
+        if let Some(t) = &p.probe_timeout {
+            preflight.probe_timeout = src.duration(t, "preflight.probe_timeout")?;
+        }
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        fingerprint: hasher.finalize().to_hex()[..16].to_string(),
+        routes,
+        kinds,
+        lanes,
+        preflight,
+        rules,
+    })
+}
+
+fn load_rules(
+    src: &Source<'_>,
+    file: &Spanned<String>,
+    base: &RuleSet,
+    hasher: &mut blake3::Hasher,
+) -> Result<RuleSet, ConfigError> {
+    let path = src.path(file.get_ref());
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        src.at(
+            file,
+            format!("cannot read rules file {}: {e}", path.display()),
+        )
+    })?;
+    hasher.update(text.as_bytes());
+    base.with_document(&path.display().to_string(), &text)
+        .map_err(|e| ConfigError {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })
+}
+
+fn route(
+    src: &Source<'_>,
+    name: &str,
+    spanned: &Spanned<RawRoute>,
+    rules: &RuleSet,
+    hasher: &mut blake3::Hasher,
+) -> Result<Route, ConfigError> {
+    let r = spanned.get_ref();
+    let profile_name = r
+        .profile
+        .as_ref()
+        .map_or("generic", |p| p.get_ref().as_str());
+    let profile = profile::profile(profile_name).ok_or_else(|| {
+        let at = r
+            .profile
+            .as_ref()
+            .expect("a missing profile defaults to generic");
+        src.at(
+            at,
+            format!(
+                "unknown profile '{profile_name}' in route '{name}': use one of {}",
+                profile::names().join(", ")
+            ),
+        )
+    })?;
+    let program = match (&r.program, profile.program) {
+        (Some(p), _) => p.get_ref().clone(),
+        (None, Some(default)) => default.to_string(),
+        (None, None) => {
+            return Err(src.at(spanned, format!("route '{name}' has no `program` and profile '{profile_name}' has no default: add program = \"/path/to/cli\"")))
+        }
+    };
+    if program.is_empty() {
+        return Err(src.at(
+            r.program.as_ref().expect("empty program was given"),
+            "`program` is empty: give a bare name or an absolute path",
+        ));
+    }
+    let prompt_via = match &r.prompt_via {
+        Some(v) => v.get_ref().parse::<PromptVia>().map_err(|e| src.at(v, e))?,
+        None if r.args.is_some() => {
+            // Custom args: infer the delivery from the placeholders they use.
+            let args = r.args.as_deref().unwrap_or_default();
+            if args.iter().any(|a| a.contains("{prompt_file}")) {
+                PromptVia::File
+            } else if args.iter().any(|a| a.contains("{prompt}")) {
+                PromptVia::Arg
+            } else {
+                PromptVia::Stdin
+            }
+        }
+        None => profile.prompt_via,
+    };
+    let mut args: Vec<String> = match &r.args {
+        Some(a) => a.clone(),
+        None => profile.args.iter().map(|s| s.to_string()).collect(),
+    };
+    if let Some(model) = &r.model {
+        if !args.iter().any(|a| a.contains("{model}")) {
+            args.extend(profile.model_args.iter().map(|s| s.to_string()));
+        }
+        args = args.iter().map(|a| a.replace("{model}", model)).collect();
+    } else if args.iter().any(|a| a.contains("{model}")) {
+        return Err(src.at(
+            spanned,
+            format!("route '{name}' uses {{model}} in its args but sets no `model`"),
+        ));
+    }
+    if r.json {
+        let at = json_insert_at(profile, &args);
+        args.splice(at..at, profile.json_args.iter().map(|s| s.to_string()));
+    }
+    let mut set: Vec<(String, String)> = Vec::new();
+    if let Some(f) = &r.env_file {
+        let path = src.path(f.get_ref());
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| src.at(f, format!("cannot read env_file {}: {e}", path.display())))?;
+        hasher.update(text.as_bytes());
+        let parsed =
+            parse_env_file(&path.display().to_string(), &text).map_err(|e| ConfigError {
+                file: e.file,
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })?;
+        set.extend(parsed);
+    }
+    set.extend(r.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let route_rules = match &r.rules_file {
+        Some(f) => Some(load_rules(src, f, rules, hasher)?),
+        None => None,
+    };
+    if let Some(c) = &r.concurrency {
+        if *c.get_ref() == 0 {
+            return Err(src.at(c, format!("route '{name}' has concurrency 0: it could never run; remove the key or set 1 or more")));
+        }
+    }
+    Ok(Route {
+        name: name.to_string(),
+        profile,
+        program,
+        args,
+        prompt_via,
+        model: r.model.clone(),
+        timeout: r
+            .timeout
+            .as_ref()
+            .map(|t| src.duration(t, "timeout"))
+            .transpose()?,
+        cwd: r.cwd.as_deref().map(|c| src.path(c)),
+        env: EnvSpec {
+            clear: r.env_clear,
+            inherit: r.env_inherit.clone(),
+            set,
+        },
+        subagents: r.subagents,
+        concurrency: r.concurrency.as_ref().map(|c| *c.get_ref()),
+        canary_args: r.canary_args.clone(),
+        rules: route_rules,
+    })
+}
+
+/// Where a profile's JSON flags go: after the subcommand for codex (`exec --json`), else first.
+fn json_insert_at(profile: &Profile, args: &[String]) -> usize {
+    match (profile.name, args.first()) {
+        ("codex", Some(first)) if first == "exec" => 1,
+        _ => 0,
+    }
+}
+
+fn known_routes(
+    src: &Source<'_>,
+    owner: &str,
+    list: &[Spanned<String>],
+    routes: &BTreeMap<String, Route>,
+) -> Result<Vec<String>, ConfigError> {
+    list.iter()
+        .map(|r| {
+            if routes.contains_key(r.get_ref()) {
+                Ok(r.get_ref().clone())
+            } else {
+                let known: Vec<&str> = routes.keys().map(String::as_str).collect();
+                Err(src.at(r, format!("{owner} names route '{}', which is not defined: define [routes.{}] or use one of [{}]", r.get_ref(), r.get_ref(), known.join(", "))))
+            }
+        })
+        .collect()
+}
+
+fn kind(
+    src: &Source<'_>,
+    name: &str,
+    spanned: &Spanned<RawKind>,
+    routes: &BTreeMap<String, Route>,
+) -> Result<Kind, ConfigError> {
+    let k = spanned.get_ref();
+    Ok(Kind {
+        name: name.to_string(),
+        routes: known_routes(src, &format!("kind '{name}'"), &k.routes, routes)?,
+        models: k.models.clone(),
+        max_prompt_bytes: k.max_prompt_bytes,
+        required_fields: k.required_fields.clone(),
+        requires_subagents: k.requires_subagents,
+        requires_flag: k.requires_flag.clone(),
+    })
+}
+
+fn lane(
+    src: &Source<'_>,
+    name: &str,
+    spanned: &Spanned<RawLane>,
+    routes: &BTreeMap<String, Route>,
+) -> Result<Lane, ConfigError> {
+    let l = spanned.get_ref();
+    if let Some(c) = &l.concurrency {
+        if *c.get_ref() == 0 {
+            return Err(src.at(c, format!("lane '{name}' has concurrency 0: set 1 or more")));
+        }
+    }
+    Ok(Lane {
+        name: name.to_string(),
+        routes: known_routes(src, &format!("lane '{name}'"), &l.routes, routes)?,
+        concurrency: l.concurrency.as_ref().map(|c| *c.get_ref()),
+    })
+}
+
+impl Config {
+    /// The route with this name, or an error listing the defined ones.
+    pub fn route(&self, name: &str) -> Result<&Route, String> {
+        self.routes.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.routes.keys().map(String::as_str).collect();
+            format!(
+                "no route '{name}' in {}: define [routes.{name}] or use one of [{}]",
+                self.path.display(),
+                known.join(", ")
+            )
+        })
+    }
+
+    /// The kind with this name.
+    pub fn kind(&self, name: &str) -> Result<&Kind, String> {
+        self.kinds.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.kinds.keys().map(String::as_str).collect();
+            format!(
+                "no kind '{name}' in {}: define [kinds.{name}] or use one of [{}]",
+                self.path.display(),
+                known.join(", ")
+            )
+        })
+    }
+}
+
+impl Route {
+    /// The dispatch request that runs this route with `prompt`.
+    pub fn request(&self, prompt: Option<Vec<u8>>) -> DispatchRequest {
+        let mut req = DispatchRequest::new(self.program.clone(), self.args.clone());
+        req.cwd = self.cwd.clone();
+        req.env = self.env.clone();
+        req.prompt = prompt;
+        req.prompt_via = self.prompt_via;
+        req.timeout = self.timeout;
+        req.route = Some(self.name.clone());
+        req.model = self.model.clone();
+        req
+    }
+
+    /// The same program, environment and working directory with other arguments
+    /// (a probe: version, auth status, canary) and no prompt.
+    pub fn probe_request(&self, args: Vec<String>, timeout: Duration) -> DispatchRequest {
+        let mut req = self.request(None);
+        req.args = args;
+        req.timeout = Some(timeout);
+        req.prompt_via = PromptVia::Stdin;
+        req.env.set.extend(
+            self.profile
+                .probe_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        req
+    }
+
+    /// The canary request: the route's canary args, else its own invocation with the seed's prompt.
+    pub fn canary_request(&self, timeout: Option<Duration>) -> DispatchRequest {
+        let mut req = match &self.canary_args {
+            Some(args) => {
+                let mut r = self.request(None);
+                r.args = args.clone();
+                r
+            }
+            None => self.request(Some(CANARY_PROMPT.as_bytes().to_vec())),
+        };
+        if timeout.is_some() {
+            req.timeout = timeout;
+        }
+        req
+    }
+}
+
+#[cfg(test)]
+mod tests;

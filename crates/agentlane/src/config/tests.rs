@@ -1,0 +1,184 @@
+//! Configuration parsing: the documented keys, defaults from profiles, and
+//! errors with file, line, column and a fix.
+
+use std::path::Path;
+
+use super::*;
+
+const ISSUE_EXAMPLE: &str = r#"
+[routes.review]              # a route named "review"
+profile = "claude"
+program = "claude"
+args = ["-p", "{prompt}"]
+prompt_via = "arg"
+model = "sonnet"
+timeout = "20m"
+cwd = "/srv/repos/site"
+env_clear = true
+env = { PATH = "/usr/bin:/bin", HOME = "/home/svc" }
+[kinds.lead_review]
+routes = ["review"]
+models = ["sonnet"]
+max_prompt_bytes = 200000
+[lanes.revenue]
+routes = ["review"]
+concurrency = 2
+"#;
+
+fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    parse(Path::new("/etc/agentlane/agentlane.toml"), text)
+}
+
+#[test]
+fn the_documented_example_parses_with_its_meanings() {
+    let cfg = parse_str(ISSUE_EXAMPLE).unwrap();
+    let r = &cfg.routes["review"];
+    assert_eq!(r.profile.name, "claude");
+    assert_eq!(r.program, "claude");
+    assert_eq!(
+        r.args,
+        vec!["-p", "{prompt}", "--model", "sonnet"],
+        "the profile's model flag is appended"
+    );
+    assert_eq!(r.prompt_via, PromptVia::Arg);
+    assert_eq!(r.timeout, Some(Duration::from_secs(20 * 60)));
+    assert_eq!(r.cwd.as_deref(), Some(Path::new("/srv/repos/site")));
+    assert!(r.env.clear);
+    assert!(r.env.set.contains(&("HOME".into(), "/home/svc".into())));
+    assert_eq!(cfg.kinds["lead_review"].max_prompt_bytes, Some(200_000));
+    assert_eq!(cfg.lanes["revenue"].concurrency, Some(2));
+}
+
+#[test]
+fn a_route_takes_its_defaults_from_the_profile() {
+    let cfg =
+        parse_str("[routes.c]\nprofile = \"codex\"\nmodel = \"o4-mini\"\njson = true\n").unwrap();
+    let r = &cfg.routes["c"];
+    assert_eq!(r.program, "codex");
+    assert_eq!(
+        r.args,
+        vec![
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "{prompt}",
+            "--model",
+            "o4-mini"
+        ]
+    );
+    assert_eq!(r.prompt_via, PromptVia::Arg);
+    let req = r.request(Some(b"hi".to_vec()));
+    assert_eq!(req.route.as_deref(), Some("c"));
+    assert_eq!(req.model.as_deref(), Some("o4-mini"));
+}
+
+#[test]
+fn custom_args_infer_the_prompt_delivery() {
+    let cfg = parse_str(
+        "[routes.g]\nprogram = \"/opt/agent\"\nargs = [\"--task-file\", \"{prompt_file}\"]\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.routes["g"].prompt_via, PromptVia::File);
+    assert_eq!(cfg.routes["g"].profile.name, "generic");
+    let cfg = parse_str("[routes.g]\nprogram = \"/opt/agent\"\nargs = [\"run\"]\n").unwrap();
+    assert_eq!(cfg.routes["g"].prompt_via, PromptVia::Stdin);
+}
+
+fn err(text: &str) -> ConfigError {
+    parse_str(text).unwrap_err()
+}
+
+#[test]
+fn errors_name_line_column_and_fix() {
+    let e = err("[routes.a]\nprofile = \"claud\"\n");
+    assert_eq!((e.line, e.column), (2, 11), "{e}");
+    assert!(
+        e.message.contains("unknown profile 'claud'") && e.message.contains("claude"),
+        "{e}"
+    );
+
+    let e = err("[routes.a]\nprofile = \"claude\"\ntimeout = \"20 minutes-ish\"\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert!(e.message.contains("write e.g. \"90s\""), "{e}");
+
+    let e = err("[routes.a]\nprofile = \"claude\"\npromt_via = \"arg\"\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert!(e.message.contains("promt_via"), "{e}");
+
+    let e = err("[routes.a]\nprofile = \"claude\"\n[kinds.k]\nroutes = [\"a\", \"b\"]\n");
+    assert_eq!((e.line, e.column), (4, 16), "{e}");
+    assert!(e.message.contains("route 'b', which is not defined"), "{e}");
+
+    let e = err("[routes.a]\nprofile = \"generic\"\n");
+    assert!(e.message.contains("has no `program`"), "{e}");
+
+    let e = err("[routes.a]\nprofile = \"claude\"\nprompt_via = \"pipe\"\n");
+    assert!(e.message.contains("use stdin, arg or file"), "{e}");
+
+    let e = err("[lanes.l]\nconcurrency = 0\n");
+    assert_eq!(e.line, 2, "{e}");
+
+    let e = err("[routes.a\nprofile = 1\n");
+    assert_eq!(e.line, 1, "{e}");
+    assert_eq!(e.file, "/etc/agentlane/agentlane.toml");
+}
+
+#[test]
+fn env_files_and_rules_files_are_read_relative_to_the_config() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("svc.env"), "PATH=/usr/bin:/bin\nTOKEN=x\n").unwrap();
+    std::fs::write(
+        t.path().join("rules.toml"),
+        "[[rule]]\nid = \"acme.x\"\nclass = \"transient_io\"\npattern = 'acme broke'\n",
+    )
+    .unwrap();
+    let path = t.path().join("agentlane.toml");
+    let cfg = parse(
+        &path,
+        "rules_file = \"rules.toml\"\n[routes.a]\nprofile = \"claude\"\nenv_file = \"svc.env\"\n",
+    )
+    .unwrap();
+    assert!(cfg.routes["a"]
+        .env
+        .set
+        .contains(&("TOKEN".into(), "x".into())));
+    assert!(cfg.rules.rules().iter().any(|r| r.id == "acme.x"));
+
+    std::fs::write(t.path().join("bad.env"), "OK=1\nnope\n").unwrap();
+    let e = parse(
+        &path,
+        "[routes.a]\nprofile = \"claude\"\nenv_file = \"bad.env\"\n",
+    )
+    .unwrap_err();
+    assert!(e.file.ends_with("bad.env") && e.line == 2, "{e}");
+}
+
+#[test]
+fn candidates_follow_the_documented_order() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    assert_eq!(
+        candidates(
+            Some(Path::new("/x.toml")),
+            env(&[("AGENTLANE_CONFIG", "/y.toml")])
+        ),
+        vec![PathBuf::from("/x.toml")]
+    );
+    assert_eq!(
+        candidates(None, env(&[("AGENTLANE_CONFIG", "/y.toml")])),
+        vec![PathBuf::from("/y.toml")]
+    );
+    assert_eq!(
+        candidates(None, env(&[("HOME", "/h")])),
+        vec![
+            PathBuf::from("agentlane.toml"),
+            PathBuf::from("/h/.config/agentlane/agentlane.toml")
+        ]
+    );
+}
