@@ -1,17 +1,22 @@
-//! `agentlane exec`: one dispatch from the command line.
+//! `agentlane exec`: one dispatch from the command line, or from a route.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentlane::classify::RuleSet;
+use agentlane::config::Config;
 use agentlane::dispatch::{
     parse_assignment, parse_env_file, DispatchRequest, Dispatcher, EnvSpec, Interrupt, PromptVia,
 };
 use agentlane::exit_status;
+use agentlane::policy::{check_contract, route_allowed, Load, Payload};
 use clap::Args;
+use serde_json::Value;
 
-use crate::{open_store, Failure};
+use crate::{load_config, open_store, require_config, Failure};
 
 #[derive(Debug, Args)]
 #[command(
@@ -57,8 +62,21 @@ pub struct ExecArgs {
     /// Print exactly one JSON report on stdout; the child's output goes only to the artifacts
     #[arg(long)]
     json: bool,
+    /// Run this route from agentlane.toml instead of a command line
+    #[arg(long, value_name = "NAME", conflicts_with = "command")]
+    route: Option<String>,
+    /// Judge the payload contract and route policy of this job kind before launch
+    #[arg(long, value_name = "KIND", requires = "route")]
+    kind: Option<String>,
+    /// A payload field for --kind's contract and gates (repeatable; true/false/numbers are typed)
+    #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_assignment, requires = "kind")]
+    fields: Vec<(String, String)>,
     /// The program and its arguments
-    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]...")]
+    #[arg(
+        last = true,
+        required_unless_present = "route",
+        value_name = "PROGRAM [ARGS]..."
+    )]
     command: Vec<String>,
 }
 
@@ -104,17 +122,71 @@ fn env_spec(args: &ExecArgs) -> Result<EnvSpec, Failure> {
     })
 }
 
-fn rules(args: &ExecArgs) -> Result<Option<RuleSet>, Failure> {
+/// The rule set: the config's (built-ins plus its rules file), plus `--rules`.
+fn rules(args: &ExecArgs, config: Option<&Config>) -> Result<Option<RuleSet>, Failure> {
     let path = args.rules.clone().or_else(|| {
         std::env::var_os("AGENTLANE_RULES")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
-    let Some(path) = path else { return Ok(None) };
-    RuleSet::builtin()
-        .with_file(&path)
-        .map(Some)
-        .map_err(|e| Failure::new(exit_status::CONFIG, format!("invalid rules file: {e}")))
+    let base = config.map(|c| &c.rules);
+    match path {
+        None => Ok(base.cloned()),
+        Some(path) => base
+            .unwrap_or_else(|| RuleSet::builtin())
+            .with_file(&path)
+            .map(Some)
+            .map_err(|e| Failure::new(exit_status::CONFIG, format!("invalid rules file: {e}"))),
+    }
+}
+
+fn field_value(raw: &str) -> Value {
+    match raw {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => raw
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| raw.parse::<f64>().map(Value::from))
+            .unwrap_or_else(|_| Value::from(raw)),
+    }
+}
+
+/// The request for `--route`, with the contract and policy of `--kind` as its gate.
+fn route_request(
+    args: &ExecArgs,
+    config: &Config,
+    route: &str,
+    prompt: Option<Vec<u8>>,
+) -> Result<DispatchRequest, Failure> {
+    let route = config
+        .route(route)
+        .map_err(|e| Failure::new(exit_status::USAGE, e))?;
+    let mut req = route.request(prompt);
+    if let Some(kind) = &args.kind {
+        let kind = config
+            .kind(kind)
+            .map_err(|e| Failure::new(exit_status::USAGE, e))?;
+        let fields: BTreeMap<String, Value> = args
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), field_value(v)))
+            .collect();
+        let prompt = req.prompt.as_deref().unwrap_or_default();
+        req.gate = check_contract(
+            kind,
+            &Payload {
+                prompt,
+                fields: &fields,
+            },
+        )
+        .and_then(|()| route_allowed(Some(kind), route, None, Some(&fields), Load::default()))
+        .err();
+    }
+    if let Some(rules) = &route.rules {
+        req.rules = Some(Arc::new(rules.clone()));
+    }
+    Ok(req)
 }
 
 /// Forwards SIGINT/SIGTERM/SIGHUP received by agentlane to the dispatch.
@@ -139,24 +211,50 @@ fn forward_signals() -> Interrupt {
     interrupt
 }
 
-pub async fn run(args: ExecArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+pub async fn run(
+    args: ExecArgs,
+    home: Option<&PathBuf>,
+    config: Option<&Path>,
+) -> Result<i32, Failure> {
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(p), _) => Some(p.clone().into_bytes()),
         (None, Some(f)) => Some(read_prompt(f)?),
         (None, None) => None,
     };
     let env = env_spec(&args)?;
-    let rules = rules(&args)?;
+    let config = match &args.route {
+        Some(_) => Some(require_config(config)?),
+        None => load_config(config)?,
+    };
+    let rules = rules(&args, config.as_ref())?;
     let (home, store) = open_store(home)?;
     let dispatcher = Dispatcher::new(home, store, rules);
-    let mut command = args.command.clone();
-    let program = command.remove(0);
-    let mut req = DispatchRequest::new(program, command);
-    req.cwd = args.cwd.clone();
-    req.env = env;
-    req.prompt = prompt;
-    req.prompt_via = args.prompt_via;
-    req.timeout = args.timeout;
+    let mut req = match (&args.route, &config) {
+        (Some(route), Some(config)) => {
+            let mut req = route_request(&args, config, route, prompt)?;
+            // Command-line options refine the route.
+            req.env.clear |= env.clear;
+            req.env.set.extend(env.set);
+            if args.cwd.is_some() {
+                req.cwd = args.cwd.clone();
+            }
+            if args.timeout.is_some() {
+                req.timeout = args.timeout;
+            }
+            req
+        }
+        _ => {
+            let mut command = args.command.clone();
+            let program = command.remove(0);
+            let mut req = DispatchRequest::new(program, command);
+            req.cwd = args.cwd.clone();
+            req.env = env;
+            req.prompt = prompt;
+            req.prompt_via = args.prompt_via;
+            req.timeout = args.timeout;
+            req
+        }
+    };
     req.kill_grace = args.kill_grace;
     req.leak_timeout = args.leak_timeout;
     req.tail_bytes = args.tail_bytes;

@@ -4,8 +4,10 @@
 //! library could decide. Errors are rendered for the person at the terminal
 //! (what failed, why, how to fix it) and mapped to documented exit statuses.
 
+mod doctor;
 mod exec;
 mod explain;
+mod init;
 mod runs;
 
 use std::path::PathBuf;
@@ -26,6 +28,9 @@ struct Cli {
     /// State directory (database, artifacts, key) [default: $AGENTLANE_HOME, else the XDG data dir]
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
+    /// Configuration file [default: $AGENTLANE_CONFIG, ./agentlane.toml, then ~/.config/agentlane/agentlane.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +45,10 @@ enum Command {
     Show(runs::ShowArgs),
     /// Explain a failure class: meaning, usual causes, repair steps.
     Explain(explain::ExplainArgs),
+    /// Preflight every route (or one): cli_resolves, cli_ready, route_allowed.
+    Doctor(doctor::DoctorArgs),
+    /// Write a commented starter agentlane.toml for the agent CLIs on this machine.
+    Init(init::InitArgs),
 }
 
 fn exit_table() -> String {
@@ -90,6 +99,30 @@ pub fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>), Fail
     Ok((home, Arc::new(store)))
 }
 
+/// Loads the configuration: `Ok(None)` when there is none and none was asked for.
+pub fn load_config(
+    explicit: Option<&std::path::Path>,
+) -> Result<Option<agentlane::config::Config>, Failure> {
+    agentlane::config::discover(explicit)
+        .map_err(|e| Failure::new(exit_status::CONFIG, format!("invalid configuration: {e}")))
+}
+
+/// Loads the configuration, which must exist.
+pub fn require_config(
+    explicit: Option<&std::path::Path>,
+) -> Result<agentlane::config::Config, Failure> {
+    load_config(explicit)?.ok_or_else(|| {
+        let looked: Vec<String> = agentlane::config::candidates(None, |k| std::env::var(k).ok())
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Failure::new(
+            exit_status::USAGE,
+            format!("no configuration found (looked for {}): create one with `agentlane init`, or pass --config FILE", looked.join(", ")),
+        )
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -105,7 +138,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn run(cli: Cli) -> Result<i32, Failure> {
     let rt = runtime()?;
     match cli.command {
-        Command::Exec(args) => rt.block_on(exec::run(args, cli.home.as_ref())),
+        Command::Exec(args) => {
+            rt.block_on(exec::run(args, cli.home.as_ref(), cli.config.as_deref()))
+        }
+        Command::Doctor(args) => {
+            rt.block_on(doctor::run(args, cli.home.as_ref(), cli.config.as_deref()))
+        }
+        Command::Init(args) => init::run(args),
         Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
         Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
         Command::Explain(args) => explain::run(args),

@@ -13,6 +13,8 @@ pub const USAGE: i32 = 64;
 pub const PAYLOAD_INVALID: i32 = 65;
 /// The working directory is missing (`cwd_missing`); nothing was spawned.
 pub const CWD_MISSING: i32 = 66;
+/// `doctor`: at least one checked route failed preflight.
+pub const UNAVAILABLE: i32 = 69;
 /// An internal error in agentlane (a bug: please report it).
 pub const SOFTWARE: i32 = 70;
 /// The operating system refused a resource agentlane needed (fork, pipe).
@@ -42,6 +44,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ),
     ("65", "payload_invalid: refused before launch"),
     ("66", "cwd_missing: refused before launch"),
+    ("69", "doctor: a checked route failed preflight"),
     ("70", "internal error in agentlane"),
     ("71", "the OS refused a resource (fork, pipe)"),
     ("73", "cannot create the home directory or artifacts"),

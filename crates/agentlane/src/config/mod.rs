@@ -6,6 +6,7 @@
 //! Unknown keys are errors: a typo in a policy must not silently allow work.
 
 pub mod profile;
+pub mod starter;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
