@@ -46,7 +46,7 @@ pub struct Rule {
     /// The text it reads.
     pub stream: Stream,
     /// The pattern (multi-line mode: `^`/`$` are line bounds), if any.
-    pub pattern: Option<Regex>,
+    pub pattern: Option<Pattern>,
     /// Exit codes it applies to; `None` = any failure or timeout.
     pub exit_codes: Option<Vec<i32>>,
     /// Signals it applies to (when the process died by a signal).
@@ -55,6 +55,33 @@ pub struct Rule {
     pub order: i64,
     /// Hint template, overriding the class's default hint.
     pub hint: Option<String>,
+}
+
+/// A rule's regex, compiled on first use: a dispatch that never needs a rule
+/// never pays for compiling a hundred of them. User rules are compiled when
+/// their file is read, so mistakes surface with their position.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    compiled: OnceLock<Regex>,
+}
+
+impl Pattern {
+    fn build(source: &str) -> Result<Regex, regex::Error> {
+        RegexBuilder::new(source).multi_line(true).build()
+    }
+
+    /// The compiled regex.
+    pub fn regex(&self) -> &Regex {
+        self.compiled.get_or_init(|| {
+            Pattern::build(&self.source).expect("rule patterns are validated when loaded or tested")
+        })
+    }
+
+    /// The pattern's source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
 }
 
 /// A rule that matched, and the line that made it match.
@@ -136,18 +163,19 @@ fn error_at(file: &str, src: &str, offset: usize, message: String) -> RulesError
 }
 
 /// Parsed rules before merging: (rule, disabled).
-fn parse(file: &str, src: &str) -> Result<Vec<(Rule, bool)>, RulesError> {
+/// `eager`: compile patterns now (user files, so errors carry positions).
+fn parse(file: &str, src: &str, eager: bool) -> Result<Vec<(Rule, bool)>, RulesError> {
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         error_at(file, src, offset, e.message().trim().to_string())
     })?;
     raw.rule
         .into_iter()
-        .map(|r| compile(file, src, r))
+        .map(|r| compile(file, src, r, eager))
         .collect()
 }
 
-fn compile(file: &str, src: &str, raw: RawRule) -> Result<(Rule, bool), RulesError> {
+fn compile(file: &str, src: &str, raw: RawRule, eager: bool) -> Result<(Rule, bool), RulesError> {
     let at = |s: &Spanned<String>, msg: String| error_at(file, src, s.span().start, msg);
     let id = raw.id.get_ref().clone();
     if raw.disabled {
@@ -184,12 +212,18 @@ fn compile(file: &str, src: &str, raw: RawRule) -> Result<(Rule, bool), RulesErr
         }
     };
     let pattern = match &raw.pattern {
-        Some(p) => Some(
-            RegexBuilder::new(p.get_ref())
-                .multi_line(true)
-                .build()
-                .map_err(|e| at(p, format!("invalid pattern in rule '{id}': {e}")))?,
-        ),
+        Some(p) => {
+            let compiled = OnceLock::new();
+            if eager {
+                let re = Pattern::build(p.get_ref())
+                    .map_err(|e| at(p, format!("invalid pattern in rule '{id}': {e}")))?;
+                let _ = compiled.set(re);
+            }
+            Some(Pattern {
+                source: p.get_ref().clone(),
+                compiled,
+            })
+        }
         None => None,
     };
     if pattern.is_none() && raw.exit_codes.is_none() && raw.signals.is_none() {
@@ -218,8 +252,8 @@ impl RuleSet {
     pub fn builtin() -> &'static RuleSet {
         static BUILTIN: OnceLock<RuleSet> = OnceLock::new();
         BUILTIN.get_or_init(|| {
-            let parsed =
-                parse("<builtin>", BUILTIN_RULES).expect("built-in rules are valid (tested)");
+            let parsed = parse("<builtin>", BUILTIN_RULES, false)
+                .expect("built-in rules are valid (tested)");
             let mut set = RuleSet::default();
             set.merge(parsed);
             set
@@ -229,7 +263,7 @@ impl RuleSet {
     /// Parses a rules document (`file` names it in errors) on top of `self`.
     pub fn with_document(&self, file: &str, src: &str) -> Result<RuleSet, RulesError> {
         let mut set = self.clone();
-        set.merge(parse(file, src)?);
+        set.merge(parse(file, src, true)?);
         Ok(set)
     }
 
@@ -292,13 +326,14 @@ impl Rule {
     }
 
     fn evidence(&self, o: &Observed<'_>, text: &StreamText) -> Option<String> {
-        let Some(re) = &self.pattern else {
+        let Some(pattern) = &self.pattern else {
             return Some(match (o.exit_code, o.signal) {
                 (Some(code), _) => format!("exit code {code}"),
                 (None, Some(sig)) => format!("signal {sig}"),
                 _ => "no exit status".into(),
             });
         };
+        let re = pattern.regex();
         let in_text = |s: &str| {
             re.find_iter(s).last().map(|m| {
                 let start = s[..m.start()].rfind('\n').map_or(0, |i| i + 1);

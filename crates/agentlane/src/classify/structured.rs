@@ -52,12 +52,18 @@ fn split_one(tail: &[u8], truncated: bool, json: &mut Vec<String>) -> String {
     let mut plain = String::with_capacity(text.len());
     for line in lines {
         let trimmed = line.trim_start();
-        if trimmed.starts_with('{') {
-            if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(trimmed) {
-                if let Some(message) = error_message(&Value::Object(obj)) {
-                    json.push(message);
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            match serde_json::from_str::<Value>(trimmed) {
+                Ok(event @ Value::Object(_)) => {
+                    json.extend(error_message(&event));
+                    continue;
                 }
-                continue;
+                // Qwen Code's `--output-format json` prints all events as one array.
+                Ok(Value::Array(events)) if events.iter().all(Value::is_object) => {
+                    json.extend(events.iter().filter_map(error_message));
+                    continue;
+                }
+                _ => {}
             }
         }
         plain.push_str(line);
@@ -103,6 +109,12 @@ pub fn error_message(event: &Value) -> Option<String> {
             .and_then(text_of)
             .or_else(|| obj.get("error").and_then(text_of))
             .or_else(|| Some(subtype.to_string()).filter(|s| !s.is_empty())),
+        // Qwen Code reports API failures as a "successful" result whose text is
+        // its own `[API Error: ...]` wrapper (is_error: false, exit 0).
+        "result" => obj
+            .get("result")
+            .and_then(text_of)
+            .filter(|text| text.starts_with("[API Error:")),
         _ => obj.get("error").and_then(text_of),
     }
 }
@@ -118,6 +130,7 @@ mod tests {
     #[test_case(r#"{"type":"result","subtype":"success","is_error":true,"result":"Not logged in · Please run /login"}"#, Some("Not logged in · Please run /login"); "claude error result says success")]
     #[test_case(r#"{"type":"result","subtype":"success","is_error":false,"result":"rate limit is a topic"}"#, None; "claude answer is not an error")]
     #[test_case(r#"{"error":{"type":"Error","message":"quota exceeded","code":429}}"#, Some("quota exceeded"); "gemini error")]
+    #[test_case(r#"{"type":"result","subtype":"success","is_error":false,"result":"[API Error: 401 Incorrect API key provided]"}"#, Some("[API Error: 401 Incorrect API key provided]"); "qwen api error behind is_error false")]
     #[test_case(r#"{"type":"assistant","message":{"content":"Not logged in"}}"#, None; "assistant message is never evidence")]
     #[test_case(r#"{"type":"item.completed","item":{"text":"429"}}"#, None; "codex item is never evidence")]
     fn extracts(line: &str, expected: Option<&str>) {
@@ -135,6 +148,17 @@ mod tests {
         assert_eq!(t.stdout, "plain line\n");
         assert_eq!(t.stderr, "err line\n");
         assert!(t.json.is_empty());
+    }
+
+    #[test]
+    fn a_json_array_of_events_is_read_event_by_event() {
+        let t = StreamText::split(
+            br#"[{"type":"system"},{"type":"result","is_error":true,"error":{"message":"No auth type is selected."}}]"#,
+            b"",
+            false,
+        );
+        assert_eq!(t.json, vec!["No auth type is selected."]);
+        assert!(t.stdout.is_empty());
     }
 
     #[test]

@@ -281,3 +281,19 @@ fn rules_file_errors_name_line_and_column() {
         .unwrap_err();
     assert!(err.message.contains("patern"), "{err}");
 }
+
+#[test]
+fn every_builtin_pattern_compiles() {
+    for rule in RuleSet::builtin().rules() {
+        if let Some(p) = &rule.pattern {
+            assert!(
+                regex::RegexBuilder::new(p.source())
+                    .multi_line(true)
+                    .build()
+                    .is_ok(),
+                "rule {} has an invalid pattern",
+                rule.id
+            );
+        }
+    }
+}
