@@ -318,7 +318,9 @@ impl Rule {
         match (&self.exit_codes, o.exit_code) {
             (Some(codes), Some(code)) => codes.contains(&code),
             (Some(_), None) => false,
-            (None, Some(code)) => code != 0,
+            // A run our timeout ended may still exit 0 (Gemini does on SIGTERM):
+            // its tails are read all the same.
+            (None, Some(code)) => code != 0 || o.timed_out,
             // Killed: only by our timeout do text rules get a say; a foreign
             // signal is a fact that outranks text.
             (None, None) => o.timed_out,

@@ -69,7 +69,7 @@ pub const PROFILES: &[Profile] = &[
         credential_files: &[".codex/auth.json"],
         config_files: &[(".codex/config.toml", ConfigFormat::Toml)],
         verbose_args: NO_ARGS,
-        probe_env: &[("RUST_LOG", "error")],
+        probe_env: &[],
     },
     Profile {
         name: "claude",
@@ -93,7 +93,12 @@ pub const PROFILES: &[Profile] = &[
             (".claude.json", ConfigFormat::Json),
         ],
         verbose_args: &["--verbose"],
-        probe_env: &[("DISABLE_AUTOUPDATER", "1"), ("DISABLE_TELEMETRY", "1")],
+        // Claude Code retries an unreachable API 10 times (~3 minutes) by default.
+        probe_env: &[
+            ("CLAUDE_CODE_MAX_RETRIES", "1"),
+            ("DISABLE_AUTOUPDATER", "1"),
+            ("DISABLE_TELEMETRY", "1"),
+        ],
     },
     Profile {
         name: "gemini",
