@@ -28,12 +28,17 @@ fn bench(c: &mut Criterion) {
     let home = Home::open(&dir.path().join("home")).unwrap();
     let store = Arc::new(SqliteStore::open(&home.database()).unwrap());
     let dispatcher = Dispatcher::new(home, store, None);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let route = &cfg.routes["r"];
     let key = *dispatcher.home().key();
 
     let warm = Preflight::new(cfg.preflight.clone());
-    let first = rt.block_on(warm.check(&dispatcher, &cfg, route, None, Options::default())).unwrap();
+    let first = rt
+        .block_on(warm.check(&dispatcher, &cfg, route, None, Options::default()))
+        .unwrap();
     assert!(first.passed(), "{first:?}");
     c.bench_function("preflight_cached", |b| {
         b.iter(|| {
@@ -47,7 +52,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("version_probe", |b| {
         b.iter(|| {
             let fresh = Preflight::new(cfg.preflight.clone());
-            rt.block_on(fresh.check(&dispatcher, &cfg, route, None, Options::default())).unwrap()
+            rt.block_on(fresh.check(&dispatcher, &cfg, route, None, Options::default()))
+                .unwrap()
         })
     });
     group.finish();
