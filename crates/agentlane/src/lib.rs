@@ -22,6 +22,7 @@ pub mod policy;
 pub mod preflight;
 pub mod redact;
 pub mod resolve;
+pub mod retry;
 pub mod store;
 
 pub use class::Class;
