@@ -17,6 +17,7 @@ use toml::Spanned;
 
 use crate::classify::RuleSet;
 use crate::dispatch::{parse_env_file, DispatchRequest, EnvSpec, PromptVia};
+use crate::retry::{default_policy, Action, Policy, RetryTable};
 pub use profile::{Profile, CANARY_PROMPT};
 
 /// An error in a configuration file, with its position.
@@ -129,6 +130,31 @@ pub struct Config {
     pub preflight: PreflightSettings,
     /// The classifier rules: built-ins plus the config's rules file.
     pub rules: RuleSet,
+    /// The retry table.
+    pub retry: RetryTable,
+    /// Queue settings.
+    pub queue: QueueSettings,
+}
+
+/// Queue settings (`[queue]`).
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// How long a claim lives without a heartbeat.
+    pub lease: Duration,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+    /// How long a stopping worker lets running jobs finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(250),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +170,44 @@ struct RawConfig {
     preflight: Option<RawPreflight>,
     #[serde(default)]
     rules_file: Option<Spanned<String>>,
+    #[serde(default)]
+    retry: BTreeMap<String, Spanned<RawRetry>>,
+    #[serde(default)]
+    queue: Option<RawQueue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    #[serde(default)]
+    action: Option<Spanned<String>>,
+    #[serde(default)]
+    initial_backoff: Option<Spanned<String>>,
+    #[serde(default)]
+    factor: Option<f64>,
+    #[serde(default)]
+    max_backoff: Option<Spanned<String>>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    timeout_factor: Option<f64>,
+    #[serde(default)]
+    max_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    jitter: Option<f64>,
+    #[serde(default)]
+    diagnostics: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    #[serde(default)]
+    lease: Option<Spanned<String>>,
+    #[serde(default)]
+    poll: Option<Spanned<String>>,
+    #[serde(default)]
+    shutdown_grace: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +245,8 @@ struct RawRoute {
     canary_args: Option<Vec<String>>,
     #[serde(default)]
     rules_file: Option<Spanned<String>>,
+    #[serde(default)]
+    retry: BTreeMap<String, Spanned<RawRetry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,8 +390,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         None => RuleSet::builtin().clone(),
     };
     let mut routes = BTreeMap::new();
+    let mut retry = RetryTable::default();
+    for (class, policy) in &raw.retry {
+        retry
+            .classes
+            .insert(class.clone(), retry_policy(&src, class, policy)?);
+    }
     for (name, r) in &raw.routes {
         routes.insert(name.clone(), route(&src, name, r, &rules, &mut hasher)?);
+        for (class, policy) in &r.get_ref().retry {
+            retry.routes.insert(
+                (name.clone(), class.clone()),
+                retry_policy(&src, class, policy)?,
+            );
+        }
+    }
+    let mut queue = QueueSettings::default();
+    if let Some(q) = &raw.queue {
+        if let Some(t) = &q.lease {
+            queue.lease = src.duration(t, "queue.lease")?;
+        }
+        if let Some(t) = &q.poll {
+            queue.poll = src.duration(t, "queue.poll")?;
+        }
+        if let Some(t) = &q.shutdown_grace {
+            queue.shutdown_grace = src.duration(t, "queue.shutdown_grace")?;
+        }
     }
     let mut kinds = BTreeMap::new();
     for (name, k) in &raw.kinds {
@@ -352,7 +442,82 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         lanes,
         preflight,
         rules,
+        retry,
+        queue,
     })
+}
+
+fn retry_policy(
+    src: &Source<'_>,
+    class_key: &str,
+    spanned: &Spanned<RawRetry>,
+) -> Result<Policy, ConfigError> {
+    let class = if class_key == "unknown_exit" {
+        crate::class::Class::UnknownExit(1)
+    } else {
+        class_key.parse().map_err(|e: crate::class::UnknownClass| {
+            src.at(
+                spanned,
+                format!("[retry.{class_key}]: {e} (use unknown_exit for every unknown exit code)"),
+            )
+        })?
+    };
+    let r = spanned.get_ref();
+    let mut p = default_policy(class);
+    if let Some(a) = &r.action {
+        p.action = match a.get_ref().as_str() {
+            "retry" => Action::Retry,
+            "park" => Action::Park,
+            "fail" => Action::Fail,
+            other => {
+                return Err(src.at(
+                    a,
+                    format!("unknown action '{other}': use retry, park or fail"),
+                ))
+            }
+        };
+        if p.action == Action::Retry && p.max_attempts < 2 {
+            p.max_attempts = 3;
+            if p.initial_backoff.is_zero() {
+                p.initial_backoff = Duration::from_secs(10);
+                p.max_backoff = Duration::from_secs(300);
+                p.factor = 2.0;
+            }
+        }
+    }
+    if let Some(t) = &r.initial_backoff {
+        p.initial_backoff = src.duration(t, "initial_backoff")?;
+    }
+    if let Some(t) = &r.max_backoff {
+        p.max_backoff = src.duration(t, "max_backoff")?;
+    }
+    if let Some(t) = &r.max_timeout {
+        p.max_timeout = Some(src.duration(t, "max_timeout")?);
+    }
+    if let Some(f) = r.factor {
+        p.factor = f;
+    }
+    if let Some(n) = r.max_attempts {
+        if n == 0 {
+            return Err(src.at(
+                spanned,
+                format!(
+                    "[retry.{class_key}] max_attempts = 0: the first attempt counts, use 1 or more"
+                ),
+            ));
+        }
+        p.max_attempts = n;
+    }
+    if let Some(f) = r.timeout_factor {
+        p.timeout_factor = f;
+    }
+    if let Some(j) = r.jitter {
+        p.jitter = j.clamp(0.0, 1.0);
+    }
+    if let Some(d) = r.diagnostics {
+        p.diagnostics = d;
+    }
+    Ok(p)
 }
 
 fn load_rules(

@@ -182,3 +182,29 @@ fn candidates_follow_the_documented_order() {
         ]
     );
 }
+
+#[test]
+fn retry_sections_override_the_table_per_class_and_route() {
+    let cfg = parse_str(
+        "[retry.rate_limited]\naction = \"retry\"\ninitial_backoff = \"30s\"\nfactor = 2.0\nmax_backoff = \"10m\"\nmax_attempts = 5\n\
+         [queue]\nlease = \"30s\"\n\
+         [routes.a]\nprofile = \"claude\"\n[routes.a.retry.timeout]\naction = \"fail\"\n",
+    )
+    .unwrap();
+    let p = cfg.retry.policy(crate::Class::RateLimited, None);
+    assert_eq!(p.max_backoff, Duration::from_secs(600));
+    assert_eq!(p.max_attempts, 5);
+    assert_eq!(
+        cfg.retry.policy(crate::Class::Timeout, Some("a")).action,
+        crate::retry::Action::Fail
+    );
+    assert_eq!(
+        cfg.retry.policy(crate::Class::Timeout, Some("b")).action,
+        crate::retry::Action::Retry
+    );
+    assert_eq!(cfg.queue.lease, Duration::from_secs(30));
+    let e = err("[retry.rate_limted]\naction = \"retry\"\n");
+    assert!(e.message.contains("rate_limted"), "{e}");
+    let e = err("[retry.timeout]\naction = \"again\"\n");
+    assert_eq!(e.line, 2, "{e}");
+}
