@@ -8,6 +8,8 @@ mod doctor;
 mod exec;
 mod explain;
 mod init;
+mod queue;
+mod queue_view;
 mod runs;
 
 use std::path::PathBuf;
@@ -49,6 +51,20 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Write a commented starter agentlane.toml for the agent CLIs on this machine.
     Init(init::InitArgs),
+    /// Add jobs to a lane (refused at once when the payload breaks its contract).
+    Enqueue(queue::EnqueueArgs),
+    /// Claim and run a lane's jobs through the dispatcher.
+    Worker(queue::WorkerArgs),
+    /// List jobs with what happens next and why.
+    Jobs(queue_view::JobsArgs),
+    /// Show one job with its attempts.
+    Job(queue_view::JobArgs),
+    /// List incidents by priority.
+    Incidents(queue_view::IncidentsArgs),
+    /// Show an incident, or `incident resolve ID`.
+    Incident(queue_view::IncidentArgs),
+    /// Jobs per lane and state, classes, open incidents.
+    Status(queue_view::StatusArgs),
 }
 
 fn exit_table() -> String {
@@ -145,6 +161,34 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             rt.block_on(doctor::run(args, cli.home.as_ref(), cli.config.as_deref()))
         }
         Command::Init(args) => init::run(args),
+        Command::Enqueue(args) => rt.block_on(queue::enqueue(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
+        Command::Worker(args) => {
+            // Jobs run concurrently: a multi-threaded runtime for the worker.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    Failure::new(
+                        exit_status::OS_ERROR,
+                        format!("cannot start the async runtime: {e}"),
+                    )
+                })?;
+            rt.block_on(queue::worker(
+                args,
+                cli.home.as_ref(),
+                cli.config.as_deref(),
+            ))
+        }
+        Command::Jobs(args) => rt.block_on(queue_view::jobs(args, cli.home.as_ref())),
+        Command::Job(args) => rt.block_on(queue_view::job(args, cli.home.as_ref())),
+        Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
+        Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
+        Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
         Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
         Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
         Command::Explain(args) => explain::run(args),

@@ -20,6 +20,7 @@ pub mod fingerprint;
 pub mod home;
 pub mod policy;
 pub mod preflight;
+pub mod queue;
 pub mod redact;
 pub mod resolve;
 pub mod retry;

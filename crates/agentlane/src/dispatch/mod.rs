@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 pub use capture::Echo;
 pub use env::{build_env, parse_assignment, parse_env_file, EnvFileError, EnvSpec};
-pub use prepare::{precheck, Precheck};
+pub use prepare::{precheck, repo_root, Precheck};
 pub use report::DispatchReport;
 
 use crate::classify::{self, HintContext, Observed, RuleSet};

@@ -52,7 +52,7 @@ fn refuse(class: Class, rule: &str, evidence: String, hint: String) -> Classific
 }
 
 /// The repository root: the nearest ancestor with a `.git` entry.
-pub(super) fn repo_root(cwd: &Path) -> Option<PathBuf> {
+pub fn repo_root(cwd: &Path) -> Option<PathBuf> {
     cwd.ancestors()
         .find(|dir| dir.join(".git").exists())
         .map(Path::to_path_buf)

@@ -7,11 +7,16 @@
 
 pub mod sqlite;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::dispatch::DispatchReport;
 use crate::events::{Event, Prepare};
+use crate::queue::{
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+};
 
 /// A failure of the store.
 #[derive(Debug, thiserror::Error)]
@@ -105,4 +110,43 @@ pub trait Store: Send + Sync {
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
     /// One dispatch by id or unique id prefix.
     async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
+    /// The dispatches (attempts) of a job, in order.
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
+
+    /// Enqueues jobs in one transaction; returns their ids in order.
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError>;
+    /// Claims up to `limit` due jobs of `lane` on `routes`, leased to `owner`.
+    async fn claim(
+        &self,
+        lane: &str,
+        routes: &[String],
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Renews every lease `owner` holds, in one statement; returns how many.
+    async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<u64, StoreError>;
+    /// Settles an attempt, fenced by (job, attempt, owner); false when the lease was lost.
+    async fn settle(&self, completion: &Completion) -> Result<bool, StoreError>;
+    /// Opens (or counts another occurrence of) the incident of a failure with no job (preflight).
+    async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError>;
+    /// Takes over running jobs whose lease expired, finishing their attempt as worker_lost.
+    async fn rescue_expired(&self, owner: &str, lease: Duration) -> Result<Vec<Job>, StoreError>;
+    /// Releases the parked jobs of a lane's route back to the lane (runtime classes only).
+    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError>;
+    /// Resolves an open incident and releases its parked jobs; None when no open incident has that id.
+    async fn resolve_incident(&self, id: &str, resolution: &str)
+        -> Result<Option<u64>, StoreError>;
+    /// Work left in a lane on these routes.
+    async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError>;
+    /// Jobs, newest first.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// One job.
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// Incidents by priority (open first).
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError>;
+    /// One incident (id or prefix of 8+ characters) and its affected jobs.
+    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError>;
+    /// Counts per lane and state, per class, and open incidents.
+    async fn status(&self) -> Result<Status, StoreError>;
 }

@@ -14,12 +14,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+mod queue;
+
 use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
 use crate::dispatch::DispatchReport;
 use crate::events::{Event, Prepare};
+use crate::queue::{
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+};
 
 /// The migrations, in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("0001_dispatches.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_dispatches.sql"),
+    include_str!("0002_queue.sql"),
+];
 
 /// The SQLite store.
 #[derive(Debug)]
@@ -153,6 +161,84 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<DispatchSummary> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
+        self.with(|conn| {
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = ?1 ORDER BY attempt, id"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([job_id], summary)?;
+            rows.collect()
+        })
+    }
+
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+        self.with(|c| queue::enqueue(c, jobs))
+    }
+
+    async fn claim(
+        &self,
+        lane: &str,
+        routes: &[String],
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.with(|c| queue::claim(c, lane, routes, owner, lease, limit))
+    }
+
+    async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
+        self.with(|c| queue::heartbeat(c, owner, lease))
+    }
+
+    async fn settle(&self, completion: &Completion) -> Result<bool, StoreError> {
+        self.with(|c| queue::settle(c, completion))
+    }
+
+    async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError> {
+        self.with(|c| queue::open_incident(c, facts))
+    }
+
+    async fn rescue_expired(&self, owner: &str, lease: Duration) -> Result<Vec<Job>, StoreError> {
+        self.with(|c| queue::rescue_expired(c, owner, lease))
+    }
+
+    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError> {
+        self.with(|c| queue::release_parked(c, lane, route, why))
+    }
+
+    async fn resolve_incident(
+        &self,
+        id: &str,
+        resolution: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        self.with(|c| queue::resolve_incident(c, id, resolution))
+    }
+
+    async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError> {
+        self.with(|c| queue::lane_pending(c, lane, routes))
+    }
+
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        self.with(|c| queue::jobs(c, filter))
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        self.with(|c| queue::job_by_id(c, id))
+    }
+
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        self.with(|c| queue::incidents(c, open_only))
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError> {
+        self.with(|c| queue::incident_by_id(c, id))
+    }
+
+    async fn status(&self) -> Result<Status, StoreError> {
+        self.with(|c| queue::status(c))
+    }
+
     async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

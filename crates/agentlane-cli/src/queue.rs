@@ -1,0 +1,286 @@
+//! `agentlane enqueue` and `agentlane worker`.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agentlane::dispatch::{parse_assignment, Dispatcher};
+use agentlane::exit_status;
+use agentlane::queue::admit::{admit, JobRequest};
+use agentlane::queue::worker::{run_worker, WorkerOptions, WorkerSummary};
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::{open_store, require_config, Failure};
+
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// The job kind (policy and payload contract)
+    #[arg(long, required_unless_present = "jsonl")]
+    kind: Option<String>,
+    /// The lane
+    #[arg(long, required_unless_present = "jsonl")]
+    lane: Option<String>,
+    /// The route [default: the first route policy allows]
+    #[arg(long)]
+    route: Option<String>,
+    /// The prompt
+    #[arg(long, conflicts_with_all = ["prompt_file", "jsonl"])]
+    prompt: Option<String>,
+    /// Read the prompt from a file
+    #[arg(long, value_name = "FILE", conflicts_with = "jsonl")]
+    prompt_file: Option<PathBuf>,
+    /// Higher runs first
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    priority: i64,
+    /// A payload field (repeatable)
+    #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_assignment)]
+    fields: Vec<(String, String)>,
+    /// Enqueue one job per JSON line of FILE ('-' for stdin), in one transaction
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "lane", "route"])]
+    jsonl: Option<PathBuf>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn field_value(raw: &str) -> Value {
+    match raw {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => raw
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(raw)),
+    }
+}
+
+/// Reads job requests: (line number, request or error).
+fn read_jsonl(path: &Path) -> Result<Vec<(usize, Result<JobRequest, String>)>, Failure> {
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| {
+            Failure::new(
+                exit_status::USAGE,
+                format!("cannot read --jsonl {}: {e}", path.display()),
+            )
+        })?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| {
+            Failure::new(
+                exit_status::USAGE,
+                format!(
+                    "cannot read --jsonl {} at line {}: {e}",
+                    path.display(),
+                    i + 1
+                ),
+            )
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<JobRequest>(&line)
+            .map_err(|e| format!("column {}: {e}", e.column()));
+        out.push((i + 1, parsed));
+    }
+    Ok(out)
+}
+
+pub async fn enqueue(
+    args: EnqueueArgs,
+    home: Option<&PathBuf>,
+    config: Option<&Path>,
+) -> Result<i32, Failure> {
+    let config = require_config(config)?;
+    let requests: Vec<(usize, Result<JobRequest, String>)> = match &args.jsonl {
+        Some(path) => read_jsonl(path)?,
+        None => {
+            let prompt = match (&args.prompt, &args.prompt_file) {
+                (Some(p), _) => p.clone(),
+                (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Failure::new(exit_status::USAGE, format!("cannot read --prompt-file {}: {e}", f.display())))?,
+                (None, None) => return Err(Failure::new(exit_status::USAGE, "give the job's prompt with --prompt or --prompt-file (or many jobs with --jsonl)")),
+            };
+            vec![(
+                1,
+                Ok(JobRequest {
+                    kind: args.kind.clone().unwrap_or_default(),
+                    lane: args.lane.clone().unwrap_or_default(),
+                    route: args.route.clone(),
+                    prompt,
+                    priority: args.priority,
+                    fields: args
+                        .fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), field_value(v)))
+                        .collect(),
+                }),
+            )]
+        }
+    };
+    let mut admitted = Vec::new();
+    let mut refused = Vec::new();
+    for (line, request) in requests {
+        match request
+            .map_err(|e| {
+                (
+                    "payload_invalid".to_string(),
+                    format!("not a job object: {e}"),
+                )
+            })
+            .and_then(|r| admit(&config, r).map_err(|r| (r.class, r.message)))
+        {
+            Ok(job) => admitted.push((line, job)),
+            Err((class, message)) => refused.push((line, class, message)),
+        }
+    }
+    let (_, store) = open_store(home)?;
+    let jobs: Vec<_> = admitted.iter().map(|(_, j)| j.clone()).collect();
+    let ids = store
+        .enqueue(&jobs)
+        .await
+        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    let single = args.jsonl.is_none();
+    if args.json {
+        let out = if single {
+            match (ids.first(), refused.first()) {
+                (Some(id), _) => json!({"id": id, "route": admitted[0].1.route}),
+                (None, Some((_, class, message))) => {
+                    json!({"refused": {"class": class, "message": message}})
+                }
+                _ => json!({}),
+            }
+        } else {
+            json!({
+                "enqueued": admitted.iter().zip(&ids).map(|((line, job), id)| json!({"line": line, "id": id, "route": job.route})).collect::<Vec<_>>(),
+                "refused": refused.iter().map(|(line, class, message)| json!({"line": line, "class": class, "message": message})).collect::<Vec<_>>(),
+            })
+        };
+        println!("{out}");
+    } else if single {
+        if let Some(id) = ids.first() {
+            println!("{id}");
+        }
+    } else {
+        for ((line, job), id) in admitted.iter().zip(&ids) {
+            println!("line {line}: enqueued {id} (route {})", job.route);
+        }
+    }
+    for (line, class, message) in &refused {
+        if single {
+            eprintln!("agentlane: refused: {class}: {message}");
+        } else {
+            eprintln!("agentlane: line {line} refused: {class}: {message}");
+        }
+    }
+    Ok(if refused.is_empty() {
+        0
+    } else {
+        exit_status::PAYLOAD_INVALID
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The lane to serve
+    #[arg(long)]
+    lane: String,
+    /// Jobs to run at once
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Exit once the lane has no queued, scheduled or running job on a runnable route
+    #[arg(long)]
+    drain: bool,
+    /// Print the exit summary as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn print_summary(s: &WorkerSummary) {
+    eprintln!(
+        "agentlane worker {}: claimed {}, rescued {}",
+        s.owner, s.claimed, s.rescued
+    );
+    let classes: Vec<String> = s.classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let outcomes: Vec<String> = s.outcomes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    eprintln!(
+        "  by class:   {}",
+        if classes.is_empty() {
+            "-".into()
+        } else {
+            classes.join(", ")
+        }
+    );
+    eprintln!(
+        "  decisions:  {}",
+        if outcomes.is_empty() {
+            "-".into()
+        } else {
+            outcomes.join(", ")
+        }
+    );
+    for (route, class) in &s.unhealthy_routes {
+        eprintln!("  route {route} failed preflight: {class} (nothing claimed for it; see `agentlane incidents --open`)");
+    }
+    if s.rejected_settles > 0 {
+        eprintln!(
+            "  {} late settlements rejected (lease lost)",
+            s.rejected_settles
+        );
+    }
+}
+
+pub async fn worker(
+    args: WorkerArgs,
+    home: Option<&PathBuf>,
+    config: Option<&Path>,
+) -> Result<i32, Failure> {
+    let config = Arc::new(require_config(config)?);
+    let (home, store) = open_store(home)?;
+    let dispatcher = Arc::new(Dispatcher::new(
+        home,
+        store.clone(),
+        Some(config.rules.clone()),
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    for kind in [
+        tokio::signal::unix::SignalKind::interrupt(),
+        tokio::signal::unix::SignalKind::terminate(),
+    ] {
+        if let Ok(mut s) = tokio::signal::unix::signal(kind) {
+            let tx = stop_tx.clone();
+            tokio::spawn(async move {
+                if s.recv().await.is_some() {
+                    let _ = tx.send(true);
+                }
+            });
+        }
+    }
+    let options = WorkerOptions {
+        lane: args.lane.clone(),
+        concurrency: args.concurrency,
+        drain: args.drain,
+    };
+    let summary = run_worker(dispatcher, config, options, stop_rx)
+        .await
+        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    let open = store
+        .incidents(true)
+        .await
+        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    if args.json {
+        println!("{}", json!({"summary": summary, "open_incidents": open}));
+    } else {
+        print_summary(&summary);
+        for i in open.iter().take(5) {
+            eprintln!(
+                "  incident {} [{}] {} x{}: {}",
+                i.id, i.repair_address, i.classifier, i.affected_jobs, i.repair_hint
+            );
+        }
+    }
+    Ok(0)
+}

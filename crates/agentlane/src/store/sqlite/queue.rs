@@ -1,0 +1,450 @@
+//! The queue's SQL for SQLite. Every time comes from the database clock; every
+//! write after a claim is fenced by (job id, attempt, lease owner).
+
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use crate::queue::{incident_priority, repair_address};
+use crate::queue::{
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
+};
+
+pub(super) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// `'+N.NNN seconds'`, the SQLite date modifier for a duration.
+fn offset(d: Duration) -> String {
+    format!("+{:.3} seconds", d.as_secs_f64())
+}
+
+const JOB_COLUMNS: &str = "id, kind, lane, route, prompt, fields, priority, state, attempts, run_at, created_at, updated_at, finished_at, lease_owner, lease_expires_at, timeout_ms, diagnostics, classifier, next_action, reason, incident_id, last_dispatch_id";
+
+fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let fields: String = row.get(5)?;
+    let state: String = row.get(7)?;
+    Ok(Job {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        lane: row.get(2)?,
+        route: row.get(3)?,
+        prompt: row.get(4)?,
+        fields: serde_json::from_str(&fields).unwrap_or_default(),
+        priority: row.get(6)?,
+        state: state.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, e.into())
+        })?,
+        attempts: row.get(8)?,
+        run_at: row.get(9)?,
+        created_at: row.get(10)?,
+        updated_at: row.get(11)?,
+        finished_at: row.get(12)?,
+        lease_owner: row.get(13)?,
+        lease_expires_at: row.get(14)?,
+        timeout_ms: row.get::<_, Option<i64>>(15)?.map(|t| t.max(0) as u64),
+        diagnostics: row.get::<_, i64>(16)? != 0,
+        classifier: row.get(17)?,
+        next_action: row.get(18)?,
+        reason: row.get(19)?,
+        incident_id: row.get(20)?,
+        last_dispatch_id: row.get(21)?,
+    })
+}
+
+pub(super) fn enqueue(conn: &mut Connection, jobs: &[NewJob]) -> rusqlite::Result<Vec<String>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'run', 'queued')",
+        )?;
+        for j in jobs {
+            let id = uuid::Uuid::now_v7().to_string();
+            let fields = serde_json::to_string(&j.fields).expect("fields serialise");
+            stmt.execute(params![
+                id, j.kind, j.lane, j.route, j.prompt, fields, j.priority
+            ])?;
+            ids.push(id);
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
+pub(super) fn claim(
+    conn: &mut Connection,
+    lane: &str,
+    routes: &[String],
+    owner: &str,
+    lease: Duration,
+    limit: usize,
+) -> rusqlite::Result<Vec<Job>> {
+    if routes.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let routes = serde_json::to_string(routes).expect("routes serialise");
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let claimed = {
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1,
+                    lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2), updated_at = {NOW},
+                    next_action = 'run', reason = 'running on ' || ?1
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE lane = ?3 AND state IN ('queued', 'scheduled') AND run_at <= {NOW}
+                            AND route IN (SELECT value FROM json_each(?4))
+                          ORDER BY priority DESC, run_at, id LIMIT ?5)
+             RETURNING {JOB_COLUMNS}"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![owner, offset(lease), lane, routes, limit as i64],
+            job,
+        )?;
+        rows.collect::<rusqlite::Result<Vec<Job>>>()?
+    };
+    tx.commit()?;
+    let mut claimed = claimed;
+    claimed.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.run_at.cmp(&b.run_at))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(claimed)
+}
+
+pub(super) fn heartbeat(
+    conn: &mut Connection,
+    owner: &str,
+    lease: Duration,
+) -> rusqlite::Result<u64> {
+    let sql = "UPDATE jobs SET lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2) WHERE state = 'running' AND lease_owner = ?1";
+    Ok(conn
+        .prepare_cached(sql)?
+        .execute(params![owner, offset(lease)])? as u64)
+}
+
+fn upsert_incident(
+    tx: &Transaction<'_>,
+    f: &IncidentFacts,
+    job_id: Option<&str>,
+) -> rusqlite::Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let sql = format!(
+        "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+         ON CONFLICT (failure_fingerprint) WHERE state = 'open'
+         DO UPDATE SET occurrences = occurrences + 1, last_seen = {NOW}
+         RETURNING id"
+    );
+    let incident: String = tx.prepare_cached(&sql)?.query_row(
+        params![
+            id,
+            f.fingerprint,
+            f.class.label(),
+            repair_address(f.class).label(),
+            incident_priority(f.class),
+            f.route,
+            f.lane,
+            f.host,
+            f.repair_hint,
+            f.evidence
+        ],
+        |r| r.get(0),
+    )?;
+    if let Some(job_id) = job_id {
+        let attached = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO incident_jobs (incident_id, job_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![incident, job_id])?;
+        if attached > 0 {
+            tx.prepare_cached(
+                "UPDATE incidents SET affected_jobs = affected_jobs + 1 WHERE id = ?1",
+            )?
+            .execute([&incident])?;
+        }
+        tx.prepare_cached("UPDATE jobs SET incident_id = ?2 WHERE id = ?1")?
+            .execute(params![job_id, incident])?;
+    }
+    Ok(incident)
+}
+
+pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = match &c.settle
+    {
+        Settle::Done => ("succeeded", "done", None, None, false, true, 0),
+        Settle::Retry {
+            delay,
+            timeout,
+            diagnostics,
+        } => (
+            "scheduled",
+            "retry",
+            Some(*delay),
+            timeout.map(|t| t.as_millis() as i64),
+            *diagnostics,
+            false,
+            0,
+        ),
+        Settle::Park => ("parked", "park", None, None, false, false, 0),
+        Settle::Fail => ("failed", "fail", None, None, false, true, 0),
+        Settle::Release => ("queued", "run", None, None, false, false, -1),
+    };
+    let sql = format!(
+        "UPDATE jobs SET state = ?4, next_action = ?5, reason = ?6, classifier = ?7,
+                run_at = CASE WHEN ?8 IS NULL THEN {NOW} ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?8) END,
+                timeout_ms = COALESCE(?9, timeout_ms), diagnostics = ?10,
+                finished_at = CASE WHEN ?11 THEN {NOW} ELSE NULL END,
+                attempts = attempts + ?12,
+                last_dispatch_id = COALESCE(?13, last_dispatch_id),
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = {NOW}
+         WHERE id = ?1 AND attempts = ?2 AND lease_owner = ?3 AND state = 'running'"
+    );
+    let changed = tx.prepare_cached(&sql)?.execute(params![
+        c.job_id,
+        c.attempt,
+        c.owner,
+        state,
+        action,
+        c.reason,
+        c.class.label(),
+        delay.map(offset),
+        timeout_ms,
+        diagnostics,
+        terminal,
+        attempts_delta,
+        c.dispatch_id,
+    ])?;
+    if changed == 0 {
+        // The lease was lost (rescued by another worker): this late write changes nothing.
+        tx.commit()?;
+        return Ok(false);
+    }
+    if let Some(facts) = &c.incident {
+        upsert_incident(&tx, facts, Some(&c.job_id))?;
+    }
+    if matches!(c.settle, Settle::Done) {
+        // An incident resolves itself once a job released from it succeeds
+        // and none of its jobs is still parked.
+        let sql = format!(
+            "UPDATE incidents SET state = 'resolved', resolved_at = {NOW}, resolution = 'a released job succeeded'
+             WHERE state = 'open' AND id = (SELECT incident_id FROM jobs WHERE id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs j ON j.id = ij.job_id
+                               WHERE ij.incident_id = incidents.id AND j.state = 'parked')"
+        );
+        tx.prepare_cached(&sql)?.execute([&c.job_id])?;
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+pub(super) fn open_incident(
+    conn: &mut Connection,
+    facts: &IncidentFacts,
+) -> rusqlite::Result<String> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let id = upsert_incident(&tx, facts, None)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Takes over running jobs whose lease expired: their attempt's dispatch is
+/// finished as `worker_lost` and the jobs are returned, leased to `owner`, to be decided.
+pub(super) fn rescue_expired(
+    conn: &mut Connection,
+    owner: &str,
+    lease: Duration,
+) -> rusqlite::Result<Vec<Job>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let rescued = {
+        let sql = format!(
+            "UPDATE jobs SET lease_owner = ?1, lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2), updated_at = {NOW}
+             WHERE state = 'running' AND lease_expires_at < {NOW}
+             RETURNING {JOB_COLUMNS}"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![owner, offset(lease)], job)?;
+        rows.collect::<rusqlite::Result<Vec<Job>>>()?
+    };
+    for j in &rescued {
+        let dangling: Option<String> = tx
+            .prepare_cached("SELECT id FROM dispatches WHERE job_id = ?1 AND attempt = ?2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1")?
+            .query_row(params![j.id, j.attempts], |r| r.get(0))
+            .optional()?;
+        if let Some(dispatch) = dangling {
+            let sql = format!("UPDATE dispatches SET finished_at = {NOW}, classifier = 'worker_lost' WHERE id = ?1");
+            tx.prepare_cached(&sql)?.execute([&dispatch])?;
+            let body = serde_json::json!({
+                "kind": "runner_classified_failure",
+                "dispatch_id": dispatch,
+                "classifier": "worker_lost",
+                "rule": "fact.lease_expired",
+                "evidence": format!("runner_prepare without runner_exit; the lease of {} expired", j.lease_owner.as_deref().unwrap_or("its worker")),
+                "repair_hint": "the worker running this attempt disappeared (killed, OOM, power loss); the job is decided again",
+                "failure_fingerprint": null,
+                "timed_out": false,
+                "retry_after_secs": null
+            });
+            tx.prepare_cached("INSERT INTO events (dispatch_id, job_id, kind, body) VALUES (?1, ?2, 'runner_classified_failure', ?3)")?
+                .execute(params![dispatch, j.id, body.to_string()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(rescued)
+}
+
+pub(super) fn release_parked(
+    conn: &mut Connection,
+    lane: &str,
+    route: &str,
+    why: &str,
+) -> rusqlite::Result<u64> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'queued', run_at = {NOW}, next_action = 'run', reason = ?3, updated_at = {NOW}
+         WHERE state = 'parked' AND lane = ?1 AND route = ?2
+           AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .execute(params![lane, route, why])? as u64)
+}
+
+pub(super) fn resolve_incident(
+    conn: &mut Connection,
+    id: &str,
+    resolution: &str,
+) -> rusqlite::Result<Option<u64>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let sql = format!("UPDATE incidents SET state = 'resolved', resolved_at = {NOW}, resolution = ?2 WHERE id = ?1 AND state = 'open'");
+    if tx.prepare_cached(&sql)?.execute(params![id, resolution])? == 0 {
+        tx.commit()?;
+        return Ok(None);
+    }
+    let sql = format!(
+        "UPDATE jobs SET state = 'queued', run_at = {NOW}, next_action = 'run', reason = 'released: incident ' || ?1 || ' resolved', updated_at = {NOW}
+         WHERE state = 'parked' AND id IN (SELECT job_id FROM incident_jobs WHERE incident_id = ?1)"
+    );
+    let released = tx.prepare_cached(&sql)?.execute([id])? as u64;
+    tx.commit()?;
+    Ok(Some(released))
+}
+
+pub(super) fn lane_pending(
+    conn: &mut Connection,
+    lane: &str,
+    routes: &[String],
+) -> rusqlite::Result<LanePending> {
+    let routes = serde_json::to_string(routes).expect("routes serialise");
+    let waiting: i64 = conn.prepare_cached(
+        "SELECT count(*) FROM jobs WHERE lane = ?1 AND state IN ('queued', 'scheduled') AND route IN (SELECT value FROM json_each(?2))",
+    )?
+    .query_row(params![lane, routes], |r| r.get(0))?;
+    let running: i64 = conn
+        .prepare_cached("SELECT count(*) FROM jobs WHERE lane = ?1 AND state = 'running'")?
+        .query_row([lane], |r| r.get(0))?;
+    Ok(LanePending {
+        waiting: waiting as u64,
+        running: running as u64,
+    })
+}
+
+pub(super) fn jobs(conn: &mut Connection, f: &JobFilter) -> rusqlite::Result<Vec<Job>> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR lane = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3"
+    );
+    let limit = if f.limit == 0 {
+        i64::MAX
+    } else {
+        f.limit as i64
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![f.lane, f.state.map(|s| s.label()), limit], job)?;
+    rows.collect()
+}
+
+pub(super) fn job_by_id(conn: &mut Connection, id: &str) -> rusqlite::Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
+    conn.prepare_cached(&sql)?.query_row([id], job).optional()
+}
+
+const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, first_seen, last_seen, resolved_at, resolution";
+
+fn incident(row: &Row<'_>) -> rusqlite::Result<Incident> {
+    Ok(Incident {
+        id: row.get(0)?,
+        failure_fingerprint: row.get(1)?,
+        classifier: row.get(2)?,
+        state: row.get(3)?,
+        repair_address: row.get(4)?,
+        priority: row.get(5)?,
+        route: row.get(6)?,
+        lane: row.get(7)?,
+        host: row.get(8)?,
+        repair_hint: row.get(9)?,
+        evidence: row.get(10)?,
+        affected_jobs: row.get::<_, i64>(11)? as u64,
+        occurrences: row.get::<_, i64>(12)? as u64,
+        first_seen: row.get(13)?,
+        last_seen: row.get(14)?,
+        resolved_at: row.get(15)?,
+        resolution: row.get(16)?,
+    })
+}
+
+pub(super) fn incidents(conn: &mut Connection, open_only: bool) -> rusqlite::Result<Vec<Incident>> {
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (?1 = 0 OR state = 'open')
+         ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([open_only as i64], incident)?;
+    rows.collect()
+}
+
+pub(super) fn incident_by_id(
+    conn: &mut Connection,
+    id: &str,
+) -> rusqlite::Result<Option<(Incident, Vec<String>)>> {
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1 OR (length(?1) >= 8 AND id LIKE ?1 || '%') LIMIT 1");
+    let Some(found) = conn
+        .prepare_cached(&sql)?
+        .query_row([id], incident)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT job_id FROM incident_jobs WHERE incident_id = ?1 ORDER BY attached_at, job_id",
+    )?;
+    let jobs = stmt
+        .query_map([&found.id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(Some((found, jobs)))
+}
+
+pub(super) fn status(conn: &mut Connection) -> rusqlite::Result<Status> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT lane, state, count(*) FROM jobs GROUP BY lane, state ORDER BY lane, state",
+    )?;
+    let lanes = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare_cached("SELECT classifier, count(*) FROM jobs WHERE classifier IS NOT NULL GROUP BY classifier ORDER BY count(*) DESC")?;
+    let classes = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let open: i64 = conn.query_row(
+        "SELECT count(*) FROM incidents WHERE state = 'open'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Status {
+        lanes,
+        classes,
+        open_incidents: open as u64,
+    })
+}
