@@ -26,7 +26,7 @@ use crate::dispatch::{repo_root, DispatchError, Dispatcher, Interrupt, JobRef};
 use crate::events::PreflightChecked;
 use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::policy::{check_contract, route_allowed, Load, Payload};
-use crate::preflight::{host_name, Options, Preflight};
+use crate::preflight::{host_name, Options, Preflight, Stamp};
 use crate::retry::{decide, AttemptFacts, Decision};
 use crate::store::StoreError;
 
@@ -87,10 +87,17 @@ struct Shared {
 
 /// The outcome of one job's attempt, for the summary.
 struct Ran {
+    route: String,
     class: Class,
     outcome: &'static str,
     accepted: bool,
 }
+
+/// Per route, the preflight stamp seen when a job of it was last parked: the
+/// parked jobs are released once preflight passes with a different stamp
+/// (binary installed, PATH fixed, credentials written) — never by a re-probe
+/// of an unchanged environment, which would only park them again.
+type ParkedStamps = HashMap<String, Stamp>;
 
 fn jitter_sample() -> f64 {
     let mut b = [0u8; 4];
@@ -160,6 +167,7 @@ pub async fn run_worker(
         ..Default::default()
     };
     let mut healthy_before: HashMap<String, bool> = HashMap::new();
+    let mut parked: ParkedStamps = HashMap::new();
     let mut running: JoinSet<Result<Ran, WorkerError>> = JoinSet::new();
     let result: Result<(), WorkerError> = async {
         loop {
@@ -171,10 +179,20 @@ pub async fn run_worker(
                 let shared = shared.clone();
                 running.spawn(async move { settle_lost(&shared, job).await });
             }
-            let healthy = check_routes(&shared, &preflight, &routes, &mut healthy_before, &mut summary).await?;
+            let healthy = check_routes(
+                &shared,
+                &preflight,
+                &routes,
+                &mut healthy_before,
+                &mut parked,
+                &mut summary,
+            )
+            .await?;
             let free = concurrency.saturating_sub(running.len());
             if free > 0 && !healthy.is_empty() {
-                let claimed = store.claim(&options.lane, &healthy, &owner, lease, free).await?;
+                let claimed = store
+                    .claim(&options.lane, &healthy, &owner, lease, free)
+                    .await?;
                 summary.claimed += claimed.len() as u64;
                 for job in claimed {
                     let shared = shared.clone();
@@ -188,7 +206,13 @@ pub async fn run_worker(
                 }
             }
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => record(&mut summary, done)?,
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Some(route) = record(&mut summary, done)? {
+                        if let Some(r) = config.routes.get(&route) {
+                            parked.insert(route, Stamp::of(&config, r, dispatcher.home().key()));
+                        }
+                    }
+                }
                 _ = tokio::time::sleep(config.queue.poll) => {}
                 _ = stop.changed() => {}
             }
@@ -198,7 +222,9 @@ pub async fn run_worker(
         tokio::pin!(grace);
         while !running.is_empty() {
             tokio::select! {
-                Some(done) = running.join_next() => record(&mut summary, done)?,
+                Some(done) = running.join_next() => {
+                    record(&mut summary, done)?;
+                }
                 _ = &mut grace => {
                     let _ = abort_tx.send(Some(libc::SIGTERM));
                     while let Some(done) = running.join_next().await {
@@ -217,7 +243,7 @@ pub async fn run_worker(
 fn record(
     summary: &mut WorkerSummary,
     done: Result<Result<Ran, WorkerError>, tokio::task::JoinError>,
-) -> Result<(), WorkerError> {
+) -> Result<Option<String>, WorkerError> {
     let ran = match done {
         Ok(r) => r?,
         Err(e) => return Err(WorkerError::Lane(format!("a job task failed: {e}"))),
@@ -227,7 +253,7 @@ fn record(
     if !ran.accepted {
         summary.rejected_settles += 1;
     }
-    Ok(())
+    Ok((ran.outcome == "park").then_some(ran.route))
 }
 
 /// Preflights every route (cached); returns the names of the healthy ones.
@@ -236,6 +262,7 @@ async fn check_routes(
     preflight: &Preflight,
     routes: &[Route],
     before: &mut HashMap<String, bool>,
+    parked: &mut ParkedStamps,
     summary: &mut WorkerSummary,
 ) -> Result<Vec<String>, WorkerError> {
     let store = shared.dispatcher.store();
@@ -255,8 +282,13 @@ async fn check_routes(
         if ok {
             healthy.push(route.name.clone());
             summary.unhealthy_routes.remove(&route.name);
-            if was != Some(true) {
-                // Health flipped (or a fresh worker): release what a failing preflight parked.
+            let changed_since_park = parked.get(&route.name).is_some_and(|at| {
+                *at != Stamp::of(&shared.config, route, shared.dispatcher.home().key())
+            });
+            if was != Some(true) || changed_since_park {
+                parked.remove(&route.name);
+                // Health flipped, the environment changed since a park, or a
+                // fresh worker: release what was parked for this route.
                 store
                     .release_parked(
                         &shared.lane,
@@ -503,6 +535,7 @@ async fn settle(
         })
         .await?;
     Ok(Ran {
+        route: job.route.clone(),
         class,
         outcome,
         accepted,
