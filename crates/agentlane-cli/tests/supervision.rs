@@ -267,7 +267,7 @@ fn the_child_gets_only_the_environment_it_was_given() {
 fn an_interrupt_stops_the_agent_and_is_recorded() {
     let sb = Sandbox::new();
     let pid_file = sb.path("child.pid");
-    let mut child = Command::new(agentlane())
+    let child = Command::new(agentlane())
         .arg("--home")
         .arg(sb.home())
         .args(["exec", "--json", "--kill-grace", "300ms", "--"])

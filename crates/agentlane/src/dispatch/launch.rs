@@ -187,6 +187,10 @@ pub(super) fn launch(
             Ok(())
         });
     }
+    // Hold the registry of running children across the spawn: a reaper of
+    // adopted orphans (another dispatch finishing) must never see this child
+    // exit before it is registered, or it would reap it from under tokio.
+    let mut registry = running.lock().unwrap_or_else(|p| p.into_inner());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -204,10 +208,8 @@ pub(super) fn launch(
     };
     let started = Instant::now();
     let pid = child.id().map_or(0, |p| p as i32);
-    running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(pid);
+    registry.insert(pid);
+    drop(registry);
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     widen_pipe(stdout.as_raw_fd());

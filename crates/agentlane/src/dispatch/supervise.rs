@@ -94,11 +94,9 @@ impl Tree<'_> {
     /// Reaps adopted zombies; never a direct child of a running dispatch
     /// (this one's included): tokio waits for those itself.
     fn reap(&self) {
-        let keep = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        // The lock is held while reaping, so no child can be spawned (and
+        // exit) unregistered in between: see launch.rs.
+        let keep = self.running.lock().unwrap_or_else(|p| p.into_inner());
         proctree::reap_adopted(&keep);
     }
 

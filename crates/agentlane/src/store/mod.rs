@@ -5,6 +5,8 @@
 //! conformance suite. Times are taken from the database clock, never from a
 //! caller's wall clock.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod sqlite;
 
 use std::time::Duration;

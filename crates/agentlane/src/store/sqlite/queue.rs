@@ -258,6 +258,15 @@ pub(super) fn rescue_expired(
     lease: Duration,
 ) -> rusqlite::Result<Vec<Job>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // RETURNING yields the new owner; the evidence must name the lost one.
+    let lost_owners: std::collections::HashMap<String, Option<String>> = {
+        let sql = format!(
+            "SELECT id, lease_owner FROM jobs WHERE state = 'running' AND lease_expires_at < {NOW}"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
     let rescued = {
         let sql = format!(
             "UPDATE jobs SET lease_owner = ?1, lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2), updated_at = {NOW}
@@ -281,7 +290,7 @@ pub(super) fn rescue_expired(
                 "dispatch_id": dispatch,
                 "classifier": "worker_lost",
                 "rule": "fact.lease_expired",
-                "evidence": format!("runner_prepare without runner_exit; the lease of {} expired", j.lease_owner.as_deref().unwrap_or("its worker")),
+                "evidence": format!("runner_prepare without runner_exit; the lease of {} expired", lost_owners.get(&j.id).cloned().flatten().as_deref().unwrap_or("its worker")),
                 "repair_hint": "the worker running this attempt disappeared (killed, OOM, power loss); the job is decided again",
                 "failure_fingerprint": null,
                 "timed_out": false,
@@ -407,12 +416,18 @@ pub(super) fn incident_by_id(
     conn: &mut Connection,
     id: &str,
 ) -> rusqlite::Result<Option<(Incident, Vec<String>)>> {
-    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1 OR (length(?1) >= 8 AND id LIKE ?1 || '%') LIMIT 1");
-    let Some(found) = conn
-        .prepare_cached(&sql)?
-        .query_row([id], incident)
-        .optional()?
-    else {
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id >= ?1 AND id < ?1 || x'ff' ORDER BY id LIMIT 2");
+    let mut found = {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([id], incident)?;
+        rows.collect::<rusqlite::Result<Vec<Incident>>>()?
+    };
+    if found.len() > 1 && found[0].id != id {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "'{id}' matches more than one incident: give more characters of the id"
+        )));
+    }
+    let Some(found) = found.drain(..).next() else {
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
