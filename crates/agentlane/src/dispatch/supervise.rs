@@ -60,7 +60,9 @@ pub(super) struct Exited {
 }
 
 enum End {
-    Exited(std::process::ExitStatus),
+    /// The child exited; `None` if its status was lost (reaped elsewhere:
+    /// never expected, and reported as no status rather than a made-up code).
+    Exited(Option<std::process::ExitStatus>),
     TimedOut,
     Interrupted(i32),
 }
@@ -153,9 +155,8 @@ async fn wait_or_stop(
     };
     tokio::select! {
         status = child.wait() => match status {
-            Ok(status) => End::Exited(status),
-            // wait() only fails if the child was already reaped elsewhere.
-            Err(_) => End::Exited(std::process::ExitStatus::from_raw(0x7f00)),
+            Ok(status) => End::Exited(Some(status)),
+            Err(_) => End::Exited(None),
         },
         _ = timer => End::TimedOut,
         sig = interrupt.fired() => End::Interrupted(sig),
@@ -253,10 +254,7 @@ pub(super) async fn supervise(
             End::Exited(status) => status,
             End::TimedOut | End::Interrupted(_) => {
                 tree.kill(req.kill_grace).await;
-                child
-                    .wait()
-                    .await
-                    .unwrap_or_else(|_| std::process::ExitStatus::from_raw(0x7f00))
+                child.wait().await.ok()
             }
         };
         let mut leaks = Vec::new();
@@ -295,8 +293,8 @@ pub(super) async fn supervise(
     }
     let duration = started.elapsed();
     Exited {
-        exit_code: status.code(),
-        signal: status.signal(),
+        exit_code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
         timed_out: matches!(end, End::TimedOut),
         interrupted_by: match end {
             End::Interrupted(sig) => Some(sig),
