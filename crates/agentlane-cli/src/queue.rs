@@ -194,6 +194,9 @@ pub struct WorkerArgs {
     /// Exit once the lane has no queued, scheduled or running job on a runnable route
     #[arg(long)]
     drain: bool,
+    /// This worker's kind: a label in its lease-owner id and summaries
+    #[arg(long = "worker-kind", default_value = "local")]
+    worker_kind: String,
     /// Print the exit summary as JSON
     #[arg(long)]
     json: bool,
@@ -263,6 +266,7 @@ pub async fn worker(
         lane: args.lane.clone(),
         concurrency: args.concurrency,
         drain: args.drain,
+        kind: args.worker_kind.clone(),
     };
     let summary = run_worker(dispatcher, config, options, stop_rx)
         .await

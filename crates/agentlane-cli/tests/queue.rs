@@ -469,3 +469,35 @@ max_prompt_bytes = 20
         .contains("at most 20"));
     assert_eq!(q.jobs().len(), 2);
 }
+
+#[test]
+fn a_stopped_worker_lets_jobs_finish_up_to_the_grace_then_releases_them() {
+    let q = Queue::new(
+        r#"
+[routes.slow]
+profile = "generic"
+program = "$FAKE"
+args = ["--pid-file", "$DIR/agent.pid", "--sleep", "60"]
+[kinds.k]
+routes = ["slow"]
+[lanes.main]
+"#,
+    );
+    let id = q.enqueue("k", "long work");
+    let worker = q.spawn_worker();
+    let agent = read_pid(&q.sb.path("agent.pid"));
+    let started = Instant::now();
+    stop(worker); // SIGTERM: stop claiming, wait up to the 2s grace, then stop and release
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the worker waited for the job instead of its grace"
+    );
+    assert!(!alive(agent), "the agent outlived the stopped worker");
+    let job = q.job(&id);
+    assert_eq!(job["state"], "queued", "{job}");
+    assert!(
+        job["reason"].as_str().unwrap().contains("released"),
+        "{job}"
+    );
+    assert!(job["lease_owner"].is_null());
+}

@@ -41,6 +41,8 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     /// Exit when the lane has no work left.
     pub drain: bool,
+    /// The worker's kind (a label: "local", "ci", "gpu-box" ...), part of its lease-owner id.
+    pub kind: String,
 }
 
 /// What a worker did, by class: its summary on exit.
@@ -115,7 +117,8 @@ pub async fn run_worker(
     let store = dispatcher.store().clone();
     let host = host_name();
     let owner = format!(
-        "{host}:{}:{}",
+        "{}@{host}:{}:{}",
+        options.kind,
         std::process::id(),
         &uuid::Uuid::now_v7().simple().to_string()[20..]
     );
