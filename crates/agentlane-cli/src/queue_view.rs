@@ -129,12 +129,21 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         )
     })?;
     let attempts = store.job_dispatches(&j.id).await.map_err(io)?;
+    let decisions: Vec<Value> = store
+        .job_events(&j.id)
+        .await
+        .map_err(io)?
+        .into_iter()
+        .filter(|e| e.kind == "job_decided" || e.kind == "job_decision_rejected")
+        .map(|e| json!({"at": e.at, "kind": e.kind, "attempt": e.body["attempt"], "classifier": e.body["classifier"], "action": e.body["action"], "reason": e.body["reason"]}))
+        .collect();
     if args.json {
         let mut v = job_json(&j);
         v["attempts_detail"] = json!(attempts
             .iter()
             .map(|d| json!({"dispatch_id": d.dispatch_id, "classifier": d.classifier, "exit_code": d.exit_code, "started_at": d.created_at, "finished_at": d.finished_at}))
             .collect::<Vec<_>>());
+        v["decisions"] = json!(decisions);
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(0);
     }
@@ -155,6 +164,15 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     );
     if let Some(i) = &j.incident_id {
         println!("incident   {i}");
+    }
+    println!("\ndecisions:");
+    for d in &decisions {
+        println!(
+            "  {}  attempt {}  {}",
+            d["at"].as_str().unwrap_or(""),
+            d["attempt"],
+            d["reason"].as_str().unwrap_or("")
+        );
     }
     println!("\nattempts:");
     for d in &attempts {

@@ -292,6 +292,19 @@ routes = ["odd"]
             .contains("failed after 2 attempts"),
         "{t}"
     );
+    // Every decision is recorded with its reason, in order.
+    let reasons: Vec<&str> = t["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{t}");
+    assert!(
+        reasons[0].starts_with("retrying in")
+            && reasons[0].contains("(attempt 2 of 2): rate_limited — Error: 429 Too Many Requests"),
+        "{reasons:?}"
+    );
     assert_eq!(t["classifier"], "rate_limited");
 
     let s = q.job(&slow);

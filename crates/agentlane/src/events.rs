@@ -24,6 +24,31 @@ pub enum Event {
     RunnerClassifiedFailure(ClassifiedFailure),
     /// A preflight of one route: the three booleans and their evidence.
     PreflightChecked(PreflightChecked),
+    /// What the queue decided after an attempt, and why.
+    JobDecided(JobDecided),
+    /// A settlement the fence refused: the worker had lost its lease.
+    JobDecisionRejected(JobDecided),
+}
+
+/// `job_decided` / `job_decision_rejected`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobDecided {
+    /// The job.
+    pub job_id: String,
+    /// The attempt (the fencing token).
+    pub attempt: u32,
+    /// The worker that decided.
+    pub owner: String,
+    /// The attempt's dispatch.
+    pub dispatch_id: Option<String>,
+    /// The class.
+    pub classifier: Class,
+    /// done | retry | park | fail | release.
+    pub action: String,
+    /// Seconds until the retry.
+    pub delay_secs: Option<f64>,
+    /// Why, in words.
+    pub reason: String,
 }
 
 impl Event {
@@ -34,6 +59,8 @@ impl Event {
             Event::RunnerExit(_) => "runner_exit",
             Event::RunnerClassifiedFailure(_) => "runner_classified_failure",
             Event::PreflightChecked(_) => "preflight_checked",
+            Event::JobDecided(_) => "job_decided",
+            Event::JobDecisionRejected(_) => "job_decision_rejected",
         }
     }
 }
@@ -73,6 +100,9 @@ pub struct Prepare {
     pub attempt: Option<u32>,
     /// The child's environment fingerprint.
     pub env_fingerprint: EnvFingerprint,
+    /// Every variable name of the child's environment (expanded diagnostics only; names, never values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_names: Option<Vec<String>>,
 }
 
 /// A process left behind by the agent, as evidence.

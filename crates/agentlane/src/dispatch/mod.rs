@@ -117,6 +117,8 @@ pub struct DispatchRequest {
     pub gate: Option<classify::Classification>,
     /// Classifier rules for this dispatch (a route's), instead of the dispatcher's.
     pub rules: Option<Arc<RuleSet>>,
+    /// Expanded diagnostics: the report also lists every variable name of the child's environment.
+    pub diagnostics: bool,
 }
 
 impl DispatchRequest {
@@ -139,6 +141,7 @@ impl DispatchRequest {
             job: None,
             gate: None,
             rules: None,
+            diagnostics: false,
         }
     }
 }
@@ -409,6 +412,7 @@ fn base_report(
         cli_path: p.cli_path.clone(),
         interpreter: p.interpreter.clone(),
         env_fingerprint: p.env_fingerprint.clone(),
+        env_names: p.env_names.clone(),
         prompt_bytes: p.prompt_bytes,
         prompt_via: p.prompt_via.clone(),
         timeout_ms: p.timeout_ms,

@@ -134,6 +134,7 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
         job_id: req.job.as_ref().map(|j| j.id.clone()),
         attempt: req.job.as_ref().map(|j| j.attempt),
         env_fingerprint: fingerprint,
+        env_names: req.diagnostics.then(|| env.keys().cloned().collect()),
     };
     let outcome = outcome.map(|resolved| {
         let bytes = req.prompt.clone();

@@ -47,6 +47,9 @@ pub struct DispatchReport {
     pub interpreter: Option<PathBuf>,
     /// The child's environment fingerprint.
     pub env_fingerprint: EnvFingerprint,
+    /// Every variable name of the child's environment (expanded diagnostics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_names: Option<Vec<String>>,
     /// The prompt's size.
     pub prompt_bytes: u64,
     /// How the prompt reached the child.

@@ -230,7 +230,11 @@ fn temp_dir(ctx: &Context<'_>) -> Result<String, Failure> {
         .get("TMPDIR")
         .filter(|t| !t.is_empty())
         .map_or("/tmp", String::as_str);
-    let probe = Path::new(dir).join(format!(".agentlane-probe-{}", std::process::id()));
+    let probe = Path::new(dir).join(format!(
+        ".agentlane-probe-{}-{}",
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    ));
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -395,6 +395,7 @@ async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
         req.timeout = Some(Duration::from_millis(ms));
     }
     if job.diagnostics {
+        req.diagnostics = true;
         req.tail_bytes = 64 * 1024;
         req.args
             .extend(route.profile.verbose_args.iter().map(|s| s.to_string()));
@@ -424,7 +425,10 @@ async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
             class: report.classifier,
             attempt: job.attempts,
             route: Some(&route.name),
-            retry_after_secs: report.retry_after_secs,
+            retry_after_secs: report.retry_after_secs.or_else(|| match report.classifier {
+                Class::QuotaExhausted => seconds_until_reset(report.evidence.as_deref()),
+                _ => None,
+            }),
             timeout,
             evidence: report.evidence.as_deref(),
             jitter_sample: jitter_sample(),
@@ -439,7 +443,22 @@ async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
         repair_hint: report.repair_hint.clone(),
         evidence: report.evidence.clone(),
     });
-    let (settlement, reason) = match decision {
+    let (settlement, reason) = settlement(decision);
+    settle(
+        shared,
+        &job,
+        Some(report.dispatch_id),
+        report.classifier,
+        settlement,
+        reason,
+        incident,
+    )
+    .await
+}
+
+/// A decision as the store settles it, with its reason.
+fn settlement(decision: Decision) -> (Settle, String) {
+    match decision {
         Decision::Done => (Settle::Done, "succeeded".to_string()),
         Decision::Retry {
             delay,
@@ -456,17 +475,17 @@ async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
         ),
         Decision::Park { reason } => (Settle::Park, reason),
         Decision::Fail { reason } => (Settle::Fail, reason),
-    };
-    settle(
-        shared,
-        &job,
-        Some(report.dispatch_id),
-        report.classifier,
-        settlement,
-        reason,
-        incident,
-    )
-    .await
+    }
+}
+
+/// Seconds until a usage limit's printed reset (a Unix time), if it is in the future.
+fn seconds_until_reset(evidence: Option<&str>) -> Option<u64> {
+    let at = crate::classify::hint::reset_epoch(evidence?)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    at.checked_sub(now).filter(|s| *s > 0)
 }
 
 /// A job whose worker vanished: decided as `worker_lost`.
@@ -483,24 +502,7 @@ async fn settle_lost(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
             jitter_sample: jitter_sample(),
         },
     );
-    let (settlement, reason) = match decision {
-        Decision::Retry {
-            delay,
-            timeout,
-            diagnostics,
-            reason,
-        } => (
-            Settle::Retry {
-                delay,
-                timeout,
-                diagnostics,
-            },
-            reason,
-        ),
-        Decision::Park { reason } => (Settle::Park, reason),
-        Decision::Fail { reason } => (Settle::Fail, reason),
-        Decision::Done => (Settle::Done, "succeeded".into()),
-    };
+    let (settlement, reason) = settlement(decision);
     settle(
         shared,
         &job,

@@ -135,6 +135,7 @@ fn prepare(dispatch_id: &str, job: &Job) -> Prepare {
             &Default::default(),
             &[0u8; 32],
         ),
+        env_names: None,
     }
 }
 

@@ -112,6 +112,8 @@ pub trait Store: Send + Sync {
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
     /// One dispatch by id or unique id prefix.
     async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
+    /// The events of a job (its attempts' and its decisions), in order.
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
     /// The dispatches (attempts) of a job, in order.
     async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
 

@@ -110,7 +110,7 @@ fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("events serialise")
 }
 
-fn insert_event(
+pub(super) fn insert_event(
     tx: &rusqlite::Transaction<'_>,
     dispatch_id: Option<&str>,
     job_id: Option<&str>,
@@ -170,6 +170,19 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([job_id], summary)?;
             rows.collect()
         })
+    }
+
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, at, kind, body FROM events WHERE job_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([job_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<RawEvent>>>()
+        })?;
+        decode_events(rows)
     }
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
