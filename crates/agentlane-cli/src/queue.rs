@@ -55,8 +55,11 @@ fn field_value(raw: &str) -> Value {
     }
 }
 
-/// Reads job requests: (line number, request or error).
-fn read_jsonl(path: &Path) -> Result<Vec<(usize, Result<JobRequest, String>)>, Failure> {
+/// One JSONL line: its number and the request, or why it is not one.
+type Line = (usize, Result<JobRequest, String>);
+
+/// Reads job requests.
+fn read_jsonl(path: &Path) -> Result<Vec<Line>, Failure> {
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -96,7 +99,7 @@ pub async fn enqueue(
     config: Option<&Path>,
 ) -> Result<i32, Failure> {
     let config = require_config(config)?;
-    let requests: Vec<(usize, Result<JobRequest, String>)> = match &args.jsonl {
+    let requests: Vec<Line> = match &args.jsonl {
         Some(path) => read_jsonl(path)?,
         None => {
             let prompt = match (&args.prompt, &args.prompt_file) {

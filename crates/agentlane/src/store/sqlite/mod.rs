@@ -249,7 +249,7 @@ impl Store for SqliteStore {
     }
 
     async fn status(&self) -> Result<Status, StoreError> {
-        self.with(|c| queue::status(c))
+        self.with(queue::status)
     }
 
     async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
