@@ -1070,7 +1070,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
         .expect("rescue");
     assert_eq!(
         id_list(&rescued),
-        [lost.id.clone()],
+        std::slice::from_ref(&lost.id),
         "only the expired lease (the heartbeat kept the other)"
     );
     let r = &rescued[0];
