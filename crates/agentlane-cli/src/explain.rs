@@ -1,7 +1,13 @@
 //! `agentlane explain`: what a class means and how to repair it.
+//!
+//! The text comes from the library ([`agentlane::runbook`]), the same source
+//! as the classifier section of docs/runbook.md (`explain --markdown`).
+
+use std::io::Write;
 
 use agentlane::class::{Class, NAMED_CLASSES};
 use agentlane::exit_status;
+use agentlane::runbook;
 use clap::Args;
 
 use crate::Failure;
@@ -9,44 +15,51 @@ use crate::Failure;
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The class label, e.g. cli_missing or unknown_exit_1
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "markdown"])]
     class: Option<String>,
     /// List every class label
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["class", "markdown"])]
     list: bool,
+    /// Print Markdown: the runbook's whole classifier section, or one class's section with CLASS
+    #[arg(long)]
+    markdown: bool,
 }
 
-/// The text for one class (shared with the runbook).
-pub fn render(class: Class) -> String {
-    let info = class.info();
-    let mut out = format!("{}\n\n{}\n\nUsual causes:\n", class, info.meaning);
-    for cause in info.causes {
-        out.push_str(&format!("  - {cause}\n"));
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> Result<i32, Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::new(
+            exit_status::IO_ERROR,
+            format!("cannot write to stdout: {e}"),
+        )),
     }
-    out.push_str("\nRepair:\n");
-    for (i, step) in info.repair.iter().enumerate() {
-        out.push_str(&format!("  {}. {step}\n", i + 1));
-    }
-    out.push_str(&format!("\nRetry: {}\n", info.retry));
-    out
 }
 
 pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
     if args.list {
+        let mut text = String::new();
         for class in NAMED_CLASSES {
-            println!("{:<24} {}", class.label(), class.info().meaning);
+            text.push_str(&format!("{:<24} {}\n", class.label(), class.info().meaning));
         }
-        println!(
-            "{:<24} {}",
+        text.push_str(&format!(
+            "{:<24} {}\n",
             "unknown_exit_N",
             Class::UnknownExit(1).info().meaning
-        );
-        return Ok(0);
+        ));
+        return emit(&text);
     }
-    let label = args.class.unwrap_or_default();
+    let Some(label) = args.class else {
+        return emit(&runbook::classifier_markdown());
+    };
     let class: Class = label.parse().map_err(|e: agentlane::class::UnknownClass| {
         Failure::new(exit_status::USAGE, e.to_string())
     })?;
-    print!("{}", render(class));
-    Ok(0)
+    if args.markdown {
+        emit(&runbook::class_markdown(class))
+    } else {
+        emit(&runbook::explain_text(class))
+    }
 }

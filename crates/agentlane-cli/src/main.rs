@@ -8,6 +8,7 @@ mod doctor;
 mod exec;
 mod explain;
 mod init;
+mod matrix_cmd;
 mod queue;
 mod queue_view;
 mod runs;
@@ -65,6 +66,8 @@ enum Command {
     Incident(queue_view::IncidentArgs),
     /// Jobs per lane and state, classes, open incidents.
     Status(queue_view::StatusArgs),
+    /// Run the canary through the production path, varying one dimension at a time, and name the shape.
+    Matrix(matrix_cmd::MatrixArgs),
 }
 
 fn exit_table() -> String {
@@ -189,6 +192,23 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
         Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
+        Command::Matrix(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    Failure::new(
+                        exit_status::OS_ERROR,
+                        format!("cannot start the async runtime: {e}"),
+                    )
+                })?;
+            rt.block_on(matrix_cmd::run(
+                args,
+                cli.home.as_ref(),
+                cli.config.as_deref(),
+            ))
+        }
         Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
         Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
         Command::Explain(args) => explain::run(args),

@@ -270,6 +270,7 @@ pub async fn worker(
         concurrency: args.concurrency,
         drain: args.drain,
         kind: args.worker_kind.clone(),
+        ungated: false,
     };
     let summary = run_worker(dispatcher, config, options, stop_rx)
         .await

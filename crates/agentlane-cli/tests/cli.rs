@@ -78,6 +78,8 @@ fn explain_prints_every_class_and_refuses_unknown_ones() {
         assert!(text.starts_with(label), "{text}");
         assert!(text.contains("Repair:"), "{text}");
     }
+    let markdown = sb.run(&["explain", "--markdown"]);
+    assert!(String::from_utf8_lossy(&markdown.stdout).contains("#### `cli_missing`"));
     let list = sb.run(&["explain", "--list"]);
     assert!(String::from_utf8_lossy(&list.stdout).contains("sandbox_or_policy_block"));
     let bad = sb.run(&["explain", "cli_mising"]);

@@ -215,7 +215,7 @@ pub const CLASS_INFO: &[ClassInfo] = &[
             "Fix the producer that built the payload: the error names the broken rule.",
             "For large prompts use prompt_via = \"stdin\" or \"file\" instead of \"arg\".",
         ],
-        retry: "Hard stop: never retried; the payload goes back to its producer.",
+        retry: "Hard stop: never retried. Enqueue refuses such a payload; one found after a claim is parked, and resolving its incident releases it once the producer is fixed.",
     },
     ClassInfo {
         label: "cwd_missing",
@@ -286,7 +286,7 @@ pub const CLASS_INFO: &[ClassInfo] = &[
         repair: &[
             "Route the job to an allowed route, or change the policy in agentlane.toml.",
         ],
-        retry: "Hard stop: a worker never claims a job its policy forbids.",
+        retry: "Hard stop: enqueue refuses a route its policy forbids; a job found forbidden after a claim (the policy changed) is parked until its incident is resolved.",
     },
     ClassInfo {
         label: "timeout",

@@ -18,12 +18,14 @@ pub mod events;
 pub mod exit_status;
 pub mod fingerprint;
 pub mod home;
+pub mod matrix;
 pub mod policy;
 pub mod preflight;
 pub mod queue;
 pub mod redact;
 pub mod resolve;
 pub mod retry;
+pub mod runbook;
 pub mod store;
 
 pub use class::Class;

@@ -63,6 +63,11 @@ pub struct Route {
     pub canary_args: Option<Vec<String>>,
     /// Extra classifier rules on top of the config's.
     pub rules: Option<RuleSet>,
+    /// The environment the route's is built from, instead of the worker's own
+    /// (set by the matrix for its environment-source cells).
+    pub base_env: Option<BTreeMap<String, String>>,
+    /// The user the route runs as (set by the matrix for its user cells).
+    pub run_as: Option<crate::dispatch::RunAs>,
 }
 
 /// A job kind: its policy and its payload contract.
@@ -662,6 +667,8 @@ fn route(
         concurrency: r.concurrency.as_ref().map(|c| *c.get_ref()),
         canary_args: r.canary_args.clone(),
         rules: route_rules,
+        base_env: None,
+        run_as: None,
     })
 }
 
@@ -765,6 +772,8 @@ impl Route {
         req.timeout = self.timeout;
         req.route = Some(self.name.clone());
         req.model = self.model.clone();
+        req.base_env = self.base_env.clone();
+        req.run_as = self.run_as.clone();
         req
     }
 

@@ -166,6 +166,9 @@ pub(super) fn launch(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
+    if let Some(user) = &req.run_as {
+        cmd.uid(user.uid).gid(user.gid);
+    }
     let parent_pid = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
     unsafe {

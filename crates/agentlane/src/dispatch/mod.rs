@@ -17,7 +17,7 @@ pub mod proctree;
 mod report;
 mod supervise;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,6 +119,37 @@ pub struct DispatchRequest {
     pub rules: Option<Arc<RuleSet>>,
     /// Expanded diagnostics: the report also lists every variable name of the child's environment.
     pub diagnostics: bool,
+    /// The environment the child's is built from, instead of this process's
+    /// (the matrix's environment-source cells: a login shell's, a thin service's).
+    pub base_env: Option<BTreeMap<String, String>>,
+    /// Run the child as another user (this process must be root).
+    pub run_as: Option<RunAs>,
+}
+
+/// A user to run the child as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// The user name.
+    pub name: String,
+    /// Its uid.
+    pub uid: u32,
+    /// Its primary gid.
+    pub gid: u32,
+    /// Its home directory.
+    pub home: PathBuf,
+}
+
+impl RunAs {
+    /// Looks a user up by name.
+    pub fn lookup(name: &str) -> Option<RunAs> {
+        let user = nix::unistd::User::from_name(name).ok().flatten()?;
+        Some(RunAs {
+            name: user.name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            home: user.dir,
+        })
+    }
 }
 
 impl DispatchRequest {
@@ -142,6 +173,8 @@ impl DispatchRequest {
             gate: None,
             rules: None,
             diagnostics: false,
+            base_env: None,
+            run_as: None,
         }
     }
 }

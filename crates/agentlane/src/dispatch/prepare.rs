@@ -65,7 +65,36 @@ fn child_context(req: &DispatchRequest) -> (PathBuf, BTreeMap<String, String>) {
         Some(dir) => parent_cwd.join(dir),
         None => parent_cwd,
     };
-    (cwd, build_env(&req.env, std::env::vars()))
+    let mut env = match &req.base_env {
+        Some(base) => build_env(&req.env, base.clone()),
+        None => build_env(&req.env, std::env::vars()),
+    };
+    if let Some(user) = &req.run_as {
+        env.insert("HOME".into(), user.home.display().to_string());
+        env.insert("USER".into(), user.name.clone());
+        env.insert("LOGNAME".into(), user.name.clone());
+    }
+    (cwd, env)
+}
+
+/// Whether `uid`/`gid` may enter `dir` (search permission on it and every
+/// ancestor), judged from the modes: root cannot test it with access(2).
+fn user_can_enter(dir: &Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dir.ancestors().all(|d| match std::fs::metadata(d) {
+        Ok(m) => {
+            let mode = m.mode();
+            let bit = if m.uid() == uid {
+                0o100
+            } else if m.gid() == gid {
+                0o010
+            } else {
+                0o001
+            };
+            uid == 0 || mode & bit != 0
+        }
+        Err(_) => false,
+    })
 }
 
 /// What a dispatch of a request would find before launch, with nothing spawned or recorded.
@@ -111,6 +140,7 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
     let outcome = gate
         .and_then(|()| check_payload(req))
         .and_then(|()| check_cwd(&cwd))
+        .and_then(|()| check_cwd_for(req.run_as.as_ref(), &cwd))
         .and_then(|()| resolve(req, &env, &cwd));
     let resolved = outcome.as_ref().ok().cloned();
     let mut argv = vec![req.program.clone()];
@@ -223,6 +253,18 @@ fn check_payload(req: &DispatchRequest) -> Result<(), Classification> {
         }
     }
     Ok(())
+}
+
+fn check_cwd_for(user: Option<&super::RunAs>, cwd: &Path) -> Result<(), Classification> {
+    match user {
+        Some(u) if !user_can_enter(cwd, u.uid, u.gid) => Err(refuse(
+            Class::CwdMissing,
+            "fact.cwd_user",
+            format!("working directory {} cannot be entered by user {} (uid {})", cwd.display(), u.name, u.uid),
+            format!("the service user {} cannot reach {}: give it search permission on the directory and its parents, or run the worker as the owner", u.name, cwd.display()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_cwd(cwd: &Path) -> Result<(), Classification> {

@@ -41,7 +41,10 @@ pub struct Stamp {
 impl Stamp {
     /// Computes the stamp of a route now. Spawns nothing.
     pub fn of(config: &Config, route: &Route, key: &[u8; 32]) -> Stamp {
-        let env = build_env(&route.env, std::env::vars());
+        let env = match &route.base_env {
+            Some(base) => build_env(&route.env, base.clone()),
+            None => build_env(&route.env, std::env::vars()),
+        };
         let parent_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let cwd = route
             .cwd

@@ -1,0 +1,318 @@
+//! `agentlane matrix`: the canary through the production path, one dimension at a time.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentlane::dispatch::{repo_root, Dispatcher, RunAs};
+use agentlane::exit_status;
+use agentlane::home::private_dir;
+use agentlane::matrix::{plan, run_matrix, shape, Dimension, PlanInputs, Row, Shape};
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use serde_json::json;
+
+use crate::exec::parse_duration;
+use crate::{open_store, require_config, Failure};
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// The route to vary around [default: the first route]
+    #[arg(long)]
+    route: Option<String>,
+    /// Add a cell with this queued job's real payload
+    #[arg(long, value_name = "JOB_ID")]
+    job: Option<String>,
+    /// Vary only this dimension (worker_kind, cwd, env_source, payload, route, user)
+    #[arg(long, value_parser = |s: &str| s.parse::<Dimension>())]
+    only: Option<Dimension>,
+    /// Run at most this many cells
+    #[arg(long)]
+    max_cells: Option<usize>,
+    /// Timeout of each cell
+    #[arg(long, value_parser = parse_duration, default_value = "2m")]
+    cell_timeout: Duration,
+    /// Cells run at once
+    #[arg(long, default_value_t = 2)]
+    parallel: usize,
+    /// When running as root, also run the canary as this user [env: AGENTLANE_SERVICE_USER]
+    #[arg(long)]
+    service_user: Option<String>,
+    /// Print one JSON object: shape, dimension, repair_address, rows
+    #[arg(long, conflicts_with_all = ["csv", "markdown"])]
+    json: bool,
+    /// Print the rows as CSV
+    #[arg(long, conflicts_with = "markdown")]
+    csv: bool,
+    /// Print a Markdown table for an incident
+    #[arg(long)]
+    markdown: bool,
+}
+
+/// The environment a login shell gives: `$SHELL -lc 'env -0'`, with a timeout.
+async fn login_env() -> Option<BTreeMap<String, String>> {
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
+    let mut cmd = tokio::process::Command::new(shell);
+    cmd.args(["-lc", "env -0"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(5), cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let split: Vec<&str> = if text.contains('\0') {
+        text.split('\0').collect()
+    } else {
+        text.lines().collect()
+    };
+    let env: BTreeMap<String, String> = split
+        .into_iter()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !k.is_empty() && !k.contains(char::is_whitespace))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (!env.is_empty()).then_some(env)
+}
+
+fn cell(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".into())
+}
+
+fn csv_escape(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+const COLUMNS: [&str; 13] = [
+    "dimension",
+    "value",
+    "route",
+    "classifier",
+    "exit",
+    "ms",
+    "cwd",
+    "cli_path",
+    "env",
+    "prompt_bytes",
+    "worker_kind",
+    "dispatch_id",
+    "queue_id",
+];
+
+fn fields(r: &Row) -> Vec<String> {
+    vec![
+        r.dimension.label().to_string(),
+        r.value.clone(),
+        r.route.clone(),
+        r.classifier.clone(),
+        r.exit_code.map_or_else(
+            || r.signal.map_or("-".into(), |s| format!("sig {s}")),
+            |c| c.to_string(),
+        ),
+        r.duration_ms.map_or("-".into(), |d| d.to_string()),
+        cell(&r.cwd),
+        cell(&r.cli_path),
+        cell(&r.env_fingerprint),
+        r.prompt_bytes.to_string(),
+        r.worker_kind.clone(),
+        cell(&r.dispatch_id),
+        r.queue_id.clone(),
+    ]
+}
+
+pub async fn run(
+    args: MatrixArgs,
+    home: Option<&PathBuf>,
+    config: Option<&Path>,
+) -> Result<i32, Failure> {
+    let config = require_config(config)?;
+    let route = match &args.route {
+        Some(r) => config
+            .route(r)
+            .map_err(|e| Failure::new(exit_status::USAGE, e))?
+            .clone(),
+        None => config.routes.values().next().cloned().ok_or_else(|| {
+            Failure::new(exit_status::USAGE, "the configuration defines no routes")
+        })?,
+    };
+    let (home, store) = open_store(home)?;
+    let job_payload = match &args.job {
+        Some(id) => Some(
+            store
+                .job(id)
+                .await
+                .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?
+                .ok_or_else(|| {
+                    Failure::new(
+                        exit_status::USAGE,
+                        format!("no job '{id}': list them with `agentlane jobs`"),
+                    )
+                })?
+                .prompt,
+        ),
+        None => None,
+    };
+    let scratch = home.root().join("matrix").join(uuid_like());
+    let temp_dir = scratch.join("tmp");
+    private_dir(&temp_dir).map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
+    let cwd = route
+        .cwd
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let service_user = args.service_user.clone().or_else(|| {
+        std::env::var("AGENTLANE_SERVICE_USER")
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    let service_user = match service_user {
+        Some(name) if nix::unistd::getuid().is_root() => {
+            Some(RunAs::lookup(&name).ok_or_else(|| {
+                Failure::new(exit_status::USAGE, format!("no user '{name}' on this host"))
+            })?)
+        }
+        _ => None,
+    };
+    let max_prompt_bytes = config
+        .kinds
+        .values()
+        .filter(|k| k.routes.is_empty() || k.routes.contains(&route.name))
+        .filter_map(|k| k.max_prompt_bytes)
+        .max();
+    let inputs = PlanInputs {
+        login_env: login_env().await,
+        service_env: None,
+        worker_env: std::env::vars().collect(),
+        repo_root: repo_root(&cwd),
+        temp_dir,
+        missing_dir: scratch.join("missing"),
+        job_payload,
+        max_prompt_bytes,
+        service_user,
+        worker_kinds: Vec::new(),
+        only: args.only,
+        max_cells: args.max_cells,
+    };
+    let cells = plan(&config, &route, &inputs);
+    let dispatcher = Arc::new(Dispatcher::new(home, store, Some(config.rules.clone())));
+    let bar = (std::io::stderr().is_terminal() && !args.json).then(|| {
+        let bar = indicatif::ProgressBar::new(cells.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} matrix {bar:30} {pos}/{len} cells  {elapsed}",
+            )
+            .expect("template"),
+        );
+        bar
+    });
+    let progress = |done: u64, _total: u64| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    };
+    let rows = run_matrix(
+        dispatcher,
+        &config,
+        &cells,
+        args.parallel,
+        Some(args.cell_timeout),
+        &progress,
+    )
+    .await
+    .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let verdict = shape(&rows);
+    if args.json {
+        println!(
+            "{}",
+            json!({"shape": verdict.shape, "dimension": verdict.dimension, "repair_address": verdict.repair_address, "route": route.name, "rows": rows})
+        );
+    } else if args.csv {
+        println!("{}", COLUMNS.join(","));
+        for r in &rows {
+            println!(
+                "{}",
+                fields(r)
+                    .iter()
+                    .map(|f| csv_escape(f))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+    } else if args.markdown {
+        println!("| {} |", COLUMNS.join(" | "));
+        println!("|{}", " --- |".repeat(COLUMNS.len()));
+        for r in &rows {
+            println!(
+                "| {} |",
+                fields(r)
+                    .iter()
+                    .map(|f| f.replace('|', "\\|"))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        println!(
+            "\n**shape:** {:?} — **dimension:** {} — **repair:** {}",
+            verdict.shape,
+            verdict.dimension.map_or("-", |d| d.label()),
+            verdict.repair_address
+        );
+    } else {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        t.set_header([
+            "dimension",
+            "value",
+            "classifier",
+            "exit",
+            "ms",
+            "cwd",
+            "cli_path",
+            "env",
+            "dispatch",
+        ]);
+        for r in &rows {
+            let f = fields(r);
+            t.add_row([
+                &f[0], &f[1], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[11],
+            ]);
+        }
+        println!("{t}");
+        println!(
+            "shape: {:?}{}",
+            verdict.shape,
+            verdict
+                .dimension
+                .map_or(String::new(), |d| format!(" (flips on {})", d.label()))
+        );
+        println!("repair: {}", verdict.repair_address);
+    }
+    Ok(if verdict.shape == Shape::Healthy {
+        0
+    } else {
+        exit_status::UNAVAILABLE
+    })
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
