@@ -208,5 +208,30 @@ doctor_case doctor_codex_without_node  codex_nonode  false false interpreter_mis
 doctor_case doctor_gemini_without_node gemini_nonode false false interpreter_missing
 doctor_case doctor_qwen_without_node   qwen_nonode   false false interpreter_missing
 
+# --- matrix: the canary over claude and gemini without credentials (issue 6) ---
+# Every cell fails the same way (the missing-cwd control aside): universal, auth_unavailable.
+if [ -z "$ONLY" ] || [[ matrix_claude_gemini_no_creds =~ $ONLY ]]; then
+  mkdir -p "$tmp/matrix-home" "$tmp/matrix-cwd"
+  printf '[routes.claude]\nprofile = "claude"\nprogram = "%s"\ntimeout = "60s"\nenv = { HOME = "%s", CLAUDE_CODE_MAX_RETRIES = "1" }\n[routes.gemini]\nprofile = "gemini"\nprogram = "%s"\ntimeout = "60s"\nenv = { HOME = "%s" }\n' \
+    "$BIN/claude" "$tmp/matrix-home" "$BIN/gemini" "$tmp/matrix-home" > "$tmp/matrix.toml"
+  (cd "$tmp/matrix-cwd" && "$AGENTLANE" --home "$tmp/home" --config "$tmp/matrix.toml" matrix --route claude --json) \
+    > "$tmp/matrix.json" 2> "$tmp/matrix.stderr"
+  got=$(python3 - "$tmp/matrix.json" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+classes = sorted({r["classifier"] for r in v["rows"] if not r.get("expected")})
+routes = sorted({r["route"] for r in v["rows"]})
+print(v["shape"], ",".join(classes), ",".join(routes))
+PY
+)
+  if [ "$got" = "universal auth_unavailable claude,gemini" ]; then
+    echo "PASS matrix_claude_gemini_no_creds ($got)"
+    pass=$((pass + 1))
+  else
+    echo "FAIL matrix_claude_gemini_no_creds (got $got; expected universal auth_unavailable claude,gemini)"
+    fail=$((fail + 1))
+  fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
