@@ -5,6 +5,7 @@
 //! (what failed, why, how to fix it) and mapped to documented exit statuses.
 
 mod doctor;
+mod envdiff_cmd;
 mod exec;
 mod explain;
 mod init;
@@ -12,6 +13,7 @@ mod matrix_cmd;
 mod queue;
 mod queue_view;
 mod runs;
+mod service_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +70,10 @@ enum Command {
     Status(queue_view::StatusArgs),
     /// Run the canary through the production path, varying one dimension at a time, and name the shape.
     Matrix(matrix_cmd::MatrixArgs),
+    /// Print or install a systemd unit / launchd plist for a lane's worker.
+    Service(service_cmd::ServiceArgs),
+    /// Compare the login shell's environment with the worker's (and a service unit's).
+    Env(envdiff_cmd::EnvArgs),
 }
 
 fn exit_table() -> String {
@@ -192,6 +198,16 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
         Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
+        Command::Service(args) => rt.block_on(service_cmd::run(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
+        Command::Env(args) => rt.block_on(envdiff_cmd::run(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
         Command::Matrix(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

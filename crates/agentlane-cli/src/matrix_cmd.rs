@@ -188,10 +188,17 @@ pub async fn run(
         .filter(|k| k.routes.is_empty() || k.routes.contains(&route.name))
         .filter_map(|k| k.max_prompt_bytes)
         .max();
+    let worker_env: BTreeMap<String, String> = std::env::vars().collect();
+    let service_env = agentlane::service::unit_environment_for_route(
+        &config,
+        &route.name,
+        home.root(),
+        &worker_env,
+    );
     let inputs = PlanInputs {
         login_env: login_env().await,
-        service_env: None,
-        worker_env: std::env::vars().collect(),
+        service_env,
+        worker_env,
         repo_root: repo_root(&cwd),
         temp_dir,
         missing_dir: scratch.join("missing"),

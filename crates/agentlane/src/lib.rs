@@ -13,6 +13,7 @@ pub mod class;
 pub mod classify;
 pub mod config;
 pub mod dispatch;
+pub mod envdiff;
 pub mod envprint;
 pub mod events;
 pub mod exit_status;
@@ -26,6 +27,7 @@ pub mod redact;
 pub mod resolve;
 pub mod retry;
 pub mod runbook;
+pub mod service;
 pub mod store;
 
 pub use class::Class;

@@ -149,8 +149,8 @@ pub fn plan(config: &Config, base: &Route, inputs: &PlanInputs) -> Vec<Cell> {
             let n = cells.len();
             let mut route = route;
             // Each cell runs on its own derived route, named after the route it varies.
-        let origin = route.name.split('#').next().unwrap_or_default().to_string();
-        route.name = format!("{origin}#{n}");
+            let origin = route.name.split('#').next().unwrap_or_default().to_string();
+            route.name = format!("{origin}#{n}");
             let expected = (dimension == Dimension::Cwd && value.starts_with("missing:"))
                 .then(|| "cwd_missing".to_string());
             cells.push(Cell {

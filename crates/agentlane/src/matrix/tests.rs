@@ -111,7 +111,10 @@ fn the_plan_varies_one_dimension_at_a_time() {
         cells.len(),
         "every cell runs on its own derived route"
     );
-    let other = cells.iter().find(|c| c.dimension == Dimension::Route).unwrap();
+    let other = cells
+        .iter()
+        .find(|c| c.dimension == Dimension::Route)
+        .unwrap();
     assert_eq!(other.value, "b");
     assert!(other.route.name.starts_with("b#"), "{}", other.route.name);
     let only = plan(
