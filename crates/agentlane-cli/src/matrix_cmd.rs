@@ -205,7 +205,6 @@ pub async fn run(
         job_payload,
         max_prompt_bytes,
         service_user,
-        worker_kinds: Vec::new(),
         only: args.only,
         max_cells: args.max_cells,
     };

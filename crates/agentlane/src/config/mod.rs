@@ -139,6 +139,36 @@ pub struct Config {
     pub retry: RetryTable,
     /// Queue settings.
     pub queue: QueueSettings,
+    /// Worker kinds (`[workers.NAME]`): the contexts workers run in.
+    pub workers: BTreeMap<String, WorkerKind>,
+}
+
+/// A worker kind: the context a worker of this kind gives its agents — the
+/// environment it starts from and the user it runs them as.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerKind {
+    /// The kind's name.
+    pub name: String,
+    /// How the worker's own environment is built before a route's applies.
+    pub env: EnvSpec,
+    /// The user agents run as (the worker must be root), if not the worker's own.
+    pub user: Option<String>,
+}
+
+impl WorkerKind {
+    /// `route` as a worker of this kind runs it.
+    pub fn apply(&self, route: &Route) -> Route {
+        let mut r = route.clone();
+        let base = r
+            .base_env
+            .clone()
+            .unwrap_or_else(|| std::env::vars().collect());
+        r.base_env = Some(crate::dispatch::build_env(&self.env, base));
+        if let Some(user) = &self.user {
+            r.run_as = crate::dispatch::RunAs::lookup(user);
+        }
+        r
+    }
 }
 
 /// Queue settings (`[queue]`).
@@ -179,6 +209,21 @@ struct RawConfig {
     retry: BTreeMap<String, Spanned<RawRetry>>,
     #[serde(default)]
     queue: Option<RawQueue>,
+    #[serde(default)]
+    workers: BTreeMap<String, Spanned<RawWorkerKind>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkerKind {
+    #[serde(default)]
+    env_clear: bool,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    env_inherit: Vec<String>,
+    #[serde(default)]
+    user: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -449,6 +494,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         rules,
         retry,
         queue,
+        workers: raw
+            .workers
+            .iter()
+            .map(|(name, w)| {
+                let w = w.get_ref();
+                let kind = WorkerKind {
+                    name: name.clone(),
+                    env: EnvSpec {
+                        clear: w.env_clear,
+                        inherit: w.env_inherit.clone(),
+                        set: w.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    },
+                    user: w.user.clone(),
+                };
+                (name.clone(), kind)
+            })
+            .collect(),
     })
 }
 

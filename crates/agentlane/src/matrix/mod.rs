@@ -114,8 +114,6 @@ pub struct PlanInputs {
     pub max_prompt_bytes: Option<u64>,
     /// A service user to run as (only when this process is root).
     pub service_user: Option<RunAs>,
-    /// The worker kinds to vary over (besides "local").
-    pub worker_kinds: Vec<String>,
     /// Keep only this dimension (the baseline always runs).
     pub only: Option<Dimension>,
     /// Cap on the number of cells.
@@ -172,13 +170,13 @@ pub fn plan(config: &Config, base: &Route, inputs: &PlanInputs) -> Vec<Cell> {
         "local",
     );
     if wanted(Dimension::WorkerKind) {
-        for kind in &inputs.worker_kinds {
+        for kind in config.workers.values() {
             push(
                 Dimension::WorkerKind,
-                kind.clone(),
-                base.clone(),
+                kind.name.clone(),
+                kind.apply(base),
                 canary.clone(),
-                kind,
+                &kind.name,
             );
         }
     }

@@ -138,3 +138,36 @@ fn the_plan_varies_one_dimension_at_a_time() {
     );
     assert_eq!(capped.len(), 3);
 }
+
+#[test]
+fn each_configured_worker_kind_is_a_cell_in_its_context() {
+    let cfg = crate::config::parse(
+        Path::new("a.toml"),
+        "[routes.a]\nprofile = \"claude\"\n[workers.cron]\nenv_clear = true\nenv = { PATH = \"/usr/bin:/bin\" }\n",
+    )
+    .unwrap();
+    let cells = plan(
+        &cfg,
+        &cfg.routes["a"],
+        &PlanInputs {
+            only: Some(Dimension::WorkerKind),
+            ..PlanInputs::default()
+        },
+    );
+    let cron = cells
+        .iter()
+        .find(|c| c.dimension == Dimension::WorkerKind)
+        .expect("a worker-kind cell");
+    assert_eq!(cron.worker_kind, "cron");
+    let base = cron
+        .route
+        .base_env
+        .as_ref()
+        .expect("the kind's environment");
+    assert_eq!(base.get("PATH").map(String::as_str), Some("/usr/bin:/bin"));
+    assert_eq!(
+        base.len(),
+        1,
+        "env_clear: nothing of the matrix's own environment"
+    );
+}

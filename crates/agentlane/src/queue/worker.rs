@@ -134,6 +134,11 @@ pub async fn run_worker(
             .collect(),
         _ => config.routes.values().cloned().collect(),
     };
+    // A configured worker kind gives every route its context (environment, user).
+    let routes: Vec<Route> = match config.workers.get(&options.kind) {
+        Some(kind) => routes.iter().map(|r| kind.apply(r)).collect(),
+        None => routes,
+    };
     if routes.is_empty() {
         return Err(WorkerError::Lane(format!(
             "lane '{}' has no routes to run: define routes in {}",
