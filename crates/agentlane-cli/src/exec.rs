@@ -13,6 +13,7 @@ use agentlane::dispatch::{
 };
 use agentlane::exit_status;
 use agentlane::policy::{check_contract, route_allowed, Load, Payload};
+use agentlane::queue::admit::field_value;
 use clap::Args;
 use serde_json::Value;
 
@@ -137,18 +138,6 @@ fn rules(args: &ExecArgs, config: Option<&Config>) -> Result<Option<RuleSet>, Fa
             .with_file(&path)
             .map(Some)
             .map_err(|e| Failure::new(exit_status::CONFIG, format!("invalid rules file: {e}"))),
-    }
-}
-
-fn field_value(raw: &str) -> Value {
-    match raw {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => raw
-            .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| raw.parse::<f64>().map(Value::from))
-            .unwrap_or_else(|_| Value::from(raw)),
     }
 }
 

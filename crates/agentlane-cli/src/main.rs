@@ -160,6 +160,20 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         })
 }
 
+/// Two worker threads, for commands that run jobs concurrently (worker, matrix).
+fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                exit_status::OS_ERROR,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
 fn run(cli: Cli) -> Result<i32, Failure> {
     let rt = runtime()?;
     match cli.command {
@@ -175,24 +189,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             cli.home.as_ref(),
             cli.config.as_deref(),
         )),
-        Command::Worker(args) => {
-            // Jobs run concurrently: a multi-threaded runtime for the worker.
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| {
-                    Failure::new(
-                        exit_status::OS_ERROR,
-                        format!("cannot start the async runtime: {e}"),
-                    )
-                })?;
-            rt.block_on(queue::worker(
-                args,
-                cli.home.as_ref(),
-                cli.config.as_deref(),
-            ))
-        }
+        Command::Worker(args) => multi_thread_runtime()?.block_on(queue::worker(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
         Command::Jobs(args) => rt.block_on(queue_view::jobs(args, cli.home.as_ref())),
         Command::Job(args) => rt.block_on(queue_view::job(args, cli.home.as_ref())),
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
@@ -208,23 +209,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             cli.home.as_ref(),
             cli.config.as_deref(),
         )),
-        Command::Matrix(args) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| {
-                    Failure::new(
-                        exit_status::OS_ERROR,
-                        format!("cannot start the async runtime: {e}"),
-                    )
-                })?;
-            rt.block_on(matrix_cmd::run(
-                args,
-                cli.home.as_ref(),
-                cli.config.as_deref(),
-            ))
-        }
+        Command::Matrix(args) => multi_thread_runtime()?.block_on(matrix_cmd::run(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
         Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
         Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
         Command::Explain(args) => explain::run(args),

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use agentlane::dispatch::{parse_assignment, Dispatcher};
 use agentlane::exit_status;
-use agentlane::queue::admit::{admit, JobRequest};
+use agentlane::queue::admit::{admit, field_value, JobRequest};
 use agentlane::queue::worker::{run_worker, WorkerOptions, WorkerSummary};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::{open_store, require_config, Failure};
 
@@ -42,17 +42,6 @@ pub struct EnqueueArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
-}
-
-fn field_value(raw: &str) -> Value {
-    match raw {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => raw
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| Value::from(raw)),
-    }
 }
 
 /// One JSONL line: its number and the request, or why it is not one.

@@ -50,6 +50,19 @@ fn refusal(class: &str, message: impl Into<String>) -> Refusal {
     }
 }
 
+/// A payload field given on a command line (`KEY=VALUE`): `true`/`false`
+/// and integers are typed, the rest is text.
+pub fn field_value(raw: &str) -> Value {
+    match raw {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => raw
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(raw)),
+    }
+}
+
 /// Admits a job: picks its route when none is given, checks contract and policy. Pure.
 pub fn admit(config: &Config, req: JobRequest) -> Result<NewJob, Refusal> {
     let kind = config.kinds.get(&req.kind).ok_or_else(|| {
