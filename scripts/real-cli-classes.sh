@@ -210,10 +210,10 @@ doctor_case doctor_qwen_without_node   qwen_nonode   false false interpreter_mis
 
 # --- matrix: the canary over claude and gemini without credentials (issue 6) ---
 # Every cell fails the same way (the missing-cwd control aside): universal, auth_unavailable.
+mkdir -p "$tmp/matrix-home" "$tmp/matrix-cwd"
+printf '[routes.claude]\nprofile = "claude"\nprogram = "%s"\ntimeout = "60s"\nenv = { HOME = "%s", CLAUDE_CODE_MAX_RETRIES = "1" }\n[routes.gemini]\nprofile = "gemini"\nprogram = "%s"\ntimeout = "60s"\nenv = { HOME = "%s" }\n' \
+  "$BIN/claude" "$tmp/matrix-home" "$BIN/gemini" "$tmp/matrix-home" > "$tmp/matrix.toml"
 if [ -z "$ONLY" ] || [[ matrix_claude_gemini_no_creds =~ $ONLY ]]; then
-  mkdir -p "$tmp/matrix-home" "$tmp/matrix-cwd"
-  printf '[routes.claude]\nprofile = "claude"\nprogram = "%s"\ntimeout = "60s"\nenv = { HOME = "%s", CLAUDE_CODE_MAX_RETRIES = "1" }\n[routes.gemini]\nprofile = "gemini"\nprogram = "%s"\ntimeout = "60s"\nenv = { HOME = "%s" }\n' \
-    "$BIN/claude" "$tmp/matrix-home" "$BIN/gemini" "$tmp/matrix-home" > "$tmp/matrix.toml"
   (cd "$tmp/matrix-cwd" && "$AGENTLANE" --home "$tmp/home" --config "$tmp/matrix.toml" matrix --route claude --json) \
     > "$tmp/matrix.json" 2> "$tmp/matrix.stderr"
   got=$(python3 - "$tmp/matrix.json" <<'PY'
@@ -229,6 +229,29 @@ PY
     pass=$((pass + 1))
   else
     echo "FAIL matrix_claude_gemini_no_creds (got $got; expected universal auth_unavailable claude,gemini)"
+    fail=$((fail + 1))
+  fi
+fi
+
+# --- matrix: gemini (an npm shim) under a thin service PATH without node ------
+# Every cell fails on auth, but the thin service cell cannot even find node:
+# the env-source cell flips to interpreter_missing and the shape is lane_specific.
+# (This machine's node is /usr/bin/node, so the thin PATH here is /usr/sbin.)
+if [ -z "$ONLY" ] || [[ matrix_gemini_thin_path_without_node =~ $ONLY ]]; then
+  (cd "$tmp/matrix-cwd" && "$AGENTLANE" --home "$tmp/home" --config "$tmp/matrix.toml" matrix --route gemini --only env_source --thin-path /usr/sbin --json) \
+    > "$tmp/matrix-thin.json" 2> "$tmp/matrix-thin.stderr"
+  got=$(python3 - "$tmp/matrix-thin.json" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+thin = next((r["classifier"] for r in v["rows"] if r["value"] == "thin_service"), "none")
+print(v["shape"], v["dimension"], v["rows"][0]["classifier"], thin)
+PY
+)
+  if [ "$got" = "lane_specific env_source auth_unavailable interpreter_missing" ]; then
+    echo "PASS matrix_gemini_thin_path_without_node ($got)"
+    pass=$((pass + 1))
+  else
+    echo "FAIL matrix_gemini_thin_path_without_node (got $got; expected lane_specific env_source auth_unavailable interpreter_missing)"
     fail=$((fail + 1))
   fi
 fi

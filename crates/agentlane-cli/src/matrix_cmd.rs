@@ -37,6 +37,9 @@ pub struct MatrixArgs {
     /// Cells run at once
     #[arg(long, default_value_t = 2)]
     parallel: usize,
+    /// PATH of the thin service environment cell (cron's is /usr/bin:/bin; set your service manager's)
+    #[arg(long, value_name = "PATH", default_value = agentlane::matrix::THIN_PATH)]
+    thin_path: String,
     /// When running as root, also run the canary as this user [env: AGENTLANE_SERVICE_USER]
     #[arg(long)]
     service_user: Option<String>,
@@ -205,6 +208,7 @@ pub async fn run(
         job_payload,
         max_prompt_bytes,
         service_user,
+        thin_path: Some(args.thin_path.clone()),
         only: args.only,
         max_cells: args.max_cells,
     };

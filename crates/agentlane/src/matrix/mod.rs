@@ -114,16 +114,21 @@ pub struct PlanInputs {
     pub max_prompt_bytes: Option<u64>,
     /// A service user to run as (only when this process is root).
     pub service_user: Option<RunAs>,
+    /// The thin service environment's PATH (default [`THIN_PATH`]).
+    pub thin_path: Option<String>,
     /// Keep only this dimension (the baseline always runs).
     pub only: Option<Dimension>,
     /// Cap on the number of cells.
     pub max_cells: Option<usize>,
 }
 
-/// The thin environment a cron job or a launchd agent gets.
-pub fn thin_service_env(worker: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// The PATH a cron job gets (launchd's and systemd's defaults are close).
+pub const THIN_PATH: &str = "/usr/bin:/bin";
+
+/// The thin environment a cron job or a launchd agent gets, with `path` as its PATH.
+pub fn thin_service_env(worker: &BTreeMap<String, String>, path: &str) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    env.insert("PATH".to_string(), "/usr/bin:/bin".to_string());
+    env.insert("PATH".to_string(), path.to_string());
     env.insert("SHELL".to_string(), "/bin/sh".to_string());
     for keep in ["HOME", "USER", "LOGNAME"] {
         if let Some(v) = worker.get(keep) {
@@ -204,7 +209,11 @@ pub fn plan(config: &Config, base: &Route, inputs: &PlanInputs) -> Vec<Cell> {
         if let Some(login) = &inputs.login_env {
             sources.push(("login_shell", login.clone()));
         }
-        sources.push(("thin_service", thin_service_env(&inputs.worker_env)));
+        let thin_path = inputs.thin_path.as_deref().unwrap_or(THIN_PATH);
+        sources.push((
+            "thin_service",
+            thin_service_env(&inputs.worker_env, thin_path),
+        ));
         if let Some(service) = &inputs.service_env {
             sources.push(("service_unit", service.clone()));
         }

@@ -49,6 +49,28 @@ pub fn shape(rows: &[Row]) -> Verdict {
     let any_canary_pass = canary.iter().any(|r| r.passed());
     let any_canary_fail = canary.iter().any(|r| !r.passed());
     if !canary.is_empty() && !any_canary_pass {
+        // Nothing passes; but when one dimension changes *how* it fails (auth
+        // everywhere, yet the thin service environment cannot even find node),
+        // that dimension carries its own problem.
+        let baseline_class = rows
+            .iter()
+            .find(|r| r.dimension == Dimension::Baseline)
+            .map(|r| r.classifier.as_str());
+        if let Some(changed) = canary.iter().find(|r| {
+            r.dimension != Dimension::Baseline && Some(r.classifier.as_str()) != baseline_class
+        }) {
+            let d = changed.dimension;
+            return Verdict {
+                shape: Shape::LaneSpecific,
+                dimension: Some(d),
+                repair_address: format!(
+                    "the canary fails everywhere, but {} changes how ({} instead of {}): repair that context first — environment inheritance, permissions, path resolution — then the common cause; compare with `agentlane env diff`",
+                    d.label(),
+                    changed.classifier,
+                    baseline_class.unwrap_or("the baseline's class")
+                ),
+            };
+        }
         return Verdict {
             shape: Shape::Universal,
             dimension: None,

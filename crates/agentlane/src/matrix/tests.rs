@@ -49,6 +49,7 @@ use Dimension::*;
 #[test_case(&[(Baseline, "ok"), (User, "cwd_missing")], Shape::LaneSpecific, Some(User); "the service user cannot read the repo")]
 #[test_case(&[(Baseline, "ok"), (Cwd, "ok"), (Payload, "payload_invalid")], Shape::PayloadSpecific, Some(Payload); "a real payload fails")]
 #[test_case(&[(Baseline, "auth_unavailable"), (Payload, "auth_unavailable")], Shape::Universal, None; "payload cells do not rescue a universal failure")]
+#[test_case(&[(Baseline, "auth_unavailable"), (Cwd, "auth_unavailable"), (EnvSource, "interpreter_missing")], Shape::LaneSpecific, Some(EnvSource); "a thin env without node changes how it fails")]
 fn shapes(rows: &[(Dimension, &str)], expected: Shape, dimension: Option<Dimension>) {
     let rows: Vec<Row> = rows.iter().map(|(d, c)| row(*d, c)).collect();
     let v = shape(&rows);
