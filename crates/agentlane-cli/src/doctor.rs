@@ -93,7 +93,7 @@ pub async fn run(
             ),
         ));
     }
-    let (home, store) = open_store(home)?;
+    let (home, store) = open_store(home).await?;
     let dispatcher = Dispatcher::new(home, store, Some(config.rules.clone()));
     let preflight = Preflight::new(config.preflight.clone());
     let mut results = Vec::new();

@@ -216,7 +216,7 @@ pub async fn run(
         None => load_config(config)?,
     };
     let rules = rules(&args, config.as_ref())?;
-    let (home, store) = open_store(home)?;
+    let (home, store) = open_store(home).await?;
     let dispatcher = Dispatcher::new(home, store, rules);
     let mut req = match (&args.route, &config) {
         (Some(route), Some(config)) => {

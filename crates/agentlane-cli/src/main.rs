@@ -36,6 +36,9 @@ struct Cli {
     /// Configuration file [default: $AGENTLANE_CONFIG, ./agentlane.toml, then ~/.config/agentlane/agentlane.toml]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The store: postgres://user@host/db for many machines, sqlite:///path [default: $AGENTLANE_STORE, [store] url, else SQLite in the home]
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,6 +77,8 @@ enum Command {
     Service(service_cmd::ServiceArgs),
     /// Compare the login shell's environment with the worker's (and a service unit's).
     Env(envdiff_cmd::EnvArgs),
+    /// Apply the store's migrations (workers also apply them on start).
+    Migrate,
 }
 
 fn exit_table() -> String {
@@ -104,7 +109,12 @@ impl Failure {
 }
 
 /// Opens the home and the store named by the global options.
-pub fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>), Failure> {
+/// The store URL chosen for this run (`--store`, `AGENTLANE_STORE`, or `[store] url`).
+static STORE_URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Opens the home and the store: SQLite under the home by default, or the
+/// store the URL names (`sqlite:///path/to.db`, `postgres://…`).
+pub async fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>), Failure> {
     let root = match home {
         Some(h) => h.clone(),
         None => default_home(|k| std::env::var(k).ok())
@@ -112,16 +122,35 @@ pub fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>), Fail
     };
     let home =
         Home::open(&root).map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
-    let store = SqliteStore::open(&home.database()).map_err(|e| {
+    let url = STORE_URL.get().cloned().flatten();
+    let store: Arc<dyn Store> = match url.as_deref() {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Arc::new(
+            agentlane::store::postgres::PostgresStore::open(u).await.map_err(|e| {
+                Failure::new(exit_status::IO_ERROR, format!("{e}\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)"))
+            })?,
+        ),
+        Some(u) if u.starts_with("sqlite://") => Arc::new(open_sqlite(std::path::Path::new(&u["sqlite://".len()..]))?),
+        Some(other) => {
+            return Err(Failure::new(
+                exit_status::USAGE,
+                format!("unknown store '{other}': use postgres://user@host/db or sqlite:///path/to/agentlane.db"),
+            ))
+        }
+        None => Arc::new(open_sqlite(&home.database())?),
+    };
+    Ok((home, store))
+}
+
+fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, Failure> {
+    SqliteStore::open(path).map_err(|e| {
         Failure::new(
             exit_status::IO_ERROR,
             format!(
                 "{e}\nhint: check that {} is writable and not on a network filesystem",
-                home.root().display()
+                path.display()
             ),
         )
-    })?;
-    Ok((home, Arc::new(store)))
+    })
 }
 
 /// Loads the configuration: `Ok(None)` when there is none and none was asked for.
@@ -174,7 +203,25 @@ fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, Failure> {
         })
 }
 
+/// `--store`, else `AGENTLANE_STORE`, else `[store] url` of the configuration (when it loads).
+fn choose_store(cli: &Cli) -> Option<String> {
+    cli.store
+        .clone()
+        .or_else(|| {
+            std::env::var("AGENTLANE_STORE")
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .or_else(|| {
+            agentlane::config::discover(cli.config.as_deref())
+                .ok()
+                .flatten()
+                .and_then(|c| c.store_url)
+        })
+}
+
 fn run(cli: Cli) -> Result<i32, Failure> {
+    let _ = STORE_URL.set(choose_store(&cli));
     let rt = runtime()?;
     match cli.command {
         Command::Exec(args) => {
@@ -199,6 +246,12 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
         Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
+        Command::Migrate => rt.block_on(async {
+            let (_, store) = open_store(cli.home.as_ref()).await?;
+            drop(store);
+            println!("the store is migrated to the current schema");
+            Ok(0)
+        }),
         Command::Service(args) => rt.block_on(service_cmd::run(
             args,
             cli.home.as_ref(),

@@ -148,7 +148,7 @@ pub async fn run(
             Failure::new(exit_status::USAGE, "the configuration defines no routes")
         })?,
     };
-    let (home, store) = open_store(home)?;
+    let (home, store) = open_store(home).await?;
     let job_payload = match &args.job {
         Some(id) => Some(
             store

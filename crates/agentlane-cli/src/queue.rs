@@ -129,7 +129,7 @@ pub async fn enqueue(
             Err((class, message)) => refused.push((line, class, message)),
         }
     }
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let jobs: Vec<_> = admitted.iter().map(|(_, j)| j.clone()).collect();
     let ids = store
         .enqueue(&jobs)
@@ -234,7 +234,7 @@ pub async fn worker(
     config: Option<&Path>,
 ) -> Result<i32, Failure> {
     let config = Arc::new(require_config(config)?);
-    let (home, store) = open_store(home)?;
+    let (home, store) = open_store(home).await?;
     let dispatcher = Arc::new(Dispatcher::new(
         home,
         store.clone(),

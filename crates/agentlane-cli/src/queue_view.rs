@@ -70,7 +70,7 @@ pub struct JobsArgs {
 }
 
 pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let rows = store
         .jobs(&JobFilter {
             lane: args.lane,
@@ -121,7 +121,7 @@ pub struct JobArgs {
 }
 
 pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let j = store.job(&args.id).await.map_err(io)?.ok_or_else(|| {
         Failure::new(
             exit_status::USAGE,
@@ -197,7 +197,7 @@ pub struct IncidentsArgs {
 }
 
 pub async fn incidents(args: IncidentsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let rows = store.incidents(args.open).await.map_err(io)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
@@ -256,7 +256,7 @@ enum IncidentAction {
 }
 
 pub async fn incident(args: IncidentArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     if let Some(IncidentAction::Resolve { id }) = args.action {
         let released = store
             .resolve_incident(&id, "resolved by an operator")
@@ -324,7 +324,7 @@ pub struct StatusArgs {
 }
 
 pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let s = store.status().await.map_err(io)?;
     let open = store.incidents(true).await.map_err(io)?;
     if args.json {

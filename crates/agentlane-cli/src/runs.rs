@@ -45,7 +45,7 @@ fn outcome(s: &DispatchSummary) -> String {
 }
 
 pub async fn list(args: RunsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let runs = store
         .recent_dispatches(args.limit)
         .await
@@ -149,7 +149,7 @@ fn print_record(record: &DispatchRecord) {
 }
 
 pub async fn show(args: ShowArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
-    let (_, store) = open_store(home)?;
+    let (_, store) = open_store(home).await?;
     let record = store
         .dispatch(&args.id)
         .await

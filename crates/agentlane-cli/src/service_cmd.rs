@@ -189,7 +189,7 @@ async fn install(
     let unit_env = service::unit_environment(&r.spec, r.flavour, r.user_unit).map_err(failure)?;
     let routes = service::lane_routes(&r.config, lane).map_err(failure)?;
     print_secrets_note(&r, &unit_env, &routes);
-    let (home, store) = open_store(Some(&r.spec.home_dir))?;
+    let (home, store) = open_store(Some(&r.spec.home_dir)).await?;
     let dispatcher = Dispatcher::new(home, store, Some(r.config.rules.clone()));
     println!(
         "preflight of lane '{lane}' in the unit's environment (its {} variables, nothing inherited):",

@@ -514,3 +514,66 @@ routes = ["slow"]
     );
     assert!(job["lease_owner"].is_null());
 }
+
+/// The same queue on PostgreSQL (`--store`), in a fresh schema of the local
+/// server's `test` database (`.ci/run` starts the server when needed).
+#[test]
+fn the_queue_runs_the_same_on_postgres() {
+    let base = std::env::var("AGENTLANE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("al_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([base.as_str(), "-qc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ));
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let q = Queue::new(
+        r#"
+[routes.r]
+profile = "generic"
+program = "$FAKE"
+args = ["--stdout", "{prompt}"]
+[kinds.k]
+routes = ["r"]
+[lanes.main]
+"#,
+    );
+    let with_store = |args: &[&str]| {
+        let mut all = vec!["--store", url.as_str()];
+        all.extend_from_slice(args);
+        q.cli(&all)
+    };
+    assert!(with_store(&["migrate"]).status.success());
+    for i in 0..5 {
+        assert!(with_store(&[
+            "enqueue",
+            "--kind",
+            "k",
+            "--lane",
+            "main",
+            "--prompt",
+            &format!("job {i}")
+        ])
+        .status
+        .success());
+    }
+    assert!(
+        with_store(&["worker", "--lane", "main", "--concurrency", "2", "--drain"])
+            .status
+            .success()
+    );
+    let jobs: Value = serde_json::from_slice(&with_store(&["jobs", "--json"]).stdout).unwrap();
+    assert_eq!(states(jobs.as_array().unwrap()), vec!["succeeded"; 5]);
+    assert!(q.jobs().is_empty(), "nothing went to the SQLite default");
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

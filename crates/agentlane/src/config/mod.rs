@@ -141,6 +141,8 @@ pub struct Config {
     pub queue: QueueSettings,
     /// Worker kinds (`[workers.NAME]`): the contexts workers run in.
     pub workers: BTreeMap<String, WorkerKind>,
+    /// `[store] url`: the shared store (PostgreSQL) when set.
+    pub store_url: Option<String>,
 }
 
 /// A worker kind: the context a worker of this kind gives its agents — the
@@ -211,6 +213,14 @@ struct RawConfig {
     queue: Option<RawQueue>,
     #[serde(default)]
     workers: BTreeMap<String, Spanned<RawWorkerKind>>,
+    #[serde(default)]
+    store: Option<RawStore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -494,6 +504,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         rules,
         retry,
         queue,
+        store_url: raw.store.as_ref().map(|s| s.url.clone()),
         workers: raw
             .workers
             .iter()

@@ -1527,3 +1527,105 @@ mod sqlite {
         super::case_concurrent_claims(a, b).await;
     }
 }
+
+/// The same suite on PostgreSQL: each test in a fresh schema of the database
+/// named by `AGENTLANE_TEST_POSTGRES` (default: the local server's `test`
+/// database). `.ci/run` starts the server when it is not running.
+#[cfg(test)]
+mod postgres {
+    use std::sync::Arc;
+
+    use crate::store::postgres::PostgresStore;
+    use crate::store::Store;
+
+    fn base_url() -> String {
+        std::env::var("AGENTLANE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    }
+
+    async fn drop_schema(schema: &str) {
+        if let Ok((client, conn)) =
+            tokio_postgres::connect(&base_url(), tokio_postgres::NoTls).await
+        {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await;
+        }
+    }
+
+    /// A fresh schema, and a URL whose connections use it.
+    async fn fresh_schema() -> (String, String) {
+        let schema = format!("al_test_{}", uuid::Uuid::now_v7().simple());
+        let (client, conn) = tokio_postgres::connect(&base_url(), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {} ({e}): start it (.ci/run does) or set AGENTLANE_TEST_POSTGRES", base_url()));
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create schema");
+        let sep = if base_url().contains('?') { '&' } else { '?' };
+        (
+            format!("{}{sep}options=-c%20search_path%3D{schema}", base_url()),
+            schema,
+        )
+    }
+
+    async fn open(url: &str) -> PostgresStore {
+        PostgresStore::open(url)
+            .await
+            .expect("open the PostgreSQL store")
+    }
+
+    macro_rules! cases {
+        ($($test:ident => $case:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $test() {
+                let (url, schema) = fresh_schema().await;
+                let store = open(&url).await;
+                super::$case(&store).await;
+                drop_schema(&schema).await;
+            }
+        )*};
+    }
+
+    cases! {
+        enqueue_and_read => case_enqueue_and_read,
+        claim_order_and_filters => case_claim_order_and_filters,
+        claims_never_overlap => case_claims_never_overlap,
+        settle_fenced_and_variants => case_settle_fenced_and_variants,
+        incidents => case_incidents,
+        incident_resolves_on_success => case_incident_resolves_on_success,
+        rescue_expired => case_rescue_expired,
+        rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,
+        release_parked => case_release_parked,
+        lane_pending => case_lane_pending,
+        status => case_status,
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims() {
+        let (url, schema) = fresh_schema().await;
+        let a: Arc<dyn Store> = Arc::new(open(&url).await);
+        let b: Arc<dyn Store> = Arc::new(open(&url).await);
+        super::case_concurrent_claims(a, b).await;
+        drop_schema(&schema).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn five_workers_migrating_an_empty_database_at_once() {
+        let (url, schema) = fresh_schema().await;
+        let opens = (0..5).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::open(&url).await.map(|_| ()) })
+        });
+        for handle in opens.collect::<Vec<_>>() {
+            handle
+                .await
+                .expect("join")
+                .expect("every concurrent start migrates or finds the schema migrated");
+        }
+        drop_schema(&schema).await;
+    }
+}

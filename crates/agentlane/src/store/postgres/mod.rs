@@ -1,0 +1,386 @@
+//! The store for many machines: PostgreSQL, an existing, trusted engine.
+//!
+//! The same rows and the same contract as the SQLite store (the conformance
+//! suite runs against both). Every time is the database clock's; a claim is
+//! one statement with `FOR UPDATE SKIP LOCKED`; every write after a claim is
+//! fenced by (job id, attempt, lease owner). Migrations run in a transaction
+//! under an advisory lock, so several workers starting at once on an empty
+//! database are safe.
+
+mod queue;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{NoTls, Row};
+
+use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
+use crate::dispatch::DispatchReport;
+use crate::events::{Event, Prepare};
+use crate::queue::{
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+};
+
+/// The migrations, in order; the index + 1 is the version.
+const MIGRATIONS: &[&str] = &[include_str!("0001_schema.sql")];
+
+/// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).
+const MIGRATION_LOCK: i64 = 0x6167_656e_746c_616e; // "agentlan"
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: Pool,
+    location: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redacted_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+pub(super) fn err(location: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
+    move |e| StoreError::Backend {
+        location: location.to_string(),
+        message: match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        },
+    }
+}
+
+impl PostgresStore {
+    /// Connects (a small pool) and applies migrations.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let location = redacted_url(url);
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Backend {
+            location: location.clone(),
+            message: format!("invalid PostgreSQL URL: {e}"),
+        })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(8)
+            .build()
+            .map_err(|e| StoreError::Backend {
+                location: location.clone(),
+                message: e.to_string(),
+            })?;
+        let store = PostgresStore { pool, location };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Backend {
+            location: self.location.clone(),
+            message: format!("cannot connect: {e}"),
+        })
+    }
+
+    /// Applies pending migrations; safe when several processes start at once.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(&e)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS agentlane_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            .await
+            .map_err(&e)?;
+        let current: i32 = tx
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM agentlane_migrations",
+                &[],
+            )
+            .await
+            .map_err(&e)?
+            .get(0);
+        let mut applied = 0;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.batch_execute(sql).await.map_err(&e)?;
+            tx.execute(
+                "INSERT INTO agentlane_migrations (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )
+            .await
+            .map_err(&e)?;
+            applied += 1;
+        }
+        tx.commit().await.map_err(&e)?;
+        Ok(applied)
+    }
+}
+
+fn json(v: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).expect("events serialise")
+}
+
+pub(super) async fn insert_event(
+    tx: &tokio_postgres::Transaction<'_>,
+    location: &str,
+    dispatch_id: Option<&str>,
+    job_id: Option<&str>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO events (dispatch_id, job_id, kind, body) VALUES ($1, $2, $3, $4)",
+        &[&dispatch_id, &job_id, &event.kind(), &json(event)],
+    )
+    .await
+    .map_err(err(location))?;
+    Ok(())
+}
+
+const SUMMARY_COLUMNS: &str = "id, al_ts(created_at), al_ts(finished_at), program, cwd, route, job_id, classifier, exit_code, signal, timed_out, duration_ms";
+
+fn summary(row: &Row) -> DispatchSummary {
+    DispatchSummary {
+        dispatch_id: row.get(0),
+        created_at: row.get(1),
+        finished_at: row.get(2),
+        program: row.get(3),
+        cwd: row.get(4),
+        route: row.get(5),
+        job_id: row.get(6),
+        classifier: row.get(7),
+        exit_code: row.get(8),
+        signal: row.get(9),
+        timed_out: row.get(10),
+        duration_ms: row.get::<_, Option<i64>>(11).map(|d| d.max(0) as u64),
+    }
+}
+
+fn stored_event(row: &Row) -> StoredEvent {
+    StoredEvent {
+        seq: row.get(0),
+        at: row.get(1),
+        kind: row.get(2),
+        body: row.get(3),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        let cli = p.cli_path.as_ref().map(|c| c.display().to_string());
+        let attempt = p.attempt.map(|a| a as i32);
+        tx.execute(
+            "INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&p.dispatch_id, &p.program, &cli, &p.cwd.display().to_string(), &p.route, &p.model, &p.job_id, &attempt],
+        )
+        .await
+        .map_err(&e)?;
+        insert_event(
+            &tx,
+            &self.location,
+            Some(&p.dispatch_id),
+            p.job_id.as_deref(),
+            &Event::RunnerPrepare(p.clone()),
+        )
+        .await?;
+        tx.commit().await.map_err(&e)
+    }
+
+    async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        for event in events {
+            insert_event(
+                &tx,
+                &self.location,
+                Some(&r.dispatch_id),
+                r.job_id.as_deref(),
+                event,
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE dispatches SET finished_at = now(), classifier = $2, exit_code = $3, signal = $4, timed_out = $5,
+                    duration_ms = $6, failure_fingerprint = $7, report = $8 WHERE id = $1",
+            &[&r.dispatch_id, &r.classifier.label(), &r.exit_code, &r.signal, &r.timed_out, &(r.duration_ms as i64), &r.failure_fingerprint, &json(r)],
+        )
+        .await
+        .map_err(&e)?;
+        tx.commit().await.map_err(&e)
+    }
+
+    async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        insert_event(&tx, &self.location, None, None, event).await?;
+        tx.commit().await.map_err(&e)
+    }
+
+    async fn recent_events(
+        &self,
+        kind: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+        let rows = client
+            .query("SELECT seq, al_ts(at), kind, body FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT $2", &[&kind, &limit])
+            .await
+            .map_err(err(&self.location))?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {
+        let client = self.client().await?;
+        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM dispatches ORDER BY id DESC LIMIT $1");
+        let rows = client
+            .query(&sql, &[&limit])
+            .await
+            .map_err(err(&self.location))?;
+        Ok(rows.iter().map(summary).collect())
+    }
+
+    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError> {
+        let client = self.client().await?;
+        let e = err(&self.location);
+        let sql = format!("SELECT {SUMMARY_COLUMNS}, report FROM dispatches WHERE starts_with(id, $1) ORDER BY id LIMIT 2");
+        let rows = client.query(&sql, &[&id_or_prefix]).await.map_err(&e)?;
+        let row = match rows.len() {
+            0 => return Ok(None),
+            1 => &rows[0],
+            _ if rows[0].get::<_, String>(0) == id_or_prefix => &rows[0],
+            _ => return Err(StoreError::Ambiguous(id_or_prefix.to_string())),
+        };
+        let summary = summary(row);
+        let report: Option<serde_json::Value> = row.get(12);
+        let events = client
+            .query(
+                "SELECT seq, al_ts(at), kind, body FROM events WHERE dispatch_id = $1 ORDER BY seq",
+                &[&summary.dispatch_id],
+            )
+            .await
+            .map_err(&e)?;
+        Ok(Some(DispatchRecord {
+            summary,
+            report,
+            events: events.iter().map(stored_event).collect(),
+        }))
+    }
+
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT seq, al_ts(at), kind, body FROM events WHERE job_id = $1 ORDER BY seq",
+                &[&job_id],
+            )
+            .await
+            .map_err(err(&self.location))?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = $1 ORDER BY attempt, id"
+        );
+        let rows = client
+            .query(&sql, &[&job_id])
+            .await
+            .map_err(err(&self.location))?;
+        Ok(rows.iter().map(summary).collect())
+    }
+
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+        queue::enqueue(self, jobs).await
+    }
+
+    async fn claim(
+        &self,
+        lane: &str,
+        routes: &[String],
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        queue::claim(self, lane, routes, owner, lease, limit).await
+    }
+
+    async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
+        queue::heartbeat(self, owner, lease).await
+    }
+
+    async fn settle(&self, completion: &Completion) -> Result<bool, StoreError> {
+        queue::settle(self, completion).await
+    }
+
+    async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError> {
+        queue::open_incident(self, facts).await
+    }
+
+    async fn rescue_expired(&self, owner: &str, lease: Duration) -> Result<Vec<Job>, StoreError> {
+        queue::rescue_expired(self, owner, lease).await
+    }
+
+    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError> {
+        queue::release_parked(self, lane, route, why).await
+    }
+
+    async fn resolve_incident(
+        &self,
+        id: &str,
+        resolution: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        queue::resolve_incident(self, id, resolution).await
+    }
+
+    async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError> {
+        queue::lane_pending(self, lane, routes).await
+    }
+
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        queue::jobs(self, filter).await
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        queue::job(self, id).await
+    }
+
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        queue::incidents(self, open_only).await
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError> {
+        queue::incident(self, id).await
+    }
+
+    async fn status(&self) -> Result<Status, StoreError> {
+        queue::status(self).await
+    }
+}

@@ -1,0 +1,578 @@
+//! The queue's SQL for PostgreSQL. Claims take `FOR UPDATE SKIP LOCKED`;
+//! times come from `now()`; writes after a claim are fenced.
+
+use std::time::Duration;
+
+use tokio_postgres::Row;
+
+use super::{err, insert_event, PostgresStore};
+use crate::events::{Event, JobDecided};
+use crate::queue::{incident_priority, repair_address};
+use crate::queue::{
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
+};
+use crate::store::StoreError;
+
+fn job_columns(p: &str) -> String {
+    format!(
+        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text, {p}attempts, al_ts({p}run_at), al_ts({p}created_at), al_ts({p}updated_at), al_ts({p}finished_at), {p}lease_owner, al_ts({p}lease_expires_at), {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id"
+    )
+}
+
+fn job_row(row: &Row) -> Result<Job, StoreError> {
+    let state: String = row.get(7);
+    let fields: serde_json::Value = row.get(5);
+    Ok(Job {
+        id: row.get(0),
+        kind: row.get(1),
+        lane: row.get(2),
+        route: row.get(3),
+        prompt: row.get(4),
+        fields: serde_json::from_value(fields).unwrap_or_default(),
+        priority: row.get(6),
+        state: state.parse().map_err(StoreError::Corrupt)?,
+        attempts: row.get::<_, i32>(8) as u32,
+        run_at: row.get(9),
+        created_at: row.get(10),
+        updated_at: row.get(11),
+        finished_at: row.get(12),
+        lease_owner: row.get(13),
+        lease_expires_at: row.get(14),
+        timeout_ms: row.get::<_, Option<i64>>(15).map(|t| t.max(0) as u64),
+        diagnostics: row.get(16),
+        classifier: row.get(17),
+        next_action: row.get(18),
+        reason: row.get(19),
+        incident_id: row.get(20),
+        last_dispatch_id: row.get(21),
+    })
+}
+
+fn jobs_of(rows: &[Row]) -> Result<Vec<Job>, StoreError> {
+    rows.iter().map(job_row).collect()
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    let stmt = tx
+        .prepare("INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, 'run', 'queued')")
+        .await
+        .map_err(&e)?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let id = uuid::Uuid::now_v7().to_string();
+        let fields = serde_json::to_value(&j.fields).expect("fields serialise");
+        tx.execute(
+            &stmt,
+            &[
+                &id,
+                &j.kind,
+                &j.lane,
+                &j.route,
+                &j.prompt,
+                &fields,
+                &j.priority,
+            ],
+        )
+        .await
+        .map_err(&e)?;
+        ids.push(id);
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(ids)
+}
+
+pub(super) async fn claim(
+    s: &PostgresStore,
+    lane: &str,
+    routes: &[String],
+    owner: &str,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<Job>, StoreError> {
+    if routes.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let client = s.client().await?;
+    let sql = format!(
+        "WITH picked AS (
+             SELECT id FROM jobs
+             WHERE lane = $3 AND state IN ('queued', 'scheduled') AND run_at <= now() AND route = ANY($4)
+             ORDER BY priority DESC, run_at, id LIMIT $5
+             FOR UPDATE SKIP LOCKED)
+         UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,
+                lease_expires_at = now() + $2 * interval '1 millisecond', updated_at = now(),
+                next_action = 'run', reason = 'running on ' || $1
+         FROM picked WHERE j.id = picked.id
+         RETURNING {}",
+        job_columns("j.")
+    );
+    let rows = client
+        .query(
+            &sql,
+            &[&owner, &millis(lease), &lane, &routes, &(limit as i64)],
+        )
+        .await
+        .map_err(err(&s.location))?;
+    let mut claimed = jobs_of(&rows)?;
+    claimed.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.run_at.cmp(&b.run_at))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(claimed)
+}
+
+pub(super) async fn heartbeat(
+    s: &PostgresStore,
+    owner: &str,
+    lease: Duration,
+) -> Result<u64, StoreError> {
+    let client = s.client().await?;
+    client
+        .execute(
+            "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond' WHERE state = 'running' AND lease_owner = $1",
+            &[&owner, &millis(lease)],
+        )
+        .await
+        .map_err(err(&s.location))
+}
+
+async fn upsert_incident(
+    tx: &tokio_postgres::Transaction<'_>,
+    location: &str,
+    f: &IncidentFacts,
+    job_id: Option<&str>,
+) -> Result<String, StoreError> {
+    let e = err(location);
+    let id = uuid::Uuid::now_v7().to_string();
+    let row = tx
+        .query_one(
+            "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
+             ON CONFLICT (failure_fingerprint) WHERE state = 'open'
+             DO UPDATE SET occurrences = incidents.occurrences + 1, last_seen = now()
+             RETURNING id",
+            &[
+                &id,
+                &f.fingerprint,
+                &f.class.label(),
+                &repair_address(f.class).label(),
+                &incident_priority(f.class),
+                &f.route,
+                &f.lane,
+                &f.host,
+                &f.repair_hint,
+                &f.evidence,
+            ],
+        )
+        .await
+        .map_err(&e)?;
+    let incident: String = row.get(0);
+    if let Some(job_id) = job_id {
+        let attached = tx
+            .execute("INSERT INTO incident_jobs (incident_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&incident, &job_id])
+            .await
+            .map_err(&e)?;
+        if attached > 0 {
+            tx.execute(
+                "UPDATE incidents SET affected_jobs = affected_jobs + 1 WHERE id = $1",
+                &[&incident],
+            )
+            .await
+            .map_err(&e)?;
+        }
+        tx.execute(
+            "UPDATE jobs SET incident_id = $2 WHERE id = $1",
+            &[&job_id, &incident],
+        )
+        .await
+        .map_err(&e)?;
+    }
+    Ok(incident)
+}
+
+pub(super) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, StoreError> {
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta): (
+        &str,
+        &str,
+        Option<Duration>,
+        Option<i64>,
+        bool,
+        bool,
+        i32,
+    ) = match &c.settle {
+        Settle::Done => ("succeeded", "done", None, None, false, true, 0),
+        Settle::Retry {
+            delay,
+            timeout,
+            diagnostics,
+        } => (
+            "scheduled",
+            "retry",
+            Some(*delay),
+            timeout.map(|t| t.as_millis() as i64),
+            *diagnostics,
+            false,
+            0,
+        ),
+        Settle::Park => ("parked", "park", None, None, false, false, 0),
+        Settle::Fail => ("failed", "fail", None, None, false, true, 0),
+        Settle::Release => ("queued", "run", None, None, false, false, -1),
+    };
+    let delay_ms: Option<f64> = delay.map(millis);
+    let changed = tx
+        .execute(
+            "UPDATE jobs SET state = $4::text::job_state, next_action = $5, reason = $6, classifier = $7,
+                    run_at = now() + COALESCE($8::float8, 0) * interval '1 millisecond',
+                    timeout_ms = COALESCE($9, timeout_ms), diagnostics = $10,
+                    finished_at = CASE WHEN $11 THEN now() ELSE NULL END,
+                    attempts = attempts + $12, last_dispatch_id = COALESCE($13, last_dispatch_id),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+             WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'",
+            &[
+                &c.job_id,
+                &(c.attempt as i32),
+                &c.owner,
+                &state,
+                &action,
+                &c.reason,
+                &c.class.label(),
+                &delay_ms,
+                &timeout_ms,
+                &diagnostics,
+                &terminal,
+                &attempts_delta,
+                &c.dispatch_id,
+            ],
+        )
+        .await
+        .map_err(&e)?;
+    let decided = JobDecided {
+        job_id: c.job_id.clone(),
+        attempt: c.attempt,
+        owner: c.owner.clone(),
+        dispatch_id: c.dispatch_id.clone(),
+        classifier: c.class,
+        action: action.to_string(),
+        delay_secs: delay.map(|d| d.as_secs_f64()),
+        reason: c.reason.clone(),
+    };
+    if changed == 0 {
+        insert_event(
+            &tx,
+            &s.location,
+            None,
+            Some(&c.job_id),
+            &Event::JobDecisionRejected(decided),
+        )
+        .await?;
+        tx.commit().await.map_err(&e)?;
+        return Ok(false);
+    }
+    insert_event(
+        &tx,
+        &s.location,
+        None,
+        Some(&c.job_id),
+        &Event::JobDecided(decided),
+    )
+    .await?;
+    if let Some(facts) = &c.incident {
+        upsert_incident(&tx, &s.location, facts, Some(&c.job_id)).await?;
+    }
+    if matches!(c.settle, Settle::Done) {
+        tx.execute(
+            "UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
+             WHERE state = 'open' AND id = (SELECT incident_id FROM jobs WHERE id = $1)
+               AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs j ON j.id = ij.job_id
+                               WHERE ij.incident_id = incidents.id AND j.state = 'parked')",
+            &[&c.job_id],
+        )
+        .await
+        .map_err(&e)?;
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(true)
+}
+
+pub(super) async fn open_incident(
+    s: &PostgresStore,
+    facts: &IncidentFacts,
+) -> Result<String, StoreError> {
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    let id = upsert_incident(&tx, &s.location, facts, None).await?;
+    tx.commit().await.map_err(&e)?;
+    Ok(id)
+}
+
+pub(super) async fn rescue_expired(
+    s: &PostgresStore,
+    owner: &str,
+    lease: Duration,
+) -> Result<Vec<Job>, StoreError> {
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    let sql = format!(
+        "WITH lost AS (
+             SELECT id, lease_owner AS old_owner FROM jobs
+             WHERE state = 'running' AND lease_expires_at < now()
+             FOR UPDATE SKIP LOCKED)
+         UPDATE jobs j SET lease_owner = $1, lease_expires_at = now() + $2 * interval '1 millisecond', updated_at = now()
+         FROM lost WHERE j.id = lost.id
+         RETURNING {}, lost.old_owner",
+        job_columns("j.")
+    );
+    let rows = tx
+        .query(&sql, &[&owner, &millis(lease)])
+        .await
+        .map_err(&e)?;
+    let mut rescued = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let j = job_row(row)?;
+        let old_owner: Option<String> = row.get(22);
+        let dangling = tx
+            .query_opt(
+                "SELECT id FROM dispatches WHERE job_id = $1 AND attempt = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
+                &[&j.id, &(j.attempts as i32)],
+            )
+            .await
+            .map_err(&e)?;
+        if let Some(d) = dangling {
+            let dispatch: String = d.get(0);
+            tx.execute("UPDATE dispatches SET finished_at = now(), classifier = 'worker_lost' WHERE id = $1", &[&dispatch]).await.map_err(&e)?;
+            let body = serde_json::json!({
+                "kind": "runner_classified_failure",
+                "dispatch_id": dispatch,
+                "classifier": "worker_lost",
+                "rule": "fact.lease_expired",
+                "evidence": format!("runner_prepare without runner_exit; the lease of {} expired", old_owner.as_deref().unwrap_or("its worker")),
+                "repair_hint": "the worker running this attempt disappeared (killed, OOM, power loss, cut off from the database); the job is decided again",
+                "failure_fingerprint": null,
+                "timed_out": false,
+                "retry_after_secs": null
+            });
+            tx.execute(
+                "INSERT INTO events (dispatch_id, job_id, kind, body) VALUES ($1, $2, 'runner_classified_failure', $3)",
+                &[&dispatch, &j.id, &body],
+            )
+            .await
+            .map_err(&e)?;
+        }
+        rescued.push(j);
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(rescued)
+}
+
+pub(super) async fn release_parked(
+    s: &PostgresStore,
+    lane: &str,
+    route: &str,
+    why: &str,
+) -> Result<u64, StoreError> {
+    let client = s.client().await?;
+    client
+        .execute(
+            "UPDATE jobs SET state = 'queued', run_at = now(), next_action = 'run', reason = $3, updated_at = now()
+             WHERE state = 'parked' AND lane = $1 AND route = $2
+               AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')",
+            &[&lane, &route, &why],
+        )
+        .await
+        .map_err(err(&s.location))
+}
+
+pub(super) async fn resolve_incident(
+    s: &PostgresStore,
+    id: &str,
+    resolution: &str,
+) -> Result<Option<u64>, StoreError> {
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    let closed = tx
+        .execute("UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = $2 WHERE id = $1 AND state = 'open'", &[&id, &resolution])
+        .await
+        .map_err(&e)?;
+    if closed == 0 {
+        tx.commit().await.map_err(&e)?;
+        return Ok(None);
+    }
+    let released = tx
+        .execute(
+            "UPDATE jobs SET state = 'queued', run_at = now(), next_action = 'run', reason = 'released: incident ' || $1 || ' resolved', updated_at = now()
+             WHERE state = 'parked' AND id IN (SELECT job_id FROM incident_jobs WHERE incident_id = $1)",
+            &[&id],
+        )
+        .await
+        .map_err(&e)?;
+    tx.commit().await.map_err(&e)?;
+    Ok(Some(released))
+}
+
+pub(super) async fn lane_pending(
+    s: &PostgresStore,
+    lane: &str,
+    routes: &[String],
+) -> Result<LanePending, StoreError> {
+    let client = s.client().await?;
+    let e = err(&s.location);
+    let waiting: i64 = client
+        .query_one("SELECT count(*) FROM jobs WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2)", &[&lane, &routes])
+        .await
+        .map_err(&e)?
+        .get(0);
+    let running: i64 = client
+        .query_one(
+            "SELECT count(*) FROM jobs WHERE lane = $1 AND state = 'running'",
+            &[&lane],
+        )
+        .await
+        .map_err(&e)?
+        .get(0);
+    Ok(LanePending {
+        waiting: waiting as u64,
+        running: running as u64,
+    })
+}
+
+pub(super) async fn jobs(s: &PostgresStore, f: &JobFilter) -> Result<Vec<Job>, StoreError> {
+    let client = s.client().await?;
+    let limit = if f.limit == 0 {
+        i64::MAX
+    } else {
+        f.limit as i64
+    };
+    let state = f.state.map(|st| st.label());
+    let sql = format!(
+        "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2) ORDER BY id DESC LIMIT $3",
+        job_columns("")
+    );
+    let rows = client
+        .query(&sql, &[&f.lane, &state, &limit])
+        .await
+        .map_err(err(&s.location))?;
+    jobs_of(&rows)
+}
+
+pub(super) async fn job(s: &PostgresStore, id: &str) -> Result<Option<Job>, StoreError> {
+    let client = s.client().await?;
+    let sql = format!("SELECT {} FROM jobs WHERE id = $1", job_columns(""));
+    let row = client
+        .query_opt(&sql, &[&id])
+        .await
+        .map_err(err(&s.location))?;
+    row.as_ref().map(job_row).transpose()
+}
+
+const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen), al_ts(last_seen), al_ts(resolved_at), resolution";
+
+fn incident_row(row: &Row) -> Incident {
+    Incident {
+        id: row.get(0),
+        failure_fingerprint: row.get(1),
+        classifier: row.get(2),
+        state: row.get(3),
+        repair_address: row.get(4),
+        priority: row.get(5),
+        route: row.get(6),
+        lane: row.get(7),
+        host: row.get(8),
+        repair_hint: row.get(9),
+        evidence: row.get(10),
+        affected_jobs: row.get::<_, i64>(11) as u64,
+        occurrences: row.get::<_, i64>(12) as u64,
+        first_seen: row.get(13),
+        last_seen: row.get(14),
+        resolved_at: row.get(15),
+        resolution: row.get(16),
+    }
+}
+
+pub(super) async fn incidents(
+    s: &PostgresStore,
+    open_only: bool,
+) -> Result<Vec<Incident>, StoreError> {
+    let client = s.client().await?;
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (NOT $1 OR state = 'open')
+         ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
+    );
+    let rows = client
+        .query(&sql, &[&open_only])
+        .await
+        .map_err(err(&s.location))?;
+    Ok(rows.iter().map(incident_row).collect())
+}
+
+pub(super) async fn incident(
+    s: &PostgresStore,
+    id: &str,
+) -> Result<Option<(Incident, Vec<String>)>, StoreError> {
+    let client = s.client().await?;
+    let e = err(&s.location);
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE starts_with(id, $1) ORDER BY id LIMIT 2"
+    );
+    let rows = client.query(&sql, &[&id]).await.map_err(&e)?;
+    let found = match rows.len() {
+        0 => return Ok(None),
+        1 => incident_row(&rows[0]),
+        _ if rows[0].get::<_, String>(0) == id => incident_row(&rows[0]),
+        _ => return Err(StoreError::Ambiguous(id.to_string())),
+    };
+    let jobs = client
+        .query(
+            "SELECT job_id FROM incident_jobs WHERE incident_id = $1 ORDER BY attached_at, job_id",
+            &[&found.id],
+        )
+        .await
+        .map_err(&e)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(Some((found, jobs)))
+}
+
+pub(super) async fn status(s: &PostgresStore) -> Result<Status, StoreError> {
+    let client = s.client().await?;
+    let e = err(&s.location);
+    let lanes = client
+        .query("SELECT lane, state::text, count(*) FROM jobs GROUP BY lane, state ORDER BY lane, state::text", &[])
+        .await
+        .map_err(&e)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2) as u64))
+        .collect();
+    let classes = client
+        .query("SELECT classifier, count(*) FROM jobs WHERE classifier IS NOT NULL GROUP BY classifier ORDER BY count(*) DESC", &[])
+        .await
+        .map_err(&e)?
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect();
+    let open: i64 = client
+        .query_one("SELECT count(*) FROM incidents WHERE state = 'open'", &[])
+        .await
+        .map_err(&e)?
+        .get(0);
+    Ok(Status {
+        lanes,
+        classes,
+        open_incidents: open as u64,
+    })
+}
