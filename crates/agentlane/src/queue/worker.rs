@@ -153,6 +153,7 @@ pub async fn run_worker(
     );
     let lease = config.queue.lease;
     let (abort_tx, abort) = Interrupt::channel();
+    let abort_tx = Arc::new(abort_tx);
     let shared = Arc::new(Shared {
         dispatcher: dispatcher.clone(),
         config: config.clone(),
@@ -161,14 +162,27 @@ pub async fn run_worker(
         lane: options.lane.clone(),
         abort,
     });
+    // Renew every lease in one statement every lease/3. A worker that cannot
+    // renew (cut off from the store) stops its agents once two renewals have
+    // failed, measured on its own monotonic clock: with the dispatch's kill
+    // grace they are gone before the lease can expire and another worker
+    // rescues the job, so a partition never yields two runs of one job.
     let heartbeat = {
         let store = store.clone();
         let owner = owner.clone();
+        let abort_tx = abort_tx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(lease / 3);
+            let mut last_renewed = std::time::Instant::now();
             loop {
                 tick.tick().await;
-                let _ = store.heartbeat(&owner, lease).await;
+                match store.heartbeat(&owner, lease).await {
+                    Ok(_) => last_renewed = std::time::Instant::now(),
+                    Err(_) if last_renewed.elapsed() >= lease * 2 / 3 => {
+                        let _ = abort_tx.send(Some(libc::SIGTERM));
+                    }
+                    Err(_) => {}
+                }
             }
         })
     };
@@ -413,6 +427,9 @@ async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
             .extend(route.profile.verbose_args.iter().map(|s| s.to_string()));
     }
     req.rules = route.rules.clone().map(Arc::new);
+    // Stopped at 2/3 of a lease when renewals fail, the agent must be dead
+    // before the lease ends: cap the SIGTERM → SIGKILL grace at lease/6.
+    req.kill_grace = req.kill_grace.min(config.queue.lease / 6);
     let timeout = req.timeout;
     let report = shared
         .dispatcher
