@@ -14,6 +14,7 @@ mod queue;
 mod queue_view;
 mod runs;
 mod service_cmd;
+mod store_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +80,8 @@ enum Command {
     Env(envdiff_cmd::EnvArgs),
     /// Apply the store's migrations (workers also apply them on start).
     Migrate,
+    /// Move a queue between stores: `store copy --from sqlite://… --to postgres://…`.
+    Store(store_cmd::StoreArgs),
 }
 
 fn exit_table() -> String {
@@ -123,22 +126,33 @@ pub async fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>)
     let home =
         Home::open(&root).map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
     let url = STORE_URL.get().cloned().flatten();
-    let store: Arc<dyn Store> = match url.as_deref() {
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Arc::new(
-            agentlane::store::postgres::PostgresStore::open(u).await.map_err(|e| {
-                Failure::new(exit_status::IO_ERROR, format!("{e}\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)"))
-            })?,
-        ),
-        Some(u) if u.starts_with("sqlite://") => Arc::new(open_sqlite(std::path::Path::new(&u["sqlite://".len()..]))?),
-        Some(other) => {
-            return Err(Failure::new(
-                exit_status::USAGE,
-                format!("unknown store '{other}': use postgres://user@host/db or sqlite:///path/to/agentlane.db"),
-            ))
-        }
+    let store = match url.as_deref() {
+        Some(u) => open_store_url(u).await?,
         None => Arc::new(open_sqlite(&home.database())?),
     };
     Ok((home, store))
+}
+
+/// Opens the store a URL names (`postgres://…`, `sqlite:///path`).
+pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>, Failure> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = agentlane::store::postgres::PostgresStore::open(url).await.map_err(|e| {
+            Failure::new(
+                exit_status::IO_ERROR,
+                format!("{e}\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)"),
+            )
+        })?;
+        return Ok(Arc::new(store));
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Arc::new(open_sqlite(std::path::Path::new(path))?));
+    }
+    Err(Failure::new(
+        exit_status::USAGE,
+        format!(
+            "unknown store '{url}': use postgres://user@host/db or sqlite:///path/to/agentlane.db"
+        ),
+    ))
 }
 
 fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, Failure> {
@@ -246,6 +260,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
         Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
+        Command::Store(args) => rt.block_on(store_cmd::run(args)),
         Command::Migrate => rt.block_on(async {
             let (_, store) = open_store(cli.home.as_ref()).await?;
             drop(store);

@@ -577,3 +577,64 @@ routes = ["r"]
     assert!(q.jobs().is_empty(), "nothing went to the SQLite default");
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// `store copy` moves a queue from SQLite to PostgreSQL without losing a job,
+/// an event or an incident.
+#[test]
+fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
+    let base = std::env::var("AGENTLANE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("al_copy_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([base.as_str(), "-qc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ));
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let q = login_queue();
+    q.enqueue("k", "one");
+    q.enqueue("k", "two");
+    q.drain("2");
+    let from = format!("sqlite://{}", q.sb.home().join("agentlane.db").display());
+    let out = q.cli(&["store", "copy", "--from", &from, "--to", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("copied: every row is in the target"));
+    let on_pg = |args: &[&str]| -> Value {
+        let mut all = vec!["--store", url.as_str()];
+        all.extend_from_slice(args);
+        serde_json::from_slice(&q.cli(&all).stdout).unwrap()
+    };
+    let jobs = on_pg(&["jobs", "--json"]);
+    assert_eq!(states(jobs.as_array().unwrap()), vec!["parked"; 2]);
+    let incidents = on_pg(&["incidents", "--json"]);
+    assert_eq!(incidents[0]["affected_jobs"], 2);
+    let dispatch = jobs[0]["id"]
+        .as_str()
+        .map(|id| {
+            q.job(id)["attempts_detail"][0]["dispatch_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap();
+    let shown = on_pg(&["show", &dispatch, "--json"]);
+    assert_eq!(shown["report"]["classifier"], "auth_unavailable");
+    // A second copy into the same (now full) store is refused.
+    let again = q.cli(&["store", "copy", "--from", &from, "--to", &url]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

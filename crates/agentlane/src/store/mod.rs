@@ -38,6 +38,12 @@ pub enum StoreError {
     /// An id prefix matched more than one dispatch.
     #[error("'{0}' matches more than one dispatch: give more characters of the id")]
     Ambiguous(String),
+    /// The store cannot do this.
+    #[error("this store does not support {0}")]
+    Unsupported(String),
+    /// A copy's target already holds data.
+    #[error("the target store is not empty ({0}): copy into a fresh database")]
+    NotEmpty(String),
 }
 
 /// One line of `agentlane runs`.
@@ -154,4 +160,26 @@ pub trait Store: Send + Sync {
     async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError>;
     /// Counts per lane and state, per class, and open incidents.
     async fn status(&self) -> Result<Status, StoreError>;
+
+    /// Every row of every table, for `agentlane store copy`.
+    async fn export_rows(&self) -> Result<Snapshot, StoreError> {
+        Err(StoreError::Unsupported("exporting from this store".into()))
+    }
+    /// Loads a snapshot into this (empty) store, in one transaction.
+    async fn import_rows(&self, _snapshot: &Snapshot) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("importing into this store".into()))
+    }
+    /// Rows per table, to check a copy.
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
+
+/// The tables of a store, in an order that respects their references.
+pub const TABLES: &[&str] = &["dispatches", "events", "jobs", "incidents", "incident_jobs"];
+
+/// Every row of a store: per table, one JSON object per row (times as the
+/// store's RFC 3339 text, JSON columns as JSON).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// (table, rows) in [`TABLES`] order.
+    pub tables: Vec<(String, Vec<serde_json::Value>)>,
 }

@@ -293,6 +293,54 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn import_rows(&self, snapshot: &super::Snapshot) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        for (table, _) in &snapshot.tables {
+            let n: i64 = tx
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .map_err(&e)?
+                .get(0);
+            if n > 0 {
+                return Err(StoreError::NotEmpty(format!("{table} has {n} rows")));
+            }
+        }
+        for (table, rows) in &snapshot.tables {
+            if !super::TABLES.contains(&table.as_str()) {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown table '{table}' in the snapshot"
+                )));
+            }
+            // jsonb_populate_recordset converts every value to the column's type.
+            for chunk in rows.chunks(1000) {
+                let batch = serde_json::Value::Array(chunk.to_vec());
+                tx.execute(&format!("INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"), &[&batch])
+                    .await
+                    .map_err(&e)?;
+            }
+        }
+        tx.execute("SELECT setval(pg_get_serial_sequence('events', 'seq'), GREATEST((SELECT max(seq) FROM events), 1))", &[])
+            .await
+            .map_err(&e)?;
+        tx.commit().await.map_err(&e)
+    }
+
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let client = self.client().await?;
+        let mut out = Vec::new();
+        for t in super::TABLES {
+            let n: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+                .await
+                .map_err(err(&self.location))?
+                .get(0);
+            out.push((t.to_string(), n as u64));
+        }
+        Ok(out)
+    }
+
     async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let client = self.client().await?;
         let rows = client

@@ -172,6 +172,60 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn export_rows(&self) -> Result<super::Snapshot, StoreError> {
+        self.with(|conn| {
+            let mut tables = Vec::new();
+            for table in super::TABLES {
+                let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
+                let names: Vec<String> =
+                    stmt.column_names().iter().map(|n| n.to_string()).collect();
+                let rows = stmt.query_map([], |row| {
+                    let mut obj = serde_json::Map::new();
+                    for (i, name) in names.iter().enumerate() {
+                        use rusqlite::types::ValueRef;
+                        let v = match row.get_ref(i)? {
+                            ValueRef::Null => serde_json::Value::Null,
+                            ValueRef::Integer(n) => serde_json::Value::from(n),
+                            ValueRef::Real(f) => serde_json::Value::from(f),
+                            ValueRef::Text(t) => {
+                                let text = String::from_utf8_lossy(t).into_owned();
+                                if matches!(name.as_str(), "report" | "fields" | "body") {
+                                    serde_json::from_str(&text)
+                                        .unwrap_or(serde_json::Value::String(text))
+                                } else {
+                                    serde_json::Value::String(text)
+                                }
+                            }
+                            ValueRef::Blob(b) => {
+                                serde_json::Value::String(String::from_utf8_lossy(b).into_owned())
+                            }
+                        };
+                        obj.insert(name.clone(), v);
+                    }
+                    Ok(serde_json::Value::Object(obj))
+                })?;
+                tables.push((
+                    table.to_string(),
+                    rows.collect::<rusqlite::Result<Vec<_>>>()?,
+                ));
+            }
+            Ok(super::Snapshot { tables })
+        })
+    }
+
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.with(|conn| {
+            super::TABLES
+                .iter()
+                .map(|t| {
+                    let n: i64 =
+                        conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                    Ok((t.to_string(), n as u64))
+                })
+                .collect()
+        })
+    }
+
     async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = self.with(|conn| {
             let mut stmt = conn.prepare_cached(
