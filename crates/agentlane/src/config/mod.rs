@@ -182,6 +182,8 @@ pub struct QueueSettings {
     pub poll: Duration,
     /// How long a stopping worker lets running jobs finish.
     pub shutdown_grace: Duration,
+    /// Wake on LISTEN/NOTIFY (PostgreSQL); false for poll-only (PgBouncer transaction pooling).
+    pub listen: bool,
 }
 
 impl Default for QueueSettings {
@@ -190,6 +192,7 @@ impl Default for QueueSettings {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(30),
+            listen: true,
         }
     }
 }
@@ -268,6 +271,8 @@ struct RawQueue {
     poll: Option<Spanned<String>>,
     #[serde(default)]
     shutdown_grace: Option<Spanned<String>>,
+    #[serde(default)]
+    listen: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -475,6 +480,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         if let Some(t) = &q.shutdown_grace {
             queue.shutdown_grace = src.duration(t, "queue.shutdown_grace")?;
+        }
+        if let Some(listen) = q.listen {
+            queue.listen = listen;
         }
     }
     let mut kinds = BTreeMap::new();

@@ -110,6 +110,15 @@ fn jitter_sample() -> f64 {
     u32::from_le_bytes(b) as f64 / (u32::MAX as f64 + 1.0)
 }
 
+/// An idle pass: woken by new jobs (LISTEN/NOTIFY) or after the poll interval.
+async fn wait_for_work(store: &Arc<dyn crate::store::Store>, lane: &str, config: &Config) {
+    if config.queue.listen {
+        store.wait_for_jobs(lane, config.queue.poll).await;
+    } else {
+        tokio::time::sleep(config.queue.poll).await;
+    }
+}
+
 /// Runs a worker until it is stopped (or, with `drain`, until the lane is empty).
 pub async fn run_worker(
     dispatcher: Arc<Dispatcher>,
@@ -248,7 +257,7 @@ pub async fn run_worker(
                         }
                     }
                 }
-                _ = tokio::time::sleep(config.queue.poll) => {}
+                _ = wait_for_work(&store, &options.lane, &config) => {}
                 _ = stop.changed() => {}
             }
         }

@@ -1614,6 +1614,49 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
+        use std::time::{Duration, Instant};
+        let (url, schema) = fresh_schema().await;
+        let waiter = Arc::new(open(&url).await);
+        let producer = open(&url).await;
+        let lane = format!("lane-{}", uuid::Uuid::now_v7().simple());
+        // Start the listener and drain the wake-up every (re)connect gives.
+        waiter
+            .wait_for_jobs(&lane, Duration::from_millis(500))
+            .await;
+        waiter
+            .wait_for_jobs(&lane, Duration::from_millis(200))
+            .await;
+        let w = waiter.clone();
+        let l = lane.clone();
+        let idle = tokio::spawn(async move {
+            let started = Instant::now();
+            w.wait_for_jobs(&l, Duration::from_secs(20)).await;
+            started.elapsed()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let job = crate::queue::NewJob {
+            kind: "k".into(),
+            lane: lane.clone(),
+            route: "r".into(),
+            prompt: "p".into(),
+            fields: Default::default(),
+            priority: 0,
+        };
+        producer.enqueue(&[job]).await.expect("enqueue");
+        let waited = idle.await.expect("join");
+        assert!(
+            waited >= Duration::from_millis(250),
+            "woken before the enqueue ({waited:?}): a stale wake-up"
+        );
+        assert!(
+            waited < Duration::from_secs(10),
+            "not woken by NOTIFY: waited {waited:?} of the 20 s poll"
+        );
+        drop_schema(&schema).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn five_workers_migrating_an_empty_database_at_once() {
         let (url, schema) = fresh_schema().await;
         let opens = (0..5).map(|_| {

@@ -171,6 +171,12 @@ pub trait Store: Send + Sync {
     }
     /// Rows per table, to check a copy.
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
+    /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
+    async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 }
 
 /// The tables of a store, in an order that respects their references.

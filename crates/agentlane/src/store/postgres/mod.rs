@@ -7,6 +7,7 @@
 //! under an advisory lock, so several workers starting at once on an empty
 //! database are safe.
 
+mod listen;
 mod queue;
 
 use std::str::FromStr;
@@ -33,6 +34,8 @@ const MIGRATION_LOCK: i64 = 0x6167_656e_746c_616e; // "agentlan"
 pub struct PostgresStore {
     pool: Pool,
     location: String,
+    url: String,
+    listener: std::sync::OnceLock<std::sync::Arc<listen::Listener>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -89,7 +92,12 @@ impl PostgresStore {
                 location: location.clone(),
                 message: e.to_string(),
             })?;
-        let store = PostgresStore { pool, location };
+        let store = PostgresStore {
+            pool,
+            location,
+            url: url.to_string(),
+            listener: std::sync::OnceLock::new(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -367,6 +375,16 @@ impl Store for PostgresStore {
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
         queue::enqueue(self, jobs).await
+    }
+
+    async fn wait_for_jobs(&self, lane: &str, timeout: Duration) {
+        let listener = self.listener.get_or_init(|| {
+            let listener = std::sync::Arc::new(listen::Listener::default());
+            tokio::spawn(listen::run(self.url.clone(), listener.clone()));
+            listener
+        });
+        let notify = listener.lane(lane);
+        let _ = tokio::time::timeout(timeout, notify.notified()).await;
     }
 
     async fn claim(

@@ -84,6 +84,18 @@ pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<St
         .map_err(&e)?;
         ids.push(id);
     }
+    // Wake idle workers, once per lane, when (and only if) the jobs commit.
+    let mut lanes: Vec<&str> = jobs.iter().map(|j| j.lane.as_str()).collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    for lane in lanes {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&super::listen::CHANNEL, &lane],
+        )
+        .await
+        .map_err(&e)?;
+    }
     tx.commit().await.map_err(&e)?;
     Ok(ids)
 }
