@@ -519,24 +519,8 @@ routes = ["slow"]
 /// server's `test` database (`.ci/run` starts the server when needed).
 #[test]
 fn the_queue_runs_the_same_on_postgres() {
-    let base = std::env::var("AGENTLANE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("al_cli_{}", std::process::id());
-    let psql = |sql: &str| {
-        let out = Command::new("psql")
-            .args([base.as_str(), "-qc", sql])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    psql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ));
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let pg = PgSchema::new("al_cli_");
+    let url = pg.url.clone();
     let q = Queue::new(
         r#"
 [routes.r]
@@ -575,31 +559,14 @@ routes = ["r"]
     let jobs: Value = serde_json::from_slice(&with_store(&["jobs", "--json"]).stdout).unwrap();
     assert_eq!(states(jobs.as_array().unwrap()), vec!["succeeded"; 5]);
     assert!(q.jobs().is_empty(), "nothing went to the SQLite default");
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
 
 /// `store copy` moves a queue from SQLite to PostgreSQL without losing a job,
 /// an event or an incident.
 #[test]
 fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
-    let base = std::env::var("AGENTLANE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("al_copy_{}", std::process::id());
-    let psql = |sql: &str| {
-        let out = Command::new("psql")
-            .args([base.as_str(), "-qc", sql])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    psql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ));
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let pg = PgSchema::new("al_copy_");
+    let url = pg.url.clone();
     let q = login_queue();
     q.enqueue("k", "one");
     q.enqueue("k", "two");
@@ -636,5 +603,51 @@ fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
     let again = q.cli(&["store", "copy", "--from", &from, "--to", &url]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
+
+/// A fresh schema in the local PostgreSQL `test` database (`AGENTLANE_TEST_POSTGRES`
+/// overrides the server), dropped when the test ends.
+struct PgSchema {
+    base: String,
+    name: String,
+    url: String,
+}
+
+impl PgSchema {
+    fn new(tag: &str) -> PgSchema {
+        let base = std::env::var("AGENTLANE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("{tag}{}", std::process::id());
+        let url = format!("{base}?options=-c%20search_path%3D{name}");
+        let pg = PgSchema { base, name, url };
+        pg.psql(&format!(
+            "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}",
+            pg.name
+        ));
+        pg
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([self.base.as_str(), "-qc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                self.base.as_str(),
+                "-qc",
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+            ])
+            .output();
+    }
 }

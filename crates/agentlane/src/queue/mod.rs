@@ -162,6 +162,59 @@ pub enum Settle {
     Release,
 }
 
+/// What a settlement writes to the job row: the same on every backend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SettleRow {
+    /// The new state.
+    pub state: JobState,
+    /// `next_action`.
+    pub action: &'static str,
+    /// Delay before `run_at`, for a retry.
+    pub delay: Option<Duration>,
+    /// The next attempt's timeout, when it changes.
+    pub timeout_ms: Option<i64>,
+    /// Expanded diagnostics next time.
+    pub diagnostics: bool,
+    /// The job is finished (`finished_at` is set).
+    pub terminal: bool,
+    /// Added to `attempts` (a release gives the attempt back).
+    pub attempts_delta: i32,
+}
+
+impl Settle {
+    /// The row values this settlement writes.
+    pub fn row(&self) -> SettleRow {
+        let base = |state, action, terminal| SettleRow {
+            state,
+            action,
+            delay: None,
+            timeout_ms: None,
+            diagnostics: false,
+            terminal,
+            attempts_delta: 0,
+        };
+        match self {
+            Settle::Done => base(JobState::Succeeded, "done", true),
+            Settle::Retry {
+                delay,
+                timeout,
+                diagnostics,
+            } => SettleRow {
+                delay: Some(*delay),
+                timeout_ms: timeout.map(|t| t.as_millis() as i64),
+                diagnostics: *diagnostics,
+                ..base(JobState::Scheduled, "retry", false)
+            },
+            Settle::Park => base(JobState::Parked, "park", false),
+            Settle::Fail => base(JobState::Failed, "fail", true),
+            Settle::Release => SettleRow {
+                attempts_delta: -1,
+                ..base(JobState::Queued, "run", false)
+            },
+        }
+    }
+}
+
 /// Where an incident's repair belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -215,33 +215,16 @@ pub(super) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, St
     let mut client = s.client().await?;
     let e = err(&s.location);
     let tx = client.transaction().await.map_err(&e)?;
-    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta): (
-        &str,
-        &str,
-        Option<Duration>,
-        Option<i64>,
-        bool,
-        bool,
-        i32,
-    ) = match &c.settle {
-        Settle::Done => ("succeeded", "done", None, None, false, true, 0),
-        Settle::Retry {
-            delay,
-            timeout,
-            diagnostics,
-        } => (
-            "scheduled",
-            "retry",
-            Some(*delay),
-            timeout.map(|t| t.as_millis() as i64),
-            *diagnostics,
-            false,
-            0,
-        ),
-        Settle::Park => ("parked", "park", None, None, false, false, 0),
-        Settle::Fail => ("failed", "fail", None, None, false, true, 0),
-        Settle::Release => ("queued", "run", None, None, false, false, -1),
-    };
+    let row = c.settle.row();
+    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = (
+        row.state.label(),
+        row.action,
+        row.delay,
+        row.timeout_ms,
+        row.diagnostics,
+        row.terminal,
+        row.attempts_delta,
+    );
     let delay_ms: Option<f64> = delay.map(millis);
     let changed = tx
         .execute(

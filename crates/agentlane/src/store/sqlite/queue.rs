@@ -173,26 +173,16 @@ fn upsert_incident(
 
 pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = match &c.settle
-    {
-        Settle::Done => ("succeeded", "done", None, None, false, true, 0),
-        Settle::Retry {
-            delay,
-            timeout,
-            diagnostics,
-        } => (
-            "scheduled",
-            "retry",
-            Some(*delay),
-            timeout.map(|t| t.as_millis() as i64),
-            *diagnostics,
-            false,
-            0,
-        ),
-        Settle::Park => ("parked", "park", None, None, false, false, 0),
-        Settle::Fail => ("failed", "fail", None, None, false, true, 0),
-        Settle::Release => ("queued", "run", None, None, false, false, -1),
-    };
+    let row = c.settle.row();
+    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = (
+        row.state.label(),
+        row.action,
+        row.delay,
+        row.timeout_ms,
+        row.diagnostics,
+        row.terminal,
+        row.attempts_delta,
+    );
     let sql = format!(
         "UPDATE jobs SET state = ?4, next_action = ?5, reason = ?6, classifier = ?7,
                 run_at = CASE WHEN ?8 IS NULL THEN {NOW} ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?8) END,
