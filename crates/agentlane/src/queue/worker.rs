@@ -211,12 +211,17 @@ pub async fn run_worker(
             }
             // Maintenance at most twice a lease, not on every pass of the loop:
             // it is a write transaction that the claim path should not pay for.
+            // One leader among the workers runs maintenance, renewing its
+            // leadership every lease/2; rescue is fenced and idempotent, so two
+            // leaders by mistake would do no harm.
             if last_rescue.elapsed() >= lease / 2 {
                 last_rescue = std::time::Instant::now();
-                for job in store.rescue_expired(&owner, lease).await? {
-                    summary.rescued += 1;
-                    let shared = shared.clone();
-                    running.spawn(async move { settle_lost(&shared, job).await });
+                if store.try_lead("maintenance", &owner, lease).await? {
+                    for job in store.rescue_expired(&owner, lease).await? {
+                        summary.rescued += 1;
+                        let shared = shared.clone();
+                        running.spawn(async move { settle_lost(&shared, job).await });
+                    }
                 }
             }
             let healthy: Vec<String> = if options.ungated {

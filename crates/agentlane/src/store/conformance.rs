@@ -1483,6 +1483,52 @@ pub(crate) async fn case_status(store: &dyn Store) {
     );
 }
 
+/// One leader at a time; the leader renews; another takes over once its lease expires.
+pub(crate) async fn case_leadership(store: &dyn Store) {
+    use std::time::Duration;
+    let lease = Duration::from_millis(800);
+    assert!(
+        store
+            .try_lead("maintenance", "A", lease)
+            .await
+            .expect("lead"),
+        "the first asks, the first leads"
+    );
+    assert!(
+        !store
+            .try_lead("maintenance", "B", lease)
+            .await
+            .expect("lead"),
+        "B may not lead while A's lease holds"
+    );
+    assert!(
+        store
+            .try_lead("maintenance", "A", lease)
+            .await
+            .expect("lead"),
+        "A renews"
+    );
+    assert!(
+        store.try_lead("other", "B", lease).await.expect("lead"),
+        "leaderships are per name"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        store
+            .try_lead("maintenance", "B", lease)
+            .await
+            .expect("lead"),
+        "B takes over an expired lease"
+    );
+    assert!(
+        !store
+            .try_lead("maintenance", "A", lease)
+            .await
+            .expect("lead"),
+        "A has lost it"
+    );
+}
+
 #[cfg(test)]
 mod sqlite {
     use std::sync::Arc;
@@ -1517,6 +1563,7 @@ mod sqlite {
         release_parked => case_release_parked,
         lane_pending => case_lane_pending,
         status => case_status,
+        leadership => case_leadership,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1602,6 +1649,7 @@ mod postgres {
         release_parked => case_release_parked,
         lane_pending => case_lane_pending,
         status => case_status,
+        leadership => case_leadership,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

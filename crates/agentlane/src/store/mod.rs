@@ -172,6 +172,10 @@ pub trait Store: Send + Sync {
     /// Rows per table, to check a copy.
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
 
+    /// Takes or renews the leadership lease `name` for `owner`; true when
+    /// `owner` leads (it held it, or the previous leader's lease expired).
+    async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
+
     /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
     /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
     async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {

@@ -25,7 +25,10 @@ use crate::queue::{
 };
 
 /// The migrations, in order; the index + 1 is the version.
-const MIGRATIONS: &[&str] = &[include_str!("0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_schema.sql"),
+    include_str!("0002_leaders.sql"),
+];
 
 /// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).
 const MIGRATION_LOCK: i64 = 0x6167_656e_746c_616e; // "agentlan"
@@ -333,6 +336,24 @@ impl Store for PostgresStore {
             .await
             .map_err(&e)?;
         tx.commit().await.map_err(&e)
+    }
+
+    async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let ms = lease.as_secs_f64() * 1000.0;
+        let row = client
+            .query_one(
+                "WITH taken AS (
+                     INSERT INTO leaders (name, owner, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                     WHERE leaders.owner = excluded.owner OR leaders.expires_at < now()
+                     RETURNING owner)
+                 SELECT EXISTS (SELECT 1 FROM taken)",
+                &[&name, &owner, &ms],
+            )
+            .await
+            .map_err(err(&self.location))?;
+        Ok(row.get(0))
     }
 
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {

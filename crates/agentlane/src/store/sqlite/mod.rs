@@ -27,6 +27,7 @@ use crate::queue::{
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_dispatches.sql"),
     include_str!("0002_queue.sql"),
+    include_str!("0003_leaders.sql"),
 ];
 
 /// The SQLite store.
@@ -210,6 +211,21 @@ impl Store for SqliteStore {
                 ));
             }
             Ok(super::Snapshot { tables })
+        })
+    }
+
+    async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "INSERT INTO leaders (name, owner, expires_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?3))
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                 WHERE leaders.owner = excluded.owner OR leaders.expires_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            )?
+            .execute(params![name, owner, format!("+{:.3} seconds", lease.as_secs_f64())])?;
+            let leader: String = tx.query_row("SELECT owner FROM leaders WHERE name = ?1", [name], |r| r.get(0))?;
+            tx.commit()?;
+            Ok(leader == owner)
         })
     }
 
