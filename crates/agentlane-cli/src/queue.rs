@@ -220,6 +220,9 @@ fn print_summary(s: &WorkerSummary) {
     for (route, class) in &s.unhealthy_routes {
         eprintln!("  route {route} failed preflight: {class} (nothing claimed for it; see `agentlane incidents --open`)");
     }
+    if s.lost_leases {
+        eprintln!("  stopped: this worker could not renew its leases (cut off from the store) and stopped its agents");
+    }
     if s.rejected_settles > 0 {
         eprintln!(
             "  {} late settlements rejected (lease lost)",
@@ -279,5 +282,9 @@ pub async fn worker(
             );
         }
     }
-    Ok(0)
+    Ok(if summary.lost_leases {
+        exit_status::IO_ERROR
+    } else {
+        0
+    })
 }

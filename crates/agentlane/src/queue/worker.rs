@@ -63,6 +63,8 @@ pub struct WorkerSummary {
     pub rejected_settles: u64,
     /// Jobs rescued from expired leases.
     pub rescued: u64,
+    /// The worker stopped because it could not renew its leases (cut off from the store).
+    pub lost_leases: bool,
     /// Routes whose preflight failed, with the class.
     pub unhealthy_routes: BTreeMap<String, String>,
 }
@@ -176,10 +178,12 @@ pub async fn run_worker(
     // failed, measured on its own monotonic clock: with the dispatch's kill
     // grace they are gone before the lease can expire and another worker
     // rescues the job, so a partition never yields two runs of one job.
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let heartbeat = {
         let store = store.clone();
         let owner = owner.clone();
         let abort_tx = abort_tx.clone();
+        let lost = lost.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(lease / 3);
             let mut last_renewed = std::time::Instant::now();
@@ -188,6 +192,7 @@ pub async fn run_worker(
                 match store.heartbeat(&owner, lease).await {
                     Ok(_) => last_renewed = std::time::Instant::now(),
                     Err(_) if last_renewed.elapsed() >= lease * 2 / 3 => {
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
                         let _ = abort_tx.send(Some(libc::SIGTERM));
                     }
                     Err(_) => {}
@@ -206,7 +211,9 @@ pub async fn run_worker(
     let mut running: JoinSet<Result<Ran, WorkerError>> = JoinSet::new();
     let result: Result<(), WorkerError> = async {
         loop {
-            if *stop.borrow() {
+            // A worker cut off from the store has stopped its agents: it stops
+            // too, instead of claiming jobs it could not hold.
+            if *stop.borrow() || lost.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
             // Maintenance at most twice a lease, not on every pass of the loop:
@@ -286,6 +293,7 @@ pub async fn run_worker(
     }
     .await;
     heartbeat.abort();
+    summary.lost_leases = lost.load(std::sync::atomic::Ordering::SeqCst);
     result.map(|()| summary)
 }
 
