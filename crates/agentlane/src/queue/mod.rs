@@ -308,6 +308,23 @@ pub struct Completion {
     pub incident: Option<IncidentFacts>,
 }
 
+impl Completion {
+    /// The `job_decided` (or `job_decision_rejected`) event this settlement records.
+    pub fn decided(&self) -> crate::events::JobDecided {
+        let row = self.settle.row();
+        crate::events::JobDecided {
+            job_id: self.job_id.clone(),
+            attempt: self.attempt,
+            owner: self.owner.clone(),
+            dispatch_id: self.dispatch_id.clone(),
+            classifier: self.class,
+            action: row.action.to_string(),
+            delay_secs: row.delay.map(|d| d.as_secs_f64()),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
 /// A stored incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio_postgres::Row;
 
 use super::{err, insert_event, PostgresStore};
-use crate::events::{Event, JobDecided};
+use crate::events::Event;
 use crate::queue::{incident_priority, repair_address};
 use crate::queue::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
@@ -253,16 +253,7 @@ pub(super) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, St
         )
         .await
         .map_err(&e)?;
-    let decided = JobDecided {
-        job_id: c.job_id.clone(),
-        attempt: c.attempt,
-        owner: c.owner.clone(),
-        dispatch_id: c.dispatch_id.clone(),
-        classifier: c.class,
-        action: action.to_string(),
-        delay_secs: delay.map(|d| d.as_secs_f64()),
-        reason: c.reason.clone(),
-    };
+    let decided = c.decided();
     if changed == 0 {
         insert_event(
             &tx,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use crate::events::{Event, JobDecided};
+use crate::events::Event;
 use crate::queue::{incident_priority, repair_address};
 use crate::queue::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
@@ -208,16 +208,7 @@ pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<
         attempts_delta,
         c.dispatch_id,
     ])?;
-    let decided = JobDecided {
-        job_id: c.job_id.clone(),
-        attempt: c.attempt,
-        owner: c.owner.clone(),
-        dispatch_id: c.dispatch_id.clone(),
-        classifier: c.class,
-        action: action.to_string(),
-        delay_secs: delay.map(|d| d.as_secs_f64()),
-        reason: c.reason.clone(),
-    };
+    let decided = c.decided();
     if changed == 0 {
         // The lease was lost (rescued by another worker): this late write
         // changes nothing but is counted.
