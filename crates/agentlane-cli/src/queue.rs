@@ -3,6 +3,7 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use agentlane::dispatch::{parse_assignment, Dispatcher};
 use agentlane::exit_status;
@@ -229,6 +230,15 @@ fn print_summary(s: &WorkerSummary) {
             s.rejected_settles
         );
     }
+    if s.store_outages > 0 {
+        eprintln!("  waited through {} store outage(s)", s.store_outages);
+    }
+    if s.unsettled > 0 {
+        eprintln!(
+            "  {} attempts could not be settled (store unreachable); the maintenance leader rescues them when their leases expire",
+            s.unsettled
+        );
+    }
 }
 
 pub async fn worker(
@@ -267,10 +277,12 @@ pub async fn worker(
     let summary = run_worker(dispatcher, config, options, stop_rx)
         .await
         .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
-    let open = store
-        .incidents(true)
-        .await
-        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    // Best effort: a worker that stopped because the store was unreachable
+    // still reports its summary.
+    let open = match tokio::time::timeout(Duration::from_secs(5), store.incidents(true)).await {
+        Ok(Ok(open)) => open,
+        _ => Vec::new(),
+    };
     if args.json {
         println!("{}", json!({"summary": summary, "open_incidents": open}));
     } else {

@@ -234,6 +234,9 @@ impl Interrupt {
     }
 }
 
+/// How long the outcome of a dispatch is retried through a store outage.
+const FINISH_PATIENCE: Duration = Duration::from_secs(30);
+
 /// The dispatcher. One per process; share it by reference.
 pub struct Dispatcher {
     home: Home,
@@ -303,6 +306,18 @@ impl Dispatcher {
         self.finish_exited(&req, &prepared.event, exited).await
     }
 
+    /// Records the outcome of a dispatch that happened: worth waiting for
+    /// through a store outage (a database restart) rather than losing. Safe to
+    /// retry: the store records a dispatch's finish once.
+    async fn record_finish(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        crate::store::with_patience(FINISH_PATIENCE, || self.store.record_finish(report, events))
+            .await
+    }
+
     async fn finish_refused(
         &self,
         req: &DispatchRequest,
@@ -312,7 +327,7 @@ impl Dispatcher {
         let exit_status = crate::exit_status::for_dispatch(refusal.class, None, None, false);
         let report = base_report(req, prepare, refusal, exit_status);
         let events = vec![Event::RunnerClassifiedFailure(classified_event(&report))];
-        self.store.record_finish(&report, &events).await?;
+        self.record_finish(&report, &events).await?;
         Ok(report)
     }
 
@@ -401,7 +416,7 @@ impl Dispatcher {
         if report.classifier.is_failure() {
             events.push(Event::RunnerClassifiedFailure(classified_event(&report)));
         }
-        self.store.record_finish(&report, &events).await?;
+        self.record_finish(&report, &events).await?;
         Ok(report)
     }
 }
@@ -420,7 +435,7 @@ fn interrupted(sig: i32, ctx: &HintContext<'_>) -> classify::Classification {
     }
 }
 
-fn base_report(
+pub(crate) fn base_report(
     req: &DispatchRequest,
     p: &crate::events::Prepare,
     c: classify::Classification,
@@ -479,7 +494,7 @@ fn fingerprint_of(r: &DispatchReport) -> Option<String> {
     })
 }
 
-fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
+pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
     ClassifiedFailure {
         dispatch_id: r.dispatch_id.clone(),
         classifier: r.classifier,

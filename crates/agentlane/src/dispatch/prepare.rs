@@ -120,6 +120,7 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
     env.insert(MARKER_VAR.to_string(), dispatch_id.to_string());
     if let Some(job) = &req.job {
         env.insert("AGENTLANE_JOB_ID".to_string(), job.id.clone());
+        env.insert("AGENTLANE_ATTEMPT".to_string(), job.attempt.to_string());
     }
     let redactor = Arc::new(Redactor::new(&Secrets::from_env(
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())),

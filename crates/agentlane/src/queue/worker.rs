@@ -65,6 +65,11 @@ pub struct WorkerSummary {
     pub rescued: u64,
     /// The worker stopped because it could not renew its leases (cut off from the store).
     pub lost_leases: bool,
+    /// Store outages the worker waited through.
+    pub store_outages: u64,
+    /// Attempts whose settlement could not be written (the store stayed
+    /// unreachable): their leases expire and the maintenance leader rescues them.
+    pub unsettled: u64,
     /// Routes whose preflight failed, with the class.
     pub unhealthy_routes: BTreeMap<String, String>,
 }
@@ -89,7 +94,7 @@ struct Shared {
     owner: String,
     host: String,
     lane: String,
-    abort: Interrupt,
+    held: Held,
 }
 
 /// The outcome of one job's attempt, for the summary.
@@ -163,39 +168,47 @@ pub async fn run_worker(
             .map_or(usize::MAX, |c| c as usize),
     );
     let lease = config.queue.lease;
-    let (abort_tx, abort) = Interrupt::channel();
-    let abort_tx = Arc::new(abort_tx);
+    let held = Held::default();
     let shared = Arc::new(Shared {
         dispatcher: dispatcher.clone(),
         config: config.clone(),
         owner: owner.clone(),
         host: host.clone(),
         lane: options.lane.clone(),
-        abort,
+        held: held.clone(),
     });
-    // Renew every lease in one statement every lease/3. A worker that cannot
-    // renew (cut off from the store) stops its agents once two renewals have
-    // failed, measured on its own monotonic clock: with the dispatch's kill
-    // grace they are gone before the lease can expire and another worker
-    // rescues the job, so a partition never yields two runs of one job.
+    // Every lease/3, renew the leases of the jobs this worker runs, in one
+    // statement. A job whose lease was not renewed (expired, rescued) is
+    // stopped at once. A worker that cannot renew at all (cut off from the
+    // store) stops its agents once two renewals have failed, measured on its
+    // own monotonic clock: with the dispatch's kill grace capped at lease/6
+    // they are gone before the lease can expire and another worker rescues
+    // the job, so a partition never yields two runs of one job.
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let heartbeat = {
         let store = store.clone();
         let owner = owner.clone();
-        let abort_tx = abort_tx.clone();
+        let held = held.clone();
         let lost = lost.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(lease / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut last_renewed = std::time::Instant::now();
             loop {
                 tick.tick().await;
-                match store.heartbeat(&owner, lease).await {
-                    Ok(_) => last_renewed = std::time::Instant::now(),
-                    Err(_) if last_renewed.elapsed() >= lease * 2 / 3 => {
-                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
-                        let _ = abort_tx.send(Some(libc::SIGTERM));
+                let ids = held.ids();
+                let renewal =
+                    tokio::time::timeout(lease / 3, store.heartbeat(&owner, &ids, lease)).await;
+                match renewal {
+                    Ok(Ok(renewed)) => {
+                        last_renewed = std::time::Instant::now();
+                        held.stop_unrenewed(&ids, &renewed);
                     }
-                    Err(_) => {}
+                    _ if last_renewed.elapsed() >= lease * 2 / 3 => {
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                        held.stop_all(libc::SIGTERM);
+                    }
+                    _ => {}
                 }
             }
         })
@@ -208,13 +221,40 @@ pub async fn run_worker(
     let mut healthy_before: HashMap<String, bool> = HashMap::new();
     let mut parked: ParkedStamps = HashMap::new();
     let mut last_rescue = std::time::Instant::now() - lease;
+    let mut outage = Outage::new(&owner);
     let mut running: JoinSet<Result<Ran, WorkerError>> = JoinSet::new();
+    // A transient store failure (the database restarting, a connection cut)
+    // does not end the worker: it waits, backing off, and tries again.
+    macro_rules! patiently {
+        ($op:expr) => {
+            match $op {
+                Ok(v) => {
+                    outage.over();
+                    v
+                }
+                Err(e) if e.is_transient() => {
+                    outage.wait(&e as &dyn std::fmt::Display, &mut stop).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+    }
     let result: Result<(), WorkerError> = async {
         loop {
             // A worker cut off from the store has stopped its agents: it stops
             // too, instead of claiming jobs it could not hold.
             if *stop.borrow() || lost.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
+            }
+            // Collect finished jobs first: a job task whose settlement could
+            // not be written (store unreachable) is left to the rescue.
+            while let Some(done) = running.try_join_next() {
+                if let Some(route) = record(&mut summary, done)? {
+                    if let Some(r) = config.routes.get(&route) {
+                        parked.insert(route, Stamp::of(&config, r, dispatcher.home().key()));
+                    }
+                }
             }
             // Maintenance at most twice a lease, not on every pass of the loop:
             // it is a write transaction that the claim path should not pay for.
@@ -223,40 +263,57 @@ pub async fn run_worker(
             // leaders by mistake would do no harm.
             if last_rescue.elapsed() >= lease / 2 {
                 last_rescue = std::time::Instant::now();
-                if store.try_lead("maintenance", &owner, lease).await? {
-                    for job in store.rescue_expired(&owner, lease).await? {
+                if patiently!(store.try_lead("maintenance", &owner, lease).await) {
+                    for job in patiently!(store.rescue_expired(&owner, lease).await) {
                         summary.rescued += 1;
                         let shared = shared.clone();
-                        running.spawn(async move { settle_lost(&shared, job).await });
+                        let interrupt = held.hold(&job.id);
+                        running.spawn(async move {
+                            let id = job.id.clone();
+                            let ran = settle_lost(&shared, job).await;
+                            drop(interrupt);
+                            shared.held.release(&id);
+                            ran
+                        });
                     }
                 }
             }
             let healthy: Vec<String> = if options.ungated {
                 routes.iter().map(|r| r.name.clone()).collect()
             } else {
-                check_routes(
-                    &shared,
-                    &preflight,
-                    &routes,
-                    &mut healthy_before,
-                    &mut parked,
-                    &mut summary,
+                patiently!(
+                    check_routes(
+                        &shared,
+                        &preflight,
+                        &routes,
+                        &mut healthy_before,
+                        &mut parked,
+                        &mut summary,
+                    )
+                    .await
                 )
-                .await?
             };
             let free = concurrency.saturating_sub(running.len());
             if free > 0 && !healthy.is_empty() {
-                let claimed = store
-                    .claim(&options.lane, &healthy, &owner, lease, free)
-                    .await?;
+                let claimed = patiently!(
+                    store
+                        .claim(&options.lane, &healthy, &owner, lease, free)
+                        .await
+                );
                 summary.claimed += claimed.len() as u64;
                 for job in claimed {
                     let shared = shared.clone();
-                    running.spawn(async move { run_job(&shared, job).await });
+                    let interrupt = held.hold(&job.id);
+                    running.spawn(async move {
+                        let id = job.id.clone();
+                        let ran = run_job(&shared, job, interrupt).await;
+                        shared.held.release(&id);
+                        ran
+                    });
                 }
             }
             if options.drain && running.is_empty() {
-                let pending = store.lane_pending(&options.lane, &healthy).await?;
+                let pending = patiently!(store.lane_pending(&options.lane, &healthy).await);
                 if pending.waiting == 0 && pending.running == 0 {
                     break;
                 }
@@ -282,7 +339,7 @@ pub async fn run_worker(
                     record(&mut summary, done)?;
                 }
                 _ = &mut grace => {
-                    let _ = abort_tx.send(Some(libc::SIGTERM));
+                    held.stop_all(libc::SIGTERM);
                     while let Some(done) = running.join_next().await {
                         record(&mut summary, done)?;
                     }
@@ -294,7 +351,113 @@ pub async fn run_worker(
     .await;
     heartbeat.abort();
     summary.lost_leases = lost.load(std::sync::atomic::Ordering::SeqCst);
+    summary.store_outages = outage.count;
     result.map(|()| summary)
+}
+
+/// The jobs this worker holds a lease on, each with the trigger that stops
+/// its agent: the heartbeat renews exactly these, and stops the ones whose
+/// lease it could not renew.
+#[derive(Clone, Default)]
+struct Held(Arc<std::sync::Mutex<HashMap<String, tokio::sync::watch::Sender<Option<i32>>>>>);
+
+impl Held {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, tokio::sync::watch::Sender<Option<i32>>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds `job`; the returned interrupt stops its agent.
+    fn hold(&self, job: &str) -> Interrupt {
+        let (tx, interrupt) = Interrupt::channel();
+        self.lock().insert(job.to_string(), tx);
+        interrupt
+    }
+
+    fn release(&self, job: &str) {
+        self.lock().remove(job);
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn stop_all(&self, signal: i32) {
+        for tx in self.lock().values() {
+            let _ = tx.send(Some(signal));
+        }
+    }
+
+    /// Stops the jobs asked for but not renewed: their lease is gone.
+    fn stop_unrenewed(&self, asked: &[String], renewed: &[String]) {
+        let held = self.lock();
+        for id in asked.iter().filter(|id| !renewed.contains(id)) {
+            if let Some(tx) = held.get(id) {
+                let _ = tx.send(Some(libc::SIGTERM));
+            }
+        }
+    }
+}
+
+/// A store outage as the worker lives through it: said once when it starts
+/// and once when it ends, with waits that double from the poll interval up
+/// to 5 s.
+struct Outage {
+    owner: String,
+    since: Option<std::time::Instant>,
+    wait: Duration,
+    count: u64,
+}
+
+impl Outage {
+    fn new(owner: &str) -> Self {
+        Outage {
+            owner: owner.to_string(),
+            since: None,
+            wait: Duration::from_millis(100),
+            count: 0,
+        }
+    }
+
+    async fn wait(&mut self, e: &dyn std::fmt::Display, stop: &mut watch::Receiver<bool>) {
+        if self.since.is_none() {
+            self.since = Some(std::time::Instant::now());
+            self.count += 1;
+            eprintln!(
+                "agentlane: worker {}: {e}; retrying until it answers",
+                self.owner
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(self.wait) => {}
+            _ = stop.changed() => {}
+        }
+        self.wait = (self.wait * 2).min(Duration::from_secs(5));
+    }
+
+    fn over(&mut self) {
+        if let Some(since) = self.since.take() {
+            eprintln!(
+                "agentlane: worker {}: the store answers again after {:.1} s",
+                self.owner,
+                since.elapsed().as_secs_f64()
+            );
+        }
+        self.wait = Duration::from_millis(100);
+    }
+}
+
+impl WorkerError {
+    /// Whether the failure was a store outage that may pass.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WorkerError::Store(e) | WorkerError::Dispatch(DispatchError::Store(e)) => {
+                e.is_transient()
+            }
+            _ => false,
+        }
+    }
 }
 
 fn record(
@@ -302,7 +465,15 @@ fn record(
     done: Result<Result<Ran, WorkerError>, tokio::task::JoinError>,
 ) -> Result<Option<String>, WorkerError> {
     let ran = match done {
-        Ok(r) => r?,
+        Ok(Ok(ran)) => ran,
+        Ok(Err(e)) if e.is_transient() => {
+            // The attempt's settlement could not be written: its lease
+            // expires and the maintenance leader rescues it as worker_lost.
+            summary.unsettled += 1;
+            eprintln!("agentlane: worker {}: an attempt could not be settled: {e}; its lease will expire and it will be rescued", summary.owner);
+            return Ok(None);
+        }
+        Ok(Err(e)) => return Err(e),
         Err(e) => return Err(WorkerError::Lane(format!("a job task failed: {e}"))),
     };
     *summary.classes.entry(ran.class.label()).or_default() += 1;
@@ -400,7 +571,7 @@ fn preflight_incident(shared: &Shared, route: &Route, r: &PreflightChecked) -> I
     }
 }
 
-async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
+async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran, WorkerError> {
     let config = &shared.config;
     let Some(route) = config.routes.get(&job.route) else {
         let reason = format!(
@@ -453,10 +624,25 @@ async fn run_job(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
     // before the lease ends: cap the SIGTERM → SIGKILL grace at lease/6.
     req.kill_grace = req.kill_grace.min(config.queue.lease / 6);
     let timeout = req.timeout;
-    let report = shared
-        .dispatcher
-        .dispatch(req, shared.abort.clone())
-        .await?;
+    let report = match shared.dispatcher.dispatch(req, interrupt).await {
+        Ok(report) => report,
+        // The store failed around the attempt (its prepare or its outcome
+        // could not be recorded): give the job back rather than guess.
+        Err(DispatchError::Store(e)) if e.is_transient() => {
+            let reason = format!("released: the store failed around the attempt ({e})");
+            return settle(
+                shared,
+                &job,
+                None,
+                Class::WorkerLost,
+                Settle::Release,
+                reason,
+                None,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     if report.interrupted_by.is_some() {
         let reason = "released: the worker stopped before the attempt finished".to_string();
         return settle(
@@ -582,20 +768,22 @@ async fn settle(
         Settle::Fail => "fail",
         Settle::Release => "release",
     };
-    let accepted = shared
-        .dispatcher
-        .store()
-        .settle(&Completion {
-            job_id: job.id.clone(),
-            attempt: job.attempts,
-            owner: shared.owner.clone(),
-            dispatch_id,
-            class,
-            settle,
-            reason,
-            incident,
-        })
-        .await?;
+    let completion = Completion {
+        job_id: job.id.clone(),
+        attempt: job.attempts,
+        owner: shared.owner.clone(),
+        dispatch_id,
+        class,
+        settle,
+        reason,
+        incident,
+    };
+    // Worth retrying through a store outage for as long as the lease could
+    // still be ours; the fence makes a repeat after a lost reply harmless.
+    let store = shared.dispatcher.store();
+    let accepted =
+        crate::store::with_patience(shared.config.queue.lease, || store.settle(&completion))
+            .await?;
     Ok(Ran {
         route: job.route.clone(),
         class,

@@ -1022,13 +1022,22 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
         .await
         .expect("claim");
     assert_eq!(kept.len(), 1);
+    let held = id_list(&kept);
     assert_eq!(
-        store.heartbeat("worker-H", LEASE).await.expect("heartbeat"),
-        1
+        store
+            .heartbeat("worker-H", &held, LEASE)
+            .await
+            .expect("heartbeat"),
+        held,
+        "the owner renews the lease it holds"
     );
-    assert_eq!(
-        store.heartbeat("nobody", LEASE).await.expect("heartbeat"),
-        0
+    assert!(
+        store
+            .heartbeat("nobody", &held, LEASE)
+            .await
+            .expect("heartbeat")
+            .is_empty(),
+        "another owner renews nothing"
     );
     let renewed = get(store, &kept[0].id).await;
     let ahead = secs_between(
@@ -1064,6 +1073,14 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
     );
 
     tokio::time::sleep(PAST_SHORT).await;
+    assert!(
+        store
+            .heartbeat("worker-A", std::slice::from_ref(&lost.id), LEASE)
+            .await
+            .expect("heartbeat")
+            .is_empty(),
+        "an expired lease is not renewed: it belongs to the rescue"
+    );
     let rescued = store
         .rescue_expired("worker-B", LEASE)
         .await
@@ -1129,6 +1146,41 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
             .expect("rescue")
             .is_empty(),
         "B's lease is fresh"
+    );
+
+    // The lost worker's late record of its attempt changes nothing: the
+    // attempt stays worker_lost, and no runner_exit appears.
+    let late_report = crate::dispatch::base_report(
+        &crate::dispatch::DispatchRequest::new("claude", Vec::new()),
+        &prepare(&dispatch_id, &lost),
+        crate::classify::Classification {
+            class: Class::Ok,
+            rule: "fact.exit_zero".into(),
+            evidence: None,
+            repair_hint: String::new(),
+            retry_after_secs: None,
+        },
+        0,
+    );
+    let late_exit = crate::events::Event::RunnerClassifiedFailure(
+        crate::dispatch::classified_event(&late_report),
+    );
+    for _ in 0..2 {
+        store
+            .record_finish(&late_report, std::slice::from_ref(&late_exit))
+            .await
+            .expect("a late record_finish is not an error");
+    }
+    let after = store
+        .dispatch(&dispatch_id)
+        .await
+        .expect("dispatch")
+        .expect("exists");
+    assert_eq!(after.summary.classifier.as_deref(), Some("worker_lost"));
+    assert_eq!(
+        after.events.len(),
+        rec.events.len(),
+        "a dispatch is finished once: {after:?}"
     );
 
     // The lost worker's late settle is fenced; the rescuer's applies.

@@ -32,6 +32,16 @@ pub enum StoreError {
         /// The backend's message.
         message: String,
     },
+    /// The database cannot be reached right now (connection refused, closed
+    /// or timed out; a server shutting down or starting; busy): the same
+    /// request may succeed later.
+    #[error("the store at {location} is unavailable: {message}")]
+    Unavailable {
+        /// Where the store is (file or URL without password).
+        location: String,
+        /// What failed.
+        message: String,
+    },
     /// A stored row could not be decoded.
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
@@ -44,6 +54,35 @@ pub enum StoreError {
     /// A copy's target already holds data.
     #[error("the target store is not empty ({0}): copy into a fresh database")]
     NotEmpty(String),
+}
+
+impl StoreError {
+    /// Whether the same request may succeed later (the store was unreachable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+}
+
+/// Runs `op` until it succeeds, fails for good, or `patience` has passed
+/// since the first failure; waits between tries double from 50 ms up to 2 s.
+/// Only transient failures ([`StoreError::is_transient`]) are retried, so
+/// the operation must be idempotent or fenced.
+pub async fn with_patience<T, F, Fut>(patience: Duration, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match op().await {
+            Err(e) if e.is_transient() && started.elapsed() + wait <= patience => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// One line of `agentlane runs`.
@@ -135,8 +174,17 @@ pub trait Store: Send + Sync {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError>;
-    /// Renews every lease `owner` holds, in one statement; returns how many.
-    async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<u64, StoreError>;
+    /// Renews, in one statement, the leases `owner` holds on `jobs` that have
+    /// not expired; returns the ids renewed. A job missing from the answer is
+    /// lost (expired, rescued or settled): its agent must stop. A job the
+    /// owner does not know it holds (a claim whose reply was lost) is never
+    /// renewed, so it expires and is rescued.
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        jobs: &[String],
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError>;
     /// Settles an attempt, fenced by (job, attempt, owner); false when the lease was lost.
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError>;
     /// Opens (or counts another occurrence of) the incident of a failure with no job (preflight).
@@ -192,4 +240,58 @@ pub const TABLES: &[&str] = &["dispatches", "events", "jobs", "incidents", "inci
 pub struct Snapshot {
     /// (table, rows) in [`TABLES`] order.
     pub tables: Vec<(String, Vec<serde_json::Value>)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable {
+            location: "db".into(),
+            message: "connection refused".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn with_patience_retries_an_outage_until_the_store_answers() {
+        let tries = AtomicU32::new(0);
+        let got = with_patience(Duration::from_secs(5), || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(unavailable()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(got.expect("answered on the third try"), 2);
+    }
+
+    #[tokio::test]
+    async fn with_patience_never_retries_a_permanent_failure() {
+        let tries = AtomicU32::new(0);
+        let got: Result<(), _> = with_patience(Duration::from_secs(5), || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Corrupt("bad row".into()))
+        })
+        .await;
+        assert!(matches!(got, Err(StoreError::Corrupt(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn with_patience_gives_up_once_its_patience_is_spent() {
+        let tries = AtomicU32::new(0);
+        let got: Result<(), _> = with_patience(Duration::from_millis(200), || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(unavailable())
+        })
+        .await;
+        assert!(got.expect_err("still down").is_transient());
+        let n = tries.load(Ordering::SeqCst);
+        assert!(
+            (2..=4).contains(&n),
+            "50 + 100 ms of waits fit in 200 ms: {n} tries"
+        );
+    }
 }

@@ -64,23 +64,61 @@ pub fn redacted_url(url: &str) -> String {
 }
 
 pub(super) fn err(location: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
-    move |e| StoreError::Backend {
-        location: location.to_string(),
-        message: match e.as_db_error() {
-            Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
-        },
+    move |e| {
+        let location = location.to_string();
+        match e.as_db_error() {
+            Some(db) => {
+                let code = db.code().code();
+                let message = format!("{code}: {}", db.message());
+                if transient_sqlstate(code) {
+                    StoreError::Unavailable { location, message }
+                } else {
+                    StoreError::Backend { location, message }
+                }
+            }
+            // Not an answer from the server: the connection failed, closed or timed out.
+            None => StoreError::Unavailable {
+                location,
+                message: e.to_string(),
+            },
+        }
     }
+}
+
+/// SQLSTATEs after which the same request may succeed: connection
+/// exceptions (08), the server shutting down or starting (57P01-57P03),
+/// too many connections (53300), serialization failure and deadlock (40001,
+/// 40P01). Pure.
+pub fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+        )
 }
 
 impl PostgresStore {
     /// Connects (a small pool) and applies migrations.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let location = redacted_url(url);
-        let config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Backend {
-            location: location.clone(),
-            message: format!("invalid PostgreSQL URL: {e}"),
-        })?;
+        let mut config =
+            tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Backend {
+                location: location.clone(),
+                message: format!("invalid PostgreSQL URL: {e}"),
+            })?;
+        // A worker must notice an unreachable database within a fraction of
+        // a lease, not after the kernel's TCP timeouts (minutes): bound the
+        // connect, probe idle connections, and give up on unacknowledged
+        // data. A URL that sets these keeps its own values.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(10));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(10));
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -106,9 +144,12 @@ impl PostgresStore {
     }
 
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Backend {
-            location: self.location.clone(),
-            message: format!("cannot connect: {e}"),
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => err(&self.location)(e),
+            e => StoreError::Unavailable {
+                location: self.location.clone(),
+                message: format!("cannot connect: {e}"),
+            },
         })
     }
 
@@ -224,23 +265,27 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let e = err(&self.location);
         let tx = client.transaction().await.map_err(&e)?;
-        for event in events {
-            insert_event(
-                &tx,
-                &self.location,
-                Some(&r.dispatch_id),
-                r.job_id.as_deref(),
-                event,
-            )
-            .await?;
-        }
-        tx.execute(
+        // Once only: a retry after a lost reply, or a late write after the
+        // attempt was rescued as worker_lost, changes nothing.
+        let finished = tx.execute(
             "UPDATE dispatches SET finished_at = now(), classifier = $2, exit_code = $3, signal = $4, timed_out = $5,
-                    duration_ms = $6, failure_fingerprint = $7, report = $8 WHERE id = $1",
+                    duration_ms = $6, failure_fingerprint = $7, report = $8 WHERE id = $1 AND finished_at IS NULL",
             &[&r.dispatch_id, &r.classifier.label(), &r.exit_code, &r.signal, &r.timed_out, &(r.duration_ms as i64), &r.failure_fingerprint, &json(r)],
         )
         .await
         .map_err(&e)?;
+        if finished > 0 {
+            for event in events {
+                insert_event(
+                    &tx,
+                    &self.location,
+                    Some(&r.dispatch_id),
+                    r.job_id.as_deref(),
+                    event,
+                )
+                .await?;
+            }
+        }
         tx.commit().await.map_err(&e)
     }
 
@@ -419,8 +464,13 @@ impl Store for PostgresStore {
         queue::claim(self, lane, routes, owner, lease, limit).await
     }
 
-    async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
-        queue::heartbeat(self, owner, lease).await
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        jobs: &[String],
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        queue::heartbeat(self, owner, jobs, lease).await
     }
 
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError> {
@@ -469,5 +519,26 @@ impl Store for PostgresStore {
 
     async fn status(&self) -> Result<Status, StoreError> {
         queue::status(self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_sqlstate;
+    use test_case::test_case;
+
+    #[test_case("08006", true; "connection failure")]
+    #[test_case("08001", true; "cannot establish a connection")]
+    #[test_case("57P01", true; "admin shutdown, pg_terminate_backend")]
+    #[test_case("57P03", true; "the server is starting")]
+    #[test_case("53300", true; "too many connections")]
+    #[test_case("40001", true; "serialization failure")]
+    #[test_case("40P01", true; "deadlock")]
+    #[test_case("23505", false; "unique violation")]
+    #[test_case("42P01", false; "undefined table")]
+    #[test_case("28P01", false; "wrong password")]
+    #[test_case("3D000", false; "no such database")]
+    fn a_sqlstate_is_transient_only_when_a_retry_can_succeed(code: &str, transient: bool) {
+        assert_eq!(transient_sqlstate(code), transient);
     }
 }

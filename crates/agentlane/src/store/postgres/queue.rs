@@ -145,16 +145,23 @@ pub(super) async fn claim(
 pub(super) async fn heartbeat(
     s: &PostgresStore,
     owner: &str,
+    jobs: &[String],
     lease: Duration,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<String>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
     let client = s.client().await?;
-    client
-        .execute(
-            "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond' WHERE state = 'running' AND lease_owner = $1",
-            &[&owner, &millis(lease)],
+    let rows = client
+        .query(
+            "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'
+             WHERE state = 'running' AND lease_owner = $1 AND id = ANY($3) AND lease_expires_at > now()
+             RETURNING id",
+            &[&owner, &millis(lease), &jobs],
         )
         .await
-        .map_err(err(&s.location))
+        .map_err(err(&s.location))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 async fn upsert_incident(

@@ -38,9 +38,17 @@ pub struct SqliteStore {
 }
 
 fn backend(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |e| StoreError::Backend {
-        location: path.display().to_string(),
-        message: e.to_string(),
+    move |e| {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        let (location, message) = (path.display().to_string(), e.to_string());
+        if busy {
+            StoreError::Unavailable { location, message }
+        } else {
+            StoreError::Backend { location, message }
+        }
     }
 }
 
@@ -270,8 +278,13 @@ impl Store for SqliteStore {
         self.with(|c| queue::claim(c, lane, routes, owner, lease, limit))
     }
 
-    async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
-        self.with(|c| queue::heartbeat(c, owner, lease))
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        jobs: &[String],
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with(|c| queue::heartbeat(c, owner, jobs, lease))
     }
 
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError> {
@@ -352,25 +365,30 @@ impl Store for SqliteStore {
     async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for event in events {
-                insert_event(&tx, Some(&r.dispatch_id), r.job_id.as_deref(), event)?;
-            }
-            tx.prepare_cached(
-                "UPDATE dispatches SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+            // Once only: a retry, or a late write after the attempt was
+            // rescued as worker_lost, changes nothing.
+            let finished = tx
+                .prepare_cached(
+                    "UPDATE dispatches SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                     classifier = ?2, exit_code = ?3, signal = ?4, timed_out = ?5, duration_ms = ?6,
                     failure_fingerprint = ?7, report = ?8
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                r.dispatch_id,
-                r.classifier.label(),
-                r.exit_code,
-                r.signal,
-                r.timed_out,
-                r.duration_ms as i64,
-                r.failure_fingerprint,
-                json(r),
-            ])?;
+                 WHERE id = ?1 AND finished_at IS NULL",
+                )?
+                .execute(params![
+                    r.dispatch_id,
+                    r.classifier.label(),
+                    r.exit_code,
+                    r.signal,
+                    r.timed_out,
+                    r.duration_ms as i64,
+                    r.failure_fingerprint,
+                    json(r),
+                ])?;
+            if finished > 0 {
+                for event in events {
+                    insert_event(&tx, Some(&r.dispatch_id), r.job_id.as_deref(), event)?;
+                }
+            }
             tx.commit()
         })
     }

@@ -117,12 +117,22 @@ pub(super) fn claim(
 pub(super) fn heartbeat(
     conn: &mut Connection,
     owner: &str,
+    jobs: &[String],
     lease: Duration,
-) -> rusqlite::Result<u64> {
-    let sql = "UPDATE jobs SET lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2) WHERE state = 'running' AND lease_owner = ?1";
-    Ok(conn
-        .prepare_cached(sql)?
-        .execute(params![owner, offset(lease)])? as u64)
+) -> rusqlite::Result<Vec<String>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(jobs).expect("ids serialise");
+    let sql = "UPDATE jobs SET lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2)
+               WHERE state = 'running' AND lease_owner = ?1 AND id IN (SELECT value FROM json_each(?3))
+                 AND lease_expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+               RETURNING id";
+    let mut stmt = conn.prepare_cached(sql)?;
+    let renewed = stmt
+        .query_map(params![owner, offset(lease), ids], |r| r.get(0))?
+        .collect();
+    renewed
 }
 
 fn upsert_incident(
