@@ -168,6 +168,79 @@ routes = ["late"]
     assert_eq!(states(&q.jobs()), vec!["succeeded"; 3]);
 }
 
+/// `agentlane worker --drain` as host `host` with PATH `path`.
+fn drain_on_host(q: &Queue, host: &str, path: &str) -> std::process::Output {
+    let out = Command::new(agentlane())
+        .args(["--home", q.sb.home().to_str().unwrap()])
+        .args(["--config", q.config.to_str().unwrap()])
+        .args(["worker", "--lane", "main", "--drain"])
+        .env("AGENTLANE_HOST", host)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn a_host_missing_the_cli_claims_nothing_and_its_incident_names_it_while_a_healthy_host_runs_the_jobs(
+) {
+    let q = Queue::new(
+        r#"
+[routes.per-host]
+profile = "generic"
+program = "host-cli"
+args = ["--stdout", "{prompt}"]
+[kinds.k]
+routes = ["per-host"]
+[lanes.main]
+routes = ["per-host"]
+"#,
+    );
+    std::fs::create_dir_all(q.sb.path("bin")).unwrap();
+    std::fs::copy(fake_agent(), q.sb.path("bin/host-cli")).unwrap();
+    let with_cli = format!("{}:/usr/bin:/bin", q.sb.path("bin").display());
+    for i in 0..4 {
+        q.enqueue("k", &format!("job {i}"));
+    }
+    // Two hosts whose PATH lacks the CLI: each claims nothing and opens its
+    // own incident, naming itself.
+    drain_on_host(&q, "alpha", "/usr/bin:/bin");
+    drain_on_host(&q, "gamma", "/usr/bin:/bin");
+    drain_on_host(&q, "alpha", "/usr/bin:/bin");
+    assert_eq!(
+        states(&q.jobs()),
+        vec!["queued"; 4],
+        "nothing claimed on the broken hosts"
+    );
+    let incidents = q.incidents();
+    let mut hosts: Vec<&str> = incidents
+        .iter()
+        .map(|i| i["host"].as_str().unwrap())
+        .collect();
+    hosts.sort_unstable();
+    assert_eq!(
+        hosts,
+        ["alpha", "gamma"],
+        "one incident per broken host: {incidents:#?}"
+    );
+    assert!(incidents
+        .iter()
+        .all(|i| i["classifier"] == "cli_missing" && i["state"] == "open"));
+
+    // A healthy host runs everything; the broken hosts' incidents stay open.
+    drain_on_host(&q, "beta", &with_cli);
+    let jobs = q.jobs();
+    assert_eq!(states(&jobs), vec!["succeeded"; 4]);
+    assert!(jobs.iter().all(|j| j["attempts"] == 1), "{jobs:#?}");
+    assert_eq!(q.incidents().len(), 2);
+}
+
 const LOGIN_CLI: &str = "#!/bin/sh\ncase \"$1\" in --version) echo 1.0; exit 0;; esac\nif [ -f \"$HOME/.claude/.credentials.json\" ]; then echo ok; else echo 'Not logged in · Please run /login'; exit 1; fi\n";
 
 fn login_queue() -> Queue {

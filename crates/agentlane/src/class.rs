@@ -109,6 +109,23 @@ impl Class {
         !matches!(self, Class::Ok)
     }
 
+    /// True when the cause lives on the host that saw it (its executables,
+    /// credentials, directories, configuration, network), so the same
+    /// failure on two hosts is two incidents, each naming its host. Pure.
+    pub fn is_host_local(&self) -> bool {
+        matches!(
+            self,
+            Class::CliMissing
+                | Class::CliNotExecutable
+                | Class::InterpreterMissing
+                | Class::AuthUnavailable
+                | Class::CwdMissing
+                | Class::ConfigInvalid
+                | Class::SandboxOrPolicyBlock
+                | Class::NetworkUnavailable
+        )
+    }
+
     /// True when the class was decided before any process was spawned.
     pub fn is_pre_launch(&self) -> bool {
         matches!(

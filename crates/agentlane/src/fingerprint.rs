@@ -26,6 +26,10 @@ pub struct FailureFacts<'a> {
     pub route: Option<&'a str>,
     /// The evidence line (already redacted).
     pub evidence: Option<&'a str>,
+    /// The host that saw it: part of the fingerprint only for host-local
+    /// classes ([`Class::is_host_local`]), so a binary missing on two hosts
+    /// is two incidents while one provider's rate limit stays one.
+    pub host: Option<&'a str>,
 }
 
 fn masks() -> &'static [(Regex, &'static str)] {
@@ -84,6 +88,11 @@ pub fn failure_fingerprint(facts: &FailureFacts<'_>) -> Option<String> {
             .unwrap_or_default(),
         facts.route.unwrap_or(""),
         &signature,
+        if facts.class.is_host_local() {
+            facts.host.unwrap_or("")
+        } else {
+            ""
+        },
     ] {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
@@ -118,7 +127,26 @@ mod tests {
             cwd_root: Some(Path::new("/srv/repo")),
             route,
             evidence: Some(evidence),
+            host: Some("build-1"),
         }
+    }
+
+    #[test_case(Class::CliMissing, false; "a missing binary is each host's own incident")]
+    #[test_case(Class::AuthUnavailable, false; "missing credentials are each host's own")]
+    #[test_case(Class::InterpreterMissing, false; "a missing node is each host's own")]
+    #[test_case(Class::RateLimited, true; "one provider's rate limit is one incident across hosts")]
+    #[test_case(Class::QuotaExhausted, true; "one account's quota is one incident across hosts")]
+    #[test_case(Class::PayloadInvalid, true; "a bad payload is the producer's, wherever it ran")]
+    fn the_host_splits_a_fingerprint_only_for_host_local_classes(class: Class, same: bool) {
+        let on_a = facts(class, "the same message", Some("review"));
+        let on_b = FailureFacts {
+            host: Some("build-2"),
+            ..on_a
+        };
+        assert_eq!(
+            failure_fingerprint(&on_a) == failure_fingerprint(&on_b),
+            same
+        );
     }
 
     #[test]

@@ -491,7 +491,14 @@ fn fingerprint_of(r: &DispatchReport) -> Option<String> {
         cwd_root: r.repo_root.as_deref().or(Some(r.cwd.as_path())),
         route: r.route.as_deref(),
         evidence: r.evidence.as_deref(),
+        host: Some(this_host()),
     })
+}
+
+/// This host's name, read once per process.
+fn this_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(crate::preflight::host_name)
 }
 
 pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {

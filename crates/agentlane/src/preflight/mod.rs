@@ -50,8 +50,15 @@ pub struct Preflight {
     cache: Mutex<HashMap<(String, Option<String>), Cached>>,
 }
 
-/// The host name, for per-host results.
+/// The host name, for per-host results: `AGENTLANE_HOST` when set (a stable
+/// name for containers whose hostname is random), else the kernel's.
 pub fn host_name() -> String {
+    if let Some(name) = std::env::var("AGENTLANE_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+    {
+        return name.trim().to_string();
+    }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()

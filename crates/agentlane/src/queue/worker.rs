@@ -558,6 +558,7 @@ fn preflight_incident(shared: &Shared, route: &Route, r: &PreflightChecked) -> I
         cwd_root: Some(&root),
         route: Some(&route.name),
         evidence: r.evidence.as_deref(),
+        host: Some(&shared.host),
     })
     .unwrap_or_default();
     IncidentFacts {
