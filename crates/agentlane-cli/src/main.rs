@@ -260,7 +260,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
         Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
-        Command::Store(args) => rt.block_on(store_cmd::run(args)),
+        Command::Store(args) => rt.block_on(store_cmd::run(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
         Command::Migrate => rt.block_on(async {
             let (_, store) = open_store(cli.home.as_ref()).await?;
             drop(store);

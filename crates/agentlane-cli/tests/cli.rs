@@ -172,3 +172,42 @@ fn bad_input_gets_a_clear_error_a_distinct_status_and_loses_nothing() {
     let shown = sb.run(&["show", first.str("dispatch_id"), "--json"]);
     assert!(shown.status.success());
 }
+
+#[test]
+fn store_prune_deletes_only_runs_older_than_the_retention() {
+    let sb = Sandbox::new();
+    sb.fake(&[], &["--stdout", "one"]);
+    sb.fake(&[], &["--stderr", "boom", "--exit", "4"]);
+    let count = |sb: &Sandbox| {
+        let out = sb.run(&["runs", "--json", "--limit", "0"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let young = sb.run(&["store", "prune", "--older-than", "1h", "--json"]);
+    assert!(young.status.success(), "{}", stderr(&young));
+    let young: serde_json::Value = serde_json::from_slice(&young.stdout).unwrap();
+    assert_eq!(young["dispatches"], 0, "{young}");
+    assert_eq!(count(&sb), 2, "runs younger than the retention are kept");
+
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let old = sb.run(&["store", "prune", "--older-than", "10ms", "--json"]);
+    assert!(old.status.success(), "{}", stderr(&old));
+    let old: serde_json::Value = serde_json::from_slice(&old.stdout).unwrap();
+    assert_eq!(old["dispatches"], 2, "{old}");
+    assert!(
+        old["events"].as_u64().unwrap() >= 3,
+        "their events go too: {old}"
+    );
+    assert_eq!(count(&sb), 0);
+
+    let bad = sb.run(&["store", "prune", "--older-than", "soon"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(64),
+        "the usage status (EX_USAGE): {}",
+        stderr(&bad)
+    );
+}

@@ -184,6 +184,9 @@ pub struct QueueSettings {
     pub shutdown_grace: Duration,
     /// Wake on LISTEN/NOTIFY (PostgreSQL); false for poll-only (PgBouncer transaction pooling).
     pub listen: bool,
+    /// How long finished jobs, their events and resolved incidents are kept
+    /// before the maintenance leader prunes them; `None` ("off") keeps everything.
+    pub retention: Option<Duration>,
 }
 
 impl Default for QueueSettings {
@@ -193,6 +196,7 @@ impl Default for QueueSettings {
             poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(30),
             listen: true,
+            retention: Some(Duration::from_secs(14 * 24 * 60 * 60)),
         }
     }
 }
@@ -273,6 +277,8 @@ struct RawQueue {
     shutdown_grace: Option<Spanned<String>>,
     #[serde(default)]
     listen: Option<bool>,
+    #[serde(default)]
+    retention: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -483,6 +489,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         if let Some(listen) = q.listen {
             queue.listen = listen;
+        }
+        if let Some(t) = &q.retention {
+            queue.retention = match t.get_ref().trim() {
+                "off" => None,
+                _ => Some(src.duration(t, "queue.retention")?),
+            };
         }
     }
     let mut kinds = BTreeMap::new();

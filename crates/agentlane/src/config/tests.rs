@@ -208,3 +208,27 @@ fn retry_sections_override_the_table_per_class_and_route() {
     let e = err("[retry.timeout]\naction = \"again\"\n");
     assert_eq!(e.line, 2, "{e}");
 }
+
+#[test]
+fn queue_retention_defaults_to_fourteen_days_and_can_be_set_or_turned_off() {
+    let base = "[routes.r]\nprofile = \"generic\"\nprogram = \"/bin/true\"\n";
+    let default = parse_str(base).unwrap();
+    assert_eq!(
+        default.queue.retention,
+        Some(Duration::from_secs(14 * 24 * 3600))
+    );
+    let week = parse_str(&format!("{base}[queue]\nretention = \"7d\"\n")).unwrap();
+    assert_eq!(
+        week.queue.retention,
+        Some(Duration::from_secs(7 * 24 * 3600))
+    );
+    let off = parse_str(&format!("{base}[queue]\nretention = \"off\"\n")).unwrap();
+    assert_eq!(off.queue.retention, None);
+    let bad = parse_str(&format!("{base}[queue]\nretention = \"forever\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("agentlane.toml:5:") && bad.contains("queue.retention"),
+        "{bad}"
+    );
+}

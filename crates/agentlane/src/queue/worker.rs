@@ -48,6 +48,10 @@ pub struct WorkerOptions {
     pub ungated: bool,
 }
 
+/// The most rows of each kind one maintenance pass folds or prunes, so a
+/// pass stays a short transaction; the next pass (lease/2 later) goes on.
+const MAINTENANCE_BATCH: usize = 5000;
+
 /// What a worker did, by class: its summary on exit.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct WorkerSummary {
@@ -65,6 +69,8 @@ pub struct WorkerSummary {
     pub rescued: u64,
     /// The worker stopped because it could not renew its leases (cut off from the store).
     pub lost_leases: bool,
+    /// Finished jobs this worker pruned as the maintenance leader.
+    pub pruned_jobs: u64,
     /// Store outages the worker waited through.
     pub store_outages: u64,
     /// Attempts whose settlement could not be written (the store stayed
@@ -276,6 +282,13 @@ pub async fn run_worker(
                             ran
                         });
                     }
+                    // Fold batched incident counts; prune on the retention.
+                    let done = patiently!(
+                        store
+                            .maintain(config.queue.retention, MAINTENANCE_BATCH)
+                            .await
+                    );
+                    summary.pruned_jobs += done.jobs;
                 }
             }
             let healthy: Vec<String> = if options.ungated {

@@ -224,11 +224,41 @@ pub trait Store: Send + Sync {
     /// `owner` leads (it held it, or the previous leader's lease expired).
     async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
 
+    /// Maintenance, run by the leader: folds batched incident counts into
+    /// their incidents and, with a `retention`, deletes what finished longer
+    /// ago than it — jobs that succeeded, failed or were cancelled (with their
+    /// attempts, events and incident links), dispatches without a job, events
+    /// of neither, resolved incidents — at most `batch` of each per call.
+    /// Parked, queued and running work is never pruned. Idempotent, and safe
+    /// when two leaders run it at once.
+    async fn maintain(
+        &self,
+        retention: Option<Duration>,
+        batch: usize,
+    ) -> Result<Maintenance, StoreError>;
+
     /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
     /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
     async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
         tokio::time::sleep(timeout).await;
     }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Maintenance {
+    /// Batched incident counts folded into their incidents.
+    pub folded_counts: u64,
+    /// Finished jobs deleted.
+    pub jobs: u64,
+    /// Dispatches deleted (the pruned jobs' attempts and old job-less runs).
+    pub dispatches: u64,
+    /// Events deleted.
+    pub events: u64,
+    /// Resolved incidents deleted.
+    pub incidents: u64,
+    /// A batch was full: there may be more to prune.
+    pub more: bool,
 }
 
 /// The tables of a store, in an order that respects their references.

@@ -8,6 +8,7 @@
 //! database are safe.
 
 mod listen;
+mod maintain;
 mod queue;
 
 use std::str::FromStr;
@@ -28,6 +29,7 @@ use crate::queue::{
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_leaders.sql"),
+    include_str!("0003_incident_counts.sql"),
 ];
 
 /// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).
@@ -399,6 +401,14 @@ impl Store for PostgresStore {
             .await
             .map_err(err(&self.location))?;
         Ok(row.get(0))
+    }
+
+    async fn maintain(
+        &self,
+        retention: Option<Duration>,
+        batch: usize,
+    ) -> Result<super::Maintenance, StoreError> {
+        maintain::maintain(self, retention, batch).await
     }
 
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {

@@ -164,6 +164,10 @@ pub(super) async fn heartbeat(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Opens the incident of `f` or finds the open one, then counts this
+/// occurrence in `incident_counts`. No shared row is locked: the insert does
+/// nothing on a conflict with a committed open incident, and the counts are
+/// folded in later by the maintenance leader.
 async fn upsert_incident(
     tx: &tokio_postgres::Transaction<'_>,
     location: &str,
@@ -171,50 +175,71 @@ async fn upsert_incident(
     job_id: Option<&str>,
 ) -> Result<String, StoreError> {
     let e = err(location);
-    let id = uuid::Uuid::now_v7().to_string();
-    let row = tx
-        .query_one(
-            "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
-             ON CONFLICT (failure_fingerprint) WHERE state = 'open'
-             DO UPDATE SET occurrences = incidents.occurrences + 1, last_seen = now()
-             RETURNING id",
-            &[
-                &id,
-                &f.fingerprint,
-                &f.class.label(),
-                &repair_address(f.class).label(),
-                &incident_priority(f.class),
-                &f.route,
-                &f.lane,
-                &f.host,
-                &f.repair_hint,
-                &f.evidence,
-            ],
-        )
-        .await
-        .map_err(&e)?;
-    let incident: String = row.get(0);
-    if let Some(job_id) = job_id {
-        let attached = tx
-            .execute("INSERT INTO incident_jobs (incident_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&incident, &job_id])
-            .await
-            .map_err(&e)?;
-        if attached > 0 {
-            tx.execute(
-                "UPDATE incidents SET affected_jobs = affected_jobs + 1 WHERE id = $1",
-                &[&incident],
+    let mut incident = None;
+    // Three tries: an open incident found by the insert's conflict may be
+    // resolved before it is read; the second insert then opens a new one.
+    for _ in 0..3 {
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = tx
+            .query_opt(
+                "WITH opened AS (
+                     INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (failure_fingerprint) WHERE state = 'open' DO NOTHING
+                     RETURNING id)
+                 SELECT id FROM opened
+                 UNION ALL
+                 SELECT id FROM incidents WHERE failure_fingerprint = $2 AND state = 'open'
+                 LIMIT 1",
+                &[
+                    &id,
+                    &f.fingerprint,
+                    &f.class.label(),
+                    &repair_address(f.class).label(),
+                    &incident_priority(f.class),
+                    &f.route,
+                    &f.lane,
+                    &f.host,
+                    &f.repair_hint,
+                    &f.evidence,
+                ],
             )
             .await
             .map_err(&e)?;
+        if let Some(row) = row {
+            incident = Some(row.get::<_, String>(0));
+            break;
         }
-        tx.execute(
-            "UPDATE jobs SET incident_id = $2 WHERE id = $1",
-            &[&job_id, &incident],
-        )
-        .await
-        .map_err(&e)?;
     }
+    let incident = incident.ok_or_else(|| StoreError::Unavailable {
+        location: location.to_string(),
+        message: format!(
+            "the open incident of fingerprint {} kept changing; try again",
+            f.fingerprint
+        ),
+    })?;
+    let attached: i64 = match job_id {
+        Some(job_id) => {
+            let attached = tx
+                .execute("INSERT INTO incident_jobs (incident_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&incident, &job_id])
+                .await
+                .map_err(&e)?;
+            tx.execute(
+                "UPDATE jobs SET incident_id = $2 WHERE id = $1",
+                &[&job_id, &incident],
+            )
+            .await
+            .map_err(&e)?;
+            attached as i64
+        }
+        None => 0,
+    };
+    tx.execute(
+        "INSERT INTO incident_counts (incident_id, occurrences, affected) VALUES ($1, 1, $2)",
+        &[&incident, &attached],
+    )
+    .await
+    .map_err(&e)?;
     Ok(incident)
 }
 
@@ -502,7 +527,7 @@ pub(super) async fn incidents(
 ) -> Result<Vec<Incident>, StoreError> {
     let client = s.client().await?;
     let sql = format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (NOT $1 OR state = 'open')
+        "SELECT {INCIDENT_COLUMNS} FROM incident_totals WHERE (NOT $1 OR state = 'open')
          ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
     );
     let rows = client
@@ -519,7 +544,7 @@ pub(super) async fn incident(
     let client = s.client().await?;
     let e = err(&s.location);
     let sql = format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE starts_with(id, $1) ORDER BY id LIMIT 2"
+        "SELECT {INCIDENT_COLUMNS} FROM incident_totals WHERE starts_with(id, $1) ORDER BY id LIMIT 2"
     );
     let rows = client.query(&sql, &[&id]).await.map_err(&e)?;
     let found = match rows.len() {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+mod maintain;
 mod queue;
 
 use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_dispatches.sql"),
     include_str!("0002_queue.sql"),
     include_str!("0003_leaders.sql"),
+    include_str!("0004_pruning.sql"),
 ];
 
 /// The SQLite store.
@@ -220,6 +222,14 @@ impl Store for SqliteStore {
             }
             Ok(super::Snapshot { tables })
         })
+    }
+
+    async fn maintain(
+        &self,
+        retention: Option<Duration>,
+        batch: usize,
+    ) -> Result<super::Maintenance, StoreError> {
+        self.with(|c| maintain::maintain(c, retention, batch))
     }
 
     async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {

@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::Store;
 use crate::class::Class;
 use crate::events::Prepare;
 use crate::queue::{
     incident_priority, Completion, Incident, IncidentFacts, Job, JobFilter, JobState, LanePending,
     NewJob, Settle,
 };
+use crate::store::Store;
 
 /// The ordinary lease of these cases.
 const LEASE: Duration = Duration::from_secs(60);
@@ -25,6 +25,9 @@ const LEASE: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_secs(1);
 /// Longer than [`SHORT`], with room for clock granularity.
 const PAST_SHORT: Duration = Duration::from_millis(1300);
+
+mod maintenance;
+pub(crate) use maintenance::*;
 
 // ---------------------------------------------------------------- helpers
 
@@ -1616,6 +1619,8 @@ mod sqlite {
         lane_pending => case_lane_pending,
         status => case_status,
         leadership => case_leadership,
+        prunes_on_retention => case_prunes_on_retention,
+        prunes_in_batches => case_prunes_in_batches,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1624,6 +1629,13 @@ mod sqlite {
         let a: Arc<dyn Store> = Arc::new(open(&dir));
         let b: Arc<dyn Store> = Arc::new(open(&dir));
         super::case_concurrent_claims(a, b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn incident_counts_are_exact_under_concurrency() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stores: Vec<Arc<dyn Store>> = (0..4).map(|_| Arc::new(open(&dir)) as _).collect();
+        super::case_incident_counts_are_exact_under_concurrency(stores).await;
     }
 }
 
@@ -1702,6 +1714,8 @@ mod postgres {
         lane_pending => case_lane_pending,
         status => case_status,
         leadership => case_leadership,
+        prunes_on_retention => case_prunes_on_retention,
+        prunes_in_batches => case_prunes_in_batches,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1710,6 +1724,17 @@ mod postgres {
         let a: Arc<dyn Store> = Arc::new(open(&url).await);
         let b: Arc<dyn Store> = Arc::new(open(&url).await);
         super::case_concurrent_claims(a, b).await;
+        drop_schema(&schema).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn incident_counts_are_exact_under_concurrency() {
+        let (url, schema) = fresh_schema().await;
+        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..4 {
+            stores.push(Arc::new(open(&url).await));
+        }
+        super::case_incident_counts_are_exact_under_concurrency(stores).await;
         drop_schema(&schema).await;
     }
 
