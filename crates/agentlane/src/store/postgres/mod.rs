@@ -241,54 +241,82 @@ fn stored_event(row: &Row) -> StoredEvent {
 #[async_trait]
 impl Store for PostgresStore {
     async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        // One statement, so one round trip and one commit: the dispatch row
+        // and its runner_prepare event land together or not at all.
+        let client = self.client().await?;
         let e = err(&self.location);
-        let tx = client.transaction().await.map_err(&e)?;
+        let stmt = client
+            .prepare_cached(
+                "WITH d AS (
+                     INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, job_id)
+                 INSERT INTO events (dispatch_id, job_id, kind, body)
+                 SELECT id, job_id, 'runner_prepare', $9 FROM d",
+            )
+            .await
+            .map_err(&e)?;
         let cli = p.cli_path.as_ref().map(|c| c.display().to_string());
         let attempt = p.attempt.map(|a| a as i32);
-        tx.execute(
-            "INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&p.dispatch_id, &p.program, &cli, &p.cwd.display().to_string(), &p.route, &p.model, &p.job_id, &attempt],
-        )
-        .await
-        .map_err(&e)?;
-        insert_event(
-            &tx,
-            &self.location,
-            Some(&p.dispatch_id),
-            p.job_id.as_deref(),
-            &Event::RunnerPrepare(p.clone()),
-        )
-        .await?;
-        tx.commit().await.map_err(&e)
+        client
+            .execute(
+                &stmt,
+                &[
+                    &p.dispatch_id,
+                    &p.program,
+                    &cli,
+                    &p.cwd.display().to_string(),
+                    &p.route,
+                    &p.model,
+                    &p.job_id,
+                    &attempt,
+                    &json(&Event::RunnerPrepare(p.clone())),
+                ],
+            )
+            .await
+            .map_err(&e)?;
+        Ok(())
     }
 
     async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        // One statement. Once only: the events are written only when this
+        // finishes the dispatch, so a retry after a lost reply, or a late
+        // write after the attempt was rescued as worker_lost, changes nothing.
+        let client = self.client().await?;
         let e = err(&self.location);
-        let tx = client.transaction().await.map_err(&e)?;
-        // Once only: a retry after a lost reply, or a late write after the
-        // attempt was rescued as worker_lost, changes nothing.
-        let finished = tx.execute(
-            "UPDATE dispatches SET finished_at = now(), classifier = $2, exit_code = $3, signal = $4, timed_out = $5,
-                    duration_ms = $6, failure_fingerprint = $7, report = $8 WHERE id = $1 AND finished_at IS NULL",
-            &[&r.dispatch_id, &r.classifier.label(), &r.exit_code, &r.signal, &r.timed_out, &(r.duration_ms as i64), &r.failure_fingerprint, &json(r)],
-        )
-        .await
-        .map_err(&e)?;
-        if finished > 0 {
-            for event in events {
-                insert_event(
-                    &tx,
-                    &self.location,
-                    Some(&r.dispatch_id),
-                    r.job_id.as_deref(),
-                    event,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await.map_err(&e)
+        let stmt = client
+            .prepare_cached(
+                "WITH d AS (
+                     UPDATE dispatches SET finished_at = now(), classifier = $2, exit_code = $3, signal = $4,
+                            timed_out = $5, duration_ms = $6, failure_fingerprint = $7, report = $8
+                     WHERE id = $1 AND finished_at IS NULL RETURNING id, job_id)
+                 INSERT INTO events (dispatch_id, job_id, kind, body)
+                 SELECT d.id, d.job_id, ev.kind, ev.body
+                 FROM d, unnest($9::text[], $10::jsonb[]) WITH ORDINALITY AS ev(kind, body, n)
+                 ORDER BY ev.n",
+            )
+            .await
+            .map_err(&e)?;
+        let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
+        let bodies: Vec<serde_json::Value> = events.iter().map(json).collect();
+        client
+            .execute(
+                &stmt,
+                &[
+                    &r.dispatch_id,
+                    &r.classifier.label(),
+                    &r.exit_code,
+                    &r.signal,
+                    &r.timed_out,
+                    &(r.duration_ms as i64),
+                    &r.failure_fingerprint,
+                    &json(r),
+                    &kinds,
+                    &bodies,
+                ],
+            )
+            .await
+            .map_err(&e)?;
+        Ok(())
     }
 
     async fn append_event(&self, event: &Event) -> Result<(), StoreError> {

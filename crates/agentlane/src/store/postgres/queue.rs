@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::Row;
 
-use super::{err, insert_event, PostgresStore};
+use super::{err, PostgresStore};
 use crate::events::Event;
 use crate::queue::{incident_priority, repair_address};
 use crate::queue::{
@@ -125,13 +125,15 @@ pub(super) async fn claim(
          RETURNING {}",
         job_columns("j.")
     );
+    let e = err(&s.location);
+    let stmt = client.prepare_cached(&sql).await.map_err(&e)?;
     let rows = client
         .query(
-            &sql,
+            &stmt,
             &[&owner, &millis(lease), &lane, &routes, &(limit as i64)],
         )
         .await
-        .map_err(err(&s.location))?;
+        .map_err(&e)?;
     let mut claimed = jobs_of(&rows)?;
     claimed.sort_by(|a, b| {
         b.priority
@@ -152,45 +154,66 @@ pub(super) async fn heartbeat(
         return Ok(Vec::new());
     }
     let client = s.client().await?;
-    let rows = client
-        .query(
+    let e = err(&s.location);
+    let stmt = client
+        .prepare_cached(
             "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'
              WHERE state = 'running' AND lease_owner = $1 AND id = ANY($3) AND lease_expires_at > now()
              RETURNING id",
-            &[&owner, &millis(lease), &jobs],
         )
         .await
-        .map_err(err(&s.location))?;
+        .map_err(&e)?;
+    let rows = client
+        .query(&stmt, &[&owner, &millis(lease), &jobs])
+        .await
+        .map_err(&e)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Opens the incident of `f` or finds the open one, then counts this
-/// occurrence in `incident_counts`. No shared row is locked: the insert does
-/// nothing on a conflict with a committed open incident, and the counts are
-/// folded in later by the maintenance leader.
+/// Opens the incident of `f` or finds the open one, attaches the job, and
+/// counts this occurrence in `incident_counts`, in one statement. No shared
+/// row is locked: the insert does nothing on a conflict with a committed open
+/// incident, and the counts are folded in later by the maintenance leader.
 async fn upsert_incident(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     location: &str,
     f: &IncidentFacts,
     job_id: Option<&str>,
 ) -> Result<String, StoreError> {
     let e = err(location);
-    let mut incident = None;
-    // Three tries: an open incident found by the insert's conflict may be
-    // resolved before it is read; the second insert then opens a new one.
+    let stmt = tx
+        .prepare_cached(
+            "WITH opened AS (
+                 INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (failure_fingerprint) WHERE state = 'open' DO NOTHING
+                 RETURNING id),
+             inc AS (
+                 SELECT id FROM opened
+                 UNION ALL
+                 SELECT id FROM incidents WHERE failure_fingerprint = $2 AND state = 'open'
+                 LIMIT 1),
+             attached AS (
+                 INSERT INTO incident_jobs (incident_id, job_id)
+                 SELECT inc.id, $11 FROM inc WHERE $11::text IS NOT NULL
+                 ON CONFLICT DO NOTHING RETURNING 1),
+             linked AS (
+                 UPDATE jobs SET incident_id = inc.id FROM inc WHERE jobs.id = $11),
+             counted AS (
+                 INSERT INTO incident_counts (incident_id, occurrences, affected)
+                 SELECT inc.id, 1, (SELECT count(*) FROM attached) FROM inc)
+             SELECT id FROM inc",
+        )
+        .await
+        .map_err(&e)?;
+    // An open incident found by the insert's conflict but committed after
+    // this statement's snapshot is not visible to it: the next statement
+    // (a new snapshot) finds it, or opens a new one if it was resolved.
     for _ in 0..3 {
         let id = uuid::Uuid::now_v7().to_string();
         let row = tx
             .query_opt(
-                "WITH opened AS (
-                     INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT (failure_fingerprint) WHERE state = 'open' DO NOTHING
-                     RETURNING id)
-                 SELECT id FROM opened
-                 UNION ALL
-                 SELECT id FROM incidents WHERE failure_fingerprint = $2 AND state = 'open'
-                 LIMIT 1",
+                &stmt,
                 &[
                     &id,
                     &f.fingerprint,
@@ -202,126 +225,97 @@ async fn upsert_incident(
                     &f.host,
                     &f.repair_hint,
                     &f.evidence,
+                    &job_id,
                 ],
             )
             .await
             .map_err(&e)?;
         if let Some(row) = row {
-            incident = Some(row.get::<_, String>(0));
-            break;
+            return Ok(row.get(0));
         }
     }
-    let incident = incident.ok_or_else(|| StoreError::Unavailable {
+    Err(StoreError::Unavailable {
         location: location.to_string(),
         message: format!(
             "the open incident of fingerprint {} kept changing; try again",
             f.fingerprint
         ),
-    })?;
-    let attached: i64 = match job_id {
-        Some(job_id) => {
-            let attached = tx
-                .execute("INSERT INTO incident_jobs (incident_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&incident, &job_id])
-                .await
-                .map_err(&e)?;
-            tx.execute(
-                "UPDATE jobs SET incident_id = $2 WHERE id = $1",
-                &[&job_id, &incident],
-            )
-            .await
-            .map_err(&e)?;
-            attached as i64
-        }
-        None => 0,
-    };
-    tx.execute(
-        "INSERT INTO incident_counts (incident_id, occurrences, affected) VALUES ($1, 1, $2)",
-        &[&incident, &attached],
-    )
-    .await
-    .map_err(&e)?;
-    Ok(incident)
+    })
 }
+
+/// The fenced settlement and its decision event, in one statement: the
+/// event says `job_decided` when the fence matched and
+/// `job_decision_rejected` when it did not. A success also resolves the
+/// job's incident once none of its jobs is parked any more.
+const SETTLE: &str = "
+    WITH j AS (
+        UPDATE jobs SET state = $4::text::job_state, next_action = $5, reason = $6, classifier = $7,
+               run_at = now() + COALESCE($8::float8, 0) * interval '1 millisecond',
+               timeout_ms = COALESCE($9, timeout_ms), diagnostics = $10,
+               finished_at = CASE WHEN $11 THEN now() ELSE NULL END,
+               attempts = attempts + $12, last_dispatch_id = COALESCE($13, last_dispatch_id),
+               lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'
+        RETURNING id, incident_id),
+    resolved AS (
+        UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
+        WHERE $14 AND state = 'open' AND id = (SELECT incident_id FROM j)
+          AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs p ON p.id = ij.job_id
+                          WHERE ij.incident_id = incidents.id AND p.state = 'parked' AND p.id <> $1)
+        RETURNING 1)
+    INSERT INTO events (job_id, kind, body)
+    SELECT $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
+           CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END
+    FROM (SELECT EXISTS (SELECT 1 FROM j) AS ok) f
+    RETURNING kind";
 
 pub(super) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, StoreError> {
     let mut client = s.client().await?;
     let e = err(&s.location);
-    let tx = client.transaction().await.map_err(&e)?;
     let row = c.settle.row();
-    let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = (
-        row.state.label(),
-        row.action,
-        row.delay,
-        row.timeout_ms,
-        row.diagnostics,
-        row.terminal,
-        row.attempts_delta,
-    );
-    let delay_ms: Option<f64> = delay.map(millis);
-    let changed = tx
-        .execute(
-            "UPDATE jobs SET state = $4::text::job_state, next_action = $5, reason = $6, classifier = $7,
-                    run_at = now() + COALESCE($8::float8, 0) * interval '1 millisecond',
-                    timeout_ms = COALESCE($9, timeout_ms), diagnostics = $10,
-                    finished_at = CASE WHEN $11 THEN now() ELSE NULL END,
-                    attempts = attempts + $12, last_dispatch_id = COALESCE($13, last_dispatch_id),
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-             WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'",
-            &[
-                &c.job_id,
-                &(c.attempt as i32),
-                &c.owner,
-                &state,
-                &action,
-                &c.reason,
-                &c.class.label(),
-                &delay_ms,
-                &timeout_ms,
-                &diagnostics,
-                &terminal,
-                &attempts_delta,
-                &c.dispatch_id,
-            ],
-        )
-        .await
-        .map_err(&e)?;
+    let delay_ms: Option<f64> = row.delay.map(millis);
+    let attempt = c.attempt as i32;
+    let state = row.state.label();
+    let class = c.class.label();
+    let done = matches!(c.settle, Settle::Done);
     let decided = c.decided();
-    if changed == 0 {
-        insert_event(
-            &tx,
-            &s.location,
-            None,
-            Some(&c.job_id),
-            &Event::JobDecisionRejected(decided),
-        )
-        .await?;
-        tx.commit().await.map_err(&e)?;
-        return Ok(false);
-    }
-    insert_event(
-        &tx,
-        &s.location,
-        None,
-        Some(&c.job_id),
-        &Event::JobDecided(decided),
-    )
-    .await?;
-    if let Some(facts) = &c.incident {
+    let accepted_body =
+        serde_json::to_value(Event::JobDecided(decided.clone())).expect("events serialise");
+    let rejected_body =
+        serde_json::to_value(Event::JobDecisionRejected(decided)).expect("events serialise");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 16] = [
+        &c.job_id,
+        &attempt,
+        &c.owner,
+        &state,
+        &row.action,
+        &c.reason,
+        &class,
+        &delay_ms,
+        &row.timeout_ms,
+        &row.diagnostics,
+        &row.terminal,
+        &row.attempts_delta,
+        &c.dispatch_id,
+        &done,
+        &accepted_body,
+        &rejected_body,
+    ];
+    let Some(facts) = &c.incident else {
+        // No incident: one statement, one round trip, one commit.
+        let stmt = client.prepare_cached(SETTLE).await.map_err(&e)?;
+        let kind: String = client.query_one(&stmt, &params).await.map_err(&e)?.get(0);
+        return Ok(kind == "job_decided");
+    };
+    let tx = client.transaction().await.map_err(&e)?;
+    let stmt = tx.prepare_cached(SETTLE).await.map_err(&e)?;
+    let kind: String = tx.query_one(&stmt, &params).await.map_err(&e)?.get(0);
+    let accepted = kind == "job_decided";
+    if accepted {
         upsert_incident(&tx, &s.location, facts, Some(&c.job_id)).await?;
     }
-    if matches!(c.settle, Settle::Done) {
-        tx.execute(
-            "UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
-             WHERE state = 'open' AND id = (SELECT incident_id FROM jobs WHERE id = $1)
-               AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs j ON j.id = ij.job_id
-                               WHERE ij.incident_id = incidents.id AND j.state = 'parked')",
-            &[&c.job_id],
-        )
-        .await
-        .map_err(&e)?;
-    }
     tx.commit().await.map_err(&e)?;
-    Ok(true)
+    Ok(accepted)
 }
 
 pub(super) async fn open_incident(
@@ -449,19 +443,19 @@ pub(super) async fn lane_pending(
 ) -> Result<LanePending, StoreError> {
     let client = s.client().await?;
     let e = err(&s.location);
-    let waiting: i64 = client
-        .query_one("SELECT count(*) FROM jobs WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2)", &[&lane, &routes])
-        .await
-        .map_err(&e)?
-        .get(0);
-    let running: i64 = client
-        .query_one(
-            "SELECT count(*) FROM jobs WHERE lane = $1 AND state = 'running'",
-            &[&lane],
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*) FILTER (WHERE state IN ('queued', 'scheduled') AND route = ANY($2)),
+                    count(*) FILTER (WHERE state = 'running')
+             FROM jobs WHERE lane = $1 AND state IN ('queued', 'scheduled', 'running')",
         )
         .await
-        .map_err(&e)?
-        .get(0);
+        .map_err(&e)?;
+    let row = client
+        .query_one(&stmt, &[&lane, &routes])
+        .await
+        .map_err(&e)?;
+    let (waiting, running): (i64, i64) = (row.get(0), row.get(1));
     Ok(LanePending {
         waiting: waiting as u64,
         running: running as u64,
