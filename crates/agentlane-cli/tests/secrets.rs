@@ -108,3 +108,37 @@ fn env_fingerprint_carries_presence_and_hashes_never_values() {
         hash
     );
 }
+
+#[test]
+fn the_store_url_which_may_carry_a_password_never_reaches_the_agent() {
+    let sb = Sandbox::new();
+    let db = sb.path("elsewhere.db");
+    let out = std::process::Command::new(agentlane())
+        .args([
+            "--home",
+            sb.home().to_str().unwrap(),
+            "exec",
+            "--json",
+            "--",
+        ])
+        .arg(fake_agent())
+        .args(["--print-env", "AGENTLANE_STORE"])
+        .env("AGENTLANE_STORE", format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["stdout_tail"].as_str().unwrap().trim(),
+        "AGENTLANE_STORE is unset",
+        "{report}"
+    );
+    assert!(
+        db.exists(),
+        "the worker itself used the store the URL names"
+    );
+}

@@ -69,6 +69,9 @@ fn child_context(req: &DispatchRequest) -> (PathBuf, BTreeMap<String, String>) {
         Some(base) => build_env(&req.env, base.clone()),
         None => build_env(&req.env, std::env::vars()),
     };
+    // agentlane's own store URL may carry the database password: it is the
+    // worker's, never the agent's.
+    env.remove("AGENTLANE_STORE");
     if let Some(user) = &req.run_as {
         env.insert("HOME".into(), user.home.display().to_string());
         env.insert("USER".into(), user.name.clone());
