@@ -340,7 +340,7 @@ pub async fn run_worker(
                     }
                 }
                 _ = wait_for_work(&store, &options.lane, &config) => {}
-                _ = stop.changed() => {}
+                Ok(()) = stop.changed() => {}
             }
         }
         // Stopping: let running jobs finish up to the grace, then stop and release them.
@@ -444,7 +444,7 @@ impl Outage {
         }
         tokio::select! {
             _ = tokio::time::sleep(self.wait) => {}
-            _ = stop.changed() => {}
+            Ok(()) = stop.changed() => {}
         }
         self.wait = (self.wait * 2).min(Duration::from_secs(5));
     }
