@@ -137,7 +137,11 @@ Termination
 Process bookkeeping
   --pid-file FILE           write our pid to FILE
   --run-log FILE            append a JSON 'start' line now and an 'end' line
-                            when exiting (not when killed by a signal)
+                            when exiting (pid, ppid, time_ms, args, job,
+                            dispatch, attempt from AGENTLANE_ATTEMPT; end
+                            lines add exit_code). SIGTERM writes an 'end' line
+                            with signal 15 and exits 143 (unless
+                            --ignore-term); other signals write nothing
   --grandchild-pid-file FILE
                             where later --grandchild-* actions write their pid
   --grandchild-hold SECS    fork a setsid'd, TERM-ignoring child that keeps

@@ -24,6 +24,7 @@ mod cli;
 mod json;
 mod run;
 mod sys;
+mod term;
 
 use std::process::ExitCode;
 

@@ -2,7 +2,8 @@
 //!
 //! Every action returns `Ok(())` to go on with the next one or a [`Stop`]
 //! that ends the process. All exits go through [`Runner::exit`], which
-//! writes the `--run-log` end records first (death by signal writes none).
+//! writes the `--run-log` end records first. Death by a signal writes none,
+//! except SIGTERM while a run log is active (see [`crate::term`]).
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, OpenOptions};
@@ -14,7 +15,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{Action, Stream, USAGE};
-use crate::{json, sys};
+use crate::{json, sys, term};
 
 /// Why the action loop ends early.
 enum Stop {
@@ -47,6 +48,8 @@ pub struct Runner {
     grandchild_pid_file: Option<PathBuf>,
     /// All of stdin, once an action has read it.
     stdin: Option<Vec<u8>>,
+    /// `--ignore-term` ran: a later `--run-log` must not catch SIGTERM.
+    term_ignored: bool,
 }
 
 impl Runner {
@@ -56,6 +59,7 @@ impl Runner {
             run_logs: Vec::new(),
             grandchild_pid_file: None,
             stdin: None,
+            term_ignored: false,
         }
     }
 
@@ -85,7 +89,10 @@ impl Runner {
                 Ok(())
             }
             Action::Hang => hang(),
-            Action::IgnoreTerm => ignore_term(),
+            Action::IgnoreTerm => {
+                self.term_ignored = true;
+                ignore_term()
+            }
             Action::Spew { bytes, stream } => spew(*stream, *bytes),
             Action::Binary => write_out(Stream::Stdout, BINARY),
             Action::EchoStdin => {
@@ -116,6 +123,8 @@ impl Runner {
 
     /// Exits with `code` after writing the run-log end records.
     fn exit(&self, code: u8) -> ! {
+        // From here on a SIGTERM stays pending: one end record per run.
+        term::block_term(true);
         for path in &self.run_logs {
             let line = self.run_log_record("end", Some(code));
             if let Err(err) = append_line(path, &line) {
@@ -162,6 +171,11 @@ impl Runner {
         append_line(path, &line)
             .map_err(|err| fail(format_args!("cannot append to {}", path.display()), err))?;
         self.run_logs.push(path.to_owned());
+        if !self.term_ignored {
+            let (prefix, rest) = self.run_log_parts("end");
+            term::record_on_term(path, prefix, format!("{rest}{}", term_tail()))
+                .map_err(|err| fail("cannot catch SIGTERM", err))?;
+        }
         Ok(())
     }
 
@@ -170,10 +184,23 @@ impl Runner {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
-        let mut line = format!(
-            r#"{{"event":"{event}","pid":{},"time_ms":{time_ms},"args":["#,
+        let (prefix, mut line) = self.run_log_parts(event);
+        line.insert_str(0, &format!("{prefix}{time_ms}"));
+        if let Some(code) = exit_code {
+            line.push_str(&format!(r#","exit_code":{code}"#));
+        }
+        line.push_str("}\n");
+        line
+    }
+
+    /// A run-log record cut at its time: the part up to `"time_ms":` and
+    /// the fields after the time, without the closing brace.
+    fn run_log_parts(&self, event: &str) -> (String, String) {
+        let prefix = format!(
+            r#"{{"event":"{event}","pid":{},"time_ms":"#,
             std::process::id()
         );
+        let mut line = String::from(r#","args":["#);
         for (i, arg) in self.args.iter().enumerate() {
             if i > 0 {
                 line.push(',');
@@ -187,11 +214,9 @@ impl Runner {
             &mut line,
             std::env::var_os("AGENTLANE_DISPATCH_ID").as_deref(),
         );
-        if let Some(code) = exit_code {
-            line.push_str(&format!(r#","exit_code":{code}"#));
-        }
-        line.push_str("}\n");
-        line
+        push_attempt(&mut line, std::env::var_os("AGENTLANE_ATTEMPT").as_deref());
+        line.push_str(&format!(r#","ppid":{}"#, sys::parent_pid()));
+        (prefix, line)
     }
 
     /// Forks a helper that outlives us in its own session. Returns once the
@@ -201,7 +226,14 @@ impl Runner {
         let (parent_end, child_end) =
             UnixStream::pair().map_err(|err| fail("cannot create socket pair", err))?;
         let _ = io::stdout().flush();
-        match sys::fork().map_err(|err| fail("fork failed", err))? {
+        // A SIGTERM must not reach the child before it ignores SIGTERM: it
+        // would run our run-log handler (see term.rs) in the child.
+        term::block_term(true);
+        let forked = sys::fork();
+        if !matches!(forked, Ok(sys::Fork::Child)) {
+            term::block_term(false);
+        }
+        match forked.map_err(|err| fail("fork failed", err))? {
             sys::Fork::Child => {
                 drop(parent_end);
                 self.become_grandchild(hold, escape, child_end)
@@ -226,6 +258,8 @@ impl Runner {
                 problems.push(format!("grandchild cannot ignore signal {signal}: {err}"));
             }
         }
+        // Ignored now (a pending SIGTERM was discarded): unblock it again.
+        term::block_term(false);
         if escape {
             if let Err(err) = sys::stdio_to_dev_null() {
                 problems.push(format!("grandchild cannot redirect to /dev/null: {err}"));
@@ -287,6 +321,28 @@ fn spew_buffer() -> Vec<u8> {
         buffer.push(b'\n');
     }
     buffer
+}
+
+/// Appends `,"attempt":N` (the dispatcher's AGENTLANE_ATTEMPT): a number,
+/// the raw text if it is not one, or null when unset.
+fn push_attempt(line: &mut String, attempt: Option<&OsStr>) {
+    line.push_str(r#","attempt":"#);
+    match attempt {
+        Some(text) => match text.to_str().and_then(|a| a.parse::<u64>().ok()) {
+            Some(n) => line.push_str(&n.to_string()),
+            None => json::push_str(line, text),
+        },
+        None => line.push_str("null"),
+    }
+}
+
+/// The end of the SIGTERM record (see [`term`]).
+fn term_tail() -> String {
+    format!(
+        r#","signal":{}}}
+"#,
+        libc::SIGTERM
+    )
 }
 
 /// Writes exactly `total` bytes of spew lines (the last line may be cut).
@@ -404,6 +460,39 @@ mod tests {
         assert!(line.starts_with(&format!(r#"{{"event":"end","pid":{pid},"time_ms":"#)));
         assert!(line.contains(r#","args":["--stdout","a \"q\""],"job":"#));
         assert!(line.ends_with(",\"exit_code\":7}\n"));
+        assert_eq!(line.matches('\n').count(), 1);
+        // SAFETY: getppid cannot fail.
+        let ppid = unsafe { libc::getppid() };
+        assert!(
+            line.contains(r#","attempt":"#)
+                && line.contains(&format!(r#","ppid":{ppid},"exit_code":7}}"#)),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn attempt_is_a_number_the_raw_text_or_null() {
+        let attempt = |value: Option<&str>| {
+            let mut line = String::new();
+            push_attempt(&mut line, value.map(OsStr::new));
+            line
+        };
+        assert_eq!(attempt(Some("2")), r#","attempt":2"#);
+        assert_eq!(attempt(Some("two")), r#","attempt":"two""#);
+        assert_eq!(attempt(None), r#","attempt":null"#);
+    }
+
+    #[test]
+    fn the_sigterm_record_is_the_end_record_with_a_signal() {
+        let runner = Runner::new(vec!["--run-log".into(), "f".into()]);
+        let (prefix, rest) = runner.run_log_parts("end");
+        let pid = std::process::id();
+        assert_eq!(prefix, format!(r#"{{"event":"end","pid":{pid},"time_ms":"#));
+        let line = format!("{prefix}1700000000123{rest}{}", term_tail());
+        assert!(line.starts_with(&format!(
+            r#"{{"event":"end","pid":{pid},"time_ms":1700000000123,"args":["--run-log","f"],"job":"#
+        )));
+        assert!(line.ends_with(",\"signal\":15}\n"), "{line}");
         assert_eq!(line.matches('\n').count(), 1);
     }
 }

@@ -46,6 +46,12 @@ pub fn raise(signal: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::raise(signal) }).map(drop)
 }
 
+/// The parent's pid (for an agent, the worker that launched it).
+pub fn parent_pid() -> libc::pid_t {
+    // SAFETY: getppid takes no arguments and cannot fail.
+    unsafe { libc::getppid() }
+}
+
 /// Which side of a fork we are on.
 pub enum Fork {
     Child,

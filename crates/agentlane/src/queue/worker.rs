@@ -203,11 +203,16 @@ pub async fn run_worker(
             loop {
                 tick.tick().await;
                 let ids = held.ids();
+                // A renewal extends the lease from when the database ran it,
+                // which is no earlier than when it was sent: measure from the
+                // send, so the agents stop at 2/3 of a lease after the last
+                // renewal that counted, never later.
+                let sent = std::time::Instant::now();
                 let renewal =
                     tokio::time::timeout(lease / 3, store.heartbeat(&owner, &ids, lease)).await;
                 match renewal {
                     Ok(Ok(renewed)) => {
-                        last_renewed = std::time::Instant::now();
+                        last_renewed = sent;
                         held.stop_unrenewed(&ids, &renewed);
                     }
                     _ if last_renewed.elapsed() >= lease * 2 / 3 => {

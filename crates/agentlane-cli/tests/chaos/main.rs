@@ -1,0 +1,39 @@
+//! Chaos proofs of the queue on PostgreSQL (issue 7): real `agentlane
+//! worker` processes against a real server, with fake-agent writing a run
+//! log (job, attempt, pid, worker pid, start, end) in which any overlap of
+//! two runs of one job is a double run.
+//!
+//! - [`racing`]: 8 workers racing over 10,000 jobs run each exactly once.
+//! - [`killed`]: `kill -9` of a worker mid-job; its agents die with it, the
+//!   jobs are rescued as `worker_lost` and re-run.
+//! - [`partition`]: a loopback TCP proxy cuts one worker off; it stops its
+//!   agent before its lease expires, and its late settlement is rejected.
+//! - [`restart`]: a private PostgreSQL cluster restarted (fast, immediate)
+//!   while workers drain.
+//! - [`terminate`]: backends terminated with `pg_terminate_backend`.
+//! - [`leader`]: the maintenance leader killed, then stopped; another worker
+//!   takes over within a lease and rescues expired leases.
+//! - [`storm`]: 10,000 identical failures from 4 workers make one incident.
+//!
+//! The tests run one at a time ([`harness::serial`]): they measure time
+//! against leases on a two-core machine.
+//!
+//! Server: `AGENTLANE_TEST_POSTGRES` (default
+//! `postgres://postgres@127.0.0.1:5432/test`), a fresh schema per test. The
+//! restart tests start their own cluster with initdb/pg_ctl
+//! (`AGENTLANE_TEST_PG_BIN` names their directory; default: the newest
+//! `/usr/lib/postgresql/*/bin`), as user `postgres` when run as root.
+
+mod cluster;
+mod harness;
+mod proxy;
+mod runlog;
+mod verdict;
+
+mod killed;
+mod leader;
+mod partition;
+mod racing;
+mod restart;
+mod storm;
+mod terminate;
