@@ -128,10 +128,14 @@ if [ "$what" = pg ] || [ "$what" = all ]; then
     QP="$A --home $work/hp --config $work/queue.toml --store '$PGURL'"  # a shell command line
     QS="$A --home $work/hs --config $work/queue.toml"
     # fresh-pg / fresh-sqlite [JSONL]: an empty, migrated store (and its home), then the jobs.
+    # The previous run's home is moved aside, not deleted, until the end: on an ext4 without
+    # a journal, creating files next to thousands of just-deleted inodes scans them all,
+    # and the runs would measure that instead of agentlane.
+    mkdir -p "$work/old"
     cat > "$work/fresh-pg" <<EOF
 #!/bin/sh
 set -e
-rm -rf $work/hp
+[ ! -d $work/hp ] || mv $work/hp $work/old/hp.\$\$
 psql -qX "$PG_SERVER/postgres$PG_QUERY" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
 $QP migrate >/dev/null
 [ -z "\${1:-}" ] || $QP enqueue --jsonl "\$1" >/dev/null
@@ -139,7 +143,7 @@ EOF
     cat > "$work/fresh-sqlite" <<EOF
 #!/bin/sh
 set -e
-rm -rf $work/hs
+[ ! -d $work/hs ] || mv $work/hs $work/old/hs.\$\$
 $QS migrate >/dev/null
 [ -z "\${1:-}" ] || $QS enqueue --jsonl "\$1" >/dev/null
 EOF
