@@ -29,6 +29,42 @@ fn success_is_ok_with_private_artifacts() {
 }
 
 #[test]
+fn a_stream_that_prints_nothing_leaves_no_artifact_file() {
+    let sb = Sandbox::new();
+    let run = sb.fake(&[], &["--stdout", "only out"]);
+    run.expect_class("ok");
+    let out = std::path::PathBuf::from(run.report["artifacts"]["stdout"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "only out\n");
+    assert!(
+        run.report["artifacts"]["stderr"].is_null(),
+        "{}",
+        run.report
+    );
+    assert_eq!(run.report["stderr_bytes"], 0);
+    let files: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, vec![std::ffi::OsString::from("stdout.log")]);
+
+    // A silent dispatch creates no artifact directory at all.
+    let run = sb.fake(&[], &[]);
+    run.expect_class("ok");
+    assert!(
+        run.report["artifacts"]["stdout"].is_null(),
+        "{}",
+        run.report
+    );
+    assert!(
+        run.report["artifacts"]["stderr"].is_null(),
+        "{}",
+        run.report
+    );
+    let dir = sb.home().join("artifacts").join(run.str("dispatch_id"));
+    assert!(!dir.exists(), "{} should not exist", dir.display());
+}
+
+#[test]
 fn without_json_output_passes_through_and_failure_is_one_line() {
     let sb = Sandbox::new();
     let fake = fake_agent();

@@ -147,7 +147,8 @@ pub struct Exit {
     pub classifier: Class,
 }
 
-/// Paths of the full captured output.
+/// Paths of the full captured output. A stream that printed nothing has no
+/// file (`None`): its byte count is 0 and its tail empty.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Artifacts {
     /// Full stdout (redacted).

@@ -5,15 +5,21 @@
 //! bytes. The pipe is always drained — a failed artifact write stops the file,
 //! never the reading — so the child can never block on a full pipe.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
 use crate::redact::{Redactor, StreamRedactor};
 
+/// The read buffer grows to this once a read fills it (a chatty child).
 const READ_BUF: usize = 256 * 1024;
+/// A quiet child (most agents, every trivial job) never needs more than this:
+/// no 256 KiB allocation, page faults and zeroing per stream per dispatch.
+const FIRST_READ_BUF: usize = 16 * 1024;
 
 /// The last bytes of a stream.
 #[derive(Debug, Default)]
@@ -82,10 +88,77 @@ pub struct Captured {
     pub tail_truncated: bool,
     /// Why the artifact file is incomplete, if it is.
     pub artifact_error: Option<String>,
+    /// The artifact file, if the stream printed anything (it was created).
+    pub artifact: Option<PathBuf>,
+}
+
+/// A stream's artifact file, created 0600 in a 0700 directory on the
+/// stream's first byte: a stream that prints nothing leaves no file (and a
+/// trivial job costs no directory and no inodes).
+pub(super) enum ArtifactFile {
+    /// Not created yet: nothing was printed.
+    Pending(PathBuf),
+    /// Created and being written.
+    Open(PathBuf, File),
+    /// Created, then a write failed: the file is incomplete.
+    Broken(PathBuf),
+    /// Never to be written (creation failed).
+    Off,
+}
+
+impl ArtifactFile {
+    /// The file is `path`, created on first write.
+    pub fn lazy(path: PathBuf) -> ArtifactFile {
+        ArtifactFile::Pending(path)
+    }
+
+    fn create(path: &Path) -> std::io::Result<File> {
+        if let Some(dir) = path.parent() {
+            crate::home::private_dir(dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    }
+
+    /// Writes `bytes`, creating the file first if needed; the error says what failed.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if let ArtifactFile::Pending(path) = self {
+            let path = std::mem::take(path);
+            match Self::create(&path) {
+                Ok(f) => *self = ArtifactFile::Open(path, f),
+                Err(e) => {
+                    *self = ArtifactFile::Off;
+                    return Err(format!("cannot create {}: {e}", path.display()));
+                }
+            }
+        }
+        if let ArtifactFile::Open(path, f) = self {
+            if let Err(e) = f.write_all(bytes) {
+                *self = ArtifactFile::Broken(std::mem::take(path));
+                return Err(e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes; the path of the file if one was created.
+    fn finish(self) -> (Option<PathBuf>, Option<String>) {
+        match self {
+            ArtifactFile::Open(path, mut f) => {
+                let err = f.flush().err().map(|e| e.to_string());
+                (Some(path), err)
+            }
+            ArtifactFile::Broken(path) => (Some(path), None),
+            ArtifactFile::Pending(_) | ArtifactFile::Off => (None, None),
+        }
+    }
 }
 
 struct Sinks<'a> {
-    file: Option<File>,
+    file: ArtifactFile,
     echo: Echo,
     tail: &'a mut Tail,
     artifact_error: Option<String>,
@@ -93,11 +166,11 @@ struct Sinks<'a> {
 
 impl Sinks<'_> {
     fn emit(&mut self, bytes: &[u8]) {
-        if let Some(f) = &mut self.file {
-            if let Err(e) = f.write_all(bytes) {
-                self.artifact_error = Some(e.to_string());
-                self.file = None;
-            }
+        if bytes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.file.write(bytes) {
+            self.artifact_error.get_or_insert(e);
         }
         let echoed = match self.echo {
             Echo::Off => Ok(()),
@@ -118,7 +191,7 @@ impl Sinks<'_> {
 /// Drains `pipe` until EOF or until `cancel` turns true.
 pub async fn capture<R: AsyncRead + Unpin>(
     mut pipe: R,
-    file: Option<File>,
+    file: ArtifactFile,
     echo: Echo,
     redactor: &Redactor,
     tail_cap: usize,
@@ -132,16 +205,23 @@ pub async fn capture<R: AsyncRead + Unpin>(
         artifact_error: None,
     };
     let mut stream = StreamRedactor::new(redactor);
-    let mut buf = vec![0u8; READ_BUF];
+    // Read into spare capacity: nothing is zeroed, and the buffer only grows
+    // when the child fills it.
+    let mut buf: Vec<u8> = Vec::with_capacity(FIRST_READ_BUF);
     let mut bytes = 0u64;
     loop {
+        buf.clear();
         tokio::select! {
             biased;
-            read = pipe.read(&mut buf) => match read {
+            read = pipe.read_buf(&mut buf) => match read {
                 Ok(0) => break,
                 Ok(n) => {
                     bytes += n as u64;
                     stream.push(&buf[..n], &mut |b| sinks.emit(b));
+                    if n == buf.capacity() && n < READ_BUF {
+                        buf.clear();
+                        buf.reserve_exact(READ_BUF);
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
@@ -152,18 +232,16 @@ pub async fn capture<R: AsyncRead + Unpin>(
         }
     }
     stream.finish(&mut |b| sinks.emit(b));
-    if let Some(f) = &mut sinks.file {
-        if let Err(e) = f.flush() {
-            sinks.artifact_error.get_or_insert(e.to_string());
-        }
-    }
-    let artifact_error = sinks.artifact_error.take();
+    let file = std::mem::replace(&mut sinks.file, ArtifactFile::Off);
+    let (artifact, flush_error) = file.finish();
+    let artifact_error = sinks.artifact_error.take().or(flush_error);
     let (tail, tail_truncated) = tail.finish();
     Captured {
         bytes,
         tail,
         tail_truncated,
         artifact_error,
+        artifact,
     }
 }
 

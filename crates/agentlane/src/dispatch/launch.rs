@@ -4,7 +4,7 @@
 //! the user gave), in a new process group, with exactly the prepared
 //! environment. On Linux the child gets a parent-death signal, so an agent
 //! dies with its dispatcher. Artifact files are created 0600 in a 0700
-//! directory before the spawn.
+//! directory when their stream first prints (see capture.rs).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -19,10 +19,10 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 use crate::class::Class;
 use crate::classify::Classification;
-use crate::events::Artifacts;
 use crate::home::{private_dir, Home};
 use crate::redact::Redactor;
 
+use super::capture::ArtifactFile;
 use super::prepare::Ready;
 use super::proctree::{pipe_inode, MARKER_VAR};
 use super::{DispatchError, DispatchRequest};
@@ -35,9 +35,8 @@ pub(super) struct Running {
     pub stdout: ChildStdout,
     pub stderr: ChildStderr,
     pub pipe_inodes: Vec<u64>,
-    pub stdout_file: Option<File>,
-    pub stderr_file: Option<File>,
-    pub artifacts: Artifacts,
+    pub stdout_file: ArtifactFile,
+    pub stderr_file: ArtifactFile,
     pub redactor: Arc<Redactor>,
     pub started: Instant,
     pub run_dir: Option<PathBuf>,
@@ -130,11 +129,6 @@ pub(super) fn launch(
 ) -> Result<Running, LaunchError> {
     let marker = ready.env.get(MARKER_VAR).cloned().unwrap_or_default();
     let dir = home.artifact_dir(&marker);
-    artifact_dir(&dir)?;
-    let stdout_path = dir.join("stdout.log");
-    let stderr_path = dir.join("stderr.log");
-    let stdout_file = private_file(&stdout_path)?;
-    let stderr_file = private_file(&stderr_path)?;
     let run_dir = match &ready.prompt_file {
         Some((path, bytes)) => {
             let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -232,12 +226,8 @@ pub(super) fn launch(
         stdout,
         stderr,
         pipe_inodes,
-        stdout_file: Some(stdout_file),
-        stderr_file: Some(stderr_file),
-        artifacts: Artifacts {
-            stdout: Some(stdout_path),
-            stderr: Some(stderr_path),
-        },
+        stdout_file: ArtifactFile::lazy(dir.join("stdout.log")),
+        stderr_file: ArtifactFile::lazy(dir.join("stderr.log")),
         redactor: ready.redactor,
         started,
         run_dir,

@@ -182,11 +182,17 @@ pub fn signal_group(pgid: i32, sig: Signal) {
     let _ = kill(Pid::from_raw(-pgid), sig);
 }
 
-/// Reaps zombies among `procs` that are our children (adopted orphans), except `keep`.
+/// Reaps the zombies that are our children (adopted orphans), except `keep`.
 pub fn reap_adopted(keep: &HashSet<i32>) {
+    reap_zombies(&scan(), keep);
+}
+
+/// Reaps the zombies among `procs` that are our children, except `keep`
+/// (the direct children of running dispatches: tokio waits for those).
+pub fn reap_zombies(procs: &[ProcInfo], keep: &HashSet<i32>) {
     let me = std::process::id() as i32;
-    for p in scan()
-        .into_iter()
+    for p in procs
+        .iter()
         .filter(|p| p.ppid == me && p.state == 'Z' && !keep.contains(&p.pid))
     {
         let _ = waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG));

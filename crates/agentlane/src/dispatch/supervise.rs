@@ -189,7 +189,6 @@ pub(super) async fn supervise(
         pipe_inodes,
         stdout_file,
         stderr_file,
-        artifacts,
         redactor,
         started,
         run_dir,
@@ -277,12 +276,22 @@ pub(super) async fn supervise(
 
     // Whatever outlived the agent without holding its pipes is leaked too.
     if !proctree::nothing_left(pid) {
-        let survivors = tree.live();
-        if !survivors.is_empty() {
+        // One read of /proc answers both questions: what is left alive, and
+        // which adopted orphans are zombies to reap.
+        let procs = proctree::scan();
+        let survivors: Vec<ProcInfo> =
+            proctree::dispatch_processes(&procs, pid, &marker, &tree.others())
+                .into_iter()
+                .filter(|p| p.state != 'Z')
+                .collect();
+        if survivors.is_empty() {
+            let keep = running.lock().unwrap_or_else(|p| p.into_inner());
+            proctree::reap_zombies(&procs, &keep);
+        } else {
             leaks.extend(leaked(&survivors, &[], &redactor));
             tree.kill(LEAK_GRACE).await;
+            tree.reap();
         }
-        tree.reap();
     }
     running
         .lock()
@@ -301,9 +310,12 @@ pub(super) async fn supervise(
             _ => None,
         },
         duration,
+        artifacts: Artifacts {
+            stdout: stdout.artifact.clone(),
+            stderr: stderr.artifact.clone(),
+        },
         stdout: result(stdout, req.tail_bytes),
         stderr: result(stderr, req.tail_bytes),
-        artifacts,
         leaked: leaks,
         child_home,
         child_path,
