@@ -278,17 +278,34 @@ impl Dispatcher {
         req: DispatchRequest,
         interrupt: Interrupt,
     ) -> Result<DispatchReport, DispatchError> {
+        let finished = self.dispatch_unrecorded(req, interrupt).await?;
+        self.record_finish(&finished.report, &finished.events)
+            .await?;
+        Ok(finished.report)
+    }
+
+    /// Runs one dispatch through every stage but the last: its prepare is
+    /// recorded, its outcome is returned for the caller to record, with
+    /// [`Store::finish_and_settle`] (a queue worker, which writes the outcome
+    /// and the job's settlement in one transaction) or [`Store::record_finish`].
+    /// A launch that failed inside agentlane is recorded here and returned as
+    /// the error.
+    pub async fn dispatch_unrecorded(
+        &self,
+        req: DispatchRequest,
+        interrupt: Interrupt,
+    ) -> Result<Finished, DispatchError> {
         let dispatch_id = uuid::Uuid::now_v7().to_string();
         let prepared = prepare::prepare(&req, &dispatch_id, &self.home);
         self.store.record_prepare(&prepared.event).await?;
         let ready = match prepared.outcome {
             Ok(ready) => ready,
-            Err(refusal) => return self.finish_refused(&req, &prepared.event, refusal).await,
+            Err(refusal) => return Ok(finish_refused(&req, &prepared.event, refusal)),
         };
         let running = match launch::launch(ready, &req, &self.home, &self.running) {
             Ok(running) => running,
             Err(launch::LaunchError::Refused(refusal)) => {
-                return self.finish_refused(&req, &prepared.event, refusal).await
+                return Ok(finish_refused(&req, &prepared.event, refusal))
             }
             Err(launch::LaunchError::Agentlane(e)) => {
                 let refusal = classify::Classification {
@@ -298,12 +315,13 @@ impl Dispatcher {
                     repair_hint: "agentlane could not launch the program; see the error".into(),
                     retry_after_secs: None,
                 };
-                let _ = self.finish_refused(&req, &prepared.event, refusal).await;
+                let failed = finish_refused(&req, &prepared.event, refusal);
+                let _ = self.record_finish(&failed.report, &failed.events).await;
                 return Err(e);
             }
         };
         let exited = supervise::supervise(running, &req, interrupt, &self.running).await;
-        self.finish_exited(&req, &prepared.event, exited).await
+        Ok(self.finish_exited(&req, &prepared.event, exited))
     }
 
     /// Records the outcome of a dispatch that happened: worth waiting for
@@ -318,25 +336,12 @@ impl Dispatcher {
             .await
     }
 
-    async fn finish_refused(
-        &self,
-        req: &DispatchRequest,
-        prepare: &crate::events::Prepare,
-        refusal: classify::Classification,
-    ) -> Result<DispatchReport, DispatchError> {
-        let exit_status = crate::exit_status::for_dispatch(refusal.class, None, None, false);
-        let report = base_report(req, prepare, refusal, exit_status);
-        let events = vec![Event::RunnerClassifiedFailure(classified_event(&report))];
-        self.record_finish(&report, &events).await?;
-        Ok(report)
-    }
-
-    async fn finish_exited(
+    fn finish_exited(
         &self,
         req: &DispatchRequest,
         prepare: &crate::events::Prepare,
         exited: supervise::Exited,
-    ) -> Result<DispatchReport, DispatchError> {
+    ) -> Finished {
         let timeout_text = req
             .timeout
             .map(|t| humantime::format_duration(t).to_string());
@@ -416,9 +421,30 @@ impl Dispatcher {
         if report.classifier.is_failure() {
             events.push(Event::RunnerClassifiedFailure(classified_event(&report)));
         }
-        self.record_finish(&report, &events).await?;
-        Ok(report)
+        Finished { report, events }
     }
+}
+
+/// The outcome of a dispatch, before it is recorded: its report and its
+/// final events (`runner_exit`, `runner_classified_failure`).
+#[derive(Debug)]
+pub struct Finished {
+    /// The report.
+    pub report: DispatchReport,
+    /// The events that finish the dispatch, in order.
+    pub events: Vec<Event>,
+}
+
+/// A dispatch refused before (or at) launch: a classified result.
+fn finish_refused(
+    req: &DispatchRequest,
+    prepare: &crate::events::Prepare,
+    refusal: classify::Classification,
+) -> Finished {
+    let exit_status = crate::exit_status::for_dispatch(refusal.class, None, None, false);
+    let report = base_report(req, prepare, refusal, exit_status);
+    let events = vec![Event::RunnerClassifiedFailure(classified_event(&report))];
+    Finished { report, events }
 }
 
 fn interrupted(sig: i32, ctx: &HintContext<'_>) -> classify::Classification {

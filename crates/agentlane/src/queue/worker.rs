@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 use crate::class::Class;
 use crate::config::{Config, Route};
-use crate::dispatch::{repo_root, DispatchError, Dispatcher, Interrupt, JobRef};
+use crate::dispatch::{repo_root, DispatchError, Dispatcher, Finished, Interrupt, JobRef};
 use crate::events::PreflightChecked;
 use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::policy::{check_contract, route_allowed, Load, Payload};
@@ -601,7 +601,7 @@ async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran,
         return settle(
             shared,
             &job,
-            None,
+            Attempt::Recorded(None),
             Class::ConfigInvalid,
             Settle::Park,
             reason,
@@ -643,8 +643,8 @@ async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran,
     // before the lease ends: cap the SIGTERM → SIGKILL grace at lease/6.
     req.kill_grace = req.kill_grace.min(config.queue.lease / 6);
     let timeout = req.timeout;
-    let report = match shared.dispatcher.dispatch(req, interrupt).await {
-        Ok(report) => report,
+    let finished = match shared.dispatcher.dispatch_unrecorded(req, interrupt).await {
+        Ok(finished) => finished,
         // The store failed around the attempt (its prepare or its outcome
         // could not be recorded): give the job back rather than guess.
         Err(DispatchError::Store(e)) if e.is_transient() => {
@@ -652,7 +652,7 @@ async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran,
             return settle(
                 shared,
                 &job,
-                None,
+                Attempt::Recorded(None),
                 Class::WorkerLost,
                 Settle::Release,
                 reason,
@@ -662,12 +662,13 @@ async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran,
         }
         Err(e) => return Err(e.into()),
     };
+    let report = &finished.report;
     if report.interrupted_by.is_some() {
         let reason = "released: the worker stopped before the attempt finished".to_string();
         return settle(
             shared,
             &job,
-            Some(report.dispatch_id.clone()),
+            Attempt::Ran(&finished),
             report.classifier,
             Settle::Release,
             reason,
@@ -703,7 +704,7 @@ async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran,
     settle(
         shared,
         &job,
-        Some(report.dispatch_id),
+        Attempt::Ran(&finished),
         report.classifier,
         settlement,
         reason,
@@ -762,7 +763,7 @@ async fn settle_lost(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
     settle(
         shared,
         &job,
-        job.last_dispatch_id.clone(),
+        Attempt::Recorded(job.last_dispatch_id.clone()),
         Class::WorkerLost,
         settlement,
         reason,
@@ -771,10 +772,20 @@ async fn settle_lost(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
     .await
 }
 
+/// The dispatch an attempt's settlement names.
+enum Attempt<'a> {
+    /// It ran: its outcome is not recorded yet, and is recorded with the
+    /// settlement, in one transaction.
+    Ran(&'a Finished),
+    /// No dispatch to record: none ran (None), or a rescued attempt's.
+    Recorded(Option<String>),
+}
+
+/// Settles `job`'s attempt.
 async fn settle(
     shared: &Shared,
     job: &Job,
-    dispatch_id: Option<String>,
+    attempt: Attempt<'_>,
     class: Class,
     settle: Settle,
     reason: String,
@@ -786,6 +797,10 @@ async fn settle(
         Settle::Park => "park",
         Settle::Fail => "fail",
         Settle::Release => "release",
+    };
+    let (finished, dispatch_id) = match attempt {
+        Attempt::Ran(f) => (Some(f), Some(f.report.dispatch_id.clone())),
+        Attempt::Recorded(id) => (None, id),
     };
     let completion = Completion {
         job_id: job.id.clone(),
@@ -800,9 +815,16 @@ async fn settle(
     // Worth retrying through a store outage for as long as the lease could
     // still be ours; the fence makes a repeat after a lost reply harmless.
     let store = shared.dispatcher.store();
-    let accepted =
-        crate::store::with_patience(shared.config.queue.lease, || store.settle(&completion))
-            .await?;
+    let patience = shared.config.queue.lease;
+    let accepted = match finished {
+        Some(f) => {
+            crate::store::with_patience(patience, || {
+                store.finish_and_settle(&f.report, &f.events, &completion)
+            })
+            .await?
+        }
+        None => crate::store::with_patience(patience, || store.settle(&completion)).await?,
+    };
     Ok(Ran {
         route: job.route.clone(),
         class,

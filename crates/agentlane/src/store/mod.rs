@@ -187,6 +187,19 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<String>, StoreError>;
     /// Settles an attempt, fenced by (job, attempt, owner); false when the lease was lost.
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError>;
+    /// Records the outcome of a job's dispatch ([`Store::record_finish`]) and
+    /// settles its attempt ([`Store::settle`]) in one transaction: one commit
+    /// per attempt instead of two. The outcome is recorded (once) whatever
+    /// the fence says; returns whether the settlement was accepted.
+    async fn finish_and_settle(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+    ) -> Result<bool, StoreError> {
+        self.record_finish(report, events).await?;
+        self.settle(completion).await
+    }
     /// Opens (or counts another occurrence of) the incident of a failure with no job (preflight).
     async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError>;
     /// Takes over running jobs whose lease expired, finishing their attempt as worker_lost.

@@ -26,7 +26,9 @@ const SHORT: Duration = Duration::from_secs(1);
 /// Longer than [`SHORT`], with room for clock granularity.
 const PAST_SHORT: Duration = Duration::from_millis(1300);
 
+mod finish;
 mod maintenance;
+pub(crate) use finish::*;
 pub(crate) use maintenance::*;
 
 // ---------------------------------------------------------------- helpers
@@ -1621,6 +1623,7 @@ mod sqlite {
         leadership => case_leadership,
         prunes_on_retention => case_prunes_on_retention,
         prunes_in_batches => case_prunes_in_batches,
+        finish_and_settle => case_finish_and_settle,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1716,6 +1719,7 @@ mod postgres {
         leadership => case_leadership,
         prunes_on_retention => case_prunes_on_retention,
         prunes_in_batches => case_prunes_in_batches,
+        finish_and_settle => case_finish_and_settle,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

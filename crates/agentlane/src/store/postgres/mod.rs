@@ -190,6 +190,54 @@ impl PostgresStore {
     }
 }
 
+/// The parameters that finish a dispatch, owned: its id, classifier, exit
+/// code, signal, timed_out, duration, fingerprint, report, and its events'
+/// kinds and bodies.
+pub(super) struct FinishParams {
+    dispatch_id: String,
+    classifier: String,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    timed_out: bool,
+    duration_ms: i64,
+    fingerprint: Option<String>,
+    report: serde_json::Value,
+    kinds: Vec<&'static str>,
+    bodies: Vec<serde_json::Value>,
+}
+
+impl FinishParams {
+    pub(super) fn of(r: &DispatchReport, events: &[Event]) -> FinishParams {
+        FinishParams {
+            dispatch_id: r.dispatch_id.clone(),
+            classifier: r.classifier.label(),
+            exit_code: r.exit_code,
+            signal: r.signal,
+            timed_out: r.timed_out,
+            duration_ms: r.duration_ms as i64,
+            fingerprint: r.failure_fingerprint.clone(),
+            report: json(r),
+            kinds: events.iter().map(Event::kind).collect(),
+            bodies: events.iter().map(json).collect(),
+        }
+    }
+
+    pub(super) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 10] {
+        [
+            &self.dispatch_id,
+            &self.classifier,
+            &self.exit_code,
+            &self.signal,
+            &self.timed_out,
+            &self.duration_ms,
+            &self.fingerprint,
+            &self.report,
+            &self.kinds,
+            &self.bodies,
+        ]
+    }
+}
+
 fn json(v: &impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(v).expect("events serialise")
 }
@@ -296,26 +344,8 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(&e)?;
-        let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
-        let bodies: Vec<serde_json::Value> = events.iter().map(json).collect();
-        client
-            .execute(
-                &stmt,
-                &[
-                    &r.dispatch_id,
-                    &r.classifier.label(),
-                    &r.exit_code,
-                    &r.signal,
-                    &r.timed_out,
-                    &(r.duration_ms as i64),
-                    &r.failure_fingerprint,
-                    &json(r),
-                    &kinds,
-                    &bodies,
-                ],
-            )
-            .await
-            .map_err(&e)?;
+        let f = FinishParams::of(r, events);
+        client.execute(&stmt, &f.params()).await.map_err(&e)?;
         Ok(())
     }
 
@@ -513,6 +543,15 @@ impl Store for PostgresStore {
 
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError> {
         queue::settle(self, completion).await
+    }
+
+    async fn finish_and_settle(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+    ) -> Result<bool, StoreError> {
+        queue::finish_and_settle(self, report, events, completion).await
     }
 
     async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError> {

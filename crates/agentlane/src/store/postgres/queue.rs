@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_postgres::Row;
 
 use super::{err, PostgresStore};
+use crate::dispatch::DispatchReport;
 use crate::events::Event;
 use crate::queue::{incident_priority, repair_address};
 use crate::queue::{
@@ -243,74 +244,179 @@ async fn upsert_incident(
     })
 }
 
+/// The fenced settlement of a job (`j`) and the resolution of its incident
+/// when a released job succeeded (`resolved`): CTEs shared by SETTLE and
+/// FINISH_AND_SETTLE. Parameters $1–$14.
+macro_rules! settle_ctes {
+    () => {
+        "j AS (
+            UPDATE jobs SET state = $4::text::job_state, next_action = $5, reason = $6, classifier = $7,
+                   run_at = now() + COALESCE($8::float8, 0) * interval '1 millisecond',
+                   timeout_ms = COALESCE($9, timeout_ms), diagnostics = $10,
+                   finished_at = CASE WHEN $11 THEN now() ELSE NULL END,
+                   attempts = attempts + $12, last_dispatch_id = COALESCE($13, last_dispatch_id),
+                   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+            WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'
+            RETURNING id, incident_id),
+        resolved AS (
+            UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
+            WHERE $14 AND state = 'open' AND id = (SELECT incident_id FROM j)
+              AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs p ON p.id = ij.job_id
+                              WHERE ij.incident_id = incidents.id AND p.state = 'parked' AND p.id <> $1)
+            RETURNING 1),
+        f AS (SELECT EXISTS (SELECT 1 FROM j) AS ok)"
+    };
+}
+
 /// The fenced settlement and its decision event, in one statement: the
 /// event says `job_decided` when the fence matched and
-/// `job_decision_rejected` when it did not. A success also resolves the
-/// job's incident once none of its jobs is parked any more.
-const SETTLE: &str = "
-    WITH j AS (
-        UPDATE jobs SET state = $4::text::job_state, next_action = $5, reason = $6, classifier = $7,
-               run_at = now() + COALESCE($8::float8, 0) * interval '1 millisecond',
-               timeout_ms = COALESCE($9, timeout_ms), diagnostics = $10,
-               finished_at = CASE WHEN $11 THEN now() ELSE NULL END,
-               attempts = attempts + $12, last_dispatch_id = COALESCE($13, last_dispatch_id),
-               lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'
-        RETURNING id, incident_id),
-    resolved AS (
-        UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
-        WHERE $14 AND state = 'open' AND id = (SELECT incident_id FROM j)
-          AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs p ON p.id = ij.job_id
-                          WHERE ij.incident_id = incidents.id AND p.state = 'parked' AND p.id <> $1)
-        RETURNING 1)
+/// `job_decision_rejected` when it did not ($15 and $16 are their bodies).
+/// A success also resolves the job's incident once none of its jobs is
+/// parked any more.
+const SETTLE: &str = concat!(
+    "WITH ",
+    settle_ctes!(),
+    "
     INSERT INTO events (job_id, kind, body)
     SELECT $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
            CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END
-    FROM (SELECT EXISTS (SELECT 1 FROM j) AS ok) f
-    RETURNING kind";
+    FROM f
+    RETURNING kind"
+);
+
+/// A job dispatch's outcome and its settlement, in one statement (one
+/// commit): the dispatch is finished once (`d`, $17–$24) and its events
+/// ($25, $26) are written only then, whatever the fence says; the decision
+/// event follows them.
+const FINISH_AND_SETTLE: &str = concat!(
+    "WITH d AS (
+        UPDATE dispatches SET finished_at = now(), classifier = $18, exit_code = $19, signal = $20,
+               timed_out = $21, duration_ms = $22, failure_fingerprint = $23, report = $24
+        WHERE id = $17 AND finished_at IS NULL RETURNING id, job_id), ",
+    settle_ctes!(),
+    "
+    INSERT INTO events (dispatch_id, job_id, kind, body)
+    SELECT x.dispatch_id, x.job_id, x.kind, x.body FROM (
+        SELECT d.id, d.job_id, ev.kind, ev.body, ev.n
+        FROM d, unnest($25::text[], $26::jsonb[]) WITH ORDINALITY AS ev(kind, body, n)
+        UNION ALL
+        SELECT NULL, $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
+               CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END, 9223372036854775807
+        FROM f) AS x(dispatch_id, job_id, kind, body, n)
+    ORDER BY x.n
+    RETURNING kind"
+);
+
+/// The parameters of SETTLE ($1–$16), owned.
+struct SettleParams {
+    job_id: String,
+    attempt: i32,
+    owner: String,
+    state: &'static str,
+    action: &'static str,
+    reason: String,
+    class: String,
+    delay_ms: Option<f64>,
+    timeout_ms: Option<i64>,
+    diagnostics: bool,
+    terminal: bool,
+    attempts_delta: i32,
+    dispatch_id: Option<String>,
+    done: bool,
+    accepted_body: serde_json::Value,
+    rejected_body: serde_json::Value,
+}
+
+impl SettleParams {
+    fn of(c: &Completion) -> SettleParams {
+        let row = c.settle.row();
+        let decided = c.decided();
+        SettleParams {
+            job_id: c.job_id.clone(),
+            attempt: c.attempt as i32,
+            owner: c.owner.clone(),
+            state: row.state.label(),
+            action: row.action,
+            reason: c.reason.clone(),
+            class: c.class.label(),
+            delay_ms: row.delay.map(millis),
+            timeout_ms: row.timeout_ms,
+            diagnostics: row.diagnostics,
+            terminal: row.terminal,
+            attempts_delta: row.attempts_delta,
+            dispatch_id: c.dispatch_id.clone(),
+            done: matches!(c.settle, Settle::Done),
+            accepted_body: serde_json::to_value(Event::JobDecided(decided.clone()))
+                .expect("events serialise"),
+            rejected_body: serde_json::to_value(Event::JobDecisionRejected(decided))
+                .expect("events serialise"),
+        }
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 16] {
+        [
+            &self.job_id,
+            &self.attempt,
+            &self.owner,
+            &self.state,
+            &self.action,
+            &self.reason,
+            &self.class,
+            &self.delay_ms,
+            &self.timeout_ms,
+            &self.diagnostics,
+            &self.terminal,
+            &self.attempts_delta,
+            &self.dispatch_id,
+            &self.done,
+            &self.accepted_body,
+            &self.rejected_body,
+        ]
+    }
+}
+
+/// Whether the rows a settling statement returned include an accepted decision.
+fn accepted(rows: &[Row]) -> bool {
+    rows.iter().any(|r| r.get::<_, &str>(0) == "job_decided")
+}
 
 pub(super) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, StoreError> {
+    let p = SettleParams::of(c);
+    settle_with(s, SETTLE, &p.params(), c).await
+}
+
+pub(super) async fn finish_and_settle(
+    s: &PostgresStore,
+    r: &DispatchReport,
+    events: &[Event],
+    c: &Completion,
+) -> Result<bool, StoreError> {
+    let p = SettleParams::of(c);
+    let f = super::FinishParams::of(r, events);
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = p.params().to_vec();
+    params.extend(f.params());
+    settle_with(s, FINISH_AND_SETTLE, &params, c).await
+}
+
+/// Runs a settling statement: alone (one round trip, one commit) when the
+/// attempt opened no incident, else in a transaction with the incident's.
+async fn settle_with(
+    s: &PostgresStore,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    c: &Completion,
+) -> Result<bool, StoreError> {
     let mut client = s.client().await?;
     let e = err(&s.location);
-    let row = c.settle.row();
-    let delay_ms: Option<f64> = row.delay.map(millis);
-    let attempt = c.attempt as i32;
-    let state = row.state.label();
-    let class = c.class.label();
-    let done = matches!(c.settle, Settle::Done);
-    let decided = c.decided();
-    let accepted_body =
-        serde_json::to_value(Event::JobDecided(decided.clone())).expect("events serialise");
-    let rejected_body =
-        serde_json::to_value(Event::JobDecisionRejected(decided)).expect("events serialise");
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 16] = [
-        &c.job_id,
-        &attempt,
-        &c.owner,
-        &state,
-        &row.action,
-        &c.reason,
-        &class,
-        &delay_ms,
-        &row.timeout_ms,
-        &row.diagnostics,
-        &row.terminal,
-        &row.attempts_delta,
-        &c.dispatch_id,
-        &done,
-        &accepted_body,
-        &rejected_body,
-    ];
     let Some(facts) = &c.incident else {
-        // No incident: one statement, one round trip, one commit.
-        let stmt = client.prepare_cached(SETTLE).await.map_err(&e)?;
-        let kind: String = client.query_one(&stmt, &params).await.map_err(&e)?.get(0);
-        return Ok(kind == "job_decided");
+        let stmt = client.prepare_cached(sql).await.map_err(&e)?;
+        let rows = client.query(&stmt, params).await.map_err(&e)?;
+        return Ok(accepted(&rows));
     };
     let tx = client.transaction().await.map_err(&e)?;
-    let stmt = tx.prepare_cached(SETTLE).await.map_err(&e)?;
-    let kind: String = tx.query_one(&stmt, &params).await.map_err(&e)?.get(0);
-    let accepted = kind == "job_decided";
+    let stmt = tx.prepare_cached(sql).await.map_err(&e)?;
+    let rows = tx.query(&stmt, params).await.map_err(&e)?;
+    let accepted = accepted(&rows);
     if accepted {
         upsert_incident(&tx, &s.location, facts, Some(&c.job_id)).await?;
     }

@@ -102,6 +102,38 @@ impl SqliteStore {
     }
 }
 
+/// Finishes a dispatch inside the caller's transaction. Once only: a retry,
+/// or a late write after the attempt was rescued as worker_lost, changes nothing.
+fn finish_in(
+    tx: &rusqlite::Transaction<'_>,
+    r: &DispatchReport,
+    events: &[Event],
+) -> rusqlite::Result<()> {
+    let finished = tx
+        .prepare_cached(
+            "UPDATE dispatches SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                classifier = ?2, exit_code = ?3, signal = ?4, timed_out = ?5, duration_ms = ?6,
+                failure_fingerprint = ?7, report = ?8
+             WHERE id = ?1 AND finished_at IS NULL",
+        )?
+        .execute(params![
+            r.dispatch_id,
+            r.classifier.label(),
+            r.exit_code,
+            r.signal,
+            r.timed_out,
+            r.duration_ms as i64,
+            r.failure_fingerprint,
+            json(r),
+        ])?;
+    if finished > 0 {
+        for event in events {
+            insert_event(tx, Some(&r.dispatch_id), r.job_id.as_deref(), event)?;
+        }
+    }
+    Ok(())
+}
+
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current >= MIGRATIONS.len() {
@@ -375,31 +407,23 @@ impl Store for SqliteStore {
     async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Once only: a retry, or a late write after the attempt was
-            // rescued as worker_lost, changes nothing.
-            let finished = tx
-                .prepare_cached(
-                    "UPDATE dispatches SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-                    classifier = ?2, exit_code = ?3, signal = ?4, timed_out = ?5, duration_ms = ?6,
-                    failure_fingerprint = ?7, report = ?8
-                 WHERE id = ?1 AND finished_at IS NULL",
-                )?
-                .execute(params![
-                    r.dispatch_id,
-                    r.classifier.label(),
-                    r.exit_code,
-                    r.signal,
-                    r.timed_out,
-                    r.duration_ms as i64,
-                    r.failure_fingerprint,
-                    json(r),
-                ])?;
-            if finished > 0 {
-                for event in events {
-                    insert_event(&tx, Some(&r.dispatch_id), r.job_id.as_deref(), event)?;
-                }
-            }
+            finish_in(&tx, r, events)?;
             tx.commit()
+        })
+    }
+
+    async fn finish_and_settle(
+        &self,
+        r: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+    ) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            finish_in(&tx, r, events)?;
+            let accepted = queue::settle_in(&tx, completion)?;
+            tx.commit()?;
+            Ok(accepted)
         })
     }
 

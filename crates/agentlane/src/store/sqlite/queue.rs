@@ -183,6 +183,13 @@ fn upsert_incident(
 
 pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let accepted = settle_in(&tx, c)?;
+    tx.commit()?;
+    Ok(accepted)
+}
+
+/// The settlement, inside the caller's transaction.
+pub(super) fn settle_in(tx: &Transaction<'_>, c: &Completion) -> rusqlite::Result<bool> {
     let row = c.settle.row();
     let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = (
         row.state.label(),
@@ -223,17 +230,16 @@ pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<
         // The lease was lost (rescued by another worker): this late write
         // changes nothing but is counted.
         super::insert_event(
-            &tx,
+            tx,
             None,
             Some(&c.job_id),
             &Event::JobDecisionRejected(decided),
         )?;
-        tx.commit()?;
         return Ok(false);
     }
-    super::insert_event(&tx, None, Some(&c.job_id), &Event::JobDecided(decided))?;
+    super::insert_event(tx, None, Some(&c.job_id), &Event::JobDecided(decided))?;
     if let Some(facts) = &c.incident {
-        upsert_incident(&tx, facts, Some(&c.job_id))?;
+        upsert_incident(tx, facts, Some(&c.job_id))?;
     }
     if matches!(c.settle, Settle::Done) {
         // An incident resolves itself once a job released from it succeeds
@@ -246,7 +252,6 @@ pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<
         );
         tx.prepare_cached(&sql)?.execute([&c.job_id])?;
     }
-    tx.commit()?;
     Ok(true)
 }
 
