@@ -138,6 +138,38 @@ pub struct DispatchRecord {
     pub events: Vec<StoredEvent>,
 }
 
+/// The report as a store keeps it: without its environment fingerprint
+/// (1–2 KB), which the dispatch's `runner_prepare` event already holds.
+/// Reading the dispatch back ([`DispatchRecord::restored`]) puts it back.
+pub(crate) fn stored_report(r: &DispatchReport) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).expect("reports serialise");
+    if let Some(m) = v.as_object_mut() {
+        m.remove("env_fingerprint");
+    }
+    v
+}
+
+impl DispatchRecord {
+    /// The record with the report whole again: its environment fingerprint
+    /// taken from the `runner_prepare` event (see [`stored_report`]). A
+    /// report stored whole (before this) is left as it is.
+    pub(crate) fn restored(mut self) -> DispatchRecord {
+        if let Some(serde_json::Value::Object(report)) = &mut self.report {
+            if !report.contains_key("env_fingerprint") {
+                let prepared = self
+                    .events
+                    .iter()
+                    .find(|e| e.kind == "runner_prepare")
+                    .and_then(|e| e.body.get("env_fingerprint"));
+                if let Some(fp) = prepared {
+                    report.insert("env_fingerprint".to_string(), fp.clone());
+                }
+            }
+        }
+        self
+    }
+}
+
 /// The store contract.
 #[async_trait]
 pub trait Store: Send + Sync {

@@ -87,7 +87,18 @@ pub(crate) async fn case_finish_and_settle(store: &dyn Store) {
         .expect("exists");
     assert_eq!(rec.summary.classifier.as_deref(), Some("rate_limited"));
     assert!(rec.summary.finished_at.is_some(), "{rec:?}");
-    assert!(rec.report.is_some(), "{rec:?}");
+    // The report reads back whole: its environment fingerprint, kept once
+    // (in runner_prepare), is part of it again.
+    let read = rec
+        .report
+        .as_ref()
+        .expect("a finished dispatch has its report");
+    assert_eq!(read["dispatch_id"], d1.as_str());
+    assert_eq!(
+        read["env_fingerprint"],
+        serde_json::to_value(&report.env_fingerprint).expect("serialise"),
+        "{read}"
+    );
     let evs = store.job_events(&failing.id).await.expect("job_events");
     assert_eq!(
         kinds(&evs),

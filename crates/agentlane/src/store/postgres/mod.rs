@@ -216,7 +216,7 @@ impl FinishParams {
             timed_out: r.timed_out,
             duration_ms: r.duration_ms as i64,
             fingerprint: r.failure_fingerprint.clone(),
-            report: json(r),
+            report: crate::store::stored_report(r),
             kinds: events.iter().map(Event::kind).collect(),
             bodies: events.iter().map(json).collect(),
         }
@@ -402,11 +402,14 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(&e)?;
-        Ok(Some(DispatchRecord {
-            summary,
-            report,
-            events: events.iter().map(stored_event).collect(),
-        }))
+        Ok(Some(
+            DispatchRecord {
+                summary,
+                report,
+                events: events.iter().map(stored_event).collect(),
+            }
+            .restored(),
+        ))
     }
 
     async fn import_rows(&self, snapshot: &super::Snapshot) -> Result<(), StoreError> {

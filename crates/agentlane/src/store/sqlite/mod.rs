@@ -124,7 +124,7 @@ fn finish_in(
             r.timed_out,
             r.duration_ms as i64,
             r.failure_fingerprint,
-            json(r),
+            json(&crate::store::stored_report(r)),
         ])?;
     if finished > 0 {
         for event in events {
@@ -505,11 +505,14 @@ impl Store for SqliteStore {
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         let events = decode_events(raw_events)?;
-        Ok(Some(DispatchRecord {
-            summary,
-            report,
-            events,
-        }))
+        Ok(Some(
+            DispatchRecord {
+                summary,
+                report,
+                events,
+            }
+            .restored(),
+        ))
     }
 }
 
