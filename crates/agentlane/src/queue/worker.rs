@@ -10,8 +10,9 @@
 //! them and release them back to the lane.
 //! ```
 //! A heartbeat task renews all of this worker's leases in one statement every
-//! lease/3. Agents get a parent-death signal, so a killed worker takes its
-//! agents with it and a rescued job never runs twice at once.
+//! lease/3. The dispatcher's death guard kills the agents' process groups
+//! when the worker dies, so a killed worker takes its agents with it and a
+//! rescued job never runs twice at once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -186,8 +187,8 @@ pub async fn run_worker(
     // Every lease/3, renew the leases of the jobs this worker runs, in one
     // statement. A job whose lease was not renewed (expired, rescued) is
     // stopped at once. A worker that cannot renew at all (cut off from the
-    // store) stops its agents once two renewals have failed, measured on its
-    // own monotonic clock: with the dispatch's kill grace capped at lease/6
+    // store) stops its agents 2/3 of a lease after its last renewal that
+    // counted, measured on its own monotonic clock: with the dispatch's kill grace capped at lease/6
     // they are gone before the lease can expire and another worker rescues
     // the job, so a partition never yields two runs of one job.
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -197,27 +198,41 @@ pub async fn run_worker(
         let held = held.clone();
         let lost = lost.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(lease / 3);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_renewed = std::time::Instant::now();
+            use tokio::time::Instant;
+            let mut last_renewed = Instant::now();
+            let mut next = last_renewed + lease / 3;
             loop {
-                tick.tick().await;
-                let ids = held.ids();
+                // The agents must stop 2/3 of a lease after the last renewal
+                // that counted, whatever a renewal in flight is doing: wake
+                // at that deadline at the latest, and never let an attempt
+                // run past it.
+                let deadline = last_renewed + lease * 2 / 3;
+                tokio::time::sleep_until(next.min(deadline)).await;
+                let sent = Instant::now();
+                next = sent + lease / 3;
+                let budget = (lease / 3).min(deadline.saturating_duration_since(sent));
                 // A renewal extends the lease from when the database ran it,
                 // which is no earlier than when it was sent: measure from the
                 // send, so the agents stop at 2/3 of a lease after the last
                 // renewal that counted, never later.
-                let sent = std::time::Instant::now();
-                let renewal =
-                    tokio::time::timeout(lease / 3, store.heartbeat(&owner, &ids, lease)).await;
+                let ids = held.ids();
+                let renewal = if budget.is_zero() {
+                    None
+                } else {
+                    tokio::time::timeout(budget, store.heartbeat(&owner, &ids, lease))
+                        .await
+                        .ok()
+                };
                 match renewal {
-                    Ok(Ok(renewed)) => {
+                    Some(Ok(renewed)) => {
                         last_renewed = sent;
                         held.stop_unrenewed(&ids, &renewed);
                     }
-                    _ if last_renewed.elapsed() >= lease * 2 / 3 => {
+                    _ if Instant::now() >= deadline => {
+                        // Cut off: the worker stops claiming and exits.
                         lost.store(true, std::sync::atomic::Ordering::SeqCst);
                         held.stop_all(libc::SIGTERM);
+                        break;
                     }
                     _ => {}
                 }
