@@ -353,3 +353,36 @@ fn the_agent_dies_with_a_killed_agentlane() {
     }
     assert!(!alive(agent), "the agent outlived its dispatcher");
 }
+
+/// Not only the agent: what it started in its process group (a shell's
+/// command, a test runner) dies with a killed agentlane too. A parent-death
+/// signal reached the agent alone; the death guard kills the group.
+#[test]
+fn the_agents_whole_group_dies_with_a_killed_agentlane() {
+    let sb = Sandbox::new();
+    let pid_file = sb.path("sleep.pid");
+    let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+    let mut child = Command::new(agentlane())
+        .arg("--home")
+        .arg(sb.home())
+        .args(["exec", "--json", "--", "/bin/sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeper = read_pid(&pid_file);
+    assert!(alive(sleeper), "the agent's child started");
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(sleeper) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survived = alive(sleeper);
+    if survived {
+        let _ = Command::new("kill")
+            .args(["-9", &sleeper.to_string()])
+            .status();
+    }
+    assert!(!survived, "the agent's child outlived its dispatcher");
+}

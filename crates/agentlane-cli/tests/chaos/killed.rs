@@ -1,5 +1,5 @@
-//! `kill -9` of a worker mid-job: its agents die with it (parent-death
-//! signal), its leases expire, and another worker rescues the jobs as
+//! `kill -9` of a worker mid-job: its agents die with it (its death guard
+//! kills their process groups), its leases expire, and another worker rescues the jobs as
 //! `worker_lost` and runs them again — never while the first run lives.
 
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ routes = ["r"]
         a.wait(Duration::from_secs(5)).code().is_none(),
         "A died by SIGKILL"
     );
-    // Its agents die through their parent-death signal; when is observed here.
+    // Its agents die by its death guard; when is observed here.
     let mut deaths: HashMap<i64, u64> = HashMap::new();
     wait_for(
         "the killed worker's agents to die",

@@ -2,8 +2,8 @@
 //!
 //! The resolved absolute path is executed directly (argv[0] keeps the name
 //! the user gave), in a new process group, with exactly the prepared
-//! environment. On Linux the child gets a parent-death signal, so an agent
-//! dies with its dispatcher. Artifact files are created 0600 in a 0700
+//! environment, by posix_spawn. The group is registered with the death
+//! guard, so it dies with its dispatcher (guard.rs). Artifact files are created 0600 in a 0700
 //! directory when their stream first prints (see capture.rs).
 
 use std::collections::HashSet;
@@ -23,6 +23,7 @@ use crate::home::{private_dir, Home};
 use crate::redact::Redactor;
 
 use super::capture::ArtifactFile;
+use super::guard::Guard;
 use super::prepare::Ready;
 use super::proctree::{pipe_inode, MARKER_VAR};
 use super::{DispatchError, DispatchRequest};
@@ -126,6 +127,7 @@ pub(super) fn launch(
     req: &DispatchRequest,
     home: &Home,
     running: &Arc<Mutex<HashSet<i32>>>,
+    guard: Option<&Guard>,
 ) -> Result<Running, LaunchError> {
     let marker = ready.env.get(MARKER_VAR).cloned().unwrap_or_default();
     let dir = home.artifact_dir(&marker);
@@ -163,27 +165,9 @@ pub(super) fn launch(
     if let Some(user) = &req.run_as {
         cmd.uid(user.uid).gid(user.gid);
     }
-    let parent_pid = std::process::id() as libc::pid_t;
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent_pid {
-                // The dispatcher died between fork and prctl.
-                libc::_exit(137);
-            }
-            Ok(())
-        });
-    }
+    // No code between fork and exec: std spawns with posix_spawn (a vfork,
+    // no copy of this process), and the death guard, not a parent-death
+    // signal, kills the agent's group if this process dies (guard.rs).
     // Hold the registry of running children across the spawn: a reaper of
     // adopted orphans (another dispatch finishing) must never see this child
     // exit before it is registered, or it would reap it from under tokio.
@@ -205,6 +189,9 @@ pub(super) fn launch(
     };
     let started = Instant::now();
     let pid = child.id().map_or(0, |p| p as i32);
+    if let Some(guard) = guard {
+        guard.watch(pid);
+    }
     registry.insert(pid);
     drop(registry);
     let stdout = child.stdout.take().expect("stdout is piped");

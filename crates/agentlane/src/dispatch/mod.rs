@@ -11,6 +11,7 @@
 
 mod capture;
 pub mod env;
+mod guard;
 mod launch;
 mod prepare;
 pub mod proctree;
@@ -243,18 +244,22 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     rules: Option<RuleSet>,
     running: Arc<Mutex<HashSet<i32>>>,
+    guard: Option<&'static guard::Guard>,
 }
 
 impl Dispatcher {
     /// A dispatcher over a home and a store. `rules` replaces the built-in set
     /// (pass built-ins merged with a user file); `None` uses the built-ins.
     pub fn new(home: Home, store: Arc<dyn Store>, rules: Option<RuleSet>) -> Self {
+        // The guard first: started after, it would be our own child.
+        let guard = guard::start();
         proctree::become_subreaper();
         Dispatcher {
             home,
             store,
             rules,
             running: Arc::new(Mutex::new(HashSet::new())),
+            guard,
         }
     }
 
@@ -302,7 +307,7 @@ impl Dispatcher {
             Ok(ready) => ready,
             Err(refusal) => return Ok(finish_refused(&req, &prepared.event, refusal)),
         };
-        let running = match launch::launch(ready, &req, &self.home, &self.running) {
+        let running = match launch::launch(ready, &req, &self.home, &self.running, self.guard) {
             Ok(running) => running,
             Err(launch::LaunchError::Refused(refusal)) => {
                 return Ok(finish_refused(&req, &prepared.event, refusal))
@@ -320,7 +325,8 @@ impl Dispatcher {
                 return Err(e);
             }
         };
-        let exited = supervise::supervise(running, &req, interrupt, &self.running).await;
+        let exited =
+            supervise::supervise(running, &req, interrupt, &self.running, self.guard).await;
         Ok(self.finish_exited(&req, &prepared.event, exited))
     }
 

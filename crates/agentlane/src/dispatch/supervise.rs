@@ -22,6 +22,7 @@ use tokio::process::Child;
 use tokio::sync::watch;
 
 use super::capture::{capture, Captured, Echo};
+use super::guard::Guard;
 use super::launch::Running;
 use super::proctree::{self, ProcInfo};
 use super::{DispatchRequest, Interrupt};
@@ -179,6 +180,7 @@ pub(super) async fn supervise(
     req: &DispatchRequest,
     mut interrupt: Interrupt,
     running: &Arc<Mutex<HashSet<i32>>>,
+    guard: Option<&Guard>,
 ) -> Exited {
     let Running {
         mut child,
@@ -297,6 +299,9 @@ pub(super) async fn supervise(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .remove(&pid);
+    if let Some(guard) = guard {
+        guard.forget(pid);
+    }
     if let Some(dir) = run_dir {
         let _ = std::fs::remove_dir_all(dir);
     }
