@@ -47,14 +47,55 @@ pub fn parse_stat(stat: &str) -> Option<ProcInfo> {
 
 /// Every process visible in /proc.
 pub fn scan() -> Vec<ProcInfo> {
+    scan_where(|_| true)
+}
+
+fn scan_where(keep: impl Fn(i32) -> bool) -> Vec<ProcInfo> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|&pid| keep(pid))
         .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
         .filter_map(|s| parse_stat(&s))
         .collect()
+}
+
+/// Forks per second no machine reaches: the bound that makes a short
+/// dispatch's pid range trustworthy (see [`newer_than`]).
+const MAX_FORKS_PER_SEC: f64 = 200_000.0;
+
+/// Whether every process created since `first` was spawned, `elapsed` ago,
+/// has a pid of at least `first`: pids are handed out in increasing order
+/// until they wrap at pid_max. True when they have not wrapped since (the
+/// last pid handed out is still at or above `first`) and could not have
+/// gone all the way round (fewer than pid_max forks fit in `elapsed`).
+/// Pure.
+pub fn newer_than(first: i32, last_pid: i32, pid_max: i32, elapsed: std::time::Duration) -> bool {
+    last_pid >= first && elapsed.as_secs_f64() * MAX_FORKS_PER_SEC < f64::from(pid_max)
+}
+
+fn read_i32(path: &str) -> Option<i32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The processes that can belong to a dispatch whose child, `child`, was
+/// spawned `elapsed` ago: its group, its descendants and their orphans were
+/// all created after it. Reads only the /proc entries of newer pids when
+/// that is sure to cover them (a short dispatch: [`newer_than`]), else
+/// every process. Reading a process's stat is the expensive part of a scan.
+pub fn scan_since(child: i32, elapsed: std::time::Duration) -> Vec<ProcInfo> {
+    static PID_MAX: std::sync::OnceLock<Option<i32>> = std::sync::OnceLock::new();
+    let pid_max = *PID_MAX.get_or_init(|| read_i32("/proc/sys/kernel/pid_max"));
+    let me = std::process::id() as i32;
+    match (read_i32("/proc/sys/kernel/ns_last_pid"), pid_max) {
+        (Some(last), Some(max)) if newer_than(child, last, max, elapsed) => {
+            // Our own entry too: dispatch_processes finds adopted orphans by parent.
+            scan_where(|pid| pid >= child || pid == me)
+        }
+        _ => scan(),
+    }
 }
 
 fn carries_marker(pid: i32, marker: &str) -> bool {
@@ -259,6 +300,52 @@ mod tests {
             .collect();
         pids.sort();
         assert_eq!(pids, vec![10, 11, 12]);
+    }
+
+    #[test]
+    fn a_pid_range_is_trusted_only_without_a_wrap_and_for_a_short_dispatch() {
+        use std::time::Duration;
+        let short = Duration::from_millis(5);
+        // (first, last handed out, pid_max, elapsed) → trusted
+        let cases = [
+            ((1000, 1200, 32768, short), true),
+            ((1000, 1000, 32768, short), true),
+            ((1000, 900, 32768, short), false), // wrapped: newer pids may be below
+            ((30000, 12, 32768, short), false),
+            ((1000, 1200, 32768, Duration::from_secs(1)), false), // could have gone round
+            ((1000, 1200, 4_194_304, Duration::from_secs(1)), true),
+            ((1000, 1200, 4_194_304, Duration::from_secs(60)), false),
+        ];
+        for ((first, last, max, elapsed), want) in cases {
+            assert_eq!(
+                newer_than(first, last, max, elapsed),
+                want,
+                "first {first}, last {last}, pid_max {max}, {elapsed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_since_sees_a_child_spawned_after_the_first_pid() {
+        let mut first = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let mut second = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let procs = scan_since(first.id() as i32, std::time::Duration::from_millis(1));
+        let seen = |pid: u32| procs.iter().any(|p| p.pid == pid as i32);
+        let me = std::process::id();
+        assert!(
+            seen(first.id()) && seen(second.id()) && seen(me),
+            "{procs:?}"
+        );
+        for c in [&mut first, &mut second] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     #[test]

@@ -280,7 +280,7 @@ pub(super) async fn supervise(
     if !proctree::nothing_left(pid) {
         // One read of /proc answers both questions: what is left alive, and
         // which adopted orphans are zombies to reap.
-        let procs = proctree::scan();
+        let procs = proctree::scan_since(pid, started.elapsed());
         let survivors: Vec<ProcInfo> =
             proctree::dispatch_processes(&procs, pid, &marker, &tree.others())
                 .into_iter()
