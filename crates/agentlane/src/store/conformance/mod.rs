@@ -245,6 +245,39 @@ fn assert_claimed(j: &Job, owner: &str, attempts: u32, lease: Duration) {
 
 // ---------------------------------------------------------------- cases
 
+/// 1b. A large enqueue (more jobs than one statement carries on PostgreSQL)
+///     returns one distinct id per job, in order, and stores every job.
+pub(crate) async fn case_enqueue_many(store: &dyn Store) {
+    let lane = "many";
+    let jobs: Vec<NewJob> = (0..2500)
+        .map(|i| NewJob {
+            prompt: format!("job {i}"),
+            priority: i % 3,
+            ..new_job(lane, "r", 0)
+        })
+        .collect();
+    let ids = enqueue(store, &jobs).await;
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+    for i in [0, 999, 1000, 1001, 2499] {
+        let job = get(store, &ids[i]).await;
+        assert_eq!(
+            (job.prompt.as_str(), job.priority, job.state),
+            (
+                format!("job {i}").as_str(),
+                (i % 3) as i64,
+                JobState::Queued
+            )
+        );
+    }
+    let status = store.status().await.expect("status");
+    let queued = status
+        .lanes
+        .iter()
+        .find(|(l, s, _)| l == lane && s == "queued")
+        .map(|(_, _, n)| *n);
+    assert_eq!(queued, Some(2500), "{status:?}");
+}
+
 /// 1. Enqueue returns ids in order (UUIDv7, sortable); jobs are readable one
 ///    by one and listed newest first with lane/state filters and limits.
 pub(crate) async fn case_enqueue_and_read(store: &dyn Store) {
@@ -1610,6 +1643,7 @@ mod sqlite {
 
     cases! {
         enqueue_and_read => case_enqueue_and_read,
+        enqueue_many => case_enqueue_many,
         claim_order_and_filters => case_claim_order_and_filters,
         claims_never_overlap => case_claims_never_overlap,
         settle_fenced_and_variants => case_settle_fenced_and_variants,
@@ -1706,6 +1740,7 @@ mod postgres {
 
     cases! {
         enqueue_and_read => case_enqueue_and_read,
+        enqueue_many => case_enqueue_many,
         claim_order_and_filters => case_claim_order_and_filters,
         claims_never_overlap => case_claims_never_overlap,
         settle_fenced_and_variants => case_settle_fenced_and_variants,

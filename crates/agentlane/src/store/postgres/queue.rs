@@ -57,33 +57,51 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Jobs per INSERT of an enqueue: one statement (one round trip) each, all
+/// in one transaction.
+const ENQUEUE_CHUNK: usize = 1000;
+
 pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
     let mut client = s.client().await?;
     let e = err(&s.location);
     let tx = client.transaction().await.map_err(&e)?;
+    // Rows as arrays, one per column, in ascending id order (UUIDv7).
     let stmt = tx
-        .prepare("INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, 'run', 'queued')")
+        .prepare(
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason)
+             SELECT id, kind, lane, route, prompt, fields, priority, 'run', 'queued'
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
+                  AS t(id, kind, lane, route, prompt, fields, priority)",
+        )
         .await
         .map_err(&e)?;
     let mut ids = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        let id = uuid::Uuid::now_v7().to_string();
-        let fields = serde_json::to_value(&j.fields).expect("fields serialise");
+    for chunk in jobs.chunks(ENQUEUE_CHUNK) {
+        let chunk_ids: Vec<String> = chunk
+            .iter()
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let column = |f: fn(&NewJob) -> &str| chunk.iter().map(f).collect::<Vec<&str>>();
+        let fields: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|j| serde_json::to_value(&j.fields).expect("fields serialise"))
+            .collect();
+        let priorities: Vec<i64> = chunk.iter().map(|j| j.priority).collect();
         tx.execute(
             &stmt,
             &[
-                &id,
-                &j.kind,
-                &j.lane,
-                &j.route,
-                &j.prompt,
+                &chunk_ids,
+                &column(|j| &j.kind),
+                &column(|j| &j.lane),
+                &column(|j| &j.route),
+                &column(|j| &j.prompt),
                 &fields,
-                &j.priority,
+                &priorities,
             ],
         )
         .await
         .map_err(&e)?;
-        ids.push(id);
+        ids.extend(chunk_ids);
     }
     // Wake idle workers, once per lane, when (and only if) the jobs commit.
     let mut lanes: Vec<&str> = jobs.iter().map(|j| j.lane.as_str()).collect();
