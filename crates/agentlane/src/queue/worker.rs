@@ -203,13 +203,11 @@ pub async fn run_worker(
             let mut next = last_renewed + lease / 3;
             loop {
                 // The agents must stop 2/3 of a lease after the last renewal
-                // that counted, whatever a renewal in flight is doing: wake
-                // at that deadline at the latest, and never let an attempt
-                // run past it.
+                // that counted, whatever a renewal in flight is doing: no
+                // attempt runs past that deadline.
                 let deadline = last_renewed + lease * 2 / 3;
-                tokio::time::sleep_until(next.min(deadline)).await;
+                tokio::time::sleep_until(next).await;
                 let sent = Instant::now();
-                next = sent + lease / 3;
                 let budget = (lease / 3).min(deadline.saturating_duration_since(sent));
                 // A renewal extends the lease from when the database ran it,
                 // which is no earlier than when it was sent: measure from the
@@ -223,10 +221,11 @@ pub async fn run_worker(
                         .await
                         .ok()
                 };
-                match renewal {
+                let renewed = match renewal {
                     Some(Ok(renewed)) => {
                         last_renewed = sent;
                         held.stop_unrenewed(&ids, &renewed);
+                        true
                     }
                     _ if Instant::now() >= deadline => {
                         // Cut off: the worker stops claiming and exits.
@@ -234,8 +233,9 @@ pub async fn run_worker(
                         held.stop_all(libc::SIGTERM);
                         break;
                     }
-                    _ => {}
-                }
+                    _ => false,
+                };
+                next = next_renewal(sent, Instant::now(), renewed, deadline, lease);
             }
         })
     };
@@ -386,6 +386,23 @@ pub async fn run_worker(
     summary.lost_leases = lost.load(std::sync::atomic::Ordering::SeqCst);
     summary.store_outages = outage.count;
     result.map(|()| summary)
+}
+
+/// When the heartbeat tries next. After a renewal that counted (sent at
+/// `sent`): a lease/3 later. After a failed one (given up at `now`): again
+/// soon, every lease/12, so a store that is back before the deadline (2/3 of
+/// a lease after the last renewal that counted: a database restart, a
+/// dropped connection) is renewed in time; and at the deadline at the
+/// latest, where the worker gives up. Pure.
+fn next_renewal<T>(sent: T, now: T, renewed: bool, deadline: T, lease: Duration) -> T
+where
+    T: std::ops::Add<Duration, Output = T> + Ord,
+{
+    if renewed {
+        sent + lease / 3
+    } else {
+        (now + lease / 12).min(deadline)
+    }
 }
 
 /// The jobs this worker holds a lease on, each with the trigger that stops
@@ -846,4 +863,29 @@ async fn settle(
         outcome,
         accepted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_retries_soon_after_a_failure_and_never_past_its_deadline() {
+        let s = Duration::from_secs_f64;
+        let lease = s(30.0);
+        // (sent, now, renewed, deadline) → next try; times as offsets.
+        let cases = [
+            ((s(10.0), s(10.1), true, s(20.0)), s(20.0)), // a lease/3 after the send
+            ((s(10.0), s(10.2), false, s(20.0)), s(12.7)), // a failure: again in lease/12
+            ((s(10.0), s(19.0), false, s(20.0)), s(20.0)), // not past the deadline
+            ((s(10.0), s(20.0), false, s(20.0)), s(20.0)), // at it: give up there
+        ];
+        for ((sent, now, renewed, deadline), want) in cases {
+            assert_eq!(
+                next_renewal(sent, now, renewed, deadline, lease),
+                want,
+                "sent {sent:?}, now {now:?}, renewed {renewed}, deadline {deadline:?}"
+            );
+        }
+    }
 }
