@@ -119,8 +119,12 @@ fn spawn_guard() -> std::io::Result<Guard> {
     // The intermediate child exits at once, leaving the guard to init (or
     // to an outer subreaper): reap it.
     let mut status = 0;
-    // SAFETY: waits for our own child; ECHILD (reaped elsewhere) is harmless.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
+    // SAFETY: waits for our own child. ECHILD (another dispatcher's reaper
+    // took it first) leaves its status unknown: assume the guard started.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, 0) } == pid;
+    if reaped && !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(std::io::Error::other("its second fork failed"));
+    }
     Ok(Guard { pipe: write })
 }
 

@@ -3,8 +3,9 @@
 //! The resolved absolute path is executed directly (argv[0] keeps the name
 //! the user gave), in a new process group, with exactly the prepared
 //! environment, by posix_spawn. The group is registered with the death
-//! guard, so it dies with its dispatcher (guard.rs). Artifact files are created 0600 in a 0700
-//! directory when their stream first prints (see capture.rs).
+//! guard, so it dies with its dispatcher (guard.rs). Artifact files are
+//! created 0600 in a 0700 directory when their stream first prints
+//! (capture.rs).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
