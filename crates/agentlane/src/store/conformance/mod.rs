@@ -1757,6 +1757,36 @@ mod postgres {
         finish_and_settle => case_finish_and_settle,
     }
 
+    /// A large enqueue into a table analyzed while empty refreshes the
+    /// statistics, so claims planned afterwards use the claim index instead
+    /// of scanning the table (a plan that grows with every finished job).
+    #[tokio::test]
+    async fn a_large_enqueue_refreshes_statistics_analyzed_empty() {
+        let (url, schema) = fresh_schema().await;
+        let store = open(&url).await;
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client.batch_execute("ANALYZE jobs").await.expect("analyze");
+        let reltuples = || async {
+            client
+                .query_one(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass",
+                    &[],
+                )
+                .await
+                .expect("reltuples")
+                .get::<_, f32>(0)
+        };
+        assert_eq!(reltuples().await, 0.0, "analyzed empty");
+        let jobs: Vec<_> = (0..1500).map(|_| super::new_job("stats", "r", 0)).collect();
+        super::enqueue(&store, &jobs).await;
+        let after = reltuples().await;
+        assert!(after >= 1500.0, "statistics refreshed: reltuples {after}");
+        drop_schema(&schema).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims() {
         let (url, schema) = fresh_schema().await;

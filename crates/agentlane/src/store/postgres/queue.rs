@@ -116,7 +116,31 @@ pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<St
         .map_err(&e)?;
     }
     tx.commit().await.map_err(&e)?;
+    if jobs.len() >= ENQUEUE_CHUNK {
+        refresh_stale_statistics(&client, jobs.len()).await;
+    }
     Ok(ids)
+}
+
+/// After a large enqueue, refreshes the planner's statistics of `jobs` when
+/// they count fewer rows than the batch just added. Claims are prepared
+/// once per connection, and a plan made while the table was analyzed empty
+/// scans the whole table on every claim until autovacuum's next analyze (up
+/// to a minute or more away): a claim that grows with the finished jobs.
+/// ANALYZE invalidates those plans at once. Best effort: a role that may
+/// not analyze the table leaves it to autovacuum.
+async fn refresh_stale_statistics(client: &deadpool_postgres::Client, added: usize) {
+    let stale = client
+        .query_one(
+            "SELECT reltuples < $1 FROM pg_class WHERE oid = 'jobs'::regclass",
+            &[&(added as f32)],
+        )
+        .await
+        .map(|row| row.get::<_, bool>(0))
+        .unwrap_or(false);
+    if stale {
+        let _ = client.batch_execute("ANALYZE jobs").await;
+    }
 }
 
 pub(super) async fn claim(
