@@ -27,7 +27,10 @@
 //!
 //! One window remains: a dispatcher killed after `posix_spawn` returned and
 //! before the registration was written (a few microseconds per launch)
-//! leaves that one agent running.
+//! leaves that one agent running. Registrations are blocking writes: a
+//! guard stopped by hand (SIGSTOP) holds up launches once its pipe is full
+//! (about 8,000 registrations); a guard killed by hand is reported once,
+//! and agents then run unguarded.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
