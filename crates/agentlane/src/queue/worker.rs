@@ -102,6 +102,11 @@ struct Shared {
     host: String,
     lane: String,
     held: Held,
+    /// What to claim for a slot its attempt frees, in the settlement's own
+    /// statement; None while the worker stops or no route passes preflight.
+    next: std::sync::Mutex<Option<crate::store::NextClaim>>,
+    /// Jobs claimed that way.
+    chained: std::sync::atomic::AtomicU64,
 }
 
 /// The outcome of one job's attempt, for the summary.
@@ -183,6 +188,8 @@ pub async fn run_worker(
         host: host.clone(),
         lane: options.lane.clone(),
         held: held.clone(),
+        next: std::sync::Mutex::new(None),
+        chained: std::sync::atomic::AtomicU64::new(0),
     });
     // Every lease/3, renew the leases of the jobs this worker runs, in one
     // statement. A job whose lease was not renewed (expired, rescued) is
@@ -248,7 +255,7 @@ pub async fn run_worker(
     let mut parked: ParkedStamps = HashMap::new();
     let mut last_rescue = std::time::Instant::now() - lease;
     let mut outage = Outage::new(&owner);
-    let mut running: JoinSet<Result<Ran, WorkerError>> = JoinSet::new();
+    let mut running: JoinSet<Chain> = JoinSet::new();
     // A transient store failure (the database restarting, a connection cut)
     // does not end the worker: it waits, backing off, and tries again.
     macro_rules! patiently {
@@ -271,12 +278,13 @@ pub async fn run_worker(
             // A worker cut off from the store has stopped its agents: it stops
             // too, instead of claiming jobs it could not hold.
             if *stop.borrow() || lost.load(std::sync::atomic::Ordering::SeqCst) {
+                *shared.next.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 break;
             }
             // Collect finished jobs first: a job task whose settlement could
             // not be written (store unreachable) is left to the rescue.
             while let Some(done) = running.try_join_next() {
-                if let Some(route) = record(&mut summary, done)? {
+                for route in record(&mut summary, done)? {
                     if let Some(r) = config.routes.get(&route) {
                         parked.insert(route, Stamp::of(&config, r, dispatcher.home().key()));
                     }
@@ -299,7 +307,10 @@ pub async fn run_worker(
                             let ran = settle_lost(&shared, job).await;
                             drop(interrupt);
                             shared.held.release(&id);
-                            ran
+                            match ran {
+                                Ok((ran, _)) => (vec![ran], Ok(())),
+                                Err(e) => (Vec::new(), Err(e)),
+                            }
                         });
                     }
                     // Fold batched incident counts; prune on the retention.
@@ -326,6 +337,14 @@ pub async fn run_worker(
                     .await
                 )
             };
+            // A finishing attempt claims its slot's next job in its own
+            // settlement, on the routes that pass preflight now.
+            *shared.next.lock().unwrap_or_else(|p| p.into_inner()) =
+                (!healthy.is_empty()).then(|| crate::store::NextClaim {
+                    lane: options.lane.clone(),
+                    routes: healthy.clone(),
+                    lease,
+                });
             let free = concurrency.saturating_sub(running.len());
             if free > 0 && !healthy.is_empty() {
                 let claimed = patiently!(
@@ -337,12 +356,7 @@ pub async fn run_worker(
                 for job in claimed {
                     let shared = shared.clone();
                     let interrupt = held.hold(&job.id);
-                    running.spawn(async move {
-                        let id = job.id.clone();
-                        let ran = run_job(&shared, job, interrupt).await;
-                        shared.held.release(&id);
-                        ran
-                    });
+                    running.spawn(run_chain(shared, job, interrupt));
                 }
             }
             if options.drain && running.is_empty() {
@@ -353,7 +367,7 @@ pub async fn run_worker(
             }
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Some(route) = record(&mut summary, done)? {
+                    for route in record(&mut summary, done)? {
                         if let Some(r) = config.routes.get(&route) {
                             parked.insert(route, Stamp::of(&config, r, dispatcher.home().key()));
                         }
@@ -383,6 +397,7 @@ pub async fn run_worker(
     }
     .await;
     heartbeat.abort();
+    summary.claimed += shared.chained.load(std::sync::atomic::Ordering::Relaxed);
     summary.lost_leases = lost.load(std::sync::atomic::Ordering::SeqCst);
     summary.store_outages = outage.count;
     result.map(|()| summary)
@@ -510,28 +525,41 @@ impl WorkerError {
     }
 }
 
+/// What a job task hands back: the attempts it settled (more than one when
+/// it claimed the next job as it settled the previous one), and how it ended.
+type Chain = (Vec<Ran>, Result<(), WorkerError>);
+
+/// Counts a job task's attempts; returns the routes of the parked ones.
 fn record(
     summary: &mut WorkerSummary,
-    done: Result<Result<Ran, WorkerError>, tokio::task::JoinError>,
-) -> Result<Option<String>, WorkerError> {
-    let ran = match done {
-        Ok(Ok(ran)) => ran,
-        Ok(Err(e)) if e.is_transient() => {
+    done: Result<Chain, tokio::task::JoinError>,
+) -> Result<Vec<String>, WorkerError> {
+    let (ran, ended) = match done {
+        Ok(chain) => chain,
+        Err(e) => return Err(WorkerError::Lane(format!("a job task failed: {e}"))),
+    };
+    let mut parked = Vec::new();
+    for ran in ran {
+        *summary.classes.entry(ran.class.label()).or_default() += 1;
+        *summary.outcomes.entry(ran.outcome.to_string()).or_default() += 1;
+        if !ran.accepted {
+            summary.rejected_settles += 1;
+        }
+        if ran.outcome == "park" {
+            parked.push(ran.route);
+        }
+    }
+    match ended {
+        Ok(()) => {}
+        Err(e) if e.is_transient() => {
             // The attempt's settlement could not be written: its lease
             // expires and the maintenance leader rescues it as worker_lost.
             summary.unsettled += 1;
             eprintln!("agentlane: worker {}: an attempt could not be settled: {e}; its lease will expire and it will be rescued", summary.owner);
-            return Ok(None);
         }
-        Ok(Err(e)) => return Err(e),
-        Err(e) => return Err(WorkerError::Lane(format!("a job task failed: {e}"))),
-    };
-    *summary.classes.entry(ran.class.label()).or_default() += 1;
-    *summary.outcomes.entry(ran.outcome.to_string()).or_default() += 1;
-    if !ran.accepted {
-        summary.rejected_settles += 1;
+        Err(e) => return Err(e),
     }
-    Ok((ran.outcome == "park").then_some(ran.route))
+    Ok(parked)
 }
 
 /// Preflights every route (cached); returns the names of the healthy ones.
@@ -622,7 +650,37 @@ fn preflight_incident(shared: &Shared, route: &Route, r: &PreflightChecked) -> I
     }
 }
 
-async fn run_job(shared: &Shared, job: Job, interrupt: Interrupt) -> Result<Ran, WorkerError> {
+/// Runs a claimed job and, as long as each settlement claims the slot's next
+/// job, those too.
+async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrupt) -> Chain {
+    let (mut job, mut interrupt) = (job, interrupt);
+    let mut ran = Vec::new();
+    loop {
+        let id = job.id.clone();
+        let result = run_job(&shared, job, interrupt).await;
+        shared.held.release(&id);
+        match result {
+            Ok((r, next)) => {
+                ran.push(r);
+                let Some(next) = next else {
+                    return (ran, Ok(()));
+                };
+                shared
+                    .chained
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                interrupt = shared.held.hold(&next.id);
+                job = next;
+            }
+            Err(e) => return (ran, Err(e)),
+        }
+    }
+}
+
+async fn run_job(
+    shared: &Shared,
+    job: Job,
+    interrupt: Interrupt,
+) -> Result<(Ran, Option<Job>), WorkerError> {
     let config = &shared.config;
     let Some(route) = config.routes.get(&job.route) else {
         let reason = format!(
@@ -778,7 +836,7 @@ fn seconds_until_reset(evidence: Option<&str>) -> Option<u64> {
 }
 
 /// A job whose worker vanished: decided as `worker_lost`.
-async fn settle_lost(shared: &Shared, job: Job) -> Result<Ran, WorkerError> {
+async fn settle_lost(shared: &Shared, job: Job) -> Result<(Ran, Option<Job>), WorkerError> {
     let decision = decide(
         &shared.config.retry,
         &AttemptFacts {
@@ -822,7 +880,7 @@ async fn settle(
     settle: Settle,
     reason: String,
     incident: Option<IncidentFacts>,
-) -> Result<Ran, WorkerError> {
+) -> Result<(Ran, Option<Job>), WorkerError> {
     let outcome = match &settle {
         Settle::Done => "done",
         Settle::Retry { .. } => "retry",
@@ -848,21 +906,44 @@ async fn settle(
     // still be ours; the fence makes a repeat after a lost reply harmless.
     let store = shared.dispatcher.store();
     let patience = shared.config.queue.lease;
-    let accepted = match finished {
-        Some(f) => {
+    // An attempt that ran, unless the worker is letting it go, claims its
+    // slot's next job in the same statement. (After a lost reply, the repeat
+    // is fenced off and claims nothing: a job the lost reply claimed expires
+    // and is rescued.)
+    let next = match (&finished, &completion.settle) {
+        (Some(_), s) if !matches!(s, Settle::Release) => shared
+            .next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        _ => None,
+    };
+    let (accepted, next_job) = match (finished, next) {
+        (Some(f), Some(next)) => {
             crate::store::with_patience(patience, || {
-                store.finish_and_settle(&f.report, &f.events, &completion)
+                store.finish_settle_and_claim(&f.report, &f.events, &completion, &next)
             })
             .await?
         }
-        None => crate::store::with_patience(patience, || store.settle(&completion)).await?,
+        (Some(f), None) => {
+            let accepted = crate::store::with_patience(patience, || {
+                store.finish_and_settle(&f.report, &f.events, &completion)
+            })
+            .await?;
+            (accepted, None)
+        }
+        (None, _) => (
+            crate::store::with_patience(patience, || store.settle(&completion)).await?,
+            None,
+        ),
     };
-    Ok(Ran {
+    let ran = Ran {
         route: job.route.clone(),
         class,
         outcome,
         accepted,
-    })
+    };
+    Ok((ran, next_job))
 }
 
 #[cfg(test)]

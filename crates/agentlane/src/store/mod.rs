@@ -127,6 +127,18 @@ pub struct StoredEvent {
     pub body: serde_json::Value,
 }
 
+/// What a worker claims for the slot a finished attempt frees
+/// ([`Store::finish_settle_and_claim`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextClaim {
+    /// The lane.
+    pub lane: String,
+    /// The routes this worker can run now (preflight passed); none claims nothing.
+    pub routes: Vec<String>,
+    /// The lease of the claimed job.
+    pub lease: Duration,
+}
+
 /// A dispatch with its report and events (`agentlane show`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DispatchRecord {
@@ -231,6 +243,27 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError> {
         self.record_finish(report, events).await?;
         self.settle(completion).await
+    }
+    /// [`Store::finish_and_settle`], then, only if the settlement was
+    /// accepted, a claim of one due job for the slot it frees (`next`), for
+    /// the same owner, in the same transaction: a worker that keeps its slots
+    /// busy pays one commit fewer per job. Returns whether the settlement was
+    /// accepted, and the job claimed.
+    async fn finish_settle_and_claim(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+        next: &NextClaim,
+    ) -> Result<(bool, Option<Job>), StoreError> {
+        let accepted = self.finish_and_settle(report, events, completion).await?;
+        if !accepted || next.routes.is_empty() {
+            return Ok((accepted, None));
+        }
+        let mut claimed = self
+            .claim(&next.lane, &next.routes, &completion.owner, next.lease, 1)
+            .await?;
+        Ok((accepted, claimed.pop()))
     }
     /// Opens (or counts another occurrence of) the incident of a failure with no job (preflight).
     async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError>;

@@ -170,3 +170,86 @@ pub(crate) async fn case_finish_and_settle(store: &dyn Store) {
         ]
     );
 }
+
+/// 17. finish_settle_and_claim settles and, only when the settlement was
+///     accepted and routes are given, claims the next due job for the same
+///     owner; a non-owner's call settles nothing and claims nothing.
+pub(crate) async fn case_finish_settle_and_claim(store: &dyn Store) {
+    let lane = "chain";
+    let ids = enqueue(
+        store,
+        &(0..3).map(|_| new_job(lane, "r", 0)).collect::<Vec<_>>(),
+    )
+    .await;
+    let first = claim_one_of(store, lane, "A").await;
+    assert_eq!(first.id, ids[0]);
+    let next = crate::store::NextClaim {
+        lane: lane.to_string(),
+        routes: routes(&["r"]),
+        lease: LEASE,
+    };
+    let run = |job: &Job, owner: &str| {
+        let d = uuid::Uuid::now_v7().to_string();
+        let (report, events) = outcome(&d, job, Class::Ok);
+        let mut c = completion(job, owner, Class::Ok, Settle::Done, None);
+        c.dispatch_id = Some(d.clone());
+        (d, report, events, c)
+    };
+
+    let (d, report, events, c) = run(&first, "A");
+    store
+        .record_prepare(&prepare(&d, &first))
+        .await
+        .expect("prepare");
+    let (accepted, claimed) = store
+        .finish_settle_and_claim(&report, &events, &c, &next)
+        .await
+        .expect("finish_settle_and_claim");
+    assert!(accepted);
+    let second = claimed.expect("the next due job is claimed");
+    assert_eq!(second.id, ids[1], "in claim order");
+    assert_claimed(&second, "A", 1, LEASE);
+    assert_eq!(second, get(store, &ids[1]).await);
+    assert_eq!(get(store, &ids[0]).await.state, JobState::Succeeded);
+    assert!(store
+        .dispatch(&d)
+        .await
+        .expect("dispatch")
+        .expect("exists")
+        .summary
+        .finished_at
+        .is_some());
+
+    // Not the owner: nothing settled, nothing claimed.
+    let (d, report, events, c) = run(&second, "B");
+    store
+        .record_prepare(&prepare(&d, &second))
+        .await
+        .expect("prepare");
+    let (accepted, claimed) = store
+        .finish_settle_and_claim(&report, &events, &c, &next)
+        .await
+        .expect("finish_settle_and_claim");
+    assert_eq!((accepted, claimed), (false, None));
+    assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
+
+    // No routes (none passes preflight now): settled, nothing claimed.
+    let (d, report, events, c) = run(&second, "A");
+    let no_routes = crate::store::NextClaim {
+        routes: Vec::new(),
+        ..next.clone()
+    };
+    let (accepted, claimed) = store
+        .finish_settle_and_claim(&report, &events, &c, &no_routes)
+        .await
+        .expect("finish_settle_and_claim");
+    let _ = d;
+    assert_eq!((accepted, claimed), (true, None));
+    assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
+}
+
+async fn claim_one_of(store: &dyn Store, lane: &str, owner: &str) -> Job {
+    let mut got = claim(store, lane, &["r"], owner, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    got.remove(0)
+}

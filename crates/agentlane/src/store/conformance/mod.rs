@@ -1658,6 +1658,7 @@ mod sqlite {
         prunes_on_retention => case_prunes_on_retention,
         prunes_in_batches => case_prunes_in_batches,
         finish_and_settle => case_finish_and_settle,
+        finish_settle_and_claim => case_finish_settle_and_claim,
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1755,6 +1756,7 @@ mod postgres {
         prunes_on_retention => case_prunes_on_retention,
         prunes_in_batches => case_prunes_in_batches,
         finish_and_settle => case_finish_and_settle,
+        finish_settle_and_claim => case_finish_settle_and_claim,
     }
 
     /// A large enqueue into a table analyzed while empty refreshes the

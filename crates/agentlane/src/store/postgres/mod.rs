@@ -557,6 +557,16 @@ impl Store for PostgresStore {
         queue::finish_and_settle(self, report, events, completion).await
     }
 
+    async fn finish_settle_and_claim(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+        next: &crate::store::NextClaim,
+    ) -> Result<(bool, Option<Job>), StoreError> {
+        queue::finish_settle_and_claim(self, report, events, completion, next).await
+    }
+
     async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError> {
         queue::open_incident(self, facts).await
     }

@@ -349,6 +349,51 @@ const FINISH_AND_SETTLE: &str = concat!(
     RETURNING kind"
 );
 
+/// FINISH_AND_SETTLE, then one claim for the freed slot, in one statement:
+/// only when the settlement was accepted (`f.ok`), for the same owner ($3),
+/// in lane $27 on routes $28, leased for $29 ms. The job settled here is
+/// still running in the statement's snapshot, so it is never the one
+/// claimed. Returns one row: the claimed job's columns (all NULL when none
+/// was claimed), then whether the settlement was accepted.
+fn finish_settle_and_claim_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "WITH d AS (
+                UPDATE dispatches SET finished_at = now(), classifier = $18, exit_code = $19, signal = $20,
+                       timed_out = $21, duration_ms = $22, failure_fingerprint = $23, report = $24
+                WHERE id = $17 AND finished_at IS NULL RETURNING id, job_id), {settle},
+            ins AS (
+                INSERT INTO events (dispatch_id, job_id, kind, body)
+                SELECT x.dispatch_id, x.job_id, x.kind, x.body FROM (
+                    SELECT d.id, d.job_id, ev.kind, ev.body, ev.n
+                    FROM d, unnest($25::text[], $26::jsonb[]) WITH ORDINALITY AS ev(kind, body, n)
+                    UNION ALL
+                    SELECT NULL, $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
+                           CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END, 9223372036854775807
+                    FROM f) AS x(dispatch_id, job_id, kind, body, n)
+                ORDER BY x.n
+                RETURNING 1),
+            picked AS (
+                SELECT id FROM jobs
+                WHERE (SELECT ok FROM f) AND lane = $27 AND state IN ('queued', 'scheduled')
+                  AND run_at <= now() AND route = ANY($28)
+                ORDER BY priority DESC, run_at, id LIMIT 1
+                FOR UPDATE SKIP LOCKED),
+            claimed AS (
+                UPDATE jobs c SET state = 'running', attempts = c.attempts + 1, lease_owner = $3,
+                       lease_expires_at = now() + $29 * interval '1 millisecond', updated_at = now(),
+                       next_action = 'run', reason = 'running on ' || $3
+                FROM picked WHERE c.id = picked.id
+                RETURNING c.*)
+            SELECT {columns}, (SELECT ok FROM f)
+            FROM (SELECT 1) AS one LEFT JOIN claimed ON true",
+            settle = settle_ctes!(),
+            columns = job_columns("claimed.")
+        )
+    })
+}
+
 /// The parameters of SETTLE ($1–$16), owned.
 struct SettleParams {
     job_id: String,
@@ -438,6 +483,50 @@ pub(super) async fn finish_and_settle(
     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = p.params().to_vec();
     params.extend(f.params());
     settle_with(s, FINISH_AND_SETTLE, &params, c).await
+}
+
+pub(super) async fn finish_settle_and_claim(
+    s: &PostgresStore,
+    r: &DispatchReport,
+    events: &[Event],
+    c: &Completion,
+    next: &crate::store::NextClaim,
+) -> Result<(bool, Option<Job>), StoreError> {
+    let p = SettleParams::of(c);
+    let f = super::FinishParams::of(r, events);
+    let lease = millis(next.lease);
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = p.params().to_vec();
+    params.extend(f.params());
+    params.extend([
+        &next.lane as &(dyn tokio_postgres::types::ToSql + Sync),
+        &next.routes,
+        &lease,
+    ]);
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let sql = finish_settle_and_claim_sql();
+    let read = |row: &Row| -> Result<(bool, Option<Job>), StoreError> {
+        let accepted: bool = row.get(22);
+        let job = match row.get::<_, Option<String>>(0) {
+            Some(_) => Some(job_row(row)?),
+            None => None,
+        };
+        Ok((accepted, job))
+    };
+    let Some(facts) = &c.incident else {
+        let stmt = client.prepare_cached(sql).await.map_err(&e)?;
+        let row = client.query_one(&stmt, &params).await.map_err(&e)?;
+        return read(&row);
+    };
+    let tx = client.transaction().await.map_err(&e)?;
+    let stmt = tx.prepare_cached(sql).await.map_err(&e)?;
+    let row = tx.query_one(&stmt, &params).await.map_err(&e)?;
+    let answer = read(&row)?;
+    if answer.0 {
+        upsert_incident(&tx, &s.location, facts, Some(&c.job_id)).await?;
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(answer)
 }
 
 /// Runs a settling statement: alone (one round trip, one commit) when the

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 mod maintain;
 mod queue;
 
-use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
+use super::{DispatchRecord, DispatchSummary, NextClaim, Store, StoreError, StoredEvent};
 use crate::dispatch::DispatchReport;
 use crate::events::{Event, Prepare};
 use crate::queue::{
@@ -424,6 +424,35 @@ impl Store for SqliteStore {
             let accepted = queue::settle_in(&tx, completion)?;
             tx.commit()?;
             Ok(accepted)
+        })
+    }
+
+    async fn finish_settle_and_claim(
+        &self,
+        r: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+        next: &NextClaim,
+    ) -> Result<(bool, Option<Job>), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            finish_in(&tx, r, events)?;
+            let accepted = queue::settle_in(&tx, completion)?;
+            let job = if accepted {
+                queue::claim_in(
+                    &tx,
+                    &next.lane,
+                    &next.routes,
+                    &completion.owner,
+                    next.lease,
+                    1,
+                )?
+                .pop()
+            } else {
+                None
+            };
+            tx.commit()?;
+            Ok((accepted, job))
         })
     }
 

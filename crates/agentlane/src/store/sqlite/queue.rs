@@ -83,8 +83,25 @@ pub(super) fn claim(
     if routes.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let routes = serde_json::to_string(routes).expect("routes serialise");
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let claimed = claim_in(&tx, lane, routes, owner, lease, limit)?;
+    tx.commit()?;
+    Ok(claimed)
+}
+
+/// The claim, inside the caller's transaction, in claim order.
+pub(super) fn claim_in(
+    tx: &Transaction<'_>,
+    lane: &str,
+    routes: &[String],
+    owner: &str,
+    lease: Duration,
+    limit: usize,
+) -> rusqlite::Result<Vec<Job>> {
+    if routes.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let routes = serde_json::to_string(routes).expect("routes serialise");
     let claimed = {
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1,
@@ -103,7 +120,6 @@ pub(super) fn claim(
         )?;
         rows.collect::<rusqlite::Result<Vec<Job>>>()?
     };
-    tx.commit()?;
     let mut claimed = claimed;
     claimed.sort_by(|a, b| {
         b.priority
