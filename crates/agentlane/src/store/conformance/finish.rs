@@ -188,64 +188,53 @@ pub(crate) async fn case_finish_settle_and_claim(store: &dyn Store) {
         routes: routes(&["r"]),
         lease: LEASE,
     };
-    let run = |job: &Job, owner: &str| {
-        let d = uuid::Uuid::now_v7().to_string();
-        let (report, events) = outcome(&d, job, Class::Ok);
-        let mut c = completion(job, owner, Class::Ok, Settle::Done, None);
-        c.dispatch_id = Some(d.clone());
-        (d, report, events, c)
-    };
-
-    let (d, report, events, c) = run(&first, "A");
-    store
-        .record_prepare(&prepare(&d, &first))
-        .await
-        .expect("prepare");
-    let (accepted, claimed) = store
-        .finish_settle_and_claim(&report, &events, &c, &next)
-        .await
-        .expect("finish_settle_and_claim");
+    // The owner: settled, and the next due job claimed for it.
+    let (d, (accepted, claimed)) = run_and_claim(store, &first, "A", &next).await;
     assert!(accepted);
     let second = claimed.expect("the next due job is claimed");
     assert_eq!(second.id, ids[1], "in claim order");
     assert_claimed(&second, "A", 1, LEASE);
     assert_eq!(second, get(store, &ids[1]).await);
     assert_eq!(get(store, &ids[0]).await.state, JobState::Succeeded);
-    assert!(store
-        .dispatch(&d)
-        .await
-        .expect("dispatch")
-        .expect("exists")
-        .summary
-        .finished_at
-        .is_some());
+    let rec = store.dispatch(&d).await.expect("dispatch").expect("exists");
+    assert!(rec.summary.finished_at.is_some(), "{rec:?}");
 
     // Not the owner: nothing settled, nothing claimed.
-    let (d, report, events, c) = run(&second, "B");
-    store
-        .record_prepare(&prepare(&d, &second))
-        .await
-        .expect("prepare");
-    let (accepted, claimed) = store
-        .finish_settle_and_claim(&report, &events, &c, &next)
-        .await
-        .expect("finish_settle_and_claim");
-    assert_eq!((accepted, claimed), (false, None));
+    let (_, answer) = run_and_claim(store, &second, "B", &next).await;
+    assert_eq!(answer, (false, None));
     assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
 
     // No routes (none passes preflight now): settled, nothing claimed.
-    let (d, report, events, c) = run(&second, "A");
     let no_routes = crate::store::NextClaim {
         routes: Vec::new(),
         ..next.clone()
     };
-    let (accepted, claimed) = store
-        .finish_settle_and_claim(&report, &events, &c, &no_routes)
+    let (_, answer) = run_and_claim(store, &second, "A", &no_routes).await;
+    assert_eq!(answer, (true, None));
+    assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
+}
+
+/// Records a successful dispatch of `job` by `owner` and writes its outcome
+/// with finish_settle_and_claim; returns the dispatch id and the answer.
+async fn run_and_claim(
+    store: &dyn Store,
+    job: &Job,
+    owner: &str,
+    next: &crate::store::NextClaim,
+) -> (String, (bool, Option<Job>)) {
+    let d = uuid::Uuid::now_v7().to_string();
+    store
+        .record_prepare(&prepare(&d, job))
+        .await
+        .expect("record_prepare");
+    let (report, events) = outcome(&d, job, Class::Ok);
+    let mut c = completion(job, owner, Class::Ok, Settle::Done, None);
+    c.dispatch_id = Some(d.clone());
+    let answer = store
+        .finish_settle_and_claim(&report, &events, &c, next)
         .await
         .expect("finish_settle_and_claim");
-    let _ = d;
-    assert_eq!((accepted, claimed), (true, None));
-    assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
+    (d, answer)
 }
 
 async fn claim_one_of(store: &dyn Store, lane: &str, owner: &str) -> Job {

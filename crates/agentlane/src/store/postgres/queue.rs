@@ -287,8 +287,9 @@ async fn upsert_incident(
 }
 
 /// The fenced settlement of a job (`j`) and the resolution of its incident
-/// when a released job succeeded (`resolved`): CTEs shared by SETTLE and
-/// FINISH_AND_SETTLE. Parameters $1–$14.
+/// when a released job succeeded (`resolved`), and whether the fence matched
+/// (`f`): CTEs shared by SETTLE and finish_settle_and_claim_sql. Parameters
+/// $1–$14.
 macro_rules! settle_ctes {
     () => {
         "j AS (
@@ -326,32 +327,12 @@ const SETTLE: &str = concat!(
     RETURNING kind"
 );
 
-/// A job dispatch's outcome and its settlement, in one statement (one
-/// commit): the dispatch is finished once (`d`, $17–$24) and its events
-/// ($25, $26) are written only then, whatever the fence says; the decision
-/// event follows them.
-const FINISH_AND_SETTLE: &str = concat!(
-    "WITH d AS (
-        UPDATE dispatches SET finished_at = now(), classifier = $18, exit_code = $19, signal = $20,
-               timed_out = $21, duration_ms = $22, failure_fingerprint = $23, report = $24
-        WHERE id = $17 AND finished_at IS NULL RETURNING id, job_id), ",
-    settle_ctes!(),
-    "
-    INSERT INTO events (dispatch_id, job_id, kind, body)
-    SELECT x.dispatch_id, x.job_id, x.kind, x.body FROM (
-        SELECT d.id, d.job_id, ev.kind, ev.body, ev.n
-        FROM d, unnest($25::text[], $26::jsonb[]) WITH ORDINALITY AS ev(kind, body, n)
-        UNION ALL
-        SELECT NULL, $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
-               CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END, 9223372036854775807
-        FROM f) AS x(dispatch_id, job_id, kind, body, n)
-    ORDER BY x.n
-    RETURNING kind"
-);
-
-/// FINISH_AND_SETTLE, then one claim for the freed slot, in one statement:
-/// only when the settlement was accepted (`f.ok`), for the same owner ($3),
-/// in lane $27 on routes $28, leased for $29 ms. The job settled here is
+/// A job dispatch's outcome, its settlement and one claim for the slot it
+/// frees, in one statement (one commit). The dispatch is finished once (`d`,
+/// $17–$24) and its events ($25, $26) are written only then, whatever the
+/// fence says; the decision event follows them. The claim happens only when
+/// the settlement was accepted (`f.ok`), for the same owner ($3), in lane
+/// $27 on routes $28 (none: no claim), leased for $29 ms. The job settled here is
 /// still running in the statement's snapshot, so it is never the one
 /// claimed. Returns one row: the claimed job's columns (all NULL when none
 /// was claimed), then whether the settlement was accepted.
@@ -472,17 +453,19 @@ pub(super) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, St
     settle_with(s, SETTLE, &p.params(), c).await
 }
 
+/// The outcome and the settlement, claiming nothing.
 pub(super) async fn finish_and_settle(
     s: &PostgresStore,
     r: &DispatchReport,
     events: &[Event],
     c: &Completion,
 ) -> Result<bool, StoreError> {
-    let p = SettleParams::of(c);
-    let f = super::FinishParams::of(r, events);
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = p.params().to_vec();
-    params.extend(f.params());
-    settle_with(s, FINISH_AND_SETTLE, &params, c).await
+    let nothing = crate::store::NextClaim {
+        lane: String::new(),
+        routes: Vec::new(),
+        lease: Duration::ZERO,
+    };
+    Ok(finish_settle_and_claim(s, r, events, c, &nothing).await?.0)
 }
 
 pub(super) async fn finish_settle_and_claim(
