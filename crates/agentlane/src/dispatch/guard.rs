@@ -25,9 +25,13 @@
 //! its exit it only makes async-signal-safe system calls on the stack: it
 //! was forked from a multi-threaded process.
 //!
-//! One window remains: a dispatcher killed after `posix_spawn` returned and
-//! before the registration was written (a few microseconds per launch)
-//! leaves that one agent running. Registrations are blocking writes: a
+//! Each registration names the dispatch's marker (`AGENTLANE_DISPATCH_ID`,
+//! in the environment of everything the dispatch starts) and is armed
+//! before the spawn: a dispatcher killed between the spawn and the
+//! registration of its process group still has its marker armed, and the
+//! guard finds what carries it in /proc. It does that for every dispatch it
+//! holds, so descendants that left the group (setsid) die too. Registrations
+//! are blocking writes: a
 //! guard stopped by hand (SIGSTOP) holds up launches once its pipe is full
 //! (about 8,000 registrations); a guard killed by hand is reported once,
 //! and agents then run unguarded.
@@ -35,10 +39,18 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
-/// How many process groups the guard can hold at once (64 KiB of its stack).
-const CAPACITY: usize = 16 * 1024;
-const WATCH: i32 = 1;
-const FORGET: i32 = 2;
+/// How many dispatches the guard can hold at once (about 240 KiB of its stack).
+const CAPACITY: usize = 4096;
+/// A dispatch's marker (a UUID) fits in this many bytes.
+const MARKER: usize = 56;
+/// One record on the pipe: op, process group, marker. Writes of up to
+/// PIPE_BUF bytes are atomic, and 4096 is a multiple of 64.
+const RECORD: usize = 64;
+const ARM: i32 = 1;
+const WATCH: i32 = 2;
+const FORGET: i32 = 3;
+/// What marks a dispatch's processes (see proctree.rs).
+const MARKER_PREFIX: &[u8] = b"AGENTLANE_DISPATCH_ID=";
 
 /// The write end of this process's guard pipe.
 pub(crate) struct Guard {
@@ -65,23 +77,33 @@ pub(crate) fn start() -> Option<&'static Guard> {
 }
 
 impl Guard {
-    /// Registers a process group: killed if this process dies before [`Guard::forget`].
-    pub(crate) fn watch(&self, pgid: i32) {
-        self.send(WATCH, pgid);
+    /// Before a spawn: the dispatch `marker` is about to start a process.
+    /// If this process dies from here on, whatever carries the marker dies.
+    pub(crate) fn arm(&self, marker: &str) {
+        self.send(ARM, 0, marker);
     }
 
-    /// Forgets a process group that is empty (its id may be reused).
-    pub(crate) fn forget(&self, pgid: i32) {
-        self.send(FORGET, pgid);
+    /// After the spawn: the dispatch's process group, killed as a whole.
+    pub(crate) fn watch(&self, marker: &str, pgid: i32) {
+        self.send(WATCH, pgid, marker);
     }
 
-    fn send(&self, op: i32, pgid: i32) {
-        let mut msg = [0u8; 8];
+    /// The dispatch is over (its group is empty and its id may be reused),
+    /// or its spawn failed.
+    pub(crate) fn forget(&self, marker: &str) {
+        self.send(FORGET, 0, marker);
+    }
+
+    fn send(&self, op: i32, pgid: i32, marker: &str) {
+        let mut msg = [0u8; RECORD];
         msg[..4].copy_from_slice(&op.to_ne_bytes());
-        msg[4..].copy_from_slice(&pgid.to_ne_bytes());
+        msg[4..8].copy_from_slice(&pgid.to_ne_bytes());
+        let m = marker.as_bytes();
+        let m = &m[..m.len().min(MARKER)];
+        msg[8..8 + m.len()].copy_from_slice(m);
         loop {
-            // SAFETY: writes 8 bytes from a live buffer to a pipe we own;
-            // writes up to PIPE_BUF are atomic, so records never interleave.
+            // SAFETY: writes a live buffer to a pipe we own; writes up to
+            // PIPE_BUF are atomic, so records never interleave.
             let n = unsafe { libc::write(self.pipe.as_raw_fd(), msg.as_ptr().cast(), msg.len()) };
             if n == msg.len() as isize {
                 return;
@@ -155,7 +177,7 @@ unsafe fn guard_main(read: RawFd, write: RawFd) -> ! {
         0,
         0,
     );
-    let mut groups = [0i32; CAPACITY];
+    let mut held = [(0i32, [0u8; MARKER]); CAPACITY];
     let mut len = 0usize;
     let mut buf = [0u8; 4096];
     loop {
@@ -169,28 +191,123 @@ unsafe fn guard_main(read: RawFd, write: RawFd) -> ! {
             }
             break;
         }
-        // Records are 8 bytes, written atomically; 4096 is a multiple of 8.
-        for rec in buf[..n as usize].chunks_exact(8) {
+        for rec in buf[..n as usize].chunks_exact(RECORD) {
             let op = i32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
             let pgid = i32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]);
-            if pgid <= 1 {
-                continue;
-            }
-            if op == WATCH && len < CAPACITY {
-                groups[len] = pgid;
-                len += 1;
-            } else if op == FORGET {
-                if let Some(i) = groups[..len].iter().position(|&g| g == pgid) {
-                    len -= 1;
-                    groups[i] = groups[len];
+            let mut marker = [0u8; MARKER];
+            marker.copy_from_slice(&rec[8..8 + MARKER]);
+            let at = held[..len].iter().position(|(_, m)| *m == marker);
+            match (op, at) {
+                (ARM | WATCH, Some(i)) => held[i].0 = held[i].0.max(pgid),
+                (ARM | WATCH, None) if len < CAPACITY => {
+                    held[len] = (pgid, marker);
+                    len += 1;
                 }
+                (FORGET, Some(i)) => {
+                    len -= 1;
+                    held[i] = held[len];
+                }
+                _ => {}
             }
         }
     }
-    for &pgid in &groups[..len] {
-        libc::kill(-pgid, libc::SIGKILL);
+    for (pgid, marker) in &held[..len] {
+        if *pgid > 1 {
+            libc::kill(-*pgid, libc::SIGKILL);
+        }
+        kill_marked(marker);
     }
     libc::_exit(0)
+}
+
+/// SIGKILLs every process whose environment carries `marker` (and the group
+/// of each, where it leads one). Async-signal-safe: raw system calls and
+/// stack buffers only.
+unsafe fn kill_marked(marker: &[u8; MARKER]) {
+    let m = marker.iter().position(|&b| b == 0).unwrap_or(MARKER);
+    if m == 0 {
+        return;
+    }
+    // "\0AGENTLANE_DISPATCH_ID=<marker>\0": one whole variable.
+    let mut needle = [0u8; 1 + 22 + MARKER + 1];
+    let len = 1 + MARKER_PREFIX.len() + m + 1;
+    needle[1..1 + MARKER_PREFIX.len()].copy_from_slice(MARKER_PREFIX);
+    needle[1 + MARKER_PREFIX.len()..len - 1].copy_from_slice(&marker[..m]);
+    let needle = &needle[..len];
+    let dir = libc::open(c"/proc".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+    if dir < 0 {
+        return;
+    }
+    let mut entries = [0u8; 8192];
+    loop {
+        let n = libc::syscall(
+            libc::SYS_getdents64,
+            dir,
+            entries.as_mut_ptr(),
+            entries.len(),
+        );
+        if n <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off < n as usize {
+            // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+            let reclen = u16::from_ne_bytes([entries[off + 16], entries[off + 17]]) as usize;
+            let name = &entries[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if let Some(pid) = parse_pid(name) {
+                if environ_contains(name, needle) {
+                    libc::kill(-pid, libc::SIGKILL);
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            off += reclen;
+        }
+    }
+    libc::close(dir);
+}
+
+fn parse_pid(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || name.len() > 9 || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(name.iter().fold(0i32, |n, d| n * 10 + i32::from(d - b'0')))
+}
+
+/// Whether /proc/`pid`/environ holds `needle` (which starts and ends with a
+/// NUL: the start of the file counts as one). Reads in chunks, keeping the
+/// tail of each so a match across two reads is found.
+unsafe fn environ_contains(pid: &[u8], needle: &[u8]) -> bool {
+    let mut path = [0u8; 32];
+    let parts: [&[u8]; 3] = [b"/proc/", pid, b"/environ\0"];
+    let mut at = 0;
+    for part in parts {
+        path[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY);
+    if fd < 0 {
+        return false;
+    }
+    let mut window = [0u8; 4096 + 128];
+    let mut carry = 1; // the virtual NUL before the first variable
+    let mut found = false;
+    loop {
+        let n = libc::read(fd, window[carry..].as_mut_ptr().cast(), 4096);
+        if n <= 0 {
+            break;
+        }
+        let total = carry + n as usize;
+        if window[..total].windows(needle.len()).any(|w| w == needle) {
+            found = true;
+            break;
+        }
+        let keep = (needle.len() - 1).min(total);
+        window.copy_within(total - keep..total, 0);
+        carry = keep;
+    }
+    libc::close(fd);
+    found
 }
 
 #[cfg(test)]
@@ -204,32 +321,55 @@ mod tests {
             .unwrap_or(false)
     }
 
-    /// A private guard (not this process's): a forked helper plays the
-    /// dying dispatcher by closing its copy of the write end.
-    #[test]
-    fn a_closed_pipe_kills_watched_groups_and_spares_forgotten_ones() {
-        let guard = spawn_guard().expect("start a guard");
-        let spawn = || {
-            let mut cmd = std::process::Command::new("sleep");
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-            cmd.arg("30").spawn().expect("spawn sleep")
-        };
-        let (mut watched, mut forgotten) = (spawn(), spawn());
-        guard.watch(watched.id() as i32);
-        guard.watch(forgotten.id() as i32);
-        guard.forget(forgotten.id() as i32);
-        drop(guard); // the last write end: the guard sees end-of-file
+    fn sleeper(marker: &str) -> std::process::Child {
+        let mut cmd = std::process::Command::new("sleep");
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd.arg("30")
+            .env("AGENTLANE_DISPATCH_ID", marker)
+            .spawn()
+            .expect("spawn sleep")
+    }
+
+    fn dies(child: &mut std::process::Child, what: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while watched.try_wait().expect("try_wait").is_none() {
+        while child.try_wait().expect("try_wait").is_none() {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the watched group outlived its guard's pipe"
+                "{what} outlived its guard's pipe"
             );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert!(alive(forgotten.id() as i32), "a forgotten group was killed");
+    }
+
+    /// A private guard (not this process's), and this test plays the dying
+    /// dispatcher by closing the pipe's write end.
+    #[test]
+    fn a_closed_pipe_kills_what_it_holds_and_spares_what_it_forgot() {
+        let guard = spawn_guard().expect("start a guard");
+        // Watched: a registered group.
+        let mut watched = sleeper("11111111-1111-7111-8111-111111111111");
+        guard.arm("11111111-1111-7111-8111-111111111111");
+        guard.watch("11111111-1111-7111-8111-111111111111", watched.id() as i32);
+        // Armed only: the dispatcher died between the spawn and the
+        // registration of the group; the guard finds it by its marker.
+        let mut armed = sleeper("22222222-2222-7222-8222-222222222222");
+        guard.arm("22222222-2222-7222-8222-222222222222");
+        // Forgotten: a finished dispatch, whatever runs with its marker now.
+        let mut forgotten = sleeper("33333333-3333-7333-8333-333333333333");
+        guard.arm("33333333-3333-7333-8333-333333333333");
+        guard.watch(
+            "33333333-3333-7333-8333-333333333333",
+            forgotten.id() as i32,
+        );
+        guard.forget("33333333-3333-7333-8333-333333333333");
+        drop(guard); // the last write end: the guard sees end-of-file
+        dies(&mut watched, "a watched group");
+        dies(&mut armed, "an armed dispatch's process");
+        assert!(
+            alive(forgotten.id() as i32),
+            "a forgotten dispatch was killed"
+        );
         forgotten.kill().expect("kill");
         forgotten.wait().expect("wait");
-        let _ = watched.wait();
     }
 }

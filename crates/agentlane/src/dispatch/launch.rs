@@ -173,9 +173,17 @@ pub(super) fn launch(
     // adopted orphans (another dispatch finishing) must never see this child
     // exit before it is registered, or it would reap it from under tokio.
     let mut registry = running.lock().unwrap_or_else(|p| p.into_inner());
+    // Armed before the spawn: if this process dies before the group is
+    // registered, the guard still finds the agent by its marker.
+    if let Some(guard) = guard {
+        guard.arm(&marker);
+    }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
+            if let Some(guard) = guard {
+                guard.forget(&marker);
+            }
             if let Some(dir) = &run_dir {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -191,7 +199,7 @@ pub(super) fn launch(
     let started = Instant::now();
     let pid = child.id().map_or(0, |p| p as i32);
     if let Some(guard) = guard {
-        guard.watch(pid);
+        guard.watch(&marker, pid);
     }
     registry.insert(pid);
     drop(registry);

@@ -300,7 +300,7 @@ pub(super) async fn supervise(
         .unwrap_or_else(|p| p.into_inner())
         .remove(&pid);
     if let Some(guard) = guard {
-        guard.forget(pid);
+        guard.forget(&marker);
     }
     if let Some(dir) = run_dir {
         let _ = std::fs::remove_dir_all(dir);
