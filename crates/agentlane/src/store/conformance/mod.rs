@@ -1789,6 +1789,64 @@ mod postgres {
         drop_schema(&schema).await;
     }
 
+    /// The settlement's fence and the lease renewal find their jobs by primary
+    /// key in the generic plans a worker's cached statements end up with, on
+    /// statistics where few jobs run (the usual case). Through the partial
+    /// `jobs_leases` index the lookup would visit every lease taken since the
+    /// last vacuum: a per-job cost that grows with the churn.
+    #[tokio::test]
+    async fn settlement_and_renewal_find_the_job_by_primary_key() {
+        use crate::store::postgres::queue_sql;
+        let (url, schema) = fresh_schema().await;
+        let store = open(&url).await;
+        let jobs: Vec<_> = (0..1500).map(|_| super::new_job("plans", "r", 0)).collect();
+        super::enqueue(&store, &jobs).await; // analyzes: every job queued, none running
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+            .batch_execute("SET plan_cache_mode = force_generic_plan")
+            .await
+            .expect("generic plans");
+        // (name, statement, its parameters, the part of the plan that must use the key)
+        let cases = [
+            ("settle", queue_sql::SETTLE, 16, "CTE j"),
+            (
+                "finish_settle_and_claim",
+                queue_sql::finish_settle_and_claim_sql(),
+                29,
+                "CTE j",
+            ),
+            ("renew", queue_sql::RENEW, 3, "Update on jobs"),
+        ];
+        for (name, sql, params, part) in cases {
+            client
+                .batch_execute(&format!("PREPARE {name} AS {sql}"))
+                .await
+                .unwrap_or_else(|e| panic!("prepare {name}: {e}"));
+            let nulls = vec!["NULL"; params].join(", ");
+            let plan: String = client
+                .query(&format!("EXPLAIN EXECUTE {name}({nulls})"), &[])
+                .await
+                .unwrap_or_else(|e| panic!("explain {name}: {e}"))
+                .iter()
+                .map(|r| r.get::<_, String>(0) + "\n")
+                .collect();
+            // The plan of `part`: from its line to the next CTE.
+            let from = plan
+                .find(part)
+                .unwrap_or_else(|| panic!("{name}: no {part} in\n{plan}"));
+            let rest = &plan[from + part.len()..];
+            let scope = &rest[..rest.find("CTE ").unwrap_or(rest.len())];
+            assert!(
+                scope.contains("jobs_pkey") && !scope.contains("jobs_leases"),
+                "{name}: the job is not found by its primary key:\n{plan}"
+            );
+        }
+        drop_schema(&schema).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims() {
         let (url, schema) = fresh_schema().await;

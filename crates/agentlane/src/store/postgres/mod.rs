@@ -11,6 +11,12 @@ mod listen;
 mod maintain;
 mod queue;
 
+/// The queue's statements, for the plan tests.
+#[cfg(test)]
+pub(crate) mod queue_sql {
+    pub(crate) use super::queue::{finish_settle_and_claim_sql, RENEW, SETTLE};
+}
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -187,6 +187,18 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
+/// Renews owner $1's unexpired leases on jobs $3 for $2 ms. Like the
+/// settlement's fence it does not name the state: a job has a lease owner
+/// exactly while it runs (every statement that takes a job out of `running`
+/// clears `lease_owner`), and a `state = 'running'` condition lets the
+/// planner pick the partial `jobs_leases` index over the primary key. That
+/// index keeps an entry for every lease taken since the last vacuum, so the
+/// lookup would grow with the churn instead of touching one row.
+pub(crate) const RENEW: &str =
+    "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'
+     WHERE lease_owner = $1 AND id = ANY($3) AND lease_expires_at > now()
+     RETURNING id";
+
 pub(super) async fn heartbeat(
     s: &PostgresStore,
     owner: &str,
@@ -198,14 +210,7 @@ pub(super) async fn heartbeat(
     }
     let client = s.client().await?;
     let e = err(&s.location);
-    let stmt = client
-        .prepare_cached(
-            "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'
-             WHERE state = 'running' AND lease_owner = $1 AND id = ANY($3) AND lease_expires_at > now()
-             RETURNING id",
-        )
-        .await
-        .map_err(&e)?;
+    let stmt = client.prepare_cached(RENEW).await.map_err(&e)?;
     let rows = client
         .query(&stmt, &[&owner, &millis(lease), &jobs])
         .await
@@ -290,6 +295,9 @@ async fn upsert_incident(
 /// when a released job succeeded (`resolved`), and whether the fence matched
 /// (`f`): CTEs shared by SETTLE and finish_settle_and_claim_sql. Parameters
 /// $1–$14.
+/// The settlement's CTEs. The fence is the job, its attempt and its lease
+/// owner; it does not name the state, which the owner implies (see
+/// [`RENEW`]), so the update can only find the job by its primary key.
 macro_rules! settle_ctes {
     () => {
         "j AS (
@@ -299,7 +307,7 @@ macro_rules! settle_ctes {
                    finished_at = CASE WHEN $11 THEN now() ELSE NULL END,
                    attempts = attempts + $12, last_dispatch_id = COALESCE($13, last_dispatch_id),
                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-            WHERE id = $1 AND attempts = $2 AND lease_owner = $3 AND state = 'running'
+            WHERE id = $1 AND attempts = $2 AND lease_owner = $3
             RETURNING id, incident_id),
         resolved AS (
             UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
@@ -316,7 +324,7 @@ macro_rules! settle_ctes {
 /// `job_decision_rejected` when it did not ($15 and $16 are their bodies).
 /// A success also resolves the job's incident once none of its jobs is
 /// parked any more.
-const SETTLE: &str = concat!(
+pub(crate) const SETTLE: &str = concat!(
     "WITH ",
     settle_ctes!(),
     "
@@ -336,7 +344,7 @@ const SETTLE: &str = concat!(
 /// still running in the statement's snapshot, so it is never the one
 /// claimed. Returns one row: the claimed job's columns (all NULL when none
 /// was claimed), then whether the settlement was accepted.
-fn finish_settle_and_claim_sql() -> &'static str {
+pub(crate) fn finish_settle_and_claim_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         format!(
