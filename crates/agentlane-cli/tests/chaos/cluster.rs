@@ -35,10 +35,19 @@ pub struct Cluster {
     pub port: u16,
     bin: PathBuf,
     as_postgres: bool,
+    /// Server options beyond the defaults (`-c name=value ...`).
+    extra: String,
 }
 
 impl Cluster {
     pub fn start() -> Cluster {
+        Cluster::start_with("", |_| {})
+    }
+
+    /// A cluster started with `extra` server options, after `prepare` has
+    /// written what they need into the data directory (files it writes are
+    /// given to the server's user).
+    pub fn start_with(extra: &str, prepare: impl FnOnce(&std::path::Path)) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         // SAFETY: geteuid has no preconditions.
         let as_postgres = unsafe { libc::geteuid() } == 0;
@@ -56,6 +65,7 @@ impl Cluster {
             port: free_port(),
             bin: pg_bin(),
             as_postgres,
+            extra: extra.to_string(),
         };
         let data = cluster.data();
         let out = cluster.run(
@@ -77,6 +87,15 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        prepare(&data);
+        if cluster.as_postgres {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&data)
+                .output()
+                .expect("chown");
+            assert!(out.status.success(), "chown the data directory");
+        }
         cluster.pg_ctl(&["start"]);
         cluster.wait_ready();
         cluster
@@ -118,9 +137,10 @@ impl Cluster {
     /// `pg_ctl ACTION ... -w` with the cluster's options.
     pub fn pg_ctl(&self, action: &[&str]) {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 {}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.extra
         );
         let data = self.data();
         let log = self.log();

@@ -14,6 +14,7 @@
 //! - [`leader`]: the maintenance leader killed, then stopped; another worker
 //!   takes over within a lease and rescues expired leases.
 //! - [`storm`]: 10,000 identical failures from 4 workers make one incident.
+//! - [`tls`]: TLS with libpq's `sslmode`, against a cluster with a test CA.
 //!
 //! The tests run one at a time ([`harness::serial`]): they measure time
 //! against leases on a two-core machine.
@@ -37,3 +38,4 @@ mod racing;
 mod restart;
 mod storm;
 mod terminate;
+mod tls;

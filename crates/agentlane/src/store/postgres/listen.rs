@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 /// The channel name.
 pub(super) const CHANNEL: &str = "agentlane_jobs";
@@ -53,9 +53,15 @@ impl Listener {
 }
 
 /// Keeps one LISTEN connection alive for the life of the process.
-pub(super) async fn run(url: String, listener: Arc<Listener>) {
+pub(super) async fn run(
+    (config, tls): (
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    ),
+    listener: Arc<Listener>,
+) {
     loop {
-        if let Ok((client, mut connection)) = tokio_postgres::connect(&url, NoTls).await {
+        if let Ok((client, mut connection)) = config.connect(tls.clone()).await {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let driver = tokio::spawn(async move {
                 let mut messages =

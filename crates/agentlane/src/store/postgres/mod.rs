@@ -10,6 +10,7 @@
 mod listen;
 mod maintain;
 mod queue;
+pub mod tls;
 
 /// The queue's statements, for the plan tests.
 #[cfg(test)]
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
 use crate::dispatch::DispatchReport;
@@ -45,7 +46,11 @@ const MIGRATION_LOCK: i64 = 0x6167_656e_746c_616e; // "agentlan"
 pub struct PostgresStore {
     pool: Pool,
     location: String,
-    url: String,
+    /// How the LISTEN connection connects: the pool's settings and TLS.
+    connect: (
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    ),
     listener: std::sync::OnceLock<std::sync::Arc<listen::Listener>>,
 }
 
@@ -71,6 +76,21 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
+/// An error and its sources, as one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
+
 pub(super) fn err(location: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
     move |e| {
         let location = location.to_string();
@@ -84,11 +104,18 @@ pub(super) fn err(location: &str) -> impl Fn(tokio_postgres::Error) -> StoreErro
                     StoreError::Backend { location, message }
                 }
             }
-            // Not an answer from the server: the connection failed, closed or timed out.
-            None => StoreError::Unavailable {
-                location,
-                message: e.to_string(),
-            },
+            // Not an answer from the server: the connection failed, closed or
+            // timed out; a certificate refused says how to repair the URL.
+            None => {
+                let message = error_chain(&e);
+                match tls::hint(&message) {
+                    Some(hint) => StoreError::Backend {
+                        location,
+                        message: format!("{message}: {hint}"),
+                    },
+                    None => StoreError::Unavailable { location, message },
+                }
+            }
         }
     }
 }
@@ -109,11 +136,20 @@ impl PostgresStore {
     /// Connects (a small pool) and applies migrations.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let location = redacted_url(url);
+        let invalid = |message: String| StoreError::Backend {
+            location: location.clone(),
+            message: format!("invalid PostgreSQL URL: {message}"),
+        };
+        let (rest, tls_params) = tls::split(url).map_err(&invalid)?;
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let plan = tls::decide(&tls_params, home.as_deref(), |p| p.exists()).map_err(&invalid)?;
+        let connector = tls::connector(&plan).map_err(|message| StoreError::Backend {
+            location: location.clone(),
+            message: format!("cannot set up TLS: {message}"),
+        })?;
         let mut config =
-            tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Backend {
-                location: location.clone(),
-                message: format!("invalid PostgreSQL URL: {e}"),
-            })?;
+            tokio_postgres::Config::from_str(&rest).map_err(|e| invalid(e.to_string()))?;
+        config.ssl_mode(plan.negotiate);
         // A worker must notice an unreachable database within a fraction of
         // a lease, not after the kernel's TCP timeouts (minutes): bound the
         // connect, probe idle connections, and give up on unacknowledged
@@ -128,8 +164,8 @@ impl PostgresStore {
             config.tcp_user_timeout(Duration::from_secs(10));
         }
         let manager = Manager::from_config(
-            config,
-            NoTls,
+            config.clone(),
+            connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -144,7 +180,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             location,
-            url: url.to_string(),
+            connect: (config, connector),
             listener: std::sync::OnceLock::new(),
         };
         store.migrate().await?;
@@ -523,7 +559,7 @@ impl Store for PostgresStore {
     async fn wait_for_jobs(&self, lane: &str, timeout: Duration) {
         let listener = self.listener.get_or_init(|| {
             let listener = std::sync::Arc::new(listen::Listener::default());
-            tokio::spawn(listen::run(self.url.clone(), listener.clone()));
+            tokio::spawn(listen::run(self.connect.clone(), listener.clone()));
             listener
         });
         let notify = listener.lane(lane);
