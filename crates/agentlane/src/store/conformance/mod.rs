@@ -1789,6 +1789,30 @@ mod postgres {
         drop_schema(&schema).await;
     }
 
+    /// The times every read renders (`al_ts`) are inlined into the statement,
+    /// not run as a SQL function of their own for each value.
+    #[tokio::test]
+    async fn rendered_times_are_inlined() {
+        let (url, schema) = fresh_schema().await;
+        let _store = open(&url).await; // migrated
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        let plan: String = client
+            .query("EXPLAIN VERBOSE SELECT al_ts(now())", &[])
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<_, String>(0) + "\n")
+            .collect();
+        assert!(
+            plan.contains("to_char") && !plan.contains("al_ts("),
+            "al_ts is not inlined:\n{plan}"
+        );
+        drop_schema(&schema).await;
+    }
+
     /// The settlement's fence and the lease renewal find their jobs by primary
     /// key in the generic plans a worker's cached statements end up with, on
     /// statistics where few jobs run (the usual case). Through the partial

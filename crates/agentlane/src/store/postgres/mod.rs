@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_leaders.sql"),
     include_str!("0003_incident_counts.sql"),
+    include_str!("0004_al_ts_stable.sql"),
 ];
 
 /// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).
