@@ -63,10 +63,15 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password, for messages: neither the one in the
+/// user information nor a `password=` parameter.
 pub fn redacted_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((userinfo, host)) => {
                 let user = userinfo.split(':').next().unwrap_or("");
                 format!("{scheme}://{user}@{host}")
@@ -74,7 +79,19 @@ pub fn redacted_url(url: &str) -> String {
             None => url.to_string(),
         },
         None => url.to_string(),
+    };
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=…",
+                _ => pair,
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&kept.join("&"));
     }
+    out
 }
 
 /// An error and its sources, as one line.
@@ -657,8 +674,17 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
-    use super::transient_sqlstate;
+    use super::{redacted_url, transient_sqlstate};
     use test_case::test_case;
+
+    #[test_case("postgres://u:secret@h:5432/db", "postgres://u@h:5432/db"; "password in the user information")]
+    #[test_case("postgres://u:p@ss@h/db", "postgres://u@h/db"; "an @ in the password")]
+    #[test_case("postgres://u@h/db?sslmode=require&password=secret", "postgres://u@h/db?sslmode=require&password=…"; "password parameter")]
+    #[test_case("postgres://h/db?application_name=a", "postgres://h/db?application_name=a"; "nothing to hide")]
+    fn a_url_in_a_message_has_no_password(url: &str, shown: &str) {
+        assert_eq!(redacted_url(url), shown);
+        assert!(!redacted_url(url).contains("secret"));
+    }
 
     #[test_case("08006", true; "connection failure")]
     #[test_case("08001", true; "cannot establish a connection")]
