@@ -15,6 +15,7 @@
 //!   takes over within a lease and rescues expired leases.
 //! - [`storm`]: 10,000 identical failures from 4 workers make one incident.
 //! - [`tls`]: TLS with libpq's `sslmode`, against a cluster with a test CA.
+//! - [`bouncer`]: workers drain a lane through PgBouncer in session pooling.
 //!
 //! The tests run one at a time ([`harness::serial`]): they measure time
 //! against leases on a two-core machine.
@@ -31,6 +32,7 @@ mod proxy;
 mod runlog;
 mod verdict;
 
+mod bouncer;
 mod killed;
 mod leader;
 mod partition;

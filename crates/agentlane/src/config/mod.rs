@@ -182,7 +182,7 @@ pub struct QueueSettings {
     pub poll: Duration,
     /// How long a stopping worker lets running jobs finish.
     pub shutdown_grace: Duration,
-    /// Wake on LISTEN/NOTIFY (PostgreSQL); false for poll-only (PgBouncer transaction pooling).
+    /// Wake on LISTEN/NOTIFY (PostgreSQL); false for poll-only (poolers without LISTEN).
     pub listen: bool,
     /// How long finished jobs, their events and resolved incidents are kept
     /// before the maintenance leader prunes them; `None` ("off") keeps everything.

@@ -5,8 +5,8 @@
 //! connection per process forwards them to waiters; after every (re)connect
 //! it wakes every lane for a claim pass, since notifications sent while it
 //! was away are lost. Workers keep their polling interval as a fallback, and
-//! `[queue] listen = false` turns listening off (PgBouncer transaction pooling
-//! does not carry LISTEN).
+//! `[queue] listen = false` turns listening off (for poolers that do not carry
+//! LISTEN; see docs/queue-design.md on PgBouncer).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
