@@ -18,8 +18,9 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    /// PgBouncer in `mode` in front of the cluster on `server_port`.
-    fn start(server_port: u16, mode: &str) -> Bouncer {
+    /// PgBouncer in `mode` in front of the cluster on `server_port`, with
+    /// `pool_size` server connections.
+    fn start(server_port: u16, mode: &str, pool_size: usize) -> Bouncer {
         let exe = [
             "/usr/sbin/pgbouncer",
             "/usr/bin/pgbouncer",
@@ -39,7 +40,7 @@ impl Bouncer {
                 "[databases]\n* = host=127.0.0.1 port={server_port}\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
                  auth_type = trust\nauth_file = {d}/users.txt\npool_mode = {mode}\n\
-                 max_client_conn = 200\ndefault_pool_size = 40\nunix_socket_dir =\n\
+                 max_client_conn = 200\ndefault_pool_size = {pool_size}\nunix_socket_dir =\n\
                  logfile = {d}/pgbouncer.log\n\
                  ignore_startup_parameters = extra_float_digits,options\n"
             ),
@@ -93,31 +94,41 @@ impl Drop for Bouncer {
     }
 }
 
-#[test]
-fn workers_drain_a_lane_through_pgbouncer_in_session_pooling() {
+/// Two workers drain a lane through PgBouncer in `mode`, with the store URL's
+/// `query`: 200 jobs that succeed and 50 that fail alike (one incident).
+fn drain_through(mode: &str, pool_size: usize, query: &str) {
     let _serial = serial();
     let cluster = Cluster::start();
-    let bouncer = Bouncer::start(cluster.port, "session");
+    let bouncer = Bouncer::start(cluster.port, mode, pool_size);
     let lab = Lab::new(
-        &bouncer.url(),
+        &format!("{}{query}", bouncer.url()),
         r#"
 [queue]
 poll = "20ms"
-[routes.r]
+[routes.ok]
 profile = "generic"
 program = "/bin/true"
+[routes.throttled]
+profile = "generic"
+program = "$FAKE"
+args = ["--stderr", "Error: 429 Too Many Requests", "--exit", "1"]
+[retry.rate_limited]
+action = "fail"
 [kinds.k]
-routes = ["r"]
+routes = ["ok"]
+[kinds.storm]
+routes = ["throttled"]
 [lanes.main]
 "#,
     );
-    lab.enqueue("k", "main", 300);
+    lab.enqueue("k", "main", 200);
+    lab.enqueue("storm", "main", 50);
     let mut workers: Vec<_> = (0..2)
         .map(|i| lab.worker(&format!("w{i}"), 2, true))
         .collect();
     expect_clean_exits(&mut workers, Duration::from_secs(120));
     let status = lab.json(&["status", "--json"]);
-    let states: Vec<(String, u64)> = status["lanes"]
+    let mut states: Vec<(String, u64)> = status["lanes"]
         .as_array()
         .unwrap()
         .iter()
@@ -128,7 +139,16 @@ routes = ["r"]
             )
         })
         .collect();
-    assert_eq!(states, vec![("succeeded".to_string(), 300)], "{status}");
+    states.sort();
+    assert_eq!(
+        states,
+        vec![("failed".to_string(), 50), ("succeeded".to_string(), 200)],
+        "{status}"
+    );
+    let incidents = lab.json(&["incidents", "--json"]);
+    let incidents = incidents.as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["affected_jobs"], 50, "{incidents:?}");
     // The workers' connections went through PgBouncer, not around it.
     let log = bouncer.log();
     assert!(
@@ -137,4 +157,18 @@ routes = ["r"]
             >= 3,
         "PgBouncer saw no logins:\n{log}"
     );
+}
+
+#[test]
+fn workers_drain_a_lane_through_pgbouncer_in_session_pooling() {
+    // A server connection per client connection (each worker pools up to 8).
+    drain_through("session", 40, "");
+}
+
+/// Transaction pooling hands each transaction, or each statement outside
+/// one, to whichever server connection is free (two here, for many more
+/// clients): `pool_mode=transaction` sends statements unnamed.
+#[test]
+fn workers_drain_a_lane_through_pgbouncer_in_transaction_pooling() {
+    drain_through("transaction", 2, "?pool_mode=transaction");
 }

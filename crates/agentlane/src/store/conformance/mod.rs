@@ -1727,16 +1727,54 @@ mod postgres {
             .expect("open the PostgreSQL store")
     }
 
+    use super as conformance;
+
+    /// Tests of the conformance cases, each with a store from the `open`
+    /// in scope where the macro is used.
     macro_rules! cases {
         ($($test:ident => $case:ident),* $(,)?) => {$(
             #[tokio::test]
             async fn $test() {
                 let (url, schema) = fresh_schema().await;
                 let store = open(&url).await;
-                super::$case(&store).await;
+                conformance::$case(&store).await;
                 drop_schema(&schema).await;
             }
         )*};
+    }
+
+    /// The same cases with every statement sent unnamed with its parameter
+    /// types, as under a pooler's transaction pooling (`pool_mode=transaction`),
+    /// straight to the server: each statement's types are learned and used.
+    mod unnamed {
+        use super::{drop_schema, fresh_schema, PostgresStore};
+        use crate::store::conformance;
+
+        async fn open(url: &str) -> PostgresStore {
+            PostgresStore::open(&format!("{url}&pool_mode=transaction"))
+                .await
+                .expect("open the PostgreSQL store (pool_mode=transaction)")
+        }
+
+        cases! {
+            enqueue_and_read => case_enqueue_and_read,
+            enqueue_many => case_enqueue_many,
+            claim_order_and_filters => case_claim_order_and_filters,
+            claims_never_overlap => case_claims_never_overlap,
+            settle_fenced_and_variants => case_settle_fenced_and_variants,
+            incidents => case_incidents,
+            incident_resolves_on_success => case_incident_resolves_on_success,
+            rescue_expired => case_rescue_expired,
+            rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,
+            release_parked => case_release_parked,
+            lane_pending => case_lane_pending,
+            status => case_status,
+            leadership => case_leadership,
+            prunes_on_retention => case_prunes_on_retention,
+            prunes_in_batches => case_prunes_in_batches,
+            finish_and_settle => case_finish_and_settle,
+            finish_settle_and_claim => case_finish_settle_and_claim,
+        }
     }
 
     cases! {

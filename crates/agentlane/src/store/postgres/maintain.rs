@@ -27,8 +27,9 @@ pub(super) async fn maintain(
 /// a reader of `incident_totals` sees either the deltas or the folded sums.
 async fn fold_counts(s: &PostgresStore, batch: usize) -> Result<u64, StoreError> {
     let client = s.client().await?;
-    let row = client
-        .query_one(
+    let row = s
+        .row(
+            &client,
             "WITH moved AS (
                  DELETE FROM incident_counts WHERE seq IN (
                      SELECT seq FROM incident_counts ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -45,8 +46,7 @@ async fn fold_counts(s: &PostgresStore, batch: usize) -> Result<u64, StoreError>
              SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)",
             &[&(batch as i64)],
         )
-        .await
-        .map_err(err(&s.location))?;
+        .await?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
@@ -53,6 +54,11 @@ pub struct PostgresStore {
         tokio_postgres_rustls::MakeRustlsConnect,
     ),
     listener: std::sync::OnceLock<std::sync::Arc<listen::Listener>>,
+    /// Behind a pooler in transaction pooling (`pool_mode=transaction` in
+    /// the URL): see [`PostgresStore::rows`].
+    unnamed: bool,
+    /// The parameter types of each statement, learned once (`unnamed` only).
+    types: std::sync::Mutex<std::collections::HashMap<String, Vec<Type>>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -92,6 +98,31 @@ pub fn redacted_url(url: &str) -> String {
         out.push_str(&kept.join("&"));
     }
     out
+}
+
+/// Removes parameter `key` from a URL's query string: the URL without it,
+/// and its value (not percent-decoded). Pure.
+pub fn take_param(url: &str, key: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == key => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
 }
 
 /// An error and its sources, as one line.
@@ -159,6 +190,16 @@ impl PostgresStore {
             message: format!("invalid PostgreSQL URL: {message}"),
         };
         let (rest, tls_params) = tls::split(url).map_err(&invalid)?;
+        let (rest, pool_mode) = take_param(&rest, "pool_mode");
+        let unnamed = match pool_mode.as_deref() {
+            None | Some("session") => false,
+            Some("transaction") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "pool_mode={other}: use session (the default) or transaction (a pooler such as PgBouncer in transaction pooling)"
+                )))
+            }
+        };
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
         let plan = tls::decide(&tls_params, home.as_deref(), |p| p.exists()).map_err(&invalid)?;
         let connector = tls::connector(&plan).map_err(|message| StoreError::Backend {
@@ -200,6 +241,8 @@ impl PostgresStore {
             location,
             connect: (config, connector),
             listener: std::sync::OnceLock::new(),
+            unnamed,
+            types: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -213,6 +256,116 @@ impl PostgresStore {
                 message: format!("cannot connect: {e}"),
             },
         })
+    }
+
+    /// One statement outside a transaction, with its rows. Directly or
+    /// through session pooling, it is prepared once per connection and
+    /// reused. Under transaction pooling a pooler may hand each message to
+    /// another server connection, where a prepared statement does not exist:
+    /// it is sent unnamed, with its parameter types, in one message.
+    pub(super) async fn rows(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let e = err(&self.location);
+        if self.unnamed {
+            let typed = self.typed(client, sql, params).await?;
+            client.query_typed(sql, &typed).await.map_err(&e)
+        } else {
+            let stmt = client.prepare_cached(sql).await.map_err(&e)?;
+            client.query(&stmt, params).await.map_err(&e)
+        }
+    }
+
+    /// [`Self::rows`] of a statement that returns exactly one row.
+    pub(super) async fn row(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, StoreError> {
+        let mut rows = self.rows(client, sql, params).await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            n => Err(StoreError::Backend {
+                location: self.location.clone(),
+                message: format!("a statement returned {n} rows instead of one"),
+            }),
+        }
+    }
+
+    /// [`Self::rows`] of a statement that returns no rows: how many it changed.
+    pub(super) async fn exec(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let e = err(&self.location);
+        if self.unnamed {
+            let typed = self.typed(client, sql, params).await?;
+            client.execute_typed(sql, &typed).await.map_err(&e)
+        } else {
+            let stmt = client.prepare_cached(sql).await.map_err(&e)?;
+            client.execute(&stmt, params).await.map_err(&e)
+        }
+    }
+
+    /// A statement to run inside `tx`: cached per connection, or, under
+    /// transaction pooling, prepared for this transaction only (it is
+    /// closed when dropped, before the commit).
+    pub(super) async fn prepare_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, StoreError> {
+        let e = err(&self.location);
+        if self.unnamed {
+            tx.prepare(sql).await.map_err(&e)
+        } else {
+            tx.prepare_cached(sql).await.map_err(&e)
+        }
+    }
+
+    /// The parameters paired with their types, which are learned once per
+    /// statement by preparing it inside a transaction (so the pooler keeps
+    /// the preparation and its closing on one server connection).
+    async fn typed<'a>(
+        &self,
+        client: &tokio_postgres::Client,
+        sql: &str,
+        params: &[&'a (dyn ToSql + Sync)],
+    ) -> Result<Vec<(&'a (dyn ToSql + Sync), Type)>, StoreError> {
+        let known = self
+            .types
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned();
+        let types = match known {
+            Some(types) => types,
+            None => {
+                let e = err(&self.location);
+                client.batch_execute("BEGIN").await.map_err(&e)?;
+                // The statement is dropped (closed) before the transaction ends.
+                let learned = client.prepare(sql).await.map(|s| s.params().to_vec());
+                let end = if learned.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                client.batch_execute(end).await.map_err(&e)?;
+                let types = learned.map_err(&e)?;
+                self.types
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(sql.to_string(), types.clone());
+                types
+            }
+        };
+        Ok(params.iter().copied().zip(types).collect())
     }
 
     /// Applies pending migrations; safe when several processes start at once.
@@ -352,22 +505,15 @@ impl Store for PostgresStore {
         // One statement, so one round trip and one commit: the dispatch row
         // and its runner_prepare event land together or not at all.
         let client = self.client().await?;
-        let e = err(&self.location);
-        let stmt = client
-            .prepare_cached(
+        let cli = p.cli_path.as_ref().map(|c| c.display().to_string());
+        let attempt = p.attempt.map(|a| a as i32);
+        self.exec(
+                &client,
                 "WITH d AS (
                      INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, job_id)
                  INSERT INTO events (dispatch_id, job_id, kind, body)
                  SELECT id, job_id, 'runner_prepare', $9 FROM d",
-            )
-            .await
-            .map_err(&e)?;
-        let cli = p.cli_path.as_ref().map(|c| c.display().to_string());
-        let attempt = p.attempt.map(|a| a as i32);
-        client
-            .execute(
-                &stmt,
                 &[
                     &p.dispatch_id,
                     &p.program,
@@ -380,8 +526,7 @@ impl Store for PostgresStore {
                     &json(&Event::RunnerPrepare(p.clone())),
                 ],
             )
-            .await
-            .map_err(&e)?;
+            .await?;
         Ok(())
     }
 
@@ -390,22 +535,20 @@ impl Store for PostgresStore {
         // finishes the dispatch, so a retry after a lost reply, or a late
         // write after the attempt was rescued as worker_lost, changes nothing.
         let client = self.client().await?;
-        let e = err(&self.location);
-        let stmt = client
-            .prepare_cached(
-                "WITH d AS (
-                     UPDATE dispatches SET finished_at = now(), classifier = $2, exit_code = $3, signal = $4,
-                            timed_out = $5, duration_ms = $6, failure_fingerprint = $7, report = $8
-                     WHERE id = $1 AND finished_at IS NULL RETURNING id, job_id)
-                 INSERT INTO events (dispatch_id, job_id, kind, body)
-                 SELECT d.id, d.job_id, ev.kind, ev.body
-                 FROM d, unnest($9::text[], $10::jsonb[]) WITH ORDINALITY AS ev(kind, body, n)
-                 ORDER BY ev.n",
-            )
-            .await
-            .map_err(&e)?;
         let f = FinishParams::of(r, events);
-        client.execute(&stmt, &f.params()).await.map_err(&e)?;
+        self.exec(
+            &client,
+            "WITH d AS (
+                 UPDATE dispatches SET finished_at = now(), classifier = $2, exit_code = $3, signal = $4,
+                        timed_out = $5, duration_ms = $6, failure_fingerprint = $7, report = $8
+                 WHERE id = $1 AND finished_at IS NULL RETURNING id, job_id)
+             INSERT INTO events (dispatch_id, job_id, kind, body)
+             SELECT d.id, d.job_id, ev.kind, ev.body
+             FROM d, unnest($9::text[], $10::jsonb[]) WITH ORDINALITY AS ev(kind, body, n)
+             ORDER BY ev.n",
+            &f.params(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -424,10 +567,9 @@ impl Store for PostgresStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let client = self.client().await?;
         let limit = if limit == 0 { i64::MAX } else { limit as i64 };
-        let rows = client
-            .query("SELECT seq, al_ts(at), kind, body FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT $2", &[&kind, &limit])
-            .await
-            .map_err(err(&self.location))?;
+        let rows = self
+            .rows(&client, "SELECT seq, al_ts(at), kind, body FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT $2", &[&kind, &limit])
+            .await?;
         Ok(rows.iter().map(stored_event).collect())
     }
 
@@ -435,18 +577,14 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let limit = if limit == 0 { i64::MAX } else { limit as i64 };
         let sql = format!("SELECT {SUMMARY_COLUMNS} FROM dispatches ORDER BY id DESC LIMIT $1");
-        let rows = client
-            .query(&sql, &[&limit])
-            .await
-            .map_err(err(&self.location))?;
+        let rows = self.rows(&client, &sql, &[&limit]).await?;
         Ok(rows.iter().map(summary).collect())
     }
 
     async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError> {
         let client = self.client().await?;
-        let e = err(&self.location);
         let sql = format!("SELECT {SUMMARY_COLUMNS}, report FROM dispatches WHERE starts_with(id, $1) ORDER BY id LIMIT 2");
-        let rows = client.query(&sql, &[&id_or_prefix]).await.map_err(&e)?;
+        let rows = self.rows(&client, &sql, &[&id_or_prefix]).await?;
         let row = match rows.len() {
             0 => return Ok(None),
             1 => &rows[0],
@@ -455,13 +593,13 @@ impl Store for PostgresStore {
         };
         let summary = summary(row);
         let report: Option<serde_json::Value> = row.get(12);
-        let events = client
-            .query(
+        let events = self
+            .rows(
+                &client,
                 "SELECT seq, al_ts(at), kind, body FROM events WHERE dispatch_id = $1 ORDER BY seq",
                 &[&summary.dispatch_id],
             )
-            .await
-            .map_err(&e)?;
+            .await?;
         Ok(Some(
             DispatchRecord {
                 summary,
@@ -509,8 +647,9 @@ impl Store for PostgresStore {
     async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let ms = lease.as_secs_f64() * 1000.0;
-        let row = client
-            .query_one(
+        let row = self
+            .row(
+                &client,
                 "WITH taken AS (
                      INSERT INTO leaders (name, owner, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
                      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
@@ -519,8 +658,7 @@ impl Store for PostgresStore {
                  SELECT EXISTS (SELECT 1 FROM taken)",
                 &[&name, &owner, &ms],
             )
-            .await
-            .map_err(err(&self.location))?;
+            .await?;
         Ok(row.get(0))
     }
 
@@ -536,10 +674,9 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let mut out = Vec::new();
         for t in super::TABLES {
-            let n: i64 = client
-                .query_one(&format!("SELECT count(*) FROM {t}"), &[])
-                .await
-                .map_err(err(&self.location))?
+            let n: i64 = self
+                .row(&client, &format!("SELECT count(*) FROM {t}"), &[])
+                .await?
                 .get(0);
             out.push((t.to_string(), n as u64));
         }
@@ -548,13 +685,13 @@ impl Store for PostgresStore {
 
     async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .rows(
+                &client,
                 "SELECT seq, al_ts(at), kind, body FROM events WHERE job_id = $1 ORDER BY seq",
                 &[&job_id],
             )
-            .await
-            .map_err(err(&self.location))?;
+            .await?;
         Ok(rows.iter().map(stored_event).collect())
     }
 
@@ -563,10 +700,7 @@ impl Store for PostgresStore {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = $1 ORDER BY attempt, id"
         );
-        let rows = client
-            .query(&sql, &[&job_id])
-            .await
-            .map_err(err(&self.location))?;
+        let rows = self.rows(&client, &sql, &[&job_id]).await?;
         Ok(rows.iter().map(summary).collect())
     }
 
@@ -575,6 +709,11 @@ impl Store for PostgresStore {
     }
 
     async fn wait_for_jobs(&self, lane: &str, timeout: Duration) {
+        if self.unnamed {
+            // Transaction pooling does not carry LISTEN: poll.
+            tokio::time::sleep(timeout).await;
+            return;
+        }
         let listener = self.listener.get_or_init(|| {
             let listener = std::sync::Arc::new(listen::Listener::default());
             tokio::spawn(listen::run(self.connect.clone(), listener.clone()));
@@ -676,6 +815,23 @@ impl Store for PostgresStore {
 mod tests {
     use super::{redacted_url, transient_sqlstate};
     use test_case::test_case;
+
+    #[test]
+    fn take_param_removes_one_parameter() {
+        use super::take_param;
+        assert_eq!(
+            take_param("postgres://h/db", "pool_mode"),
+            ("postgres://h/db".into(), None)
+        );
+        assert_eq!(
+            take_param("postgres://h/db?pool_mode=transaction", "pool_mode"),
+            ("postgres://h/db".into(), Some("transaction".into()))
+        );
+        assert_eq!(
+            take_param("postgres://h/db?a=1&pool_mode=session&b=2", "pool_mode"),
+            ("postgres://h/db?a=1&b=2".into(), Some("session".into()))
+        );
+    }
 
     #[test_case("postgres://u:secret@h:5432/db", "postgres://u@h:5432/db"; "password in the user information")]
     #[test_case("postgres://u:p@ss@h/db", "postgres://u@h/db"; "an @ in the password")]

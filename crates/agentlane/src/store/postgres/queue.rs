@@ -103,6 +103,9 @@ pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<St
         .map_err(&e)?;
         ids.extend(chunk_ids);
     }
+    // Closed inside the transaction: under transaction pooling, the server
+    // connection that prepared it is only ours until the commit.
+    drop(stmt);
     // Wake idle workers, once per lane, when (and only if) the jobs commit.
     let mut lanes: Vec<&str> = jobs.iter().map(|j| j.lane.as_str()).collect();
     lanes.sort_unstable();
@@ -117,7 +120,7 @@ pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<St
     }
     tx.commit().await.map_err(&e)?;
     if jobs.len() >= ENQUEUE_CHUNK {
-        refresh_stale_statistics(&client, jobs.len()).await;
+        refresh_stale_statistics(s, &client, jobs.len()).await;
     }
     Ok(ids)
 }
@@ -129,9 +132,14 @@ pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<St
 /// to a minute or more away): a claim that grows with the finished jobs.
 /// ANALYZE invalidates those plans at once. Best effort: a role that may
 /// not analyze the table leaves it to autovacuum.
-async fn refresh_stale_statistics(client: &deadpool_postgres::Client, added: usize) {
-    let stale = client
-        .query_one(
+async fn refresh_stale_statistics(
+    s: &PostgresStore,
+    client: &deadpool_postgres::Client,
+    added: usize,
+) {
+    let stale = s
+        .row(
+            client,
             "SELECT reltuples < $1 FROM pg_class WHERE oid = 'jobs'::regclass",
             &[&(added as f32)],
         )
@@ -168,15 +176,13 @@ pub(super) async fn claim(
          RETURNING {}",
         job_columns("j.")
     );
-    let e = err(&s.location);
-    let stmt = client.prepare_cached(&sql).await.map_err(&e)?;
-    let rows = client
-        .query(
-            &stmt,
+    let rows = s
+        .rows(
+            &client,
+            &sql,
             &[&owner, &millis(lease), &lane, &routes, &(limit as i64)],
         )
-        .await
-        .map_err(&e)?;
+        .await?;
     let mut claimed = jobs_of(&rows)?;
     claimed.sort_by(|a, b| {
         b.priority
@@ -209,12 +215,9 @@ pub(super) async fn heartbeat(
         return Ok(Vec::new());
     }
     let client = s.client().await?;
-    let e = err(&s.location);
-    let stmt = client.prepare_cached(RENEW).await.map_err(&e)?;
-    let rows = client
-        .query(&stmt, &[&owner, &millis(lease), &jobs])
-        .await
-        .map_err(&e)?;
+    let rows = s
+        .rows(&client, RENEW, &[&owner, &millis(lease), &jobs])
+        .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -223,14 +226,16 @@ pub(super) async fn heartbeat(
 /// row is locked: the insert does nothing on a conflict with a committed open
 /// incident, and the counts are folded in later by the maintenance leader.
 async fn upsert_incident(
+    s: &PostgresStore,
     tx: &deadpool_postgres::Transaction<'_>,
-    location: &str,
     f: &IncidentFacts,
     job_id: Option<&str>,
 ) -> Result<String, StoreError> {
+    let location = s.location.as_str();
     let e = err(location);
-    let stmt = tx
-        .prepare_cached(
+    let stmt = s
+        .prepare_in(
+            tx,
             "WITH opened AS (
                  INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -252,8 +257,7 @@ async fn upsert_incident(
                  SELECT inc.id, 1, (SELECT count(*) FROM attached) FROM inc)
              SELECT id FROM inc",
         )
-        .await
-        .map_err(&e)?;
+        .await?;
     // An open incident found by the insert's conflict but committed after
     // this statement's snapshot is not visible to it: the next statement
     // (a new snapshot) finds it, or opens a new one if it was resolved.
@@ -505,16 +509,18 @@ pub(super) async fn finish_settle_and_claim(
         Ok((accepted, job))
     };
     let Some(facts) = &c.incident else {
-        let stmt = client.prepare_cached(sql).await.map_err(&e)?;
-        let row = client.query_one(&stmt, &params).await.map_err(&e)?;
+        let row = s.row(&client, sql, &params).await?;
         return read(&row);
     };
     let tx = client.transaction().await.map_err(&e)?;
-    let stmt = tx.prepare_cached(sql).await.map_err(&e)?;
+    let stmt = s.prepare_in(&tx, sql).await?;
     let row = tx.query_one(&stmt, &params).await.map_err(&e)?;
     let answer = read(&row)?;
+    // The row holds the statement: both go before the commit, so the
+    // statement is closed inside the transaction (see `rescue_expired`).
+    drop((row, stmt));
     if answer.0 {
-        upsert_incident(&tx, &s.location, facts, Some(&c.job_id)).await?;
+        upsert_incident(s, &tx, facts, Some(&c.job_id)).await?;
     }
     tx.commit().await.map_err(&e)?;
     Ok(answer)
@@ -531,16 +537,16 @@ async fn settle_with(
     let mut client = s.client().await?;
     let e = err(&s.location);
     let Some(facts) = &c.incident else {
-        let stmt = client.prepare_cached(sql).await.map_err(&e)?;
-        let rows = client.query(&stmt, params).await.map_err(&e)?;
+        let rows = s.rows(&client, sql, params).await?;
         return Ok(accepted(&rows));
     };
     let tx = client.transaction().await.map_err(&e)?;
-    let stmt = tx.prepare_cached(sql).await.map_err(&e)?;
+    let stmt = s.prepare_in(&tx, sql).await?;
     let rows = tx.query(&stmt, params).await.map_err(&e)?;
     let accepted = accepted(&rows);
+    drop((rows, stmt)); // closed inside the transaction (see `rescue_expired`)
     if accepted {
-        upsert_incident(&tx, &s.location, facts, Some(&c.job_id)).await?;
+        upsert_incident(s, &tx, facts, Some(&c.job_id)).await?;
     }
     tx.commit().await.map_err(&e)?;
     Ok(accepted)
@@ -553,7 +559,7 @@ pub(super) async fn open_incident(
     let mut client = s.client().await?;
     let e = err(&s.location);
     let tx = client.transaction().await.map_err(&e)?;
-    let id = upsert_incident(&tx, &s.location, facts, None).await?;
+    let id = upsert_incident(s, &tx, facts, None).await?;
     tx.commit().await.map_err(&e)?;
     Ok(id)
 }
@@ -614,6 +620,10 @@ pub(super) async fn rescue_expired(
         }
         rescued.push(j);
     }
+    // Rows hold their statement: drop them so it is closed inside the
+    // transaction (under transaction pooling the server connection that
+    // prepared it is ours only until the commit).
+    drop(rows);
     tx.commit().await.map_err(&e)?;
     Ok(rescued)
 }
@@ -625,15 +635,14 @@ pub(super) async fn release_parked(
     why: &str,
 ) -> Result<u64, StoreError> {
     let client = s.client().await?;
-    client
-        .execute(
-            "UPDATE jobs SET state = 'queued', run_at = now(), next_action = 'run', reason = $3, updated_at = now()
-             WHERE state = 'parked' AND lane = $1 AND route = $2
-               AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')",
-            &[&lane, &route, &why],
-        )
-        .await
-        .map_err(err(&s.location))
+    s.exec(
+        &client,
+        "UPDATE jobs SET state = 'queued', run_at = now(), next_action = 'run', reason = $3, updated_at = now()
+         WHERE state = 'parked' AND lane = $1 AND route = $2
+           AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')",
+        &[&lane, &route, &why],
+    )
+    .await
 }
 
 pub(super) async fn resolve_incident(
@@ -670,19 +679,15 @@ pub(super) async fn lane_pending(
     routes: &[String],
 ) -> Result<LanePending, StoreError> {
     let client = s.client().await?;
-    let e = err(&s.location);
-    let stmt = client
-        .prepare_cached(
+    let row = s
+        .row(
+            &client,
             "SELECT count(*) FILTER (WHERE state IN ('queued', 'scheduled') AND route = ANY($2)),
                     count(*) FILTER (WHERE state = 'running')
              FROM jobs WHERE lane = $1 AND state IN ('queued', 'scheduled', 'running')",
+            &[&lane, &routes],
         )
-        .await
-        .map_err(&e)?;
-    let row = client
-        .query_one(&stmt, &[&lane, &routes])
-        .await
-        .map_err(&e)?;
+        .await?;
     let (waiting, running): (i64, i64) = (row.get(0), row.get(1));
     Ok(LanePending {
         waiting: waiting as u64,
@@ -702,21 +707,15 @@ pub(super) async fn jobs(s: &PostgresStore, f: &JobFilter) -> Result<Vec<Job>, S
         "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2) ORDER BY id DESC LIMIT $3",
         job_columns("")
     );
-    let rows = client
-        .query(&sql, &[&f.lane, &state, &limit])
-        .await
-        .map_err(err(&s.location))?;
+    let rows = s.rows(&client, &sql, &[&f.lane, &state, &limit]).await?;
     jobs_of(&rows)
 }
 
 pub(super) async fn job(s: &PostgresStore, id: &str) -> Result<Option<Job>, StoreError> {
     let client = s.client().await?;
     let sql = format!("SELECT {} FROM jobs WHERE id = $1", job_columns(""));
-    let row = client
-        .query_opt(&sql, &[&id])
-        .await
-        .map_err(err(&s.location))?;
-    row.as_ref().map(job_row).transpose()
+    let rows = s.rows(&client, &sql, &[&id]).await?;
+    rows.first().map(job_row).transpose()
 }
 
 const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen), al_ts(last_seen), al_ts(resolved_at), resolution";
@@ -752,10 +751,7 @@ pub(super) async fn incidents(
         "SELECT {INCIDENT_COLUMNS} FROM incident_totals WHERE (NOT $1 OR state = 'open')
          ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
     );
-    let rows = client
-        .query(&sql, &[&open_only])
-        .await
-        .map_err(err(&s.location))?;
+    let rows = s.rows(&client, &sql, &[&open_only]).await?;
     Ok(rows.iter().map(incident_row).collect())
 }
 
@@ -764,24 +760,23 @@ pub(super) async fn incident(
     id: &str,
 ) -> Result<Option<(Incident, Vec<String>)>, StoreError> {
     let client = s.client().await?;
-    let e = err(&s.location);
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incident_totals WHERE starts_with(id, $1) ORDER BY id LIMIT 2"
     );
-    let rows = client.query(&sql, &[&id]).await.map_err(&e)?;
+    let rows = s.rows(&client, &sql, &[&id]).await?;
     let found = match rows.len() {
         0 => return Ok(None),
         1 => incident_row(&rows[0]),
         _ if rows[0].get::<_, String>(0) == id => incident_row(&rows[0]),
         _ => return Err(StoreError::Ambiguous(id.to_string())),
     };
-    let jobs = client
-        .query(
+    let jobs = s
+        .rows(
+            &client,
             "SELECT job_id FROM incident_jobs WHERE incident_id = $1 ORDER BY attached_at, job_id",
             &[&found.id],
         )
-        .await
-        .map_err(&e)?
+        .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -790,25 +785,25 @@ pub(super) async fn incident(
 
 pub(super) async fn status(s: &PostgresStore) -> Result<Status, StoreError> {
     let client = s.client().await?;
-    let e = err(&s.location);
-    let lanes = client
-        .query("SELECT lane, state::text, count(*) FROM jobs GROUP BY lane, state ORDER BY lane, state::text", &[])
-        .await
-        .map_err(&e)?
+    let lanes = s
+        .rows(&client, "SELECT lane, state::text, count(*) FROM jobs GROUP BY lane, state ORDER BY lane, state::text", &[])
+        .await?
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2) as u64))
         .collect();
-    let classes = client
-        .query("SELECT classifier, count(*) FROM jobs WHERE classifier IS NOT NULL GROUP BY classifier ORDER BY count(*) DESC", &[])
-        .await
-        .map_err(&e)?
+    let classes = s
+        .rows(&client, "SELECT classifier, count(*) FROM jobs WHERE classifier IS NOT NULL GROUP BY classifier ORDER BY count(*) DESC", &[])
+        .await?
         .iter()
         .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
         .collect();
-    let open: i64 = client
-        .query_one("SELECT count(*) FROM incidents WHERE state = 'open'", &[])
-        .await
-        .map_err(&e)?
+    let open: i64 = s
+        .row(
+            &client,
+            "SELECT count(*) FROM incidents WHERE state = 'open'",
+            &[],
+        )
+        .await?
         .get(0);
     Ok(Status {
         lanes,
