@@ -1619,6 +1619,33 @@ pub(crate) async fn case_leadership(store: &dyn Store) {
     );
 }
 
+/// Applies macro `$m` to every conformance case, as `test => case`: each
+/// backend's module runs them all.
+#[cfg(test)]
+macro_rules! every_case {
+    ($m:ident) => {
+        $m! {
+            enqueue_and_read => case_enqueue_and_read,
+            enqueue_many => case_enqueue_many,
+            claim_order_and_filters => case_claim_order_and_filters,
+            claims_never_overlap => case_claims_never_overlap,
+            settle_fenced_and_variants => case_settle_fenced_and_variants,
+            incidents => case_incidents,
+            incident_resolves_on_success => case_incident_resolves_on_success,
+            rescue_expired => case_rescue_expired,
+            rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,
+            release_parked => case_release_parked,
+            lane_pending => case_lane_pending,
+            status => case_status,
+            leadership => case_leadership,
+            prunes_on_retention => case_prunes_on_retention,
+            prunes_in_batches => case_prunes_in_batches,
+            finish_and_settle => case_finish_and_settle,
+            finish_settle_and_claim => case_finish_settle_and_claim,
+        }
+    };
+}
+
 #[cfg(test)]
 mod sqlite {
     use std::sync::Arc;
@@ -1641,25 +1668,7 @@ mod sqlite {
         )*};
     }
 
-    cases! {
-        enqueue_and_read => case_enqueue_and_read,
-        enqueue_many => case_enqueue_many,
-        claim_order_and_filters => case_claim_order_and_filters,
-        claims_never_overlap => case_claims_never_overlap,
-        settle_fenced_and_variants => case_settle_fenced_and_variants,
-        incidents => case_incidents,
-        incident_resolves_on_success => case_incident_resolves_on_success,
-        rescue_expired => case_rescue_expired,
-        rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,
-        release_parked => case_release_parked,
-        lane_pending => case_lane_pending,
-        status => case_status,
-        leadership => case_leadership,
-        prunes_on_retention => case_prunes_on_retention,
-        prunes_in_batches => case_prunes_in_batches,
-        finish_and_settle => case_finish_and_settle,
-        finish_settle_and_claim => case_finish_settle_and_claim,
-    }
+    every_case!(cases);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims() {
@@ -1756,46 +1765,10 @@ mod postgres {
                 .expect("open the PostgreSQL store (pool_mode=transaction)")
         }
 
-        cases! {
-            enqueue_and_read => case_enqueue_and_read,
-            enqueue_many => case_enqueue_many,
-            claim_order_and_filters => case_claim_order_and_filters,
-            claims_never_overlap => case_claims_never_overlap,
-            settle_fenced_and_variants => case_settle_fenced_and_variants,
-            incidents => case_incidents,
-            incident_resolves_on_success => case_incident_resolves_on_success,
-            rescue_expired => case_rescue_expired,
-            rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,
-            release_parked => case_release_parked,
-            lane_pending => case_lane_pending,
-            status => case_status,
-            leadership => case_leadership,
-            prunes_on_retention => case_prunes_on_retention,
-            prunes_in_batches => case_prunes_in_batches,
-            finish_and_settle => case_finish_and_settle,
-            finish_settle_and_claim => case_finish_settle_and_claim,
-        }
+        every_case!(cases);
     }
 
-    cases! {
-        enqueue_and_read => case_enqueue_and_read,
-        enqueue_many => case_enqueue_many,
-        claim_order_and_filters => case_claim_order_and_filters,
-        claims_never_overlap => case_claims_never_overlap,
-        settle_fenced_and_variants => case_settle_fenced_and_variants,
-        incidents => case_incidents,
-        incident_resolves_on_success => case_incident_resolves_on_success,
-        rescue_expired => case_rescue_expired,
-        rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,
-        release_parked => case_release_parked,
-        lane_pending => case_lane_pending,
-        status => case_status,
-        leadership => case_leadership,
-        prunes_on_retention => case_prunes_on_retention,
-        prunes_in_batches => case_prunes_in_batches,
-        finish_and_settle => case_finish_and_settle,
-        finish_settle_and_claim => case_finish_settle_and_claim,
-    }
+    every_case!(cases);
 
     /// A large enqueue into a table analyzed while empty refreshes the
     /// statistics, so claims planned afterwards use the claim index instead
