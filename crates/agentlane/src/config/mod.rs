@@ -16,6 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::classify::RuleSet;
+use crate::dispatch::prompt_arg::{insert_options, options_end};
 use crate::dispatch::{parse_env_file, DispatchRequest, EnvSpec, PromptVia};
 use crate::retry::{default_policy, Action, Policy, RetryTable};
 pub use profile::{Profile, CANARY_PROMPT};
@@ -700,7 +701,8 @@ fn route(
     };
     if let Some(model) = &r.model {
         if !args.iter().any(|a| a.contains("{model}")) {
-            args.extend(profile.model_args.iter().map(|s| s.to_string()));
+            // Before a `--` separator: after it they would be prompt text.
+            insert_options(&mut args, profile.model_args.iter().map(|s| s.to_string()));
         }
         args = args.iter().map(|a| a.replace("{model}", model)).collect();
     } else if args.iter().any(|a| a.contains("{model}")) {
@@ -710,7 +712,7 @@ fn route(
         ));
     }
     if r.json {
-        let at = json_insert_at(profile, &args);
+        let at = json_insert_at(profile, &args).min(options_end(&args));
         args.splice(at..at, profile.json_args.iter().map(|s| s.to_string()));
     }
     let mut set: Vec<(String, String)> = Vec::new();

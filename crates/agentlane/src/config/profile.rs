@@ -59,8 +59,10 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "codex",
         program: Some("codex"),
-        args: &["exec", "--skip-git-repo-check", "{prompt}"],
-        prompt_via: PromptVia::Arg,
+        // On stdin (`-`): after `--` codex still reads the prompt `-` as
+        // "read stdin", and clap takes `-c key=value` before it as a config override.
+        args: &["exec", "--skip-git-repo-check", "-"],
+        prompt_via: PromptVia::Stdin,
         model_args: &["--model", "{model}"],
         json_args: &["--json"],
         version_args: &["--version"],
@@ -74,7 +76,8 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "claude",
         program: Some("claude"),
-        args: &["-p", "{prompt}"],
+        // `-p` is a boolean (print mode); the prompt is a positional, literal after `--`.
+        args: &["-p", "--", "{prompt}"],
         prompt_via: PromptVia::Arg,
         model_args: &["--model", "{model}"],
         json_args: &["--output-format", "stream-json", "--verbose"],
@@ -103,7 +106,8 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "gemini",
         program: Some("gemini"),
-        args: &["-p", "{prompt}"],
+        // yargs reads `-p --version` as two flags; the attached value is literal.
+        args: &["--prompt={prompt}"],
         prompt_via: PromptVia::Arg,
         model_args: &["--model", "{model}"],
         json_args: &["--output-format", "json"],
@@ -123,7 +127,8 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "qwen",
         program: Some("qwen"),
-        args: &["-p", "{prompt}"],
+        // yargs, as gemini: the attached value is literal.
+        args: &["--prompt={prompt}"],
         prompt_via: PromptVia::Arg,
         model_args: &["--model", "{model}"],
         json_args: &["--output-format", "json"],
@@ -138,8 +143,14 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "aider",
         program: Some("aider"),
-        args: &["--yes-always", "--no-auto-commits", "--message", "{prompt}"],
-        prompt_via: PromptVia::Arg,
+        // A file: argparse reads `--message '-c x'` as its `-c` (config file)
+        // option, and strips `--message=--` to nothing.
+        args: &[
+            "--yes-always",
+            "--no-auto-commits",
+            "--message-file={prompt_file}",
+        ],
+        prompt_via: PromptVia::File,
         model_args: &["--model", "{model}"],
         json_args: NO_ARGS,
         version_args: &["--version"],
@@ -159,8 +170,11 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "opencode",
         program: Some("opencode"),
-        args: &["run", "{prompt}"],
-        prompt_via: PromptVia::Arg,
+        // On stdin: `run -- {prompt}` is literal for yargs, but opencode
+        // re-joins its message arguments and wraps any holding a space in
+        // double quotes; stdin reaches the model as it was written.
+        args: &["run"],
+        prompt_via: PromptVia::Stdin,
         model_args: &["--model", "{model}"],
         json_args: NO_ARGS,
         version_args: &["--version"],
@@ -233,7 +247,11 @@ mod tests {
                 PromptVia::File => "{prompt_file}",
                 PromptVia::Stdin => continue,
             };
-            assert!(p.args.contains(&token), "{} args lack {token}", p.name);
+            assert!(
+                p.args.iter().any(|a| a.contains(token)),
+                "{} args lack {token}",
+                p.name
+            );
             assert!(
                 p.model_args.iter().any(|a| a.contains("{model}")),
                 "{}",

@@ -61,15 +61,41 @@ fn a_route_takes_its_defaults_from_the_profile() {
             "exec",
             "--json",
             "--skip-git-repo-check",
-            "{prompt}",
+            "-",
             "--model",
             "o4-mini"
         ]
     );
-    assert_eq!(r.prompt_via, PromptVia::Arg);
+    assert_eq!(r.prompt_via, PromptVia::Stdin);
     let req = r.request(Some(b"hi".to_vec()));
     assert_eq!(req.route.as_deref(), Some("c"));
     assert_eq!(req.model.as_deref(), Some("o4-mini"));
+}
+
+#[test]
+fn model_and_json_arguments_go_before_the_prompt_separator() {
+    let cfg = parse_str(
+        "[routes.c]\nprofile = \"claude\"\nmodel = \"sonnet\"\njson = true\n\
+         [routes.o]\nprofile = \"opencode\"\nmodel = \"p/m\"\n\
+         [routes.u]\nprofile = \"claude\"\nargs = [\"-p\", \"--\", \"{prompt}\"]\nmodel = \"opus\"\njson = true\n",
+    )
+    .unwrap();
+    let claude = [
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "-p",
+        "--model",
+        "sonnet",
+        "--",
+        "{prompt}",
+    ];
+    assert_eq!(cfg.routes["c"].args, claude);
+    assert_eq!(
+        cfg.routes["u"].args,
+        claude.map(|a| a.replace("sonnet", "opus"))
+    );
+    assert_eq!(cfg.routes["o"].args, ["run", "--model", "p/m"]);
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod guard;
 mod launch;
 mod prepare;
 pub mod proctree;
+pub mod prompt_arg;
 mod report;
 mod supervise;
 

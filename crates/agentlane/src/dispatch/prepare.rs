@@ -19,6 +19,7 @@ use crate::redact::{Redactor, Secrets};
 use crate::resolve::{find_elsewhere, resolve_program, ResolveFailure, Resolved};
 
 use super::proctree::MARKER_VAR;
+use super::prompt_arg::{check_prompt_arg, ExposedPrompt};
 use super::{build_env, DispatchRequest, PromptVia};
 
 /// Linux's limit on one argument (MAX_ARG_STRLEN).
@@ -189,7 +190,7 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
 
 /// Substitutes `{prompt}` / `{prompt_file}` (or appends), returning the real
 /// arguments and the ones to record (the prompt replaced by its size).
-fn substitute(
+pub(super) fn substitute(
     args: &[String],
     prompt: Option<&str>,
     via: PromptVia,
@@ -254,6 +255,9 @@ fn check_payload(req: &DispatchRequest) -> Result<(), Classification> {
                 format!("the prompt is {} bytes; one argument may hold at most {MAX_ARG_BYTES} bytes on Linux", prompt.len()),
                 "deliver large prompts with --prompt-via stdin or --prompt-via file",
             );
+        }
+        if let Some(exposed) = check_prompt_arg(&req.args, prompt) {
+            return invalid(exposed.evidence(prompt), ExposedPrompt::HINT);
         }
     }
     Ok(())

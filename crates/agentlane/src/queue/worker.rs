@@ -725,8 +725,11 @@ async fn run_job(
     if job.diagnostics {
         req.diagnostics = true;
         req.tail_bytes = 64 * 1024;
-        req.args
-            .extend(route.profile.verbose_args.iter().map(|s| s.to_string()));
+        // Before a `--` separator: after it they would be prompt text.
+        crate::dispatch::prompt_arg::insert_options(
+            &mut req.args,
+            route.profile.verbose_args.iter().map(|s| s.to_string()),
+        );
     }
     req.rules = route.rules.clone().map(Arc::new);
     // Stopped at 2/3 of a lease when renewals fail, the agent must be dead
