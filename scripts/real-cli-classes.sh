@@ -27,48 +27,14 @@ ONLY=${ONLY:-}
 PROMPT="Return the string ok and exit zero"
 SYS_PATH=/usr/bin:/bin
 
-PINS=(
-  "@openai/codex@0.169.0"
-  "@anthropic-ai/claude-code@2.1.197"
-  "@google/gemini-cli@0.61.0"
-  "@qwen-code/qwen-code@0.15.10"
-)
-
 die() { echo "real-cli-classes: $*" >&2; exit 2; }
 
 command -v python3 >/dev/null || die "python3 is required to read agentlane's JSON report"
 command -v node >/dev/null || die "node is required to install and run the npm CLIs"
 [ -x "$AGENTLANE" ] || die "no agentlane binary at $AGENTLANE (build it with cargo build, or set AGENTLANE=)"
 
-# --- install (idempotent) ------------------------------------------------
-installed_version() { # package name -> version installed under .real-clis, or nothing
-  python3 - "$CLIS/node_modules/$1/package.json" <<'EOF' 2>/dev/null
-import json, sys
-print(json.load(open(sys.argv[1]))["version"])
-EOF
-}
-
-need_install=0
-for pin in "${PINS[@]}"; do
-  pkg=${pin%@*}; want=${pin##*@}
-  [ "$(installed_version "$pkg")" = "$want" ] || need_install=1
-done
-if [ "$need_install" = 1 ]; then
-  echo "installing ${PINS[*]} into $CLIS" >&2
-  mkdir -p "$CLIS"
-  npm install --prefix "$CLIS" --no-audit --no-fund --loglevel=error "${PINS[@]}" >&2 \
-    || die "npm install failed"
-fi
-# Claude Code's npm package ships a shell placeholder as bin/claude.exe that its
-# postinstall replaces with the native binary; if scripts did not run, run it.
-claude_exe="$CLIS/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
-if [ -f "$claude_exe" ] && [ "$(head -c 4 "$claude_exe" | od -An -c | tr -d ' ')" != '177ELF' ]; then
-  (cd "$CLIS/node_modules/@anthropic-ai/claude-code" && node install.cjs) >&2 \
-    || echo "warning: could not install the native claude binary; claude cases will fail" >&2
-fi
-for c in codex claude gemini qwen; do
-  [ -e "$BIN/$c" ] || die "missing $BIN/$c after install"
-done
+# --- install (idempotent; scripts/test has usually done it already) --------
+"$ROOT/scripts/install-real-clis.sh" >/dev/null || die "could not install the real CLIs"
 
 # --- scratch space -------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/real-cli-classes.XXXXXX") || die "mktemp failed"
