@@ -215,7 +215,7 @@ pub fn literals(name: &str, value: &str) -> Vec<String> {
     json_parts(value, &mut parts);
     for part in parts {
         if part.len() >= MIN_PART_LEN {
-            push_forms(&mut out, &part);
+            push_url_forms(&mut out, &part);
             for line in part.lines() {
                 if line.trim().len() >= MIN_LINE_LEN {
                     push_forms(&mut out, line);
@@ -228,8 +228,7 @@ pub fn literals(name: &str, value: &str) -> Vec<String> {
     out
 }
 
-/// The value, its JSON-escaped form (with and without `\/`) and, when it
-/// differs, its %-encoded form.
+/// The value and its JSON-escaped form (with and without `\/`).
 fn push_forms(out: &mut Vec<String>, v: &str) {
     out.push(v.to_string());
     let json = serde_json::to_string(v).unwrap_or_default();
@@ -243,6 +242,11 @@ fn push_forms(out: &mut Vec<String>, v: &str) {
     if v.contains('/') {
         out.push(json.replace('/', "\\/"));
     }
+}
+
+/// [`push_forms`] and the %-encoded form: for the parts of URLs.
+fn push_url_forms(out: &mut Vec<String>, v: &str) {
+    push_forms(out, v);
     let encoded = utf8_percent_encode(v, NON_ALPHANUMERIC).to_string();
     if encoded != v {
         out.push(encoded);
