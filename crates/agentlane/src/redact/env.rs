@@ -204,7 +204,7 @@ pub fn literals(name: &str, value: &str) -> Vec<String> {
         // (A longer value is anchored at each line start by the redactor.)
         for line in value.lines() {
             let line = line.trim_end_matches('\r');
-            if line.trim().len() >= MIN_LINE_LEN {
+            if line.trim().len() >= MIN_LINE_LEN && (whole || is_credential_like(line)) {
                 push_forms(&mut out, line);
             }
         }

@@ -546,3 +546,6 @@ mod tests {
 
 #[cfg(test)]
 mod env_tests;
+
+#[cfg(test)]
+mod stream_props;
