@@ -21,6 +21,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 pub mod env;
 mod shapes;
+mod stream;
+
+pub use stream::{StreamRedactor, MAX_BLOCK};
 
 pub use env::{entropy, is_allowed_name, is_credential_like, ALLOWED};
 
@@ -48,7 +51,7 @@ pub const MAX_ANCHORS: usize = 16 * 1024;
 const MAX_CANDIDATES: usize = 8;
 
 /// How much of a long line stays held back so a token straddling the cut survives.
-const OVERLAP: usize = 16 * 1024;
+pub(super) const OVERLAP: usize = 16 * 1024;
 
 /// True when an environment variable's name says its value is a secret.
 pub fn is_secret_name(name: &str) -> bool {
@@ -319,67 +322,13 @@ impl Redactor {
     }
 
     /// The first position at or before `cut` that no match straddles.
-    fn safe_cut(&self, input: &[u8], mut cut: usize) -> usize {
+    pub(super) fn safe_cut(&self, input: &[u8], mut cut: usize) -> usize {
         for (range, _) in self.spans(input) {
             if range.start < cut && range.end >= cut {
                 cut = range.start;
             }
         }
         cut
-    }
-}
-
-/// Applies a [`Redactor`] to a stream delivered in arbitrary chunks.
-#[derive(Debug)]
-pub struct StreamRedactor<'r> {
-    redactor: &'r Redactor,
-    pending: Vec<u8>,
-}
-
-impl<'r> StreamRedactor<'r> {
-    /// A stream redactor with nothing held.
-    pub fn new(redactor: &'r Redactor) -> Self {
-        StreamRedactor {
-            redactor,
-            pending: Vec::new(),
-        }
-    }
-
-    /// Feeds a chunk; calls `emit` with redacted bytes that are final.
-    pub fn push(&mut self, chunk: &[u8], emit: &mut dyn FnMut(&[u8])) {
-        if self.pending.is_empty() {
-            // Fast path: no copy for the complete lines of this chunk.
-            match memchr_last_newline(chunk) {
-                Some(end) => {
-                    emit(&self.redactor.redact_bytes(&chunk[..=end]));
-                    self.pending.extend_from_slice(&chunk[end + 1..]);
-                }
-                None => self.pending.extend_from_slice(chunk),
-            }
-        } else {
-            self.pending.extend_from_slice(chunk);
-            if let Some(end) = memchr_last_newline(&self.pending) {
-                emit(&self.redactor.redact_bytes(&self.pending[..=end]));
-                self.pending.drain(..=end);
-            }
-        }
-        if self.pending.len() > MAX_PENDING {
-            let cut = self
-                .redactor
-                .safe_cut(&self.pending, self.pending.len() - OVERLAP);
-            if cut > 0 {
-                emit(&self.redactor.redact_bytes(&self.pending[..cut]));
-                self.pending.drain(..cut);
-            }
-        }
-    }
-
-    /// Releases whatever is held, redacted. Call once at end of stream.
-    pub fn finish(&mut self, emit: &mut dyn FnMut(&[u8])) {
-        if !self.pending.is_empty() {
-            emit(&self.redactor.redact_bytes(&self.pending));
-            self.pending.clear();
-        }
     }
 }
 
@@ -434,10 +383,6 @@ fn extend(
         v -= 1;
     }
     start..end
-}
-
-fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().rposition(|&b| b == b'\n')
 }
 
 #[cfg(test)]
