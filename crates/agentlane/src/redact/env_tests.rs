@@ -59,6 +59,8 @@ fn parts(name: &str, value: &str, piece: &str) {
 #[test_case("PATH", "/usr/bin:Zq8vW3xY5tU7rS9pQ1oN2mL4kJ6hG" ; "allowed name")]
 #[test_case("LC_ALL", "Zq8vW3xY5tU7rS9pQ1oN2mL4kJ6hG" ; "allowed prefix")]
 #[test_case("TERM", "xterm-256color" ; "harmless")]
+#[test_case("LS_COLORS", "rs=0:di=01;34:ln=01;36:mh=00:pi=40;33:so=01;35:do=01;35" ; "ls colours")]
+#[test_case("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus" ; "dbus address")]
 #[test_case("APP_MODE", "production" ; "plain word")]
 #[test_case("CONFIG_DIR", "/home/svc/.config" ; "path value")]
 #[test_case("GREETING", "https://example.com/docs/index.html" ; "plain url")]
