@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentlane::dispatch::{parse_assignment, Dispatcher};
+use agentlane::events::{Event, JobAdmitted};
 use agentlane::exit_status;
-use agentlane::queue::admit::{admit, field_value, JobRequest};
+use agentlane::queue::admit::{admit_with, field_value, prompt_redactor, JobRequest};
 use agentlane::queue::worker::{run_worker, WorkerOptions, WorkerSummary};
 use clap::Args;
 use serde_json::json;
@@ -115,18 +116,26 @@ pub async fn enqueue(
         }
     };
     let mut admitted = Vec::new();
+    let mut redacted = Vec::new();
     let mut refused = Vec::new();
+    // One engine for the batch: shapes, context rules, and the values of our
+    // own environment and of the routes' env and env_file.
+    let redactor = prompt_redactor(&config);
     for (line, request) in requests {
         match request
             .map_err(|e| {
+                // A parse error may quote the line's content: redact it.
                 (
                     "payload_invalid".to_string(),
-                    format!("not a job object: {e}"),
+                    format!("not a job object: {}", redactor.redact(&e)),
                 )
             })
-            .and_then(|r| admit(&config, r).map_err(|r| (r.class, r.message)))
+            .and_then(|r| admit_with(&config, r, &redactor).map_err(|r| (r.class, r.message)))
         {
-            Ok(job) => admitted.push((line, job)),
+            Ok(a) => {
+                redacted.push(a.prompt_redacted);
+                admitted.push((line, a.job));
+            }
             Err((class, message)) => refused.push((line, class, message)),
         }
     }
@@ -136,11 +145,29 @@ pub async fn enqueue(
         .enqueue(&jobs)
         .await
         .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    for (((line, _), id), _) in admitted
+        .iter()
+        .zip(&ids)
+        .zip(&redacted)
+        .filter(|(_, r)| **r)
+    {
+        let event = Event::JobAdmitted(JobAdmitted {
+            job_id: id.clone(),
+            prompt_redacted: true,
+            reason: "the prompt held a secret; it was stored with the secret replaced ([queue] prompt_secrets = \"redact\")".into(),
+        });
+        if let Err(e) = store.append_event(&event).await {
+            eprintln!("agentlane: job {id}: cannot record its job_admitted event: {e}");
+        }
+        eprintln!("agentlane: line {line}: job {id}: the prompt held a secret; stored with the secret replaced");
+    }
     let single = args.jsonl.is_none();
     if args.json {
         let out = if single {
             match (ids.first(), refused.first()) {
-                (Some(id), _) => json!({"id": id, "route": admitted[0].1.route}),
+                (Some(id), _) => {
+                    json!({"id": id, "route": admitted[0].1.route, "prompt_redacted": redacted[0]})
+                }
                 (None, Some((_, class, message))) => {
                     json!({"refused": {"class": class, "message": message}})
                 }
@@ -148,7 +175,7 @@ pub async fn enqueue(
             }
         } else {
             json!({
-                "enqueued": admitted.iter().zip(&ids).map(|((line, job), id)| json!({"line": line, "id": id, "route": job.route})).collect::<Vec<_>>(),
+                "enqueued": admitted.iter().zip(&ids).zip(&redacted).map(|(((line, job), id), r)| json!({"line": line, "id": id, "route": job.route, "prompt_redacted": r})).collect::<Vec<_>>(),
                 "refused": refused.iter().map(|(line, class, message)| json!({"line": line, "class": class, "message": message})).collect::<Vec<_>>(),
             })
         };

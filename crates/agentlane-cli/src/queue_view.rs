@@ -129,10 +129,13 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         )
     })?;
     let attempts = store.job_dispatches(&j.id).await.map_err(io)?;
-    let decisions: Vec<Value> = store
-        .job_events(&j.id)
-        .await
-        .map_err(io)?
+    let events = store.job_events(&j.id).await.map_err(io)?;
+    let admission: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == "job_admitted")
+        .map(|e| json!({"at": e.at, "prompt_redacted": e.body["prompt_redacted"], "reason": e.body["reason"]}))
+        .collect();
+    let decisions: Vec<Value> = events
         .into_iter()
         .filter(|e| e.kind == "job_decided" || e.kind == "job_decision_rejected")
         .map(|e| json!({"at": e.at, "kind": e.kind, "attempt": e.body["attempt"], "classifier": e.body["classifier"], "action": e.body["action"], "reason": e.body["reason"]}))
@@ -144,6 +147,7 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
             .map(|d| json!({"dispatch_id": d.dispatch_id, "classifier": d.classifier, "exit_code": d.exit_code, "started_at": d.created_at, "finished_at": d.finished_at}))
             .collect::<Vec<_>>());
         v["decisions"] = json!(decisions);
+        v["admission"] = json!(admission);
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(0);
     }
@@ -164,6 +168,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     );
     if let Some(i) = &j.incident_id {
         println!("incident   {i}");
+    }
+    for a in &admission {
+        println!("admission  {}", a["reason"].as_str().unwrap_or("-"));
     }
     println!("\ndecisions:");
     for d in &decisions {

@@ -28,6 +28,19 @@ pub enum Event {
     JobDecided(JobDecided),
     /// A settlement the fence refused: the worker had lost its lease.
     JobDecisionRejected(JobDecided),
+    /// A job was admitted with a prompt changed on the way in (secrets redacted).
+    JobAdmitted(JobAdmitted),
+}
+
+/// `job_admitted`: what admission changed in a job before it was stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobAdmitted {
+    /// The job.
+    pub job_id: String,
+    /// True when secrets were removed from the prompt (`[queue] prompt_secrets = "redact"`).
+    pub prompt_redacted: bool,
+    /// What was done, in words.
+    pub reason: String,
 }
 
 /// `job_decided` / `job_decision_rejected`.
@@ -61,6 +74,15 @@ impl Event {
             Event::PreflightChecked(_) => "preflight_checked",
             Event::JobDecided(_) => "job_decided",
             Event::JobDecisionRejected(_) => "job_decision_rejected",
+            Event::JobAdmitted(_) => "job_admitted",
+        }
+    }
+
+    /// The job an event belongs to when it is stored on its own ([`crate::store::Store::append_event`]).
+    pub fn job_id(&self) -> Option<&str> {
+        match self {
+            Event::JobAdmitted(a) => Some(&a.job_id),
+            _ => None,
         }
     }
 }

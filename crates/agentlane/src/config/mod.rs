@@ -188,6 +188,19 @@ pub struct QueueSettings {
     /// How long finished jobs, their events and resolved incidents are kept
     /// before the maintenance leader prunes them; `None` ("off") keeps everything.
     pub retention: Option<Duration>,
+    /// What enqueue does with a prompt holding a secret (`prompt_secrets`).
+    pub prompt_secrets: PromptSecrets,
+}
+
+/// `[queue] prompt_secrets`: what enqueue does with a prompt that holds a
+/// secret. Either way the prompt is never stored in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromptSecrets {
+    /// Refuse the job (`"refuse"`, the default).
+    #[default]
+    Refuse,
+    /// Store the prompt with the secrets replaced, and say so in the job's events (`"redact"`).
+    Redact,
 }
 
 impl Default for QueueSettings {
@@ -198,6 +211,7 @@ impl Default for QueueSettings {
             shutdown_grace: Duration::from_secs(30),
             listen: true,
             retention: Some(Duration::from_secs(14 * 24 * 60 * 60)),
+            prompt_secrets: PromptSecrets::Refuse,
         }
     }
 }
@@ -280,6 +294,8 @@ struct RawQueue {
     listen: Option<bool>,
     #[serde(default)]
     retention: Option<Spanned<String>>,
+    #[serde(default)]
+    prompt_secrets: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,6 +511,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             queue.retention = match t.get_ref().trim() {
                 "off" => None,
                 _ => Some(src.duration(t, "queue.retention")?),
+            };
+        }
+        if let Some(p) = &q.prompt_secrets {
+            queue.prompt_secrets = match p.get_ref().as_str() {
+                "refuse" => PromptSecrets::Refuse,
+                "redact" => PromptSecrets::Redact,
+                other => {
+                    return Err(src.at(
+                        p,
+                        format!("queue.prompt_secrets is \"{other}\": use \"refuse\" (refuse a job whose prompt holds a secret) or \"redact\" (store it with the secret replaced)"),
+                    ))
+                }
             };
         }
     }

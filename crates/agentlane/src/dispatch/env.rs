@@ -76,9 +76,13 @@ pub fn parse_env_file(file: &str, src: &str) -> Result<Vec<(String, String)>, En
             None => (line, indent),
         };
         let Some((key, value)) = line.split_once('=') else {
+            // Never quote the line: it may be a secret pasted without its name.
             return Err(err(
                 indent + 1,
-                format!("expected KEY=VALUE, found '{line}'"),
+                format!(
+                    "expected KEY=VALUE, found a line of {} bytes without '=' (not shown: it may be a secret)",
+                    line.len()
+                ),
             ));
         };
         let key = key.trim();
@@ -86,7 +90,15 @@ pub fn parse_env_file(file: &str, src: &str) -> Result<Vec<(String, String)>, En
             || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             || key.starts_with(|c: char| c.is_ascii_digit())
         {
-            return Err(err(indent + 1, format!("'{key}' is not a valid variable name (letters, digits and _, not starting with a digit)")));
+            let shown = if key.len() > 64 || crate::redact::is_credential_like(key) {
+                format!(
+                    "the {}-byte name (not shown: it may be a secret)",
+                    key.len()
+                )
+            } else {
+                format!("'{key}'")
+            };
+            return Err(err(indent + 1, format!("{shown} is not a valid variable name (letters, digits and _, not starting with a digit)")));
         }
         let value = value.trim();
         let value = match value.chars().next() {
@@ -191,5 +203,17 @@ mod tests {
         assert_eq!(e.line, 1);
         let e = parse_env_file("f.env", "Q=\"open\n").unwrap_err();
         assert!(e.message.contains("unterminated"));
+    }
+
+    #[test]
+    fn env_file_errors_never_quote_a_secret() {
+        let token = "Zq8vW3xY5tU7rS9pQ1oN2mL4kJ6hG";
+        let e = parse_env_file("f.env", &format!("A=1\n{token}\n")).unwrap_err();
+        assert!(!e.to_string().contains(token), "{e}");
+        assert!(e.message.contains("without '='"), "{e}");
+        let e = parse_env_file("f.env", &format!("{token}-x=1\n")).unwrap_err();
+        assert!(!e.to_string().contains(token), "{e}");
+        let e = parse_env_file("f.env", "MY-VAR=1\n").unwrap_err();
+        assert!(e.message.contains("'MY-VAR'"), "{e}");
     }
 }

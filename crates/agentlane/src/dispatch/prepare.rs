@@ -126,9 +126,11 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
         env.insert("AGENTLANE_JOB_ID".to_string(), job.id.clone());
         env.insert("AGENTLANE_ATTEMPT".to_string(), job.attempt.to_string());
     }
-    let redactor = Arc::new(Redactor::new(&Secrets::from_env(
-        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )));
+    // The child's environment (env files are merged into it) and agentlane's
+    // own: a payload or an error may echo a value the child was not given.
+    let mut secrets = Secrets::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    secrets.add_process_env();
+    let redactor = Arc::new(Redactor::new(&secrets));
     let child_home = env.get("HOME").map(PathBuf::from);
     let files = probe_credential_files(child_home.as_deref(), &env);
     let fingerprint = env_fingerprint(&env, &files, home.key());

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{Config, PromptSecrets};
 use crate::policy::{check_contract, route_allowed, Load, Payload};
-use crate::redact::Redactor;
+use crate::redact::{Redactor, Secrets};
 
 use super::NewJob;
 
@@ -63,8 +63,44 @@ pub fn field_value(raw: &str) -> Value {
     }
 }
 
-/// Admits a job: picks its route when none is given, checks contract and policy. Pure.
+/// The engine prompts are checked with on enqueue: the token shapes and
+/// context rules, plus the credential-like values (and their parts) of
+/// agentlane's own environment and of every route's `env` and `env_file`.
+/// Build it once per batch: it reads the process environment.
+pub fn prompt_redactor(config: &Config) -> Redactor {
+    let mut secrets = Secrets::default();
+    secrets.add_process_env();
+    for route in config.routes.values() {
+        secrets.add_env(route.env.set.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some(base) = &route.base_env {
+            secrets.add_env(base.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+    }
+    Redactor::new(&secrets)
+}
+
+/// An admitted job, and whether its prompt was redacted on the way in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Admitted {
+    /// The job to store (its prompt never holds a secret the engine knows).
+    pub job: NewJob,
+    /// True when secrets were replaced in the prompt (`prompt_secrets = "redact"`).
+    pub prompt_redacted: bool,
+}
+
+/// Admits a job with [`prompt_redactor`]; see [`admit_with`].
 pub fn admit(config: &Config, req: JobRequest) -> Result<NewJob, Refusal> {
+    admit_with(config, req, &prompt_redactor(config)).map(|a| a.job)
+}
+
+/// Admits a job: picks its route when none is given, checks contract and
+/// policy, and refuses (or redacts, by `[queue] prompt_secrets`) a prompt
+/// holding a secret `redactor` finds. Pure.
+pub fn admit_with(
+    config: &Config,
+    mut req: JobRequest,
+    redactor: &Redactor,
+) -> Result<Admitted, Refusal> {
     let kind = config.kinds.get(&req.kind).ok_or_else(|| {
         let known: Vec<&str> = config.kinds.keys().map(String::as_str).collect();
         refusal(
@@ -96,11 +132,27 @@ pub fn admit(config: &Config, req: JobRequest) -> Result<NewJob, Refusal> {
     };
     check_contract(kind, &payload)
         .map_err(|c| refusal("payload_invalid", c.evidence.unwrap_or(c.repair_hint)))?;
-    if Redactor::shapes_only().redact(&req.prompt) != req.prompt {
-        return Err(refusal(
-            "payload_invalid",
-            "the prompt contains what looks like a secret (an API key or token): secrets reach agents through the route's env or env_file, never through a payload stored in the queue",
-        ));
+    let redacted = redactor.redact(&req.prompt).into_owned();
+    let prompt_redacted = redacted != req.prompt;
+    if prompt_redacted {
+        match config.queue.prompt_secrets {
+            PromptSecrets::Refuse => {
+                let mut found: Vec<&str> = redacted
+                    .match_indices("[REDACTED")
+                    .filter_map(|(at, _)| redacted[at..].split_once(']').map(|(l, _)| &l[1..]))
+                    .collect();
+                found.sort_unstable();
+                found.dedup();
+                return Err(refusal(
+                    "payload_invalid",
+                    format!(
+                        "the prompt contains what looks like a secret (an API key, token, password or private key; found: {}): secrets reach agents through the route's env or env_file, never through a payload stored in the queue; or set [queue] prompt_secrets = \"redact\" to store such prompts with the secret replaced",
+                        found.join(", ")
+                    ),
+                ));
+            }
+            PromptSecrets::Redact => req.prompt = redacted,
+        }
     }
     let candidates: Vec<&String> = match &req.route {
         Some(r) => {
@@ -119,13 +171,16 @@ pub fn admit(config: &Config, req: JobRequest) -> Result<NewJob, Refusal> {
         let route = &config.routes[name];
         match route_allowed(Some(kind), route, lane, Some(&req.fields), Load::default()) {
             Ok(()) => {
-                return Ok(NewJob {
-                    kind: req.kind,
-                    lane: req.lane,
-                    route: name.clone(),
-                    prompt: req.prompt,
-                    fields: req.fields,
-                    priority: req.priority,
+                return Ok(Admitted {
+                    job: NewJob {
+                        kind: req.kind,
+                        lane: req.lane,
+                        route: name.clone(),
+                        prompt: req.prompt,
+                        fields: req.fields,
+                        priority: req.priority,
+                    },
+                    prompt_redacted,
                 })
             }
             Err(c) => last = Some(c),
@@ -203,5 +258,65 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("unknown lane"), "{e:?}");
+    }
+
+    const PEM_LINE: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+
+    /// A route whose env holds the six secrets the issue found stored in
+    /// clear (Stripe, a Postgres URL, PEM, hf_, an AWS secret key, a password).
+    fn cfg_with_secrets(policy: &str) -> Config {
+        let toml = format!(
+            "{policy}[routes.b]\nprofile = \"codex\"\n[routes.b.env]\nSTRIPE = \"sk_live_51HqZq8vW3xY5tU7rS9pQ1oN2mL4\"\nDATABASE_URL = \"postgresql://app:Pw4xQ9zLk@db/app\"\nDEPLOY_KEY = \"-----BEGIN PRIVATE KEY-----\\n{PEM_LINE}\\n-----END PRIVATE KEY-----\\n\"\nHF = \"hf_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z\"\nAWS_SECRET_ACCESS_KEY = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"\nDB_PASSWORD = \"correct-horse-42\"\n[kinds.k]\nroutes = [\"b\"]\n[lanes.l]\nroutes = [\"b\"]\n"
+        );
+        crate::config::parse(Path::new("a.toml"), &toml).unwrap()
+    }
+
+    const LEAKED: &[&str] = &[
+        "sk_live_51HqZq8vW3xY5tU7rS9pQ1oN2mL4",
+        "postgresql://app:Pw4xQ9zLk@db/app",
+        PEM_LINE,
+        "hf_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "password=correct-horse-42",
+        "Pw4xQ9zLk",
+    ];
+
+    #[test]
+    fn a_prompt_holding_a_value_of_a_routes_env_is_refused_by_default() {
+        let c = cfg_with_secrets("");
+        for secret in LEAKED {
+            let e = admit(&c, req(&format!("please use {secret} now"), None)).unwrap_err();
+            assert_eq!(e.class, "payload_invalid", "{secret}");
+            assert!(!e.message.contains(secret), "{e:?}");
+        }
+        assert!(admit(&c, req("fix the flaky test in ci", None)).is_ok());
+    }
+
+    #[test]
+    fn under_prompt_secrets_redact_the_prompt_is_stored_without_the_secret() {
+        let c = cfg_with_secrets("[queue]\nprompt_secrets = \"redact\"\n");
+        let r = prompt_redactor(&c);
+        for secret in LEAKED {
+            let a = admit_with(&c, req(&format!("use {secret} now"), None), &r).unwrap();
+            assert!(a.prompt_redacted, "{secret}");
+            assert!(!a.job.prompt.contains(secret), "{}", a.job.prompt);
+            assert!(a.job.prompt.contains("[REDACTED"), "{}", a.job.prompt);
+        }
+        let a = admit_with(&c, req("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5", None), &r).unwrap();
+        assert_eq!(a.job.prompt, "[REDACTED]");
+        let a = admit_with(&c, req("plain words", None), &r).unwrap();
+        assert!(!a.prompt_redacted);
+        assert_eq!(a.job.prompt, "plain words");
+    }
+
+    #[test]
+    fn prompt_secrets_accepts_only_refuse_or_redact() {
+        let e = crate::config::parse(Path::new("a.toml"), "[queue]\nprompt_secrets = \"store\"\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 18), "{e}");
+        assert!(
+            e.message.contains("\"refuse\"") && e.message.contains("\"redact\""),
+            "{e}"
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! Redaction: secrets never reach rest.
 //!
-//! Two kinds of secret are removed from everything agentlane writes (tails,
-//! argv, reports, events and the full artifacts): the exact values of
-//! secret-looking environment variables given to the child, and common token
-//! shapes (OpenAI/Anthropic `sk-…`, GitHub `ghp_…`/`github_pat_…`, AWS
-//! `AKIA…`, Google `AIza…`, Slack `xox?-…`, `Bearer …`, JWTs).
+//! Secrets are removed from everything agentlane writes (tails, argv,
+//! reports, events, the full artifacts, refused or stored prompts) in layers:
+//! (1, [`env`]) the credential-like values of the environments (the child's,
+//! agentlane's own, env files) whatever their names, and their parts (URL
+//! passwords and query tokens, connection-string keys, JSON secret fields,
+//! lines of multi-line values, JSON-escaped and %-encoded forms), labelled
+//! `[REDACTED:NAME]`; (2, 3, `shapes`) token formats and context rules,
+//! labelled `[REDACTED]`.
 //!
 //! [`StreamRedactor`] applies the same rules to a byte stream without ever
 //! cutting through a secret: complete lines are redacted and released at
@@ -14,9 +17,15 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+pub mod env;
 mod shapes;
+mod stream;
+
+pub use stream::{StreamRedactor, MAX_BLOCK};
+
+pub use env::{entropy, is_allowed_name, is_credential_like, ALLOWED};
 
 /// Environment values shorter than this are not treated as secrets: redacting
 /// `true` or `1` everywhere would destroy the evidence.
@@ -25,8 +34,24 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// The longest partial line a [`StreamRedactor`] holds before releasing part of it.
 pub const MAX_PENDING: usize = 64 * 1024;
 
+/// Values longer than this are not literals of the automaton but anchors
+/// (see [`Redactor::new`]): set-up stays linear and memory bounded.
+pub const MAX_LITERAL: usize = 4 * 1024;
+
+/// The length of an anchor of a long value.
+pub const ANCHOR_LEN: usize = 32;
+
+/// The distance between two anchors of a long value.
+pub const ANCHOR_STEP: usize = 256;
+
+/// The most anchors one long value gets (4 MiB of a single-line value).
+pub const MAX_ANCHORS: usize = 16 * 1024;
+
+/// The most values one pattern stands for (the same anchor in several values).
+const MAX_CANDIDATES: usize = 8;
+
 /// How much of a long line stays held back so a token straddling the cut survives.
-const OVERLAP: usize = 16 * 1024;
+pub(super) const OVERLAP: usize = 16 * 1024;
 
 /// True when an environment variable's name says its value is a secret.
 pub fn is_secret_name(name: &str) -> bool {
@@ -72,47 +97,152 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Picks the secret-looking variables out of an environment.
+    /// Picks the credential-like values and value parts out of an environment
+    /// (layer 1, see [`env`]): whatever the variable's name, except the
+    /// [`ALLOWED`] names.
     pub fn from_env<'a>(env: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let entries = env
-            .into_iter()
-            .filter(|(name, value)| is_secret_var(name, value))
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        Secrets { entries }
+        let mut secrets = Secrets::default();
+        secrets.add_env(env);
+        secrets
     }
 
-    /// The names of the variables whose values are redacted.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(n, _)| n.as_str())
+    /// Adds the secrets of another environment (agentlane's own, an env file).
+    pub fn add_env<'a>(&mut self, env: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (name, value) in env {
+            for literal in env::literals(name, value) {
+                self.entries.push((name.to_string(), literal));
+            }
+        }
     }
+
+    /// Adds agentlane's own process environment (non-UTF-8 values are read lossily).
+    pub fn add_process_env(&mut self) {
+        let own: Vec<(String, String)> = std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        self.add_env(own.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+
+    /// The names of the variables whose values (or parts) are redacted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.entries
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(move |n| seen.insert(*n))
+    }
+
+    /// True when nothing is to be removed beyond the token shapes.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// What a pattern of the automaton stands for.
+#[derive(Debug, Clone, Copy)]
+enum Pattern {
+    /// An exact literal; the label's index.
+    Exact(usize),
+    /// A piece of a long value at this offset; the match is extended over as
+    /// much of the value as the input repeats around it.
+    Anchor { value: usize, offset: usize },
 }
 
 /// Removes secrets from text and bytes. Cheap to share; build once per dispatch.
 #[derive(Debug)]
 pub struct Redactor {
     exact: Option<AhoCorasick>,
-    names: Vec<String>,
+    /// What each pattern of `exact` stands for (several values may share it).
+    patterns: Vec<Vec<Pattern>>,
+    labels: Vec<String>,
+    /// Long values (over [`MAX_LITERAL`]) with their label index.
+    long: Vec<(usize, Vec<u8>)>,
 }
 
 impl Redactor {
     /// A redactor for these secret values plus the built-in token shapes.
+    ///
+    /// Linear in the total size of the values: a value up to [`MAX_LITERAL`]
+    /// bytes is an exact literal; a longer one is represented by anchors of
+    /// [`ANCHOR_LEN`] bytes every [`ANCHOR_STEP`] bytes and at each line start
+    /// (at most [`MAX_ANCHORS`] per value), and a match of an anchor is
+    /// extended over the value in the input.
     pub fn new(secrets: &Secrets) -> Self {
-        let mut pairs: Vec<&(String, String)> = secrets.entries.iter().collect();
+        Self::build(secrets)
+    }
+
+    fn build<'a>(secrets: &'a Secrets) -> Self {
+        let mut pairs: Vec<&'a (String, String)> = secrets.entries.iter().collect();
         // Longest first so a value that contains another is replaced whole.
         pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-        let exact = if pairs.is_empty() {
+        let mut labels: Vec<String> = Vec::new();
+        let mut label_of = std::collections::HashMap::new();
+        let mut index_of: std::collections::HashMap<&'a [u8], usize> = Default::default();
+        let mut bytes: Vec<&'a [u8]> = Vec::new();
+        let mut patterns: Vec<Vec<Pattern>> = Vec::new();
+        let mut long = Vec::new();
+        let mut add = |piece: &'a [u8], pattern: Pattern| {
+            let i = *index_of.entry(piece).or_insert_with(|| {
+                bytes.push(piece);
+                patterns.push(Vec::new());
+                patterns.len() - 1
+            });
+            if patterns[i].len() < MAX_CANDIDATES {
+                patterns[i].push(pattern);
+            }
+        };
+        for (name, value) in pairs {
+            if value.is_empty() {
+                continue;
+            }
+            let label = *label_of.entry(name.as_str()).or_insert_with(|| {
+                labels.push(format!("[REDACTED:{name}]"));
+                labels.len() - 1
+            });
+            let v = value.as_bytes();
+            if v.len() <= MAX_LITERAL {
+                add(v, Pattern::Exact(label));
+                continue;
+            }
+            let index = long.len();
+            for (offset, end) in anchor_offsets(v) {
+                if end - offset >= env::MIN_LINE_LEN {
+                    add(
+                        &v[offset..end],
+                        Pattern::Anchor {
+                            value: index,
+                            offset,
+                        },
+                    );
+                }
+            }
+            long.push((label, v.to_vec()));
+        }
+        let exact = if bytes.is_empty() {
             None
         } else {
-            let built = AhoCorasick::builder()
+            let total: usize = bytes.iter().map(|b| b.len()).sum();
+            // aho-corasick picks a DFA for few patterns, and builds it in time
+            // quadratic in a long pattern's length (a 30 KB value: 1.4 s, a
+            // 3 MB one: hours). Past a few KiB the contiguous NFA builds in
+            // linear time and searches nearly as fast.
+            let kind = (total > 16 * 1024).then_some(AhoCorasickKind::ContiguousNFA);
+            AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(pairs.iter().map(|(_, v)| v.as_bytes()))
-                .expect("secret values are plain literals");
-            Some(built)
+                .kind(kind)
+                .build(bytes)
+                .ok()
         };
         Redactor {
             exact,
-            names: pairs.iter().map(|(n, _)| n.clone()).collect(),
+            patterns,
+            labels,
+            long,
         }
     }
 
@@ -125,9 +255,27 @@ impl Redactor {
     fn spans(&self, input: &[u8]) -> Vec<(Range<usize>, Cow<'static, str>)> {
         let mut spans: Vec<(Range<usize>, Cow<'static, str>)> = Vec::new();
         if let Some(ac) = &self.exact {
+            let mut covered = 0;
             for m in ac.find_iter(input) {
-                let name = &self.names[m.pattern().as_usize()];
-                spans.push((m.range(), Cow::Owned(format!("[REDACTED:{name}]"))));
+                if m.start() < covered {
+                    continue;
+                }
+                let mut best: Option<(Range<usize>, usize)> = None;
+                for pattern in &self.patterns[m.pattern().as_usize()] {
+                    let found = match *pattern {
+                        Pattern::Exact(label) => (m.range(), label),
+                        Pattern::Anchor { value, offset } => {
+                            let (label, v) = &self.long[value];
+                            (extend(input, m.range(), v, offset, covered), *label)
+                        }
+                    };
+                    if best.as_ref().is_none_or(|(r, _)| found.0.len() > r.len()) {
+                        best = Some(found);
+                    }
+                }
+                let Some((range, label)) = best else { continue };
+                covered = range.end;
+                spans.push((range, Cow::Owned(self.labels[label].clone())));
             }
         }
         shapes::find(input, &mut spans);
@@ -174,7 +322,7 @@ impl Redactor {
     }
 
     /// The first position at or before `cut` that no match straddles.
-    fn safe_cut(&self, input: &[u8], mut cut: usize) -> usize {
+    pub(super) fn safe_cut(&self, input: &[u8], mut cut: usize) -> usize {
         for (range, _) in self.spans(input) {
             if range.start < cut && range.end >= cut {
                 cut = range.start;
@@ -184,62 +332,57 @@ impl Redactor {
     }
 }
 
-/// Applies a [`Redactor`] to a stream delivered in arbitrary chunks.
-#[derive(Debug)]
-pub struct StreamRedactor<'r> {
-    redactor: &'r Redactor,
-    pending: Vec<u8>,
-}
-
-impl<'r> StreamRedactor<'r> {
-    /// A stream redactor with nothing held.
-    pub fn new(redactor: &'r Redactor) -> Self {
-        StreamRedactor {
-            redactor,
-            pending: Vec::new(),
-        }
-    }
-
-    /// Feeds a chunk; calls `emit` with redacted bytes that are final.
-    pub fn push(&mut self, chunk: &[u8], emit: &mut dyn FnMut(&[u8])) {
-        if self.pending.is_empty() {
-            // Fast path: no copy for the complete lines of this chunk.
-            match memchr_last_newline(chunk) {
-                Some(end) => {
-                    emit(&self.redactor.redact_bytes(&chunk[..=end]));
-                    self.pending.extend_from_slice(&chunk[end + 1..]);
-                }
-                None => self.pending.extend_from_slice(chunk),
-            }
+/// The anchors of a long value, as byte ranges: every [`ANCHOR_STEP`] bytes
+/// and at each line start, never across a line end, at most [`MAX_ANCHORS`].
+fn anchor_offsets(v: &[u8]) -> Vec<(usize, usize)> {
+    let mut anchors = Vec::new();
+    let mut at = 0;
+    while at < v.len() && anchors.len() < MAX_ANCHORS {
+        let line_end = v[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(v.len(), |p| at + p);
+        let line_end = if line_end > at && v[line_end - 1] == b'\r' {
+            line_end - 1
         } else {
-            self.pending.extend_from_slice(chunk);
-            if let Some(end) = memchr_last_newline(&self.pending) {
-                emit(&self.redactor.redact_bytes(&self.pending[..=end]));
-                self.pending.drain(..=end);
-            }
-        }
-        if self.pending.len() > MAX_PENDING {
-            let cut = self
-                .redactor
-                .safe_cut(&self.pending, self.pending.len() - OVERLAP);
-            if cut > 0 {
-                emit(&self.redactor.redact_bytes(&self.pending[..cut]));
-                self.pending.drain(..cut);
-            }
-        }
+            line_end
+        };
+        anchors.extend(
+            (at..line_end)
+                .step_by(ANCHOR_STEP)
+                .map(|o| (o, (o + ANCHOR_LEN).min(line_end)))
+                .take(MAX_ANCHORS - anchors.len()),
+        );
+        at = v[line_end..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(v.len(), |p| line_end + p + 1);
     }
-
-    /// Releases whatever is held, redacted. Call once at end of stream.
-    pub fn finish(&mut self, emit: &mut dyn FnMut(&[u8])) {
-        if !self.pending.is_empty() {
-            emit(&self.redactor.redact_bytes(&self.pending));
-            self.pending.clear();
-        }
-    }
+    anchors
 }
 
-fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().rposition(|&b| b == b'\n')
+/// Grows the match of an anchor (value offset `offset`) over the bytes of
+/// `input` that repeat the value around it, not before `floor`.
+fn extend(
+    input: &[u8],
+    m: Range<usize>,
+    value: &[u8],
+    offset: usize,
+    floor: usize,
+) -> Range<usize> {
+    let mut end = m.end;
+    let mut v = offset + m.len();
+    while end < input.len() && v < value.len() && input[end] == value[v] {
+        end += 1;
+        v += 1;
+    }
+    let mut start = m.start;
+    let mut v = offset;
+    while start > floor && v > 0 && input[start - 1] == value[v - 1] {
+        start -= 1;
+        v -= 1;
+    }
+    start..end
 }
 
 #[cfg(test)]
@@ -345,3 +488,9 @@ mod tests {
         is_secret_name(name)
     }
 }
+
+#[cfg(test)]
+mod env_tests;
+
+#[cfg(test)]
+mod stream_props;

@@ -556,7 +556,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let e = err(&self.location);
         let tx = client.transaction().await.map_err(&e)?;
-        insert_event(&tx, &self.location, None, None, event).await?;
+        insert_event(&tx, &self.location, None, event.job_id(), event).await?;
         tx.commit().await.map_err(&e)
     }
 

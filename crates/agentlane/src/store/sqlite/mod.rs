@@ -459,7 +459,7 @@ impl Store for SqliteStore {
     async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            insert_event(&tx, None, None, event)?;
+            insert_event(&tx, None, event.job_id(), event)?;
             tx.commit()
         })
     }
