@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use regex::bytes::Regex;
 
 type Spans = Vec<(Range<usize>, Cow<'static, str>)>;
@@ -97,6 +97,13 @@ fn keywords() -> Option<&'static AhoCorasick> {
     .as_ref()
 }
 
+/// A single-literal searcher (memmem speed) for the start of a key block.
+fn pem_marker() -> Option<&'static AhoCorasick> {
+    static P: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    P.get_or_init(|| AhoCorasick::new(["-----BEGIN "]).ok())
+        .as_ref()
+}
+
 struct Rules {
     header: Regex,
     bearer: Regex,
@@ -114,22 +121,22 @@ fn rules() -> Option<&'static Rules> {
     R.get_or_init(|| {
         Some(Rules {
             header: Regex::new(
-                r#"(?i)(?:^|[^A-Za-z0-9_-])(?P<lq>["'])?(?:proxy-)?(?:authorization|x-api-key|api-key|x-goog-api-key|x-auth-token|x-auth-key|x-access-token|private-token|x-vault-token|x-postmark-server-token|dd-api-key|dd-application-key|cookie|set-cookie)\\?["']?\s*[:=]\s*(?:\\?"(?P<v1>[^"\\\r\n]*)|'(?P<v2>[^'\r\n]*)|(?P<v3>[^\r\n]+))"#,
+                r#"(?i-u)(?:^|[^A-Za-z0-9_-])(?P<lq>["'])?(?:proxy-)?(?:authorization|x-api-key|api-key|x-goog-api-key|x-auth-token|x-auth-key|x-access-token|private-token|x-vault-token|x-postmark-server-token|dd-api-key|dd-application-key|cookie|set-cookie)\\?["']?\s*[:=]\s*(?:\\?"(?P<v1>[^"\\\r\n]*)|'(?P<v2>[^'\r\n]*)|(?P<v3>[^\r\n]+))"#,
             )
             .ok()?,
-            bearer: Regex::new(r"(?i)\bbearer[ \t]+(?P<v>[A-Za-z0-9._~+/\-]{8,}=*)").ok()?,
+            bearer: Regex::new(r"(?i-u)\bbearer[ \t]+(?P<v>[A-Za-z0-9._~+/\-]{8,}=*)").ok()?,
             assign: Regex::new(
-                r#"(?P<n>[A-Za-z0-9_.\-]+)\\?["']?[ \t]*(?:=>|:=|=|:)[ \t]*(?:\\"(?P<v1>(?:[^"\\\r\n]|\\[^"\r\n])*)\\"|"(?P<v2>(?:[^"\\\r\n]|\\.)*)"|'(?P<v3>[^'\r\n]*)'|(?P<v4>[^\s"',;&<>(){}\[\]\\]+))"#,
+                r#"(?-u)(?P<n>[A-Za-z0-9_.\-]*(?i:pass|pwd|pw|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credential|account[_.\-]?key|signing[_.\-]?key|auth|session[_.\-]?key|master[_.\-]?key|encryption[_.\-]?key|shared[_.\-]?access|key[_.\-]?data|cookie|sig|pat)[A-Za-z0-9_.\-]*)\\?["']?[ \t]*(?:=>|:=|=|:)[ \t]*(?:\\"(?P<v1>(?:[^"\\\r\n]|\\[^"\r\n])*)\\"|"(?P<v2>(?:[^"\\\r\n]|\\.)*)"|'(?P<v3>[^'\r\n]*)'|(?P<v4>[^\s"',;&<>(){}\[\]\\]+))"#,
             )
             .ok()?,
-            flag: Regex::new(r#"(?:^|\s)--?(?P<n>[A-Za-z0-9_.\-]+)[ \t]+(?:"(?P<v1>[^"\r\n]*)"|'(?P<v2>[^'\r\n]*)'|(?P<v3>[^\s"']+))"#).ok()?,
-            userinfo: Regex::new(r#"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@"'<>]*:(?P<v>[^\s/@"'<>]+)@"#).ok()?,
+            flag: Regex::new(r#"(?-u)(?:^|\s)--?(?P<n>[A-Za-z0-9_.\-]+)[ \t]+(?:"(?P<v1>[^"\r\n]*)"|'(?P<v2>[^'\r\n]*)'|(?P<v3>[^\s"']+))"#).ok()?,
+            userinfo: Regex::new(r#"(?i-u)\b[a-z][a-z0-9+.\-]*://[^\s:/@"'<>]*:(?P<v>[^\s/@"'<>]+)@"#).ok()?,
             query: Regex::new(
-                r#"(?i)[?&;](?:token|access_token|refresh_token|id_token|auth|auth_token|api_key|apikey|key|sig|signature|password|passwd|pwd|secret|client_secret|code|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sharedaccesssignature)=(?P<v>[^&\s#"'<>]+)"#,
+                r#"(?i-u)[?&;](?:token|access_token|refresh_token|id_token|auth|auth_token|api_key|apikey|key|sig|signature|password|passwd|pwd|secret|client_secret|code|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sharedaccesssignature)=(?P<v>[^&\s#"'<>]+)"#,
             )
             .ok()?,
             pem: Regex::new(
-                r"-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(?s:.*?)-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
+                r"(?-u)-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(?s:.*?)-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
             )
             .ok()?,
         })
@@ -285,10 +292,7 @@ pub(super) fn find(input: &[u8], spans: &mut Spans) {
         return;
     };
     let mut done_to = 0;
-    for m in k.find_iter(input) {
-        if m.start() < done_to {
-            continue;
-        }
+    while let Some(m) = k.find(Input::new(input).span(done_to..input.len())) {
         let start = input[..m.start()]
             .iter()
             .rposition(|&b| b == b'\n')
@@ -298,9 +302,9 @@ pub(super) fn find(input: &[u8], spans: &mut Spans) {
             .position(|&b| b == b'\n')
             .map_or(input.len(), |i| m.end() + i);
         line(r, input, start..end, spans);
-        done_to = end;
+        done_to = end.max(m.end());
     }
-    if find_sub(input, b"-----BEGIN ").is_some() {
+    if pem_marker().is_some_and(|p| p.is_match(input)) {
         pem_blocks(r, input, spans);
     }
 }
@@ -314,6 +318,10 @@ fn push(spans: &mut Spans, base: usize, range: Range<usize>, label: &'static str
 fn line(r: &Rules, input: &[u8], at: Range<usize>, spans: &mut Spans) {
     let base = at.start;
     let text = &input[at];
+    let has = |needle: &[u8]| {
+        text.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
     for c in r.header.captures_iter(text) {
         let quoted = c.name("v1").or_else(|| c.name("v2"));
         let v = match (quoted, c.name("v3")) {
@@ -340,7 +348,10 @@ fn line(r: &Rules, input: &[u8], at: Range<usize>, spans: &mut Spans) {
             }
         }
     }
-    for c in r.bearer.captures_iter(text) {
+    for c in r
+        .bearer
+        .captures_iter(if has(b"bearer") { text } else { b"" })
+    {
         if let Some(v) = c.name("v") {
             if !is_placeholder(v.as_bytes()) && !is_code_reference(v.as_bytes()) {
                 push(spans, base, v.range(), LABEL);
@@ -350,13 +361,23 @@ fn line(r: &Rules, input: &[u8], at: Range<usize>, spans: &mut Spans) {
     // By hand rather than `captures_iter`: an assignment whose name is not
     // secret (`"text": "… API_KEY=…"`) must not hide the ones inside its value.
     let mut pos = 0;
-    while let Some(c) = r.assign.captures_at(text, pos) {
-        let Some(n) = c.name("n") else { break };
-        let whole = c.get(0).map_or(n.end(), |m| m.end());
-        if !is_secret_key_name(n.as_bytes()) {
-            pos = n.end().max(pos + 1);
+    // `find_at` runs on the DFA; the (slower) capture groups only for a
+    // secret-named match.
+    while let Some(found) = r.assign.find_at(text, pos) {
+        let name_len = text[found.start()..]
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            .count();
+        let name_end = found.start() + name_len;
+        if !is_secret_key_name(&text[found.start()..name_end]) {
+            pos = name_end.max(pos + 1);
             continue;
         }
+        let Some(c) = r.assign.captures_at(text, found.start()) else {
+            break;
+        };
+        let Some(n) = c.name("n") else { break };
+        let whole = c.get(0).map_or(n.end(), |m| m.end());
         pos = whole.max(pos + 1);
         let quoted = ["v1", "v2", "v3"].iter().find_map(|g| c.name(g));
         let (v, skip) = match quoted {
@@ -375,7 +396,10 @@ fn line(r: &Rules, input: &[u8], at: Range<usize>, spans: &mut Spans) {
             push(spans, base, v.range(), LABEL);
         }
     }
-    for c in r.flag.captures_iter(text) {
+    for c in r
+        .flag
+        .captures_iter(if text.contains(&b'-') { text } else { b"" })
+    {
         let (Some(n), Some(v)) = (
             c.name("n"),
             ["v1", "v2", "v3"].iter().find_map(|g| c.name(g)),

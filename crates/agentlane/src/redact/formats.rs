@@ -20,10 +20,23 @@ const WINDOW_BEFORE: usize = 64;
 /// How far after an inside literal a token may end.
 const WINDOW_AFTER: usize = 4096;
 
-struct Compiled {
-    anchors: Option<AhoCorasick>,
-    /// Per anchor: the families to try there, longest prefix first.
+/// Literal heads per searcher: Aho-Corasick's SIMD (Teddy) searcher takes at
+/// most 64 literals, so the heads are split into groups that each keep it.
+const GROUP: usize = 48;
+/// Bytes of an anchor used as its head (all of it: a short head such as `key`
+/// hits ordinary text far more often than `key-`).
+const HEAD: usize = 64;
+/// No family's token is shorter than this (prefix included).
+const MIN_TOKEN: usize = 16;
+
+struct Group {
+    heads: AhoCorasick,
+    /// Per head: the families to try there, longest anchor first.
     candidates: Vec<Vec<usize>>,
+}
+
+struct Compiled {
+    groups: Vec<Group>,
     /// Per family: its compiled regex (`None` for context-only families or a
     /// pattern that failed to compile, which a unit test forbids).
     regexes: Vec<Option<Regex>>,
@@ -46,32 +59,46 @@ fn anchor_of(family: &Family) -> Option<&'static str> {
 /// The regex of one family: anchored at the prefix, or the whole token.
 pub(super) fn pattern(family: &Family) -> Option<String> {
     match family.find {
-        Find::Prefix(p, body) => Some(format!("^(?:{}{})", regex::escape(p), body)),
-        Find::Inside(_, re) | Find::Scan(re) => Some(re.to_string()),
+        // `(?-u)`: ASCII classes and word boundaries, which the lazy DFA runs;
+        // a Unicode `\b` would force a much slower engine.
+        Find::Prefix(p, body) => Some(format!("(?-u)^(?:{}{})", regex::escape(p), body)),
+        Find::Inside(_, re) | Find::Scan(re) => Some(format!("(?-u){re}")),
         Find::Context(_) => None,
     }
 }
 
 fn compile(families: &[Family]) -> Compiled {
-    let mut anchors: Vec<&'static str> = families.iter().filter_map(anchor_of).collect();
-    anchors.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-    anchors.dedup();
-    let candidates = anchors
+    let mut heads: Vec<&'static str> = families
         .iter()
-        .map(|a| {
-            let mut c: Vec<usize> = families
+        .filter_map(anchor_of)
+        .map(|a| a.get(..HEAD).unwrap_or(a))
+        .collect();
+    heads.sort_unstable();
+    heads.dedup();
+    let groups = heads
+        .chunks(GROUP)
+        .filter_map(|chunk| {
+            let candidates = chunk
                 .iter()
-                .enumerate()
-                .filter(|(_, f)| match f.find {
-                    // A longer prefix can only start where a shorter one does.
-                    Find::Prefix(p, _) => p.starts_with(a) || a.starts_with(p),
-                    Find::Inside(l, _) => l == *a,
-                    _ => false,
+                .map(|h| {
+                    let mut c: Vec<usize> = families
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| anchor_of(f).is_some_and(|a| a.starts_with(h)))
+                        .map(|(i, _)| i)
+                        .collect();
+                    c.sort_by_key(|&i| {
+                        std::cmp::Reverse(anchor_of(&families[i]).map_or(0, str::len))
+                    });
+                    c
                 })
-                .map(|(i, _)| i)
                 .collect();
-            c.sort_by_key(|&i| std::cmp::Reverse(anchor_of(&families[i]).map_or(0, str::len)));
-            c
+            // Leftmost-first, case-sensitive literals keep the SIMD searchers.
+            let heads = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(chunk)
+                .ok()?;
+            Some(Group { heads, candidates })
         })
         .collect();
     let regexes = families
@@ -84,17 +111,20 @@ fn compile(families: &[Family]) -> Compiled {
         .filter(|(_, f)| matches!(f.find, Find::Scan(_)))
         .map(|(i, _)| i)
         .collect();
-    // Leftmost-first, case-sensitive literals keep the SIMD searchers.
-    let anchors = AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&anchors)
-        .ok();
     Compiled {
-        anchors,
-        candidates,
+        groups,
         regexes,
         scans,
     }
+}
+
+/// How many bytes from `at` could belong to a token (no space, quote or bracket).
+fn token_run(input: &[u8], at: usize, enough: usize) -> usize {
+    input[at..]
+        .iter()
+        .take(enough)
+        .take_while(|&&b| b > b' ' && b < 0x7f && !b"\"'`,;<>()[]{}\\".contains(&b))
+        .count()
 }
 
 fn is_word(b: u8) -> bool {
@@ -119,44 +149,64 @@ fn label(family: &Family) -> Cow<'static, str> {
 /// Appends the spans of tokens of a known format.
 pub(super) fn find(input: &[u8], spans: &mut Vec<(Range<usize>, Cow<'static, str>)>) {
     let c = compiled();
-    let Some(anchors) = &c.anchors else { return };
+    for group in &c.groups {
+        find_group(c, group, input, spans);
+    }
+    for &i in &c.scans {
+        if let Some(re) = &c.regexes[i] {
+            for t in re.find_iter(input) {
+                spans.push((t.range(), label(&FAMILIES[i])));
+            }
+        }
+    }
+}
+
+fn find_group(
+    c: &Compiled,
+    group: &Group,
+    input: &[u8],
+    spans: &mut Vec<(Range<usize>, Cow<'static, str>)>,
+) {
     let mut at = 0;
     while at < input.len() {
-        let Some(m) = anchors.find(Input::new(input).span(at..input.len())) else {
+        let Some(m) = group.heads.find(Input::new(input).span(at..input.len())) else {
             break;
         };
         at = m.start() + 1;
+        let p = m.start();
         let mut end = None;
-        for &i in &c.candidates[m.pattern().as_usize()] {
+        for &i in &group.candidates[m.pattern().as_usize()] {
             let family = &FAMILIES[i];
             let Some(re) = &c.regexes[i] else { continue };
             match family.find {
-                Find::Prefix(p, _) => {
-                    if !input[m.start()..].starts_with(p.as_bytes())
-                        || !starts_word(input, m.start())
+                Find::Prefix(prefix, _) => {
+                    if !input[p..].starts_with(prefix.as_bytes())
+                        || !starts_word(input, p)
+                        || token_run(input, p, MIN_TOKEN) < MIN_TOKEN
                     {
                         continue;
                     }
-                    let stop = input.len().min(m.start() + 8192);
-                    if let Some(t) = re.find(&input[m.start()..stop]) {
-                        let range = m.start()..m.start() + t.end();
-                        end = Some(range.end);
-                        spans.push((range, label(family)));
+                    let stop = input.len().min(p + 8192);
+                    if let Some(t) = re.find(&input[p..stop]) {
+                        end = Some(p + t.end());
+                        spans.push((p..p + t.end(), label(family)));
                         break;
                     }
                 }
-                Find::Inside(..) => {
-                    let lo = m.start().saturating_sub(WINDOW_BEFORE);
-                    let hi = input.len().min(m.end() + WINDOW_AFTER);
-                    for t in re.find_iter(&input[lo..hi]) {
-                        let range = lo + t.start()..lo + t.end();
-                        if range.start <= m.start() && range.end >= m.end() {
-                            end = Some(range.end);
-                            spans.push((range, label(family)));
-                            break;
-                        }
+                Find::Inside(anchor, _) => {
+                    if !input[p..].starts_with(anchor.as_bytes()) {
+                        continue;
                     }
-                    if end.is_some() {
+                    let anchor_end = p + anchor.len();
+                    let lo = p.saturating_sub(WINDOW_BEFORE);
+                    let hi = input.len().min(anchor_end + WINDOW_AFTER);
+                    let hit = re
+                        .find_iter(&input[lo..hi])
+                        .map(|t| lo + t.start()..lo + t.end())
+                        .find(|r| r.start <= p && r.end >= anchor_end);
+                    if let Some(range) = hit {
+                        end = Some(range.end);
+                        spans.push((range, label(family)));
                         break;
                     }
                 }
@@ -165,13 +215,6 @@ pub(super) fn find(input: &[u8], spans: &mut Vec<(Range<usize>, Cow<'static, str
         }
         if let Some(e) = end {
             at = at.max(e);
-        }
-    }
-    for &i in &c.scans {
-        if let Some(re) = &c.regexes[i] {
-            for t in re.find_iter(input) {
-                spans.push((t.range(), label(&FAMILIES[i])));
-            }
         }
     }
 }
