@@ -109,6 +109,21 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // The capture benchmark's shape of output (fake-agent --spew): plain
+    // 100-byte ASCII lines, where the anchors never hit.
+    let plain: Vec<u8> = (0..(1 << 20) / 100)
+        .flat_map(|i| format!("{i:08} the quick brown fox jumps over the lazy dog, again and again and again, ok\n").into_bytes())
+        .collect();
+    let mut g = c.benchmark_group("redact_shapes_1MiB_plain_lines");
+    g.throughput(Throughput::Bytes(plain.len() as u64));
+    g.bench_function("before_abb8df9", |b| {
+        b.iter(|| black_box(before.count(black_box(&plain))))
+    });
+    g.bench_function("after_table_and_context", |b| {
+        b.iter(|| black_box(r.redact_bytes(black_box(&plain)).len()))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
