@@ -303,7 +303,7 @@ mod tests {
             assert!(a.job.prompt.contains("[REDACTED"), "{}", a.job.prompt);
         }
         let a = admit_with(&c, req("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5", None), &r).unwrap();
-        assert_eq!(a.job.prompt, "[REDACTED]");
+        assert_eq!(a.job.prompt, "[REDACTED:github-pat]");
         let a = admit_with(&c, req("plain words", None), &r).unwrap();
         assert!(!a.prompt_redacted);
         assert_eq!(a.job.prompt, "plain words");

@@ -14,10 +14,8 @@ mod families;
 #[path = "formats.rs"]
 mod formats;
 
-// For the stream layer in mod.rs (holding a private key block's lines) and
-// for the environment layer (secret-looking names); not all are used yet.
-#[allow(unused_imports)]
-pub use context::{is_placeholder, is_secret_key_name, pem_begin, pem_end};
+// For the stream layer (holding a private key block's lines).
+pub use context::{pem_begin, pem_end};
 
 /// Appends the spans of `input` that hold a token shape or a secret in
 /// context, each with its replacement (`[REDACTED:<family>]`,
