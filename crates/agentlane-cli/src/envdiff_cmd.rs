@@ -126,7 +126,7 @@ async fn diff(
         ),
         _ => None,
     };
-    let parent: Env = std::env::vars().collect();
+    let parent: Env = agentlane::input::parent_env().into_iter().collect();
     let home = open_home(home, &parent)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let shell = envdiff::login_shell(&parent);

@@ -87,30 +87,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e}: write a duration like 90s, 20m, 1h30m or 500ms"))
 }
 
-fn read_prompt(path: &PathBuf) -> Result<Vec<u8>, Failure> {
-    let read = if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
-    } else {
-        std::fs::read(path)
-    };
-    read.map_err(|e| {
-        Failure::new(
-            exit_status::USAGE,
-            format!("cannot read --prompt-file {}: {e}", path.display()),
-        )
+fn read_prompt(path: &Path, cap: u64) -> Result<Vec<u8>, Failure> {
+    use agentlane::input::{read_file_capped, InputError};
+    read_file_capped(path, cap, "--prompt-file").map_err(|e| match e {
+        InputError::TooLarge { .. } => Failure::new(
+            exit_status::PAYLOAD_INVALID,
+            format!("{e}: check that it is the right file; the job kind's max_prompt_bytes sets the limit (16 MiB without a kind)"),
+        ),
+        InputError::Io { .. } => Failure::new(exit_status::USAGE, e.to_string()),
     })
 }
 
 fn env_spec(args: &ExecArgs) -> Result<EnvSpec, Failure> {
     let mut set = Vec::new();
     for file in &args.env_file {
-        let src = std::fs::read_to_string(file).map_err(|e| {
-            Failure::new(
-                exit_status::USAGE,
-                format!("cannot read --env-file {}: {e}", file.display()),
-            )
-        })?;
+        let src = agentlane::input::read_text_capped(
+            file,
+            agentlane::input::MAX_ENV_FILE_BYTES,
+            "--env-file",
+        )
+        .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?;
         let parsed = parse_env_file(&file.display().to_string(), &src)
             .map_err(|e| Failure::new(exit_status::USAGE, format!("invalid --env-file: {e}")))?;
         set.extend(parsed);
@@ -205,16 +201,31 @@ pub async fn run(
     home: Option<&PathBuf>,
     config: Option<&Path>,
 ) -> Result<i32, Failure> {
-    let prompt = match (&args.prompt, &args.prompt_file) {
-        (Some(p), _) => Some(p.clone().into_bytes()),
-        (None, Some(f)) => Some(read_prompt(f)?),
-        (None, None) => None,
-    };
-    let env = env_spec(&args)?;
+    if let Some(cwd) = args.cwd.as_deref().filter(|c| c.to_str().is_none()) {
+        return Err(Failure::new(
+            exit_status::USAGE,
+            format!(
+                "--cwd {} is not UTF-8 text: agentlane records the working directory in reports and events as text; rename the directory, or reach it through a symlink whose path is UTF-8",
+                cwd.display()
+            ),
+        ));
+    }
     let config = match &args.route {
         Some(_) => Some(require_config(config)?),
         None => load_config(config)?,
     };
+    // A kind's contract caps its prompts; a documented cap stands elsewhere.
+    let prompt_cap = args
+        .kind
+        .as_ref()
+        .and_then(|k| config.as_ref()?.kinds.get(k)?.max_prompt_bytes)
+        .unwrap_or(agentlane::input::MAX_PROMPT_BYTES);
+    let prompt = match (&args.prompt, &args.prompt_file) {
+        (Some(p), _) => Some(p.clone().into_bytes()),
+        (None, Some(f)) => Some(read_prompt(f, prompt_cap)?),
+        (None, None) => None,
+    };
+    let env = env_spec(&args)?;
     let rules = rules(&args, config.as_ref())?;
     let (home, store) = open_store(home).await?;
     let dispatcher = Dispatcher::new(home, store, rules);

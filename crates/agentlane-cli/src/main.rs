@@ -305,6 +305,11 @@ fn main() -> ExitCode {
             return ExitCode::from(status as u8);
         }
     };
+    for name in agentlane::input::non_utf8_vars() {
+        eprintln!(
+            "agentlane: warning: the variable {name} is not UTF-8 text and is not passed to agents (set it in UTF-8, or unset it in the service's environment)"
+        );
+    }
     match run(cli) {
         Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
         Err(failure) => {

@@ -191,7 +191,7 @@ pub async fn run(
         .filter(|k| k.routes.is_empty() || k.routes.contains(&route.name))
         .filter_map(|k| k.max_prompt_bytes)
         .max();
-    let worker_env: BTreeMap<String, String> = std::env::vars().collect();
+    let worker_env: BTreeMap<String, String> = agentlane::input::parent_env().into_iter().collect();
     let service_env = agentlane::service::unit_environment_for_route(
         &config,
         &route.name,

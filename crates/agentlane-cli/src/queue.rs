@@ -1,6 +1,6 @@
 //! `agentlane enqueue` and `agentlane worker`.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,22 +62,50 @@ fn read_jsonl(path: &Path) -> Result<Vec<Line>, Failure> {
         })?;
         Box::new(std::io::BufReader::new(f))
     };
+    read_jsonl_lines(reader, &path.display().to_string())
+}
+
+/// Splits JSON lines with a cap on each line and on the whole input, read while reading.
+fn read_jsonl_lines(mut reader: impl BufRead, shown: &str) -> Result<Vec<Line>, Failure> {
+    use agentlane::input::{MAX_JSONL_BYTES, MAX_JSONL_LINE_BYTES};
     let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| {
-            Failure::new(
-                exit_status::USAGE,
-                format!(
-                    "cannot read --jsonl {} at line {}: {e}",
-                    path.display(),
-                    i + 1
-                ),
-            )
-        })?;
+    let mut total: u64 = 0;
+    let mut buf = Vec::new();
+    for i in 0.. {
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_JSONL_LINE_BYTES + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| {
+                Failure::new(
+                    exit_status::USAGE,
+                    format!("cannot read --jsonl {shown} at line {}: {e}", i + 1),
+                )
+            })?;
+        if read == 0 {
+            break;
+        }
+        total += read as u64;
+        if buf.len() as u64 > MAX_JSONL_LINE_BYTES {
+            return Err(Failure::new(
+                exit_status::PAYLOAD_INVALID,
+                format!("--jsonl {shown}: line {} is longer than {MAX_JSONL_LINE_BYTES} bytes, the limit for one job (a 16 MiB prompt and its fields); nothing was enqueued", i + 1),
+            ));
+        }
+        if total > MAX_JSONL_BYTES {
+            return Err(Failure::new(
+                exit_status::PAYLOAD_INVALID,
+                format!("--jsonl {shown} holds more than {MAX_JSONL_BYTES} bytes, the limit for one batch; nothing was enqueued: split it into several files"),
+            ));
+        }
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            out.push((i + 1, Err("the line is not UTF-8 text".to_string())));
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = serde_json::from_str::<JobRequest>(&line)
+        let parsed = serde_json::from_str::<JobRequest>(line)
             .map_err(|e| format!("column {}: {e}", e.column()));
         out.push((i + 1, parsed));
     }
@@ -95,7 +123,10 @@ pub async fn enqueue(
         None => {
             let prompt = match (&args.prompt, &args.prompt_file) {
                 (Some(p), _) => p.clone(),
-                (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Failure::new(exit_status::USAGE, format!("cannot read --prompt-file {}: {e}", f.display())))?,
+                (None, Some(f)) => agentlane::input::read_text_capped(f, agentlane::input::MAX_PROMPT_BYTES, "--prompt-file").map_err(|e| match e {
+                    agentlane::input::InputError::TooLarge { .. } => Failure::new(exit_status::PAYLOAD_INVALID, format!("{e}: check that it is the right file")),
+                    agentlane::input::InputError::Io { .. } => Failure::new(exit_status::USAGE, e.to_string()),
+                })?,
                 (None, None) => return Err(Failure::new(exit_status::USAGE, "give the job's prompt with --prompt or --prompt-file (or many jobs with --jsonl)")),
             };
             vec![(

@@ -102,7 +102,7 @@ fn render(
     config: Option<&Path>,
 ) -> Result<Rendered, Failure> {
     let config = service::absolute_config(require_config(config)?).map_err(failure)?;
-    let parent: BTreeMap<String, String> = std::env::vars().collect();
+    let parent: BTreeMap<String, String> = agentlane::input::parent_env().into_iter().collect();
     let home_dir = match home {
         Some(h) => absolute(h)?,
         None => default_home(|k| parent.get(k).cloned())

@@ -19,6 +19,7 @@ pub mod events;
 pub mod exit_status;
 pub mod fingerprint;
 pub mod home;
+pub mod input;
 pub mod matrix;
 pub mod policy;
 pub mod preflight;

@@ -269,11 +269,16 @@ impl RuleSet {
 
     /// Reads a user rules file on top of `self`.
     pub fn with_file(&self, path: &Path) -> Result<RuleSet, RulesError> {
-        let src = std::fs::read_to_string(path).map_err(|e| RulesError {
+        let src = crate::input::read_text_capped(
+            path,
+            crate::input::MAX_CONFIG_FILE_BYTES,
+            "the rules file",
+        )
+        .map_err(|e| RulesError {
             file: path.display().to_string(),
             line: 0,
             column: 0,
-            message: format!("cannot read the rules file: {e}"),
+            message: e.to_string(),
         })?;
         self.with_document(&path.display().to_string(), &src)
     }

@@ -165,7 +165,7 @@ impl WorkerKind {
         let base = r
             .base_env
             .clone()
-            .unwrap_or_else(|| std::env::vars().collect());
+            .unwrap_or_else(|| crate::input::parent_env().into_iter().collect());
         r.base_env = Some(crate::dispatch::build_env(&self.env, base));
         if let Some(user) = &self.user {
             r.run_as = crate::dispatch::RunAs::lookup(user);
@@ -445,11 +445,23 @@ pub fn discover(explicit: Option<&Path>) -> Result<Option<Config>, ConfigError> 
 
 /// Loads a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = crate::input::read_text_capped(
+        path,
+        crate::input::MAX_CONFIG_FILE_BYTES,
+        "the configuration",
+    )
+    .map_err(|e| ConfigError {
         file: path.display().to_string(),
         line: 0,
         column: 0,
-        message: format!("cannot read the configuration: {e}; create one with `agentlane init`"),
+        message: match e {
+            crate::input::InputError::Io { error, .. }
+                if error.kind() == std::io::ErrorKind::NotFound =>
+            {
+                format!("cannot read the configuration: {error}; create one with `agentlane init`")
+            }
+            other => other.to_string(),
+        },
     })?;
     parse(path, &text)
 }
@@ -654,12 +666,9 @@ fn load_rules(
     hasher: &mut blake3::Hasher,
 ) -> Result<RuleSet, ConfigError> {
     let path = src.path(file.get_ref());
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        src.at(
-            file,
-            format!("cannot read rules file {}: {e}", path.display()),
-        )
-    })?;
+    let text =
+        crate::input::read_text_capped(&path, crate::input::MAX_CONFIG_FILE_BYTES, "rules file")
+            .map_err(|e| src.at(file, e.to_string()))?;
     hasher.update(text.as_bytes());
     base.with_document(&path.display().to_string(), &text)
         .map_err(|e| ConfigError {
@@ -746,8 +755,9 @@ fn route(
     let mut set: Vec<(String, String)> = Vec::new();
     if let Some(f) = &r.env_file {
         let path = src.path(f.get_ref());
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| src.at(f, format!("cannot read env_file {}: {e}", path.display())))?;
+        let text =
+            crate::input::read_text_capped(&path, crate::input::MAX_ENV_FILE_BYTES, "env_file")
+                .map_err(|e| src.at(f, e.to_string()))?;
         hasher.update(text.as_bytes());
         let parsed =
             parse_env_file(&path.display().to_string(), &text).map_err(|e| ConfigError {

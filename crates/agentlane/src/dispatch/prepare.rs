@@ -68,7 +68,7 @@ fn child_context(req: &DispatchRequest) -> (PathBuf, BTreeMap<String, String>) {
     };
     let mut env = match &req.base_env {
         Some(base) => build_env(&req.env, base.clone()),
-        None => build_env(&req.env, std::env::vars()),
+        None => build_env(&req.env, crate::input::parent_env()),
     };
     // agentlane's own store URL may carry the database password: it is the
     // worker's, never the agent's.

@@ -43,7 +43,7 @@ impl Stamp {
     pub fn of(config: &Config, route: &Route, key: &[u8; 32]) -> Stamp {
         let env = match &route.base_env {
             Some(base) => build_env(&route.env, base.clone()),
-            None => build_env(&route.env, std::env::vars()),
+            None => build_env(&route.env, crate::input::parent_env()),
         };
         let parent_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let cwd = route
