@@ -141,6 +141,10 @@ impl Class {
     }
 
     /// What `agentlane explain` prints for this class.
+    #[allow(
+        clippy::expect_used,
+        reason = "CLASS_INFO has an entry for every class: a unit test checks each"
+    )]
     pub fn info(&self) -> &'static ClassInfo {
         let label = self.static_label();
         CLASS_INFO

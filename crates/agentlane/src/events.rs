@@ -95,16 +95,20 @@ pub struct Prepare {
     /// The program as asked for.
     pub program: String,
     /// The resolved executable (null when it did not resolve).
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub cli_path: Option<PathBuf>,
     /// The shebang interpreter, when the program is a script.
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub interpreter: Option<PathBuf>,
     /// The argument vector, redacted (prompt arguments replaced by their size).
     pub argv: Vec<String>,
     /// The working directory.
+    #[serde(serialize_with = "crate::lossy_path::write")]
     pub cwd: PathBuf,
     /// Whether it exists as a directory.
     pub cwd_exists: bool,
     /// The repository root (git), if any.
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub repo_root: Option<PathBuf>,
     /// Prompt size in bytes.
     pub prompt_bytes: u64,
@@ -174,8 +178,10 @@ pub struct Exit {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Artifacts {
     /// Full stdout (redacted).
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub stdout: Option<PathBuf>,
     /// Full stderr (redacted).
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub stderr: Option<PathBuf>,
 }
 
@@ -233,6 +239,7 @@ pub struct PreflightChecked {
     /// The evidence of the first failing check.
     pub evidence: Option<String>,
     /// The resolved executable.
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub cli_path: Option<PathBuf>,
     /// The environment fingerprint id of the route's environment.
     pub env_fingerprint: String,

@@ -32,6 +32,10 @@ pub struct FailureFacts<'a> {
     pub host: Option<&'a str>,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern: a unit test compiles every one"
+)]
 fn masks() -> &'static [(Regex, &'static str)] {
     static MASKS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
     MASKS.get_or_init(|| {

@@ -8,6 +8,9 @@
 //! I/O stays at the edges: [`dispatch`] (processes and pipes), [`store`]
 //! (SQLite behind a trait) and [`home`] (the state directory).
 #![deny(missing_docs)]
+// No unwrap or expect on a path a user or a job can reach: errors are values.
+// (Tests may unwrap: clippy.toml allows it there.)
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod class;
 pub mod classify;
@@ -20,6 +23,7 @@ pub mod exit_status;
 pub mod fingerprint;
 pub mod home;
 pub mod input;
+mod lossy_path;
 pub mod matrix;
 pub mod policy;
 pub mod preflight;

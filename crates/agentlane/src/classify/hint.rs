@@ -105,6 +105,10 @@ pub fn default_hint(class: Class, ctx: &HintContext<'_>) -> String {
     render(template, ctx)
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern: a unit test compiles every one"
+)]
 fn retry_after_patterns() -> &'static [Regex] {
     static PATTERNS: OnceLock<Vec<Regex>> = OnceLock::new();
     PATTERNS.get_or_init(|| {
@@ -141,6 +145,10 @@ pub fn retry_after_secs(text: &str) -> Option<u64> {
 
 /// The Unix time a usage limit resets at, when the CLI printed one
 /// (Claude Code: `Claude AI usage limit reached|1750708800`). Pure.
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern: a unit test compiles every one"
+)]
 pub fn reset_epoch(text: &str) -> Option<u64> {
     static EPOCH: OnceLock<Regex> = OnceLock::new();
     let re = EPOCH.get_or_init(|| {

@@ -63,7 +63,7 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     source: String,
-    compiled: OnceLock<Regex>,
+    compiled: OnceLock<Option<Regex>>,
 }
 
 impl Pattern {
@@ -71,11 +71,12 @@ impl Pattern {
         RegexBuilder::new(source).multi_line(true).build()
     }
 
-    /// The compiled regex.
-    pub fn regex(&self) -> &Regex {
-        self.compiled.get_or_init(|| {
-            Pattern::build(&self.source).expect("rule patterns are validated when loaded or tested")
-        })
+    /// The compiled regex. Patterns are validated when their file is read,
+    /// so `None` (a pattern that does not compile) means a rule that never matches.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| Pattern::build(&self.source).ok())
+            .as_ref()
     }
 
     /// The pattern's source text.
@@ -217,7 +218,7 @@ fn compile(file: &str, src: &str, raw: RawRule, eager: bool) -> Result<(Rule, bo
             if eager {
                 let re = Pattern::build(p.get_ref())
                     .map_err(|e| at(p, format!("invalid pattern in rule '{id}': {e}")))?;
-                let _ = compiled.set(re);
+                let _ = compiled.set(Some(re));
             }
             Some(Pattern {
                 source: p.get_ref().clone(),
@@ -249,6 +250,10 @@ fn compile(file: &str, src: &str, raw: RawRule, eager: bool) -> Result<(Rule, bo
 
 impl RuleSet {
     /// The built-in rules alone.
+    #[allow(
+        clippy::expect_used,
+        reason = "the built-in rules file is parsed by a unit test"
+    )]
     pub fn builtin() -> &'static RuleSet {
         static BUILTIN: OnceLock<RuleSet> = OnceLock::new();
         BUILTIN.get_or_init(|| {
@@ -340,7 +345,7 @@ impl Rule {
                 _ => "no exit status".into(),
             });
         };
-        let re = pattern.regex();
+        let re = pattern.regex()?;
         let in_text = |s: &str| {
             re.find_iter(s).last().map(|m| {
                 let start = s[..m.start()].rfind('\n').map_or(0, |i| i + 1);

@@ -692,17 +692,14 @@ fn route(
         .as_ref()
         .map_or("generic", |p| p.get_ref().as_str());
     let profile = profile::profile(profile_name).ok_or_else(|| {
-        let at = r
-            .profile
-            .as_ref()
-            .expect("a missing profile defaults to generic");
-        src.at(
-            at,
-            format!(
-                "unknown profile '{profile_name}' in route '{name}': use one of {}",
-                profile::names().join(", ")
-            ),
-        )
+        let message = format!(
+            "unknown profile '{profile_name}' in route '{name}': use one of {}",
+            profile::names().join(", ")
+        );
+        match &r.profile {
+            Some(at) => src.at(at, message),
+            None => src.at(spanned, message),
+        }
     })?;
     let program = match (&r.program, profile.program) {
         (Some(p), _) => p.get_ref().clone(),
@@ -712,10 +709,11 @@ fn route(
         }
     };
     if program.is_empty() {
-        return Err(src.at(
-            r.program.as_ref().expect("empty program was given"),
-            "`program` is empty: give a bare name or an absolute path",
-        ));
+        let message = "`program` is empty: give a bare name or an absolute path";
+        return Err(match &r.program {
+            Some(at) => src.at(at, message),
+            None => src.at(spanned, message),
+        });
     }
     let prompt_via = match &r.prompt_via {
         Some(v) => v.get_ref().parse::<PromptVia>().map_err(|e| src.at(v, e))?,

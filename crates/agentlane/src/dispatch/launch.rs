@@ -203,8 +203,12 @@ pub(super) fn launch(
     }
     registry.insert(pid);
     drop(registry);
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
+    // Both are piped by the spawn above; tokio hands each out once.
+    #[allow(clippy::expect_used, reason = "the spawn above pipes both streams")]
+    let (stdout, stderr) = (
+        child.stdout.take().expect("stdout is piped"),
+        child.stderr.take().expect("stderr is piped"),
+    );
     widen_pipe(stdout.as_raw_fd());
     widen_pipe(stderr.as_raw_fd());
     let pipe_inodes = [stdout.as_raw_fd(), stderr.as_raw_fd()]

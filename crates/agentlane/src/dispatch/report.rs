@@ -36,14 +36,18 @@ pub struct DispatchReport {
     /// The argument vector, redacted (prompt arguments replaced by their size).
     pub argv: Vec<String>,
     /// The working directory.
+    #[serde(serialize_with = "crate::lossy_path::write")]
     pub cwd: PathBuf,
     /// Whether it existed.
     pub cwd_exists: bool,
     /// The repository root, if any.
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub repo_root: Option<PathBuf>,
     /// The resolved executable.
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub cli_path: Option<PathBuf>,
     /// The resolved shebang interpreter.
+    #[serde(serialize_with = "crate::lossy_path::write_opt")]
     pub interpreter: Option<PathBuf>,
     /// The child's environment fingerprint.
     pub env_fingerprint: EnvFingerprint,

@@ -514,6 +514,10 @@ fn push_parent(dirs: &mut Vec<String>, file: &Path) -> bool {
     true
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern: a unit test compiles every one"
+)]
 fn home_var() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"\$\{HOME\}|\$HOME\b").expect("the HOME pattern compiles"))

@@ -153,6 +153,10 @@ pub struct DispatchRecord {
 /// The report as a store keeps it: without its environment fingerprint
 /// (1–2 KB), which the dispatch's `runner_prepare` event already holds.
 /// Reading the dispatch back ([`DispatchRecord::restored`]) puts it back.
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(crate) fn stored_report(r: &DispatchReport) -> serde_json::Value {
     let mut v = serde_json::to_value(r).expect("reports serialise");
     if let Some(m) = v.as_object_mut() {

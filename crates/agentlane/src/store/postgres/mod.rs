@@ -451,6 +451,10 @@ impl FinishParams {
     }
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 fn json(v: &impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(v).expect("events serialise")
 }

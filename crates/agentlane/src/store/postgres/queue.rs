@@ -61,6 +61,10 @@ fn millis(d: Duration) -> f64 {
 /// in one transaction.
 const ENQUEUE_CHUNK: usize = 1000;
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(super) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
     let mut client = s.client().await?;
     let e = err(&s.location);
@@ -408,6 +412,10 @@ struct SettleParams {
 }
 
 impl SettleParams {
+    #[allow(
+        clippy::expect_used,
+        reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+    )]
     fn of(c: &Completion) -> SettleParams {
         let row = c.settle.row();
         let decided = c.decided();

@@ -22,6 +22,10 @@ fn ids(tx: &rusqlite::Transaction<'_>, sql: &str, limit: usize) -> rusqlite::Res
     rows.collect()
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(super) fn maintain(
     conn: &mut Connection,
     retention: Option<Duration>,

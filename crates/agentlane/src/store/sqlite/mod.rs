@@ -149,6 +149,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("events serialise")
 }
@@ -506,11 +510,14 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })?;
-        let (summary, report) = match found.len() {
-            0 => return Ok(None),
-            1 => found.into_iter().next().expect("one row"),
-            _ if found[0].0.dispatch_id == id_or_prefix => found.into_iter().next().expect("rows"),
-            _ => return Err(StoreError::Ambiguous(id_or_prefix.to_string())),
+        let exact = found
+            .first()
+            .is_some_and(|(s, _)| s.dispatch_id == id_or_prefix);
+        if found.len() > 1 && !exact {
+            return Err(StoreError::Ambiguous(id_or_prefix.to_string()));
+        }
+        let Some((summary, report)) = found.into_iter().next() else {
+            return Ok(None);
         };
         let report = report
             .map(|r| {

@@ -51,6 +51,10 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(super) fn enqueue(conn: &mut Connection, jobs: &[NewJob]) -> rusqlite::Result<Vec<String>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut ids = Vec::with_capacity(jobs.len());
@@ -90,6 +94,10 @@ pub(super) fn claim(
 }
 
 /// The claim, inside the caller's transaction, in claim order.
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(super) fn claim_in(
     tx: &Transaction<'_>,
     lane: &str,
@@ -130,6 +138,10 @@ pub(super) fn claim_in(
     Ok(claimed)
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(super) fn heartbeat(
     conn: &mut Connection,
     owner: &str,
@@ -371,6 +383,10 @@ pub(super) fn resolve_incident(
     Ok(Some(released))
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
 pub(super) fn lane_pending(
     conn: &mut Connection,
     lane: &str,
