@@ -7,6 +7,9 @@
 
 pub mod profile;
 pub mod starter;
+mod validate;
+
+pub use validate::MIN_LEASE;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -483,6 +486,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let offset = e.span().map_or(0, |s| s.start);
         src.error(offset, e.message().trim().to_string())
     })?;
+    validate::check(&src, &raw)?;
     let mut hasher = blake3::Hasher::new();
     hasher.update(text.as_bytes());
     let rules = match &raw.rules_file {
