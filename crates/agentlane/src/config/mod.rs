@@ -484,7 +484,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        src.error(offset, e.message().trim().to_string())
+        let message = match e.message().trim() {
+            // The TOML parser names no reason for some inputs (`0=`).
+            "" => "invalid TOML here: a value is missing or malformed (write key = \"text\", key = 3 or key = [\"a\"])".to_string(),
+            m => m.to_string(),
+        };
+        src.error(offset, message)
     })?;
     validate::check(&src, &raw)?;
     let mut hasher = blake3::Hasher::new();
@@ -947,5 +952,7 @@ impl Route {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;
