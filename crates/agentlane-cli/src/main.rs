@@ -159,11 +159,9 @@ pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>, Failure> {
 fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, Failure> {
     SqliteStore::open(path).map_err(|e| {
         let hint = match e {
-            agentlane::store::StoreError::SchemaTooNew { .. } => String::new(),
-            agentlane::store::StoreError::Damaged { .. } => format!(
-                "\nhint: {0} is not a sound SQLite database: check it with `sqlite3 {0} 'PRAGMA integrity_check'`, then restore it from a backup, or move it aside (agentlane creates a new, empty one)",
-                path.display()
-            ),
+            // Their messages carry their own fix.
+            agentlane::store::StoreError::SchemaTooNew { .. }
+            | agentlane::store::StoreError::Damaged { .. } => String::new(),
             _ => format!(
                 "\nhint: check that {} is writable and not on a network filesystem",
                 path.display()

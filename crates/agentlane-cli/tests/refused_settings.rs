@@ -193,3 +193,74 @@ fn a_corrupt_database_gets_an_integrity_check_and_restore_hint() {
     // The file is left as it was, for the user to inspect.
     assert_eq!(std::fs::read(&db).unwrap(), garbage);
 }
+
+#[test]
+fn a_malformed_database_gets_the_same_hint_as_a_foreign_file() {
+    // A real store whose pages after the header are overwritten: SQLite opens
+    // it and reports "database disk image is malformed" on the first query.
+    let sb = Sandbox::new();
+    let out = sb.run(&["exec", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let db = database(&sb);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 8192, "the store has more than one page");
+    for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
+        *b = (i.wrapping_mul(7919) % 251) as u8;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let out = sb.run(&["runs"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(err.contains("database disk image is malformed"), "{err}");
+    assert!(err.contains("PRAGMA integrity_check"), "{err}");
+    assert!(err.contains("move it aside"), "{err}");
+    assert!(!err.contains("writable"), "{err}");
+}
+
+/// The test server (`AGENTLANE_TEST_POSTGRES`, else the local one).
+fn pg_base() -> String {
+    std::env::var("AGENTLANE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", stderr(&out));
+}
+
+#[test]
+fn a_postgres_schema_newer_than_the_binary_is_refused_with_both_versions() {
+    let schema = format!("al_refused_{}", std::process::id());
+    let base = pg_base();
+    psql(
+        &base,
+        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+    );
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let sb = Sandbox::new();
+    let out = sb.run(&["--store", &url, "migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    psql(
+        &base,
+        &format!("INSERT INTO {schema}.agentlane_migrations (version) VALUES (999)"),
+    );
+    let out = sb.run(&["--store", &url, "runs"]);
+    psql(&base, &format!("DROP SCHEMA {schema} CASCADE"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains("schema version 999, newer than this agentlane knows (4)"),
+        "{err}"
+    );
+    assert!(err.contains("upgrade agentlane"), "{err}");
+    assert!(!err.contains("check the URL"), "{err}");
+}

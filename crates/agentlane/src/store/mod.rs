@@ -65,8 +65,9 @@ pub enum StoreError {
         /// The newest schema version this binary knows.
         supported: i64,
     },
-    /// The database file is not a database or is damaged.
-    #[error("the store at {location} is damaged: {message}")]
+    /// The database file is not a database or is damaged. The message says
+    /// how to check it and what to do, wherever the damage shows.
+    #[error("the store at {location} is damaged: {message}\nhint: {location} is not a sound SQLite database: check it with `sqlite3 {location} 'PRAGMA integrity_check'`, then restore it from a backup, or move it aside (agentlane creates a new, empty one)")]
     Damaged {
         /// The database file.
         location: String,
