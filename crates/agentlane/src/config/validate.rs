@@ -117,3 +117,59 @@ impl Config {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use test_case::test_case;
+
+    use crate::config::parse;
+
+    const ROUTE: &str = "[routes.a]\nprogram = \"/bin/true\"\n";
+
+    #[test_case("[queue]\nlease = \"0s\"\n", 2, 9, "at least \"1s\"" ; "zero lease")]
+    #[test_case("[queue]\nlease = \"999ms\"\n", 2, 9, "lease/3" ; "lease under the minimum")]
+    #[test_case("[queue]\npoll = \"0ms\"\n", 2, 8, "without pause" ; "zero poll")]
+    #[test_case("[queue]\nretention = \"0d\"\n", 2, 13, "\"off\"" ; "zero retention")]
+    #[test_case("[preflight]\nprobe_timeout = \"0s\"\n", 2, 17, "no route would pass" ; "zero probe timeout")]
+    #[test_case("[routes.b]\nprogram = \"x\"\ntimeout = \"0s\"\n", 3, 11, "routes.b.timeout" ; "zero route timeout")]
+    #[test_case("[retry.rate_limited]\nmax_timeout = \"0s\"\n", 2, 15, "retry.rate_limited.max_timeout" ; "zero retry cap")]
+    #[test_case("[routes.b]\nprogram = \"x\"\n[routes.b.retry.timeout]\nmax_timeout = \"0s\"\n", 4, 15, "routes.b.retry.timeout.max_timeout" ; "zero route retry cap")]
+    fn settings_that_cannot_work_are_refused_at_their_position(
+        text: &str,
+        line: usize,
+        column: usize,
+        fix: &str,
+    ) {
+        let e = parse(Path::new("a.toml"), &format!("{text}{ROUTE}")).unwrap_err();
+        assert_eq!((e.line, e.column), (line, column), "{e}");
+        assert!(e.message.contains(fix), "{e}");
+    }
+
+    #[test_case("[queue]\nlease = \"1s\"\n" ; "the minimum lease")]
+    #[test_case("[queue]\nretention = \"off\"\n" ; "retention off")]
+    #[test_case("[queue]\nshutdown_grace = \"0s\"\n" ; "no shutdown grace")]
+    #[test_case("[preflight]\nttl = \"0s\"\n" ; "a preflight probed every time")]
+    #[test_case("[retry.rate_limited]\ninitial_backoff = \"0s\"\n" ; "an immediate retry")]
+    fn settings_that_work_at_zero_or_the_minimum_are_accepted(text: &str) {
+        parse(Path::new("a.toml"), &format!("{text}{ROUTE}")).unwrap();
+    }
+
+    #[test]
+    fn a_lane_is_checked_against_the_configured_lanes_only_when_there_are_some() {
+        let none = parse(Path::new("a.toml"), ROUTE).unwrap();
+        assert!(none.check_lane("anything").is_ok());
+        let some = parse(
+            Path::new("a.toml"),
+            &format!("{ROUTE}[lanes.main]\nroutes = [\"a\"]\n[lanes.bulk]\n"),
+        )
+        .unwrap();
+        assert!(some.check_lane("main").is_ok());
+        let e = some.check_lane("mian").unwrap_err();
+        assert!(
+            e.contains("unknown lane 'mian'") && e.contains("[bulk, main]"),
+            "{e}"
+        );
+    }
+}
