@@ -137,10 +137,11 @@ pub async fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>)
 pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>, Failure> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = agentlane::store::postgres::PostgresStore::open(url).await.map_err(|e| {
-            Failure::new(
-                exit_status::IO_ERROR,
-                format!("{e}\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)"),
-            )
+            let hint = match e {
+                agentlane::store::StoreError::SchemaTooNew { .. } => "",
+                _ => "\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)",
+            };
+            Failure::new(exit_status::IO_ERROR, format!("{e}{hint}"))
         })?;
         return Ok(Arc::new(store));
     }
@@ -157,13 +158,16 @@ pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>, Failure> {
 
 fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, Failure> {
     SqliteStore::open(path).map_err(|e| {
-        Failure::new(
-            exit_status::IO_ERROR,
-            format!(
-                "{e}\nhint: check that {} is writable and not on a network filesystem",
+        let hint = match e {
+            // Their messages carry their own fix.
+            agentlane::store::StoreError::SchemaTooNew { .. }
+            | agentlane::store::StoreError::Damaged { .. } => String::new(),
+            _ => format!(
+                "\nhint: check that {} is writable and not on a network filesystem",
                 path.display()
             ),
-        )
+        };
+        Failure::new(exit_status::IO_ERROR, format!("{e}{hint}"))
     })
 }
 

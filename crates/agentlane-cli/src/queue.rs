@@ -305,6 +305,11 @@ pub async fn worker(
     config: Option<&Path>,
 ) -> Result<i32, Failure> {
     let config = Arc::new(require_config(config)?);
+    // A lane the configuration does not define would wait forever (or drain
+    // at once): refused before the store is opened.
+    config
+        .check_lane(&args.lane)
+        .map_err(|e| Failure::new(exit_status::CONFIG, e))?;
     let (home, store) = open_store(home).await?;
     let dispatcher = Arc::new(Dispatcher::new(
         home,

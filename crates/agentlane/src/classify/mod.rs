@@ -157,4 +157,6 @@ fn last_line(text: &structured::StreamText) -> Option<String> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -7,6 +7,9 @@
 
 pub mod profile;
 pub mod starter;
+mod validate;
+
+pub use validate::MIN_LEASE;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -481,8 +484,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        src.error(offset, e.message().trim().to_string())
+        let message = match e.message().trim() {
+            // The TOML parser names no reason for some inputs (`0=`).
+            "" => "invalid TOML here: a value is missing or malformed (write key = \"text\", key = 3 or key = [\"a\"])".to_string(),
+            m => m.to_string(),
+        };
+        src.error(offset, message)
     })?;
+    validate::check(&src, &raw)?;
     let mut hasher = blake3::Hasher::new();
     hasher.update(text.as_bytes());
     let rules = match &raw.rules_file {
@@ -941,5 +950,7 @@ impl Route {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,9 @@
 
 mod capture;
 pub mod env;
+#[cfg(test)]
+#[path = "env_props.rs"]
+mod env_props;
 mod guard;
 mod launch;
 mod prepare;

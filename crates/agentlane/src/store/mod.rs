@@ -54,6 +54,26 @@ pub enum StoreError {
     /// A copy's target already holds data.
     #[error("the target store is not empty ({0}): copy into a fresh database")]
     NotEmpty(String),
+    /// The database was written by a newer agentlane: its schema version is
+    /// above the newest this binary knows, so it is not used.
+    #[error("the store at {location} has schema version {found}, newer than this agentlane knows ({supported}): upgrade agentlane, or point --store (or AGENTLANE_STORE) at another database")]
+    SchemaTooNew {
+        /// Where the store is (file or URL without password).
+        location: String,
+        /// The schema version found in the database.
+        found: i64,
+        /// The newest schema version this binary knows.
+        supported: i64,
+    },
+    /// The database file is not a database or is damaged. The message says
+    /// how to check it and what to do, wherever the damage shows.
+    #[error("the store at {location} is damaged: {message}\nhint: {location} is not a sound SQLite database: check it with `sqlite3 {location} 'PRAGMA integrity_check'`, then restore it from a backup, or move it aside (agentlane creates a new, empty one)")]
+    Damaged {
+        /// The database file.
+        location: String,
+        /// The backend's message.
+        message: String,
+    },
 }
 
 impl StoreError {

@@ -387,6 +387,13 @@ impl PostgresStore {
             .await
             .map_err(&e)?
             .get(0);
+        if current as usize > MIGRATIONS.len() {
+            return Err(StoreError::SchemaTooNew {
+                location: self.location.clone(),
+                found: current.into(),
+                supported: MIGRATIONS.len() as i64,
+            });
+        }
         let mut applied = 0;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             tx.batch_execute(sql).await.map_err(&e)?;

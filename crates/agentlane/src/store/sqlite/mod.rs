@@ -41,12 +41,19 @@ pub struct SqliteStore {
 
 fn backend(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| {
+        let code = e.sqlite_error_code();
         let busy = matches!(
-            e.sqlite_error_code(),
+            code,
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
         );
+        let damaged = matches!(
+            code,
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        );
         let (location, message) = (path.display().to_string(), e.to_string());
-        if busy {
+        if damaged {
+            StoreError::Damaged { location, message }
+        } else if busy {
             StoreError::Unavailable { location, message }
         } else {
             StoreError::Backend { location, message }
@@ -83,6 +90,16 @@ impl SqliteStore {
         .map_err(&err)?;
         conn.pragma_update(None, "wal_autocheckpoint", 64)
             .map_err(&err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&err)?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::SchemaTooNew {
+                location: path.display().to_string(),
+                found: version,
+                supported: MIGRATIONS.len() as i64,
+            });
+        }
         migrate(&mut conn).map_err(&err)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
