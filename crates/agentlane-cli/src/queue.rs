@@ -363,3 +363,70 @@ pub async fn worker(
         0
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lines(input: &[u8]) -> Result<Vec<Line>, Failure> {
+        read_jsonl_lines(input, "t.jsonl")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes: every line is numbered, parsed or refused with a reason; no panic.
+        #[test]
+        fn any_bytes_give_numbered_lines_or_a_refusal(input in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let newlines = input.iter().filter(|&&b| b == b'\n').count();
+            if let Ok(parsed) = lines(&input) {
+                for (n, line) in &parsed {
+                    prop_assert!(*n >= 1 && *n <= newlines + 1);
+                    if let Err(reason) = line {
+                        prop_assert!(!reason.is_empty());
+                    }
+                }
+            }
+        }
+
+        /// Job objects written one per line read back as the same jobs, at their line numbers.
+        #[test]
+        fn written_jobs_read_back_whole(
+            jobs in proptest::collection::vec(("[a-z]{1,8}", "[a-z]{1,8}", "\\PC{1,40}", any::<i64>()), 1..20),
+            blank_every in 2usize..5,
+        ) {
+            let mut text = String::new();
+            let mut expect = Vec::new();
+            let mut n = 0;
+            for (i, (kind, lane, prompt, priority)) in jobs.iter().enumerate() {
+                if i % blank_every == 0 {
+                    text.push_str("  \n");
+                    n += 1;
+                }
+                text.push_str(&serde_json::json!({"kind": kind, "lane": lane, "prompt": prompt, "priority": priority}).to_string());
+                text.push('\n');
+                n += 1;
+                expect.push((n, kind, prompt, *priority));
+            }
+            let parsed = lines(text.as_bytes()).map_err(|f| TestCaseError::fail(f.message))?;
+            prop_assert_eq!(parsed.len(), expect.len());
+            for ((n, line), (want_n, kind, prompt, priority)) in parsed.iter().zip(expect) {
+                let job = line.as_ref().map_err(|e| TestCaseError::fail(e.clone()))?;
+                prop_assert_eq!(*n, want_n);
+                prop_assert_eq!(&job.kind, kind);
+                prop_assert_eq!(&job.prompt, prompt);
+                prop_assert_eq!(job.priority, priority);
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_refused_alone() {
+        let parsed =
+            lines(b"{\"kind\":\"k\",\"lane\":\"l\",\"prompt\":\"a\"}\n\xff\xfe\n").unwrap();
+        assert!(parsed[0].1.is_ok());
+        assert_eq!(parsed[1].0, 2);
+        assert!(parsed[1].1.as_ref().unwrap_err().contains("not UTF-8"));
+    }
+}
