@@ -189,3 +189,18 @@ fn an_oversized_jsonl_line_stores_nothing() {
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     assert!(list(&sb).contains("\"k\""), "{}", list(&sb));
 }
+
+#[test]
+fn a_non_utf8_argument_for_the_child_is_a_usage_error_not_a_panic() {
+    let sb = Sandbox::new();
+    let out = run_bounded(
+        Command::new(agentlane())
+            .arg("--home")
+            .arg(sb.home())
+            .args(["exec", "--", "/bin/echo"])
+            .arg(OsStr::from_bytes(b"caf\xe9")),
+    );
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid UTF-8"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
