@@ -204,3 +204,31 @@ fn a_non_utf8_argument_for_the_child_is_a_usage_error_not_a_panic() {
     assert!(stderr(&out).contains("invalid UTF-8"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_environment_too_large_for_exec_is_named_as_the_environment_not_the_prompt() {
+    let sb = Sandbox::new();
+    // 2.5 MB of harmless variables in three env files (each under the 1 MiB
+    // cap) exceeds Linux's 2 MiB ARG_MAX for the child's execve; no prompt.
+    let mut files = Vec::new();
+    for f in 0..3 {
+        let path = sb.dir.path().join(format!("big{f}.env"));
+        let body: String = (0..20_000)
+            .map(|i| format!("V{f}_{i}=/usr/share/doc/package-{i}/README\n"))
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        files.push(path);
+    }
+    let mut cmd = Command::new(agentlane());
+    cmd.arg("--home").arg(sb.home()).args(["exec", "--json"]);
+    for f in &files {
+        cmd.arg("--env-file").arg(f);
+    }
+    let out = run_bounded(cmd.args(["--", "/bin/true"]));
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["classifier"], "payload_invalid", "{report}");
+    let hint = report["repair_hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("trim the child's environment"), "{hint}");
+    assert!(!hint.contains("prompt_via"), "{hint}");
+}

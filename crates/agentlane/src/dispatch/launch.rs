@@ -110,7 +110,7 @@ fn spawn_failure(err: &std::io::Error, ready: &Ready, program: &str) -> Option<C
             Class::PayloadInvalid,
             "fact.spawn_e2big",
             format!("execve({path}) failed: {err}"),
-            "the arguments and environment exceed the kernel's limit: deliver the prompt with --prompt-via stdin or file".to_string(),
+            e2big_hint(ready),
         ),
         _ => return None,
     };
@@ -121,6 +121,22 @@ fn spawn_failure(err: &std::io::Error, ready: &Ready, program: &str) -> Option<C
         repair_hint: hint,
         retry_after_secs: None,
     })
+}
+
+/// Says which of the two is large: a long prompt delivered as an argument, or
+/// an environment swollen by env files or the worker's own variables.
+fn e2big_hint(ready: &Ready) -> String {
+    let args: usize = ready.args.iter().map(|a| a.len() + 1).sum();
+    let env: usize = ready.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let longest = ready.args.iter().map(String::len).max().unwrap_or(0);
+    let fix = if longest >= 128 * 1024 || args >= env {
+        "deliver the prompt with prompt_via = \"stdin\" or \"file\" (exec: --prompt-via)"
+    } else {
+        "trim the child's environment (env files, the route's env, the worker's own variables)"
+    };
+    format!(
+        "the arguments ({args} bytes, the longest {longest}) and the environment ({env} bytes) exceed the kernel's limit for one exec (ARG_MAX, and 128 KiB per argument): {fix}"
+    )
 }
 
 pub(super) fn launch(
