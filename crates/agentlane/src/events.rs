@@ -192,6 +192,9 @@ pub struct ClassifiedFailure {
     pub dispatch_id: String,
     /// The class.
     pub classifier: Class,
+    /// The classifier layer that decided it.
+    #[serde(default)]
+    pub layer: crate::classify::Layer,
     /// The rule id or fact that decided it.
     pub rule: String,
     /// The line that decided it.

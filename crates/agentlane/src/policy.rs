@@ -33,6 +33,7 @@ pub struct Load {
 
 fn refusal(class: Class, rule: &str, evidence: String, hint: String) -> Classification {
     Classification {
+        layer: crate::classify::Layer::Fact,
         class,
         rule: rule.to_string(),
         evidence: Some(evidence),

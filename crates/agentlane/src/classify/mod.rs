@@ -11,7 +11,9 @@
 //! **Architecture invariant:** this module knows nothing of processes, files
 //! or the store. Everything it decides is a pure function of its inputs.
 
+pub mod generic;
 pub mod hint;
+pub mod normalize;
 pub mod rules;
 pub mod structured;
 
@@ -38,11 +40,51 @@ pub struct Observed<'a> {
     pub tails_truncated: bool,
 }
 
+/// Which layer of the classifier decided a verdict, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// Facts agentlane knows itself: pre-launch refusals, policy, timeout,
+    /// signals, exit zero.
+    #[default]
+    Fact,
+    /// A CLI's own rules (built in): exact wordings, highest precision.
+    Cli,
+    /// The operator's rules file.
+    User,
+    /// Signals shared by every profile ([`generic`]).
+    Generic,
+    /// No rule and no signal: `unknown_exit_N`.
+    Unknown,
+}
+
+impl Layer {
+    /// The label in reports and events.
+    pub fn label(self) -> &'static str {
+        match self {
+            Layer::Fact => "fact",
+            Layer::Cli => "cli",
+            Layer::User => "user",
+            Layer::Generic => "generic",
+            Layer::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// The classifier's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
     /// The class.
     pub class: Class,
+    /// The layer that decided it.
+    #[serde(default)]
+    pub layer: Layer,
     /// The id of the rule that matched, or a fact name (`fact.exit_zero`, ...).
     pub rule: String,
     /// The line that decided it (redacted), when text decided it.
@@ -81,30 +123,61 @@ pub fn classify<'r>(
         && !observed.timed_out
         && observed.stdout_tail.is_empty()
         && observed.stderr_tail.is_empty();
+    let failed = matches!(observed.exit_code, Some(c) if c != 0) || observed.timed_out;
+    // Layer 2: the CLIs' own rules and the operator's (rules that fire on an
+    // exit zero list 0 among their exit codes).
     let matched = if silent_success {
         None
     } else {
-        rules().first_match(observed, &text)
+        rules()
+            .first_match(observed, &text)
+            .filter(|m| !observed.timed_out || names_a_cause(m.rule.class))
+            .map(|m| {
+                (
+                    m.rule.class,
+                    m.rule.layer,
+                    m.rule.id.clone(),
+                    Some(m.evidence),
+                    m.rule.hint.clone(),
+                )
+            })
     };
-    let (class, rule, evidence, rule_hint) = match (observed, matched) {
-        (_, Some(m)) if !observed.timed_out || names_a_cause(m.rule.class) => (
-            m.rule.class,
-            m.rule.id.clone(),
-            Some(m.evidence),
-            m.rule.hint.clone(),
-        ),
+    // Layer 3: signals shared by every profile, for failures only: the words
+    // of a run that exited zero are never evidence against it.
+    let matched = matched.or_else(|| {
+        if !failed || silent_success {
+            return None;
+        }
+        generic::detect(&text, ctx.cwd, observed.exit_code).map(|v| {
+            (
+                v.class,
+                Layer::Generic,
+                v.rule.to_string(),
+                Some(v.evidence),
+                None,
+            )
+        })
+    });
+    let (class, layer, rule, evidence, rule_hint) = match (observed, matched) {
+        (_, Some(m)) => m,
         (
             Observed {
                 timed_out: true, ..
             },
             _,
-        ) => (Class::Timeout, "fact.timed_out".into(), None, None),
+        ) => (
+            Class::Timeout,
+            Layer::Fact,
+            "fact.timed_out".into(),
+            None,
+            None,
+        ),
         (
             Observed {
                 exit_code: Some(0), ..
             },
             _,
-        ) => (Class::Ok, "fact.exit_zero".into(), None, None),
+        ) => (Class::Ok, Layer::Fact, "fact.exit_zero".into(), None, None),
         (
             Observed {
                 exit_code: Some(code),
@@ -113,6 +186,7 @@ pub fn classify<'r>(
             _,
         ) => (
             Class::UnknownExit(*code),
+            Layer::Unknown,
             "fact.unknown_exit".into(),
             last_line(&text),
             None,
@@ -122,8 +196,20 @@ pub fn classify<'r>(
                 signal: Some(_), ..
             },
             _,
-        ) => (Class::KilledBySignal, "fact.signal".into(), None, None),
-        _ => (Class::UnknownExit(-1), "fact.no_status".into(), None, None),
+        ) => (
+            Class::KilledBySignal,
+            Layer::Fact,
+            "fact.signal".into(),
+            None,
+            None,
+        ),
+        _ => (
+            Class::UnknownExit(-1),
+            Layer::Unknown,
+            "fact.no_status".into(),
+            None,
+            None,
+        ),
     };
     let ctx = HintContext {
         evidence: evidence.as_deref(),
@@ -136,6 +222,7 @@ pub fn classify<'r>(
     };
     Classification {
         class,
+        layer,
         rule,
         evidence,
         repair_hint,

@@ -23,7 +23,9 @@ pub const BUILTIN_RULES: &str = include_str!("builtin_rules.toml");
 /// Evidence lines are clipped to this many characters.
 pub const EVIDENCE_MAX: usize = 400;
 
-/// Which text a rule reads.
+/// Which text a rule reads first. On a failed run a text rule also reads the
+/// other stream, after its own: the stream is where a CLI prints the message,
+/// not what it means. On a run that exited zero only its own stream counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
     /// Stdout lines that are not JSON events.
@@ -43,6 +45,8 @@ pub struct Rule {
     pub id: String,
     /// The class it assigns.
     pub class: Class,
+    /// Built in (a CLI's own rule) or the operator's.
+    pub layer: super::Layer,
     /// The text it reads.
     pub stream: Stream,
     /// The pattern (multi-line mode: `^`/`$` are line bounds), if any.
@@ -165,24 +169,36 @@ fn error_at(file: &str, src: &str, offset: usize, message: String) -> RulesError
 
 /// Parsed rules before merging: (rule, disabled).
 /// `eager`: compile patterns now (user files, so errors carry positions).
-fn parse(file: &str, src: &str, eager: bool) -> Result<Vec<(Rule, bool)>, RulesError> {
+fn parse(
+    file: &str,
+    src: &str,
+    eager: bool,
+    layer: super::Layer,
+) -> Result<Vec<(Rule, bool)>, RulesError> {
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         error_at(file, src, offset, e.message().trim().to_string())
     })?;
     raw.rule
         .into_iter()
-        .map(|r| compile(file, src, r, eager))
+        .map(|r| compile(file, src, r, eager, layer))
         .collect()
 }
 
-fn compile(file: &str, src: &str, raw: RawRule, eager: bool) -> Result<(Rule, bool), RulesError> {
+fn compile(
+    file: &str,
+    src: &str,
+    raw: RawRule,
+    eager: bool,
+    layer: super::Layer,
+) -> Result<(Rule, bool), RulesError> {
     let at = |s: &Spanned<String>, msg: String| error_at(file, src, s.span().start, msg);
     let id = raw.id.get_ref().clone();
     if raw.disabled {
         let placeholder = Rule {
             id,
             class: Class::Ok,
+            layer,
             stream: Stream::Any,
             pattern: None,
             exit_codes: None,
@@ -237,6 +253,7 @@ fn compile(file: &str, src: &str, raw: RawRule, eager: bool) -> Result<(Rule, bo
         Rule {
             id,
             class,
+            layer,
             stream,
             pattern,
             exit_codes: raw.exit_codes,
@@ -257,7 +274,7 @@ impl RuleSet {
     pub fn builtin() -> &'static RuleSet {
         static BUILTIN: OnceLock<RuleSet> = OnceLock::new();
         BUILTIN.get_or_init(|| {
-            let parsed = parse("<builtin>", BUILTIN_RULES, false)
+            let parsed = parse("<builtin>", BUILTIN_RULES, false, super::Layer::Cli)
                 .expect("built-in rules are valid (tested)");
             let mut set = RuleSet::default();
             set.merge(parsed);
@@ -268,7 +285,7 @@ impl RuleSet {
     /// Parses a rules document (`file` names it in errors) on top of `self`.
     pub fn with_document(&self, file: &str, src: &str) -> Result<RuleSet, RulesError> {
         let mut set = self.clone();
-        set.merge(parse(file, src, true)?);
+        set.merge(parse(file, src, true, super::Layer::User)?);
         Ok(set)
     }
 
@@ -353,19 +370,38 @@ impl Rule {
                 clip(s[start..end].trim())
             })
         };
-        let in_json = || {
-            text.json
+        let in_json = |messages: &[String]| {
+            messages
                 .iter()
                 .rev()
                 .find(|m| re.is_match(m))
                 .map(|m| clip(m))
         };
-        match self.stream {
-            Stream::Stdout => in_text(&text.stdout),
-            Stream::Stderr => in_text(&text.stderr),
-            Stream::Any => in_text(&text.stderr).or_else(|| in_text(&text.stdout)),
-            Stream::Json => in_json(),
+        let strict = |stdout: &str, stderr: &str, json: &[String]| match self.stream {
+            Stream::Stdout => in_text(stdout),
+            Stream::Stderr => in_text(stderr),
+            Stream::Any => in_text(stderr).or_else(|| in_text(stdout)),
+            Stream::Json => in_json(json),
+        };
+        let other = |stdout: &str, stderr: &str| match self.stream {
+            Stream::Stdout => in_text(stderr),
+            Stream::Stderr => in_text(stdout),
+            Stream::Any | Stream::Json => None,
+        };
+        // On a run that exited zero a rule must match the CLI's own line
+        // exactly, on its stream: never a bullet of the model's answer.
+        let failed = o.exit_code != Some(0) || o.timed_out;
+        let exact = strict(&text.stdout, &text.stderr, &text.json);
+        if exact.is_some() || !failed {
+            return exact;
         }
+        // A failure: the same words with colours, log prefixes, bullets and
+        // escaping removed, then on the other stream (the next version of
+        // a CLI may print the message elsewhere, a wrapper may relay it).
+        let n = text.normalized();
+        strict(&n.stdout, &n.stderr, &n.json)
+            .or_else(|| other(&text.stdout, &text.stderr))
+            .or_else(|| other(&n.stdout, &n.stderr))
     }
 }
 

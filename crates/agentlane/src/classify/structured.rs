@@ -18,6 +18,20 @@ pub struct StreamText {
     pub stderr: String,
     /// Error messages extracted from JSON events on either stream, in order.
     pub json: Vec<String>,
+    /// The same three, normalised line by line ([`super::normalize::line`]),
+    /// built on first use: a run that needs no rule never pays for it.
+    normalized: std::cell::OnceCell<Normalized>,
+}
+
+/// [`StreamText`] with colours, log prefixes, bullets and JSON escaping removed.
+#[derive(Debug, Default, Clone)]
+pub struct Normalized {
+    /// Stdout, line for line.
+    pub stdout: String,
+    /// Stderr, line for line.
+    pub stderr: String,
+    /// The JSON error messages.
+    pub json: Vec<String>,
 }
 
 impl StreamText {
@@ -27,6 +41,29 @@ impl StreamText {
         out.stdout = split_one(stdout, truncated, &mut out.json);
         out.stderr = split_one(stderr, truncated, &mut out.json);
         out
+    }
+
+    /// The normalised text (computed once).
+    pub fn normalized(&self) -> &Normalized {
+        self.normalized.get_or_init(|| {
+            let lines = |s: &str| {
+                let mut out = String::with_capacity(s.len());
+                for line in s.lines() {
+                    out.push_str(&super::normalize::line(line));
+                    out.push('\n');
+                }
+                out
+            };
+            Normalized {
+                stdout: lines(&self.stdout),
+                stderr: lines(&self.stderr),
+                json: self
+                    .json
+                    .iter()
+                    .map(|m| super::normalize::line(m))
+                    .collect(),
+            }
+        })
     }
 
     /// All text, for hints that scan everything (retry-after).

@@ -297,3 +297,107 @@ fn every_builtin_pattern_compiles() {
         }
     }
 }
+
+#[test]
+fn every_verdict_names_its_layer() {
+    let builtin = RuleSet::builtin();
+    let cli = run(
+        builtin,
+        "Not logged in · Please run /login\n",
+        "",
+        Some(1),
+        None,
+        false,
+    );
+    assert_eq!(
+        (cli.layer, cli.rule.as_str()),
+        (Layer::Cli, "claude.not_logged_in")
+    );
+    let user = RuleSet::builtin()
+        .with_document("rules.toml", USER_RULES)
+        .unwrap();
+    let by_user = run(&user, "", "VPN tunnel is down\n", Some(1), None, false);
+    assert_eq!(by_user.layer, Layer::User);
+    let generic = run(
+        builtin,
+        "",
+        "Error: 401 Unauthorized\n",
+        Some(1),
+        None,
+        false,
+    );
+    assert_eq!(
+        (generic.layer, generic.class),
+        (Layer::Generic, Class::AuthUnavailable)
+    );
+    let unknown = run(builtin, "", "something odd\n", Some(3), None, false);
+    assert_eq!(
+        (unknown.layer, unknown.class),
+        (Layer::Unknown, Class::UnknownExit(3))
+    );
+    let ok = run(builtin, "done\n", "", Some(0), None, false);
+    assert_eq!((ok.layer, ok.class), (Layer::Fact, Class::Ok));
+}
+
+#[test]
+fn a_user_rule_outranks_the_generic_layer() {
+    let rules = RuleSet::builtin()
+        .with_document(
+            "rules.toml",
+            "[[rule]]\nid = \"acme.gateway\"\nclass = \"network_unavailable\"\npattern = 'acme gateway'\n",
+        )
+        .unwrap();
+    let got = run(
+        &rules,
+        "",
+        "acme gateway said 401 Unauthorized\n",
+        Some(1),
+        None,
+        false,
+    );
+    assert_eq!(
+        (got.class, got.rule.as_str()),
+        (Class::NetworkUnavailable, "acme.gateway")
+    );
+}
+
+#[test]
+fn a_run_that_exited_zero_is_never_judged_by_its_words() {
+    for words in [
+        "Error: 401 Unauthorized",
+        "■ Not logged in · Please run /login",
+        "The log says: getaddrinfo ENOTFOUND api.openai.com",
+    ] {
+        let got = run(RuleSet::builtin(), words, words, Some(0), None, false);
+        assert_eq!(got.class, Class::Ok, "{words}");
+    }
+}
+
+#[test]
+fn a_cli_rule_tolerates_prefixes_colours_and_the_other_stream() {
+    for (stdout, stderr) in [
+        ("", "Not logged in · Please run /login\n"),
+        ("\x1b[31m✕ Not logged in · Please run /login\x1b[0m\n", ""),
+        (
+            "2026-01-01T00:00:00Z ERROR Not logged in · Please run /login\n",
+            "",
+        ),
+    ] {
+        let got = run(RuleSet::builtin(), stdout, stderr, Some(1), None, false);
+        assert_eq!(got.rule, "claude.not_logged_in", "{stdout:?} {stderr:?}");
+        assert_eq!(got.layer, Layer::Cli);
+    }
+}
+
+#[test]
+fn a_foreign_signal_is_a_fact_not_text() {
+    let got = run(
+        RuleSet::builtin(),
+        "",
+        "Error: 401 Unauthorized\n",
+        None,
+        Some(9),
+        false,
+    );
+    assert_eq!((got.class, got.layer), (Class::KilledBySignal, Layer::Fact));
+}

@@ -115,6 +115,7 @@ fn spawn_failure(err: &std::io::Error, ready: &Ready, program: &str) -> Option<C
         _ => return None,
     };
     Some(Classification {
+        layer: crate::classify::Layer::Fact,
         class,
         rule: rule.to_string(),
         evidence: Some(evidence),

@@ -318,6 +318,7 @@ impl Dispatcher {
             }
             Err(launch::LaunchError::Agentlane(e)) => {
                 let refusal = classify::Classification {
+                    layer: crate::classify::Layer::Fact,
                     class: crate::Class::UnknownExit(-1),
                     rule: "fact.agentlane_error".into(),
                     evidence: Some(e.to_string()),
@@ -460,6 +461,7 @@ fn finish_refused(
 fn interrupted(sig: i32, ctx: &HintContext<'_>) -> classify::Classification {
     let name = classify::hint::signal_name(sig);
     classify::Classification {
+        layer: crate::classify::Layer::Fact,
         class: crate::Class::KilledBySignal,
         rule: "fact.interrupted".into(),
         evidence: Some(format!("agentlane received {name} and stopped the agent's process group")),
@@ -480,6 +482,7 @@ pub(crate) fn base_report(
     let mut report = DispatchReport {
         dispatch_id: p.dispatch_id.clone(),
         classifier: c.class,
+        layer: c.layer,
         rule: c.rule,
         evidence: c.evidence,
         repair_hint: c.repair_hint,
@@ -541,6 +544,7 @@ pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
     ClassifiedFailure {
         dispatch_id: r.dispatch_id.clone(),
         classifier: r.classifier,
+        layer: r.layer,
         rule: r.rule.clone(),
         evidence: r.evidence.clone(),
         repair_hint: r.repair_hint.clone(),

@@ -44,6 +44,7 @@ pub(super) struct Ready {
 
 fn refuse(class: Class, rule: &str, evidence: String, hint: String) -> Classification {
     Classification {
+        layer: crate::classify::Layer::Fact,
         class,
         rule: rule.to_string(),
         evidence: Some(evidence),

@@ -15,6 +15,9 @@ pub struct DispatchReport {
     pub dispatch_id: String,
     /// The class.
     pub classifier: Class,
+    /// The classifier layer that decided it: fact, cli, user, generic or unknown.
+    #[serde(default)]
+    pub layer: crate::classify::Layer,
     /// The rule id or fact that decided the class.
     pub rule: String,
     /// The line that decided it, when text did.

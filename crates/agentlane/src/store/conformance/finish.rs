@@ -18,6 +18,7 @@ fn outcome(dispatch_id: &str, job: &Job, class: Class) -> (DispatchReport, Vec<E
         &req,
         &prepare(dispatch_id, job),
         crate::classify::Classification {
+            layer: crate::classify::Layer::Fact,
             class,
             rule: "conformance".into(),
             evidence: Some(format!("{} happened", class.label())),

@@ -224,6 +224,7 @@ async fn finish(store: &dyn Store, p: &crate::events::Prepare) {
         &crate::dispatch::DispatchRequest::new("claude", Vec::new()),
         p,
         crate::classify::Classification {
+            layer: crate::classify::Layer::Fact,
             class: Class::Ok,
             rule: "fact.exit_zero".into(),
             evidence: None,

@@ -1192,6 +1192,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
         &crate::dispatch::DispatchRequest::new("claude", Vec::new()),
         &prepare(&dispatch_id, &lost),
         crate::classify::Classification {
+            layer: crate::classify::Layer::Fact,
             class: Class::Ok,
             rule: "fact.exit_zero".into(),
             evidence: None,

@@ -1,0 +1,420 @@
+//! Layer 3: signals shared by every profile.
+//!
+//! A CLI's own rules (layer 2) know its exact wordings; this layer knows what
+//! does not depend on one wording: HTTP statuses and API error types in text
+//! and in JSON bodies, OS and runtime error shapes (errno names with their
+//! syscall, shell and loader messages), sandbox vocabulary, configuration
+//! parser errors, and the final line of a Python or Node traceback. It reads
+//! normalised lines ([`super::normalize`]), so prefixes, colours and escaping
+//! do not matter, and it reads a whole block around the decisive line, so a
+//! message split over lines or spread over a pretty-printed JSON body is read
+//! as one.
+//!
+//! **How a verdict is chosen.** Candidates are read newest first: the error
+//! messages of structured JSON events, then stderr, then the last
+//! [`STDOUT_LINES`] lines of stdout (stdout carries the model's answer; its
+//! end is where a CLI prints its own failure). The first line that carries a
+//! signal is decisive; the signals of its block (the contiguous non-blank
+//! lines around it, at most [`BLOCK_BEFORE`] before and [`BLOCK_AFTER`]
+//! after) are pooled, and the signal earliest in [`SIGNALS`] wins: a quota
+//! named beside a 429 makes it `quota_exhausted`, a "per minute" limit keeps
+//! it `rate_limited`, a DNS failure beside an auth word is the network.
+//! Stack frames are never evidence. Pure.
+
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+use super::normalize;
+use super::structured::StreamText;
+use crate::class::Class;
+
+/// Stdout lines read, from its end.
+pub const STDOUT_LINES: usize = 60;
+/// Lines of the decisive block read before the decisive line.
+pub const BLOCK_BEFORE: usize = 8;
+/// Lines of the decisive block read after the decisive line.
+pub const BLOCK_AFTER: usize = 3;
+
+/// One signal: a shape of text and the class it means.
+#[derive(Debug)]
+pub struct Signal {
+    /// The rule id a verdict names (`generic.http_401`).
+    pub id: &'static str,
+    /// The class it means.
+    pub class: Class,
+    /// The pattern, matched against a normalised line and its JSON facts.
+    pub pattern: &'static str,
+    /// Exit codes it is limited to (empty: any failure).
+    pub exit_codes: &'static [i32],
+}
+
+const fn sig(id: &'static str, class: Class, pattern: &'static str) -> Signal {
+    Signal {
+        id,
+        class,
+        pattern,
+        exit_codes: &[],
+    }
+}
+
+/// The start of an HTTP status as CLIs and SDKs print it: `status 401`,
+/// `HTTP/1.1 401`, `API Error: 401`, `Error code: 401`, `code=401`, `(401)`,
+/// `[401]`, `got 401`.
+macro_rules! status {
+    ($code:literal) => {
+        concat!(
+            r#"(?i)(?:\b(?:status(?:[ _]?code)?|statuscode|code|http(?:/[\d.]+)?|api error|error code|error|got|returned|received|response)\b[\s"':=,]{0,3}|[(\[])"#,
+            $code,
+            r"\b"
+        )
+    };
+}
+
+/// Every signal, in precedence order: within the decisive block the first
+/// one that matched wins.
+pub const SIGNALS: &[Signal] = &[
+    // --- the launch chain: a shell, loader or SDK could not start the CLI ---
+    sig(
+        "generic.interpreter_missing",
+        Class::InterpreterMissing,
+        r#"(?i)(?:^|/|\b)env: ['‘"]?(?:node|nodejs|python[\d.]*|bun|deno|ruby|perl)['’"]?: No such file or directory"#,
+    ),
+    sig(
+        "generic.bad_interpreter",
+        Class::InterpreterMissing,
+        r"bad interpreter: No such file or directory|cannot execute: required file not found",
+    ),
+    sig(
+        "generic.interpreter_not_found",
+        Class::InterpreterMissing,
+        r"(?:^|[\s:/])(?:node|nodejs|python3?|bun|deno): (?:command )?not found\b|spawn (?:node|python3?|bun|deno) ENOENT",
+    ),
+    sig(
+        "generic.spawn_enoent",
+        Class::CliMissing,
+        r"\bspawn\s+\S+\s+ENOENT\b|\bENOENT\b[^\n]{0,40}\bspawn\b",
+    ),
+    sig(
+        "generic.command_not_found",
+        Class::CliMissing,
+        r"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b",
+    ),
+    sig(
+        "generic.module_missing",
+        Class::CliMissing,
+        r"Error: Cannot find module '|ERR_MODULE_NOT_FOUND|ModuleNotFoundError: No module named",
+    ),
+    Signal {
+        id: "generic.not_executable",
+        class: Class::CliNotExecutable,
+        pattern: r"(?i): Permission denied$",
+        exit_codes: &[126],
+    },
+    sig(
+        "generic.not_executable",
+        Class::CliNotExecutable,
+        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied",
+    ),
+    sig(
+        "generic.cwd_missing",
+        Class::CwdMissing,
+        r"(?i)\b(?:chdir|uv_cwd|working[ _-]directory|cwd|current directory)\b[^\n]{0,160}(?:ENOENT|no such file|does not exist|doesn't exist|not found|ENOTDIR|not a directory)|(?:ENOENT|no such file or directory)[^\n]{0,40}\b(?:chdir|uv_cwd)\b",
+    ),
+    // --- the request: too big for the model ---
+    sig(
+        "generic.context_length",
+        Class::PayloadInvalid,
+        r"(?i)context[_ ]length[_ ]exceeded|maximum context length|context (?:window|limit) (?:exceeded|is full|overflow)|exceeds? (?:the )?(?:model'?s? )?(?:context|maximum (?:context|input|prompt|token))|prompt is too long|prompt too long|input is too long|input too long|too many (?:input )?tokens|token limit (?:exceeded|reached)|request (?:entity )?too large|payload too large|string too long|ContextWindowExceeded|too large for (?:the )?model|reduce the length of|413 Request Entity|\b413\b",
+    ),
+    // --- quota and throttling: a daily quota is a quota, a per-minute one a throttle ---
+    sig(
+        "generic.quota_per_day",
+        Class::QuotaExhausted,
+        r"(?i)(?:quota|limit|requests?)[^\n]{0,120}\bper[ _]day\b|\bdaily (?:quota|limit|request limit)|\bfree[ _-]tier[^\n]{0,60}(?:limit|quota|exceeded)",
+    ),
+    sig(
+        "generic.rate_per_minute",
+        Class::RateLimited,
+        r"(?i)\bper[ _]?(?:minute|second)\b|requests per min|tokens per min|\b(?:RPM|TPM)\b",
+    ),
+    sig(
+        "generic.quota_exceeded",
+        Class::QuotaExhausted,
+        r"(?i)insufficient[_ ]quota|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)",
+    ),
+    sig("generic.http_402", Class::QuotaExhausted, status!("402")),
+    // --- the network: DNS, refused, TLS, proxy ---
+    sig(
+        "generic.dns_failure",
+        Class::NetworkUnavailable,
+        r"(?i)\bENOTFOUND\b|\bEAI_AGAIN\b|getaddrinfo|Name or service not known|Temporary failure in name resolution|Name does not resolve|failed to lookup address|Could not resolve host|dns error|no such host\b|nodename nor servname",
+    ),
+    sig(
+        "generic.connection_refused",
+        Class::NetworkUnavailable,
+        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|APIConnectionError|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline",
+    ),
+    sig(
+        "generic.tls",
+        Class::NetworkUnavailable,
+        r"(?i)certificate (?:verify failed|has expired|is not valid|signed by unknown)|self[- ]signed certificate|UNABLE_TO_(?:GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE)|CERT_HAS_EXPIRED|SELF_SIGNED_CERT|unable to get local issuer certificate|SSLError|SSL: CERTIFICATE|tls handshake|TLS connection",
+    ),
+    sig(
+        "generic.proxy",
+        Class::NetworkUnavailable,
+        r"(?i)ProxyError|proxy (?:error|authentication required)|tunneling socket|\b407\b Proxy",
+    ),
+    // --- credentials ---
+    sig(
+        "generic.auth",
+        Class::AuthUnavailable,
+        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked)|refresh token",
+    ),
+    sig("generic.http_401", Class::AuthUnavailable, status!("401")),
+    sig("generic.http_403", Class::AuthUnavailable, status!("403")),
+    // --- configuration: models, parsers, flags ---
+    sig(
+        "generic.model_not_found",
+        Class::ConfigInvalid,
+        r"(?i)model[_ ]not[_ ]found|\bmodel\b[^\n]{0,80}\b(?:does not exist|doesn't exist|not found|is not supported|not supported|is not available|not available|unknown|invalid|is not valid|no longer available|deprecated)|(?:unknown|invalid|unsupported|unrecognized) model|ProviderModelNotFound|NotFoundError|not a valid model|does not support (?:the )?model",
+    ),
+    sig(
+        "generic.usage_error",
+        Class::ConfigInvalid,
+        r"(?i)unknown option|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag|argument)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
+    ),
+    sig(
+        "generic.config_parse",
+        Class::ConfigInvalid,
+        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError",
+    ),
+    // --- throttling without a quota word ---
+    sig(
+        "generic.rate_limited",
+        Class::RateLimited,
+        r"(?i)rate[ _-]?limit|too many requests|RESOURCE_EXHAUSTED|throttl|RateLimitError|slow down|overloaded with requests",
+    ),
+    sig("generic.http_429", Class::RateLimited, status!("429")),
+    // --- sandboxes, approvals, denied paths ---
+    sig(
+        "generic.sandbox",
+        Class::SandboxOrPolicyBlock,
+        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)",
+    ),
+    sig(
+        "generic.permission_denied_path",
+        Class::SandboxOrPolicyBlock,
+        r"\b(?:EACCES|EPERM|EROFS)\b|Operation not permitted|Permission denied|Read-only file system",
+    ),
+    // --- transient failures: the provider's side or the local disk ---
+    sig(
+        "generic.server_error",
+        Class::TransientIo,
+        r"(?i)overloaded|over capacity|at capacity|no capacity|high demand|Service Unavailable|Internal Server Error|Bad Gateway|Gateway Time-?out|\bserver_error\b|\bapi_error\b|InternalServerError|ServiceUnavailable|upstream (?:connect )?error|temporarily unavailable|please try again later|MODEL_CAPACITY_EXHAUSTED|\bUNAVAILABLE\b",
+    ),
+    sig("generic.http_5xx", Class::TransientIo, status!("5\\d\\d")),
+    sig("generic.http_408", Class::TransientIo, status!("408")),
+    sig(
+        "generic.connection_reset",
+        Class::TransientIo,
+        r"(?i)\bECONNRESET\b|Connection reset|socket hang up|\bEPIPE\b|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|stream disconnected|premature close|other side closed|\bECONNABORTED\b|APITimeoutError|request timed out|\bETIMEDOUT\b|timed out waiting|\bterminated\b",
+    ),
+    sig(
+        "generic.io_error",
+        Class::TransientIo,
+        r"\b(?:EIO|ENOSPC|EMFILE|ENFILE)\b|No space left on device|Input/output error|Too many open files",
+    ),
+    // --- the weakest: a bare 404 or 400 ---
+    sig("generic.http_404", Class::ConfigInvalid, status!("404")),
+    sig("generic.http_400", Class::ConfigInvalid, status!("400")),
+];
+
+/// A layer-3 verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The class.
+    pub class: Class,
+    /// The signal's id.
+    pub rule: &'static str,
+    /// The line that carried the signal (as printed, clipped).
+    pub evidence: String,
+}
+
+struct Compiled {
+    set: RegexSet,
+    missing_path: Regex,
+    warning: Regex,
+}
+
+#[allow(
+    clippy::expect_used,
+    reason = "constant patterns: a unit test compiles every one"
+)]
+fn compiled() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| Compiled {
+        set: RegexSetBuilder::new(SIGNALS.iter().map(|s| s.pattern))
+            .multi_line(false)
+            .size_limit(64 << 20)
+            .dfa_size_limit(64 << 20)
+            .build()
+            .expect("generic signals compile"),
+        missing_path: Regex::new(
+            r"(?i)ENOENT|ENOTDIR|no such file|does not exist|doesn't exist|not a directory",
+        )
+        .expect("missing-path pattern compiles"),
+        // A line the CLI itself calls a warning is not its failure (codex
+        // warns about bubblewrap on every run).
+        warning: Regex::new(r"(?i)^(?:\S*\d\S*\s+)?\[?(?:warn|warning)\]?(?::|\s|$)|^⚠")
+            .expect("warning pattern compiles"),
+    })
+}
+
+/// Where a candidate line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Json,
+    Stderr,
+    Stdout,
+}
+
+/// One stream's lines, with stack frames already removed.
+struct Lines<'a> {
+    source: Source,
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Lines<'a> {
+    fn of(source: Source, text: &'a str, keep_last: usize) -> Lines<'a> {
+        let mut lines = Vec::new();
+        let mut in_traceback = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("Traceback (most recent call last)") {
+                in_traceback = true;
+                continue;
+            }
+            let indented = trimmed.len() < line.len();
+            if in_traceback {
+                if indented || trimmed.is_empty() {
+                    continue;
+                }
+                in_traceback = false;
+            }
+            // Node and Java stack frames, source excerpts' carets, and the
+            // rows of a usage text (`  --auth-type   Authentication type`),
+            // which a CLI prints after the error that matters.
+            if indented
+                && (trimmed.starts_with("at ")
+                    || trimmed.starts_with('^')
+                    || trimmed.starts_with('-')
+                    || trimmed.trim_end().contains("   "))
+            {
+                continue;
+            }
+            if compiled().warning.is_match(&normalize::strip_ansi(trimmed)) {
+                continue;
+            }
+            lines.push(line);
+        }
+        if lines.len() > keep_last {
+            lines.drain(..lines.len() - keep_last);
+        }
+        Lines { source, lines }
+    }
+}
+
+/// The signals one line carries, as indexes into [`SIGNALS`].
+fn signals_of(line: &str, cwd: &str, exit_code: Option<i32>) -> Vec<usize> {
+    let c = compiled();
+    let norm = normalize::line(line);
+    if norm.is_empty() {
+        return Vec::new();
+    }
+    let text = match normalize::embedded_json(&norm) {
+        Some(facts) => format!("{norm} {facts}"),
+        None => norm,
+    };
+    let mut hits: Vec<usize> = c
+        .set
+        .matches(&text)
+        .into_iter()
+        .filter(|&i| {
+            let codes = SIGNALS[i].exit_codes;
+            codes.is_empty() || exit_code.is_some_and(|e| codes.contains(&e))
+        })
+        .collect();
+    // A missing path that is the working directory itself.
+    if cwd.len() > 1 && text.contains(cwd) && c.missing_path.is_match(&text) {
+        if let Some(i) = SIGNALS.iter().position(|s| s.id == "generic.cwd_missing") {
+            hits.push(i);
+        }
+    }
+    hits
+}
+
+/// The layer-3 verdict for a failed run's text, if any signal is there.
+pub fn detect(text: &StreamText, cwd: &str, exit_code: Option<i32>) -> Option<Verdict> {
+    let streams = [
+        Lines {
+            source: Source::Json,
+            lines: text.json.iter().map(String::as_str).collect(),
+        },
+        Lines::of(Source::Stderr, &text.stderr, usize::MAX),
+        Lines::of(Source::Stdout, &text.stdout, STDOUT_LINES),
+    ];
+    for stream in &streams {
+        if let Some(v) = detect_in(stream, cwd, exit_code) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn detect_in(stream: &Lines<'_>, cwd: &str, exit_code: Option<i32>) -> Option<Verdict> {
+    let lines = &stream.lines;
+    for i in (0..lines.len()).rev() {
+        let mut hits = signals_of(lines[i], cwd, exit_code);
+        if hits.is_empty() && stream.source != Source::Json && i + 1 < lines.len() {
+            // A message wrapped over two lines.
+            let joined = format!("{} {}", lines[i].trim_end(), lines[i + 1].trim());
+            hits = signals_of(&joined, cwd, exit_code);
+        }
+        if hits.is_empty() {
+            continue;
+        }
+        // The decisive block: contiguous non-blank lines around line i.
+        let mut best: Option<(usize, usize)> = hits.iter().map(|&s| (s, i)).min();
+        if stream.source != Source::Json {
+            let mut j = i;
+            while j > 0 && i - (j - 1) <= BLOCK_BEFORE && !lines[j - 1].trim().is_empty() {
+                j -= 1;
+                for s in signals_of(lines[j], cwd, exit_code) {
+                    if best.is_none_or(|(b, _)| s < b) {
+                        best = Some((s, j));
+                    }
+                }
+            }
+            let mut k = i + 1;
+            while k < lines.len() && k - i <= BLOCK_AFTER && !lines[k].trim().is_empty() {
+                for s in signals_of(lines[k], cwd, exit_code) {
+                    if best.is_none_or(|(b, _)| s < b) {
+                        best = Some((s, k));
+                    }
+                }
+                k += 1;
+            }
+        }
+        let (signal, at) = best?;
+        return Some(Verdict {
+            class: SIGNALS[signal].class,
+            rule: SIGNALS[signal].id,
+            evidence: super::rules::clip(lines[at].trim()),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! One row per signal shape, written from the signal's documented form (the
+//! providers' error bodies, errno names, shell and loader messages), plus the
+//! tolerance and precedence rules. The corpus replay measures the layer on
+//! real messages it was not written from.
+
+use test_case::test_case;
+
+use super::*;
+
+fn stderr_only(s: &str) -> StreamText {
+    StreamText::split(b"", s.as_bytes(), false)
+}
+
+fn verdict(stderr: &str) -> Option<(String, &'static str)> {
+    detect(&stderr_only(stderr), "/work/repo", Some(1)).map(|v| (v.class.to_string(), v.rule))
+}
+
+#[test]
+fn every_signal_compiles() {
+    assert_eq!(compiled().set.len(), SIGNALS.len());
+}
+
+// HTTP statuses and API error types, in text and in JSON bodies.
+#[test_case("Error: 401 Unauthorized", "auth_unavailable"; "401 text")]
+#[test_case(r#"API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#, "auth_unavailable"; "anthropic 401 body")]
+#[test_case("HTTP/1.1 403 Forbidden", "auth_unavailable"; "403")]
+#[test_case("Request failed with status code 402", "quota_exhausted"; "402")]
+#[test_case(r#"Error code: 429 - {'error': {'message': 'You exceeded your current quota, please check your plan and billing details.', 'type': 'insufficient_quota'}}"#, "quota_exhausted"; "429 insufficient quota is a quota")]
+#[test_case("openai.RateLimitError: Error code: 429 - Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000", "rate_limited"; "429 per minute is a throttle")]
+#[test_case("status 429 Too Many Requests", "rate_limited"; "429 plain")]
+#[test_case("Quota exceeded for quota metric 'Gemini 2.5 Pro Requests' and limit 'Gemini 2.5 Pro Requests per day per user per tier'", "quota_exhausted"; "gemini daily quota")]
+#[test_case("Quota exceeded for quota metric 'Generate Content API requests per minute'", "rate_limited"; "gemini per minute quota")]
+#[test_case("400 This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.", "payload_invalid"; "400 context length")]
+#[test_case("prompt is too long: 210000 tokens > 200000 maximum", "payload_invalid"; "prompt too long")]
+#[test_case("404 The model `gpt-9` does not exist or you do not have access to it.", "config_invalid"; "404 model")]
+#[test_case("API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}", "transient_io"; "529 overloaded")]
+#[test_case("upstream connect error or disconnect/reset before headers. reset reason: overflow (status 503)", "transient_io"; "503")]
+#[test_case("Request timed out (408)", "transient_io"; "408")]
+fn http_and_api_errors(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
+
+// OS and runtime error shapes.
+#[test_case("Error: spawn claude ENOENT", "cli_missing"; "spawn enoent")]
+#[test_case("/bin/sh: 1: codex: not found", "cli_missing"; "dash not found")]
+#[test_case("bash: gemini: command not found", "cli_missing"; "bash not found")]
+#[test_case("/usr/bin/env: 'node': No such file or directory", "interpreter_missing"; "env node")]
+#[test_case("env: node: No such file or directory", "interpreter_missing"; "mac env node")]
+#[test_case("/home/u/.local/bin/aider: bad interpreter: No such file or directory", "interpreter_missing"; "bad interpreter")]
+#[test_case("bash: /usr/local/bin/codex: cannot execute binary file: Exec format error", "cli_not_executable"; "exec format")]
+#[test_case("Error: spawn /opt/cli/claude EACCES", "cli_not_executable"; "spawn eacces")]
+#[test_case("Error: connect ECONNREFUSED 127.0.0.1:8080", "network_unavailable"; "econnrefused")]
+#[test_case("Error: getaddrinfo ENOTFOUND api.anthropic.com", "network_unavailable"; "enotfound")]
+#[test_case("getaddrinfo EAI_AGAIN generativelanguage.googleapis.com", "network_unavailable"; "eai again")]
+#[test_case("TypeError: fetch failed", "network_unavailable"; "fetch failed")]
+#[test_case("Error: unable to get local issuer certificate", "network_unavailable"; "tls")]
+#[test_case("Error: read ECONNRESET", "transient_io"; "econnreset")]
+#[test_case("Error: ENOSPC: no space left on device, write", "transient_io"; "enospc")]
+#[test_case("Error: ENOENT: no such file or directory, chdir '/work/repo'", "cwd_missing"; "chdir")]
+#[test_case("Error: ENOENT: no such file or directory, uv_cwd", "cwd_missing"; "uv cwd")]
+#[test_case("fatal: cannot change to '/work/repo': No such file or directory", "cwd_missing"; "the cwd named")]
+fn os_and_runtime_shapes(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
+
+// Sandboxes and configuration parsers.
+#[test_case("bwrap: Can't create file at /proc/self/uid_map: Permission denied", "sandbox_or_policy_block"; "bwrap")]
+#[test_case("error: landlock ruleset could not be applied", "sandbox_or_policy_block"; "landlock")]
+#[test_case("sandbox-exec: sandbox_apply: Operation not permitted", "sandbox_or_policy_block"; "macos sandbox")]
+#[test_case("Error: EACCES: permission denied, open '/home/svc/.config/x'", "sandbox_or_policy_block"; "eacces path")]
+#[test_case("TOML parse error at line 3, column 9", "config_invalid"; "toml")]
+#[test_case("Error: unknown field `modle`, expected one of `model`, `provider` at line 2 column 1", "config_invalid"; "serde unknown field")]
+#[test_case("SyntaxError: Unexpected token } in JSON at position 120", "config_invalid"; "json syntax")]
+#[test_case("yaml.scanner.ScannerError: mapping values are not allowed here", "config_invalid"; "yaml")]
+#[test_case("error: unexpected argument '--quiet' found", "config_invalid"; "clap")]
+#[test_case("Error loading MCP server config: invalid command", "config_invalid"; "mcp")]
+fn sandbox_and_config(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
+
+#[test]
+fn a_python_traceback_is_read_at_its_final_exception_line() {
+    let tb = "Traceback (most recent call last):\n  File \"/x/aider/main.py\", line 10, in main\n    raise RateLimitError(\"slow\")\n  File \"/x/litellm/main.py\", line 3, in completion\n    raise AuthenticationError(msg)\nlitellm.exceptions.AuthenticationError: AnthropicException - invalid x-api-key\n";
+    let v = detect(&stderr_only(tb), "/w", Some(1)).expect("a verdict");
+    assert_eq!(v.class, Class::AuthUnavailable);
+    assert!(
+        v.evidence
+            .starts_with("litellm.exceptions.AuthenticationError"),
+        "{}",
+        v.evidence
+    );
+}
+
+#[test]
+fn node_stack_frames_are_never_evidence() {
+    let err = "Error: connect ECONNREFUSED 127.0.0.1:443\n    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)\n    at /x/node_modules/rate-limit/index.js:1:1\n\nNode.js v20.11.1\n";
+    let v = detect(&stderr_only(err), "/w", Some(1)).expect("a verdict");
+    assert_eq!(v.class, Class::NetworkUnavailable);
+}
+
+#[test]
+fn a_pretty_printed_json_body_is_read_as_one_block() {
+    let body = "Error: [\n{\n  \"error\": {\n    \"code\": 429,\n    \"message\": \"You exceeded your current quota, please check your plan and billing details.\",\n    \"status\": \"RESOURCE_EXHAUSTED\"\n  }\n}\n]\n";
+    let v = detect(&stderr_only(body), "/w", Some(1)).expect("a verdict");
+    assert_eq!(v.class, Class::QuotaExhausted, "{v:?}");
+}
+
+#[test]
+fn a_message_wrapped_over_two_lines_still_matches() {
+    let v = verdict("Error: the request failed: Too many\nrequests, slow down\n");
+    assert_eq!(v.map(|v| v.0).as_deref(), Some("rate_limited"));
+}
+
+#[test_case("\x1b[31m✕ [API Error: 401 Unauthorized]\x1b[0m"; "gemini coloured")]
+#[test_case("2026-06-01T10:00:00.123Z ERROR codex_core::client: unexpected status 401 Unauthorized"; "codex tracing")]
+#[test_case("■ Error: 401 Unauthorized"; "bullet")]
+#[test_case("{\\\"error\\\":{\\\"message\\\":\\\"Unauthorized\\\"}}"; "json escaped")]
+fn prefixes_and_colours_do_not_matter(line: &str) {
+    assert_eq!(
+        verdict(line).map(|v| v.0).as_deref(),
+        Some("auth_unavailable"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_newest_signal_decides_across_blocks() {
+    let v = verdict(
+        "Error: 429 Too Many Requests, retrying\n\nError: getaddrinfo ENOTFOUND api.openai.com\n",
+    );
+    assert_eq!(v.map(|v| v.0).as_deref(), Some("network_unavailable"));
+}
+
+#[test]
+fn stderr_outranks_the_models_words_on_stdout() {
+    let text = StreamText::split(
+        b"The log shows 401 Unauthorized errors from the old key.\n",
+        b"Error: connect ECONNREFUSED 10.0.0.1:443\n",
+        false,
+    );
+    let v = detect(&text, "/w", Some(1)).expect("a verdict");
+    assert_eq!(v.class, Class::NetworkUnavailable);
+}
+
+#[test]
+fn permission_denied_is_an_exec_failure_only_at_126() {
+    let text = stderr_only("/bin/sh: 1: /opt/x/codex: Permission denied\n");
+    assert_eq!(
+        detect(&text, "/w", Some(126)).map(|v| v.class),
+        Some(Class::CliNotExecutable)
+    );
+    assert_eq!(
+        detect(&text, "/w", Some(1)).map(|v| v.class),
+        Some(Class::SandboxOrPolicyBlock)
+    );
+}
+
+#[test_case("Build finished in 3.2s"; "ordinary")]
+#[test_case("warning: unused variable `x`"; "compiler warning")]
+#[test_case("Wrote 3 files; 12 tests passed"; "report")]
+#[test_case("Using model gpt-5 with 200000 context"; "banner")]
+fn ordinary_lines_carry_no_signal(line: &str) {
+    assert_eq!(verdict(line), None, "{line}");
+}
