@@ -300,6 +300,38 @@ fn five_jobs_with_one_cause_make_one_incident_and_are_released_when_login_happen
     );
 }
 
+/// A wrapper no rule of agentlane knows, relaying an API's 401 body the way
+/// SDK-based tools print it.
+const GENERIC_401: &str = "#!/bin/sh\necho 'Error: 401 Unauthorized: {\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":\"invalid x-api-key\"}}' >&2\nexit 1\n";
+
+#[test]
+fn a_generic_route_printing_a_401_body_parks_its_jobs_behind_one_auth_incident_without_retry() {
+    let q = Queue::new(
+        r#"
+[routes.tool]
+profile = "generic"
+program = "$DIR/bin/acme-agent"
+args = ["{prompt}"]
+[kinds.k]
+routes = ["tool"]
+[lanes.main]
+routes = ["tool"]
+"#,
+    );
+    write_exe(&q.sb.path("bin/acme-agent"), GENERIC_401, 0o755);
+    let ids: Vec<String> = (0..4)
+        .map(|i| q.enqueue("k", &format!("task {i}")))
+        .collect();
+    q.drain("2");
+    assert_eq!(states(&q.jobs()), vec!["parked"; 4]);
+    let incidents = q.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(incidents[0]["classifier"], "auth_unavailable");
+    let job = q.job(&ids[0]);
+    assert_eq!(job["classifier"], "auth_unavailable", "{job}");
+    assert_eq!(job["attempts"], 1, "an auth failure is not retried: {job}");
+}
+
 #[test]
 fn resolving_an_incident_releases_its_parked_jobs() {
     let q = login_queue();
