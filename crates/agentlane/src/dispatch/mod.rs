@@ -40,6 +40,9 @@ use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::home::Home;
 use crate::store::{Store, StoreError};
 
+/// The default cap of one stream's artifact file (`[artifacts] max_bytes_per_stream`).
+pub const DEFAULT_ARTIFACT_CAP: u64 = 64 << 20;
+
 /// How the prompt reaches the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PromptVia {
@@ -109,6 +112,9 @@ pub struct DispatchRequest {
     pub leak_timeout: Duration,
     /// Bytes of each stream kept in the report's tails.
     pub tail_bytes: usize,
+    /// Bytes of each stream written to its artifact file; past it the file
+    /// ends with a marker line (the tails and the classifier see everything).
+    pub artifact_cap: u64,
     /// Echo the child's output live.
     pub echo: bool,
     /// The route, when dispatched from one.
@@ -171,6 +177,7 @@ impl DispatchRequest {
             kill_grace: Duration::from_secs(5),
             leak_timeout: Duration::from_millis(500),
             tail_bytes: 4096,
+            artifact_cap: DEFAULT_ARTIFACT_CAP,
             echo: false,
             route: None,
             model: None,
@@ -405,11 +412,15 @@ impl Dispatcher {
         report.stdout_tail = String::from_utf8_lossy(&exited.stdout.report_tail).into_owned();
         report.stderr_tail = String::from_utf8_lossy(&exited.stderr.report_tail).into_owned();
         report.artifacts = exited.artifacts.clone();
-        report.artifact_error = exited
-            .stdout
-            .artifact_error
-            .clone()
-            .or(exited.stderr.artifact_error.clone());
+        report.artifact_errors = [("stdout", &exited.stdout), ("stderr", &exited.stderr)]
+            .into_iter()
+            .filter_map(|(name, s)| Some(format!("{name}: {}", s.artifact_error.as_ref()?)))
+            .collect();
+        report.artifact_error = report.artifact_errors.first().cloned();
+        report.stdout_artifact_truncated = exited.stdout.artifact_truncated;
+        report.stderr_artifact_truncated = exited.stderr.artifact_truncated;
+        report.stdout_dropped_bytes = exited.stdout.dropped_bytes;
+        report.stderr_dropped_bytes = exited.stderr.dropped_bytes;
         report.leaked = !exited.leaked.is_empty();
         report.leaked_processes = exited.leaked.clone();
         report.failure_fingerprint = fingerprint_of(&report);
@@ -424,6 +435,7 @@ impl Dispatcher {
             stdout_tail: report.stdout_tail.clone(),
             stderr_tail: report.stderr_tail.clone(),
             artifacts: report.artifacts.clone(),
+            artifact_errors: report.artifact_errors.clone(),
             leaked: report.leaked,
             leaked_processes: report.leaked_processes.clone(),
             classifier: report.classifier,
@@ -507,6 +519,11 @@ pub(crate) fn base_report(
         stderr_tail: String::new(),
         artifacts: Default::default(),
         artifact_error: None,
+        artifact_errors: Vec::new(),
+        stdout_artifact_truncated: false,
+        stderr_artifact_truncated: false,
+        stdout_dropped_bytes: 0,
+        stderr_dropped_bytes: 0,
         leaked: false,
         leaked_processes: Vec::new(),
         failure_fingerprint: None,

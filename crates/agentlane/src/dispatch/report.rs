@@ -70,8 +70,25 @@ pub struct DispatchReport {
     pub stderr_tail: String,
     /// The full redacted output files.
     pub artifacts: Artifacts,
-    /// Why an artifact is incomplete, if one is.
+    /// The first of `artifact_errors` (kept for readers of older reports).
     pub artifact_error: Option<String>,
+    /// Why artifacts are incomplete: one entry per stream whose file could
+    /// not be created or written (`"stdout: cannot write …: No space left on
+    /// device (os error 28)"`). The dispatch is still classified from its tails.
+    #[serde(default)]
+    pub artifact_errors: Vec<String>,
+    /// Whether the stdout artifact holds less than the stream (its cap, or an error).
+    #[serde(default)]
+    pub stdout_artifact_truncated: bool,
+    /// Whether the stderr artifact holds less than the stream (its cap, or an error).
+    #[serde(default)]
+    pub stderr_artifact_truncated: bool,
+    /// Redacted stdout bytes not in its artifact.
+    #[serde(default)]
+    pub stdout_dropped_bytes: u64,
+    /// Redacted stderr bytes not in its artifact.
+    #[serde(default)]
+    pub stderr_dropped_bytes: u64,
     /// Whether descendants outlived the agent.
     pub leaked: bool,
     /// Those descendants (killed by agentlane).
