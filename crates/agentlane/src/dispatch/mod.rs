@@ -206,6 +206,17 @@ pub enum DispatchError {
         #[source]
         source: std::io::Error,
     },
+    /// The dispatch ran and was classified, but the store could not record
+    /// its outcome (the database write failed: a full disk, a lost server).
+    /// The report is the only account of it: print it, and say so.
+    #[error("the outcome of dispatch {} ({}) was not recorded in the store: {source}", report.dispatch_id, report.classifier)]
+    Unrecorded {
+        /// The outcome that was not recorded.
+        report: Box<DispatchReport>,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
     /// The OS refused to spawn for a reason that is not the program's fault.
     #[error("cannot spawn '{program}': {source}")]
     Spawn {
@@ -295,9 +306,13 @@ impl Dispatcher {
         interrupt: Interrupt,
     ) -> Result<DispatchReport, DispatchError> {
         let finished = self.dispatch_unrecorded(req, interrupt).await?;
-        self.record_finish(&finished.report, &finished.events)
-            .await?;
-        Ok(finished.report)
+        match self.record_finish(&finished.report, &finished.events).await {
+            Ok(()) => Ok(finished.report),
+            Err(source) => Err(DispatchError::Unrecorded {
+                report: Box::new(finished.report),
+                source,
+            }),
+        }
     }
 
     /// Runs one dispatch through every stage but the last: its prepare is
