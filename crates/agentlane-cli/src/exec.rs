@@ -290,7 +290,7 @@ pub async fn run(
             return Err(Failure::new(
                 exit_status::UNRECORDED,
                 format!(
-                    "the outcome of dispatch {} ({}, exit status {}) was NOT recorded in the store: {source}\nhint: the report{} is its only record; `agentlane show {}` will not find it. Free space where the store lives (or fix the store), then run the job again if it must be on record",
+                    "the outcome of dispatch {} ({}, exit status {}) was NOT recorded in the store: {source}\nhint: the report{} is its only record (`agentlane show {}` has its start only, unfinished); free space where the store lives (or fix the store), and run the job again if its outcome must be on record",
                     report.dispatch_id,
                     report.classifier,
                     report.exit_status,
