@@ -346,3 +346,62 @@ fn a_store_on_the_full_disk_still_prints_the_report_and_exits_75() {
         "the message says what was lost and why: {stderr}"
     );
 }
+
+#[test]
+fn a_secret_across_the_cut_is_redacted_before_the_cap_applies() {
+    let sb = Sandbox::new();
+    // Random, credential-shaped, and in the child's environment.
+    let secret = format!(
+        "sk-proj-{}",
+        uuid_like(std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15)
+    );
+    let env = format!("ACME_API_KEY={secret}");
+    // The redacted line spans bytes 1000..1037 of the stream: the caps cut through it.
+    for cap in ["1000", "1010", "1020", "1030"] {
+        let (report, status, stderr) = exec_fake(
+            &sb.home(),
+            None,
+            &["--artifact-cap", cap, "--env", &env],
+            &[
+                "--spew",
+                "1000",
+                "--print-env",
+                "ACME_API_KEY",
+                "--stderr-raw",
+                &secret,
+            ],
+        );
+        assert_eq!(status, 0, "{stderr}");
+        assert_eq!(
+            report["stdout_artifact_truncated"],
+            true,
+            "{}",
+            pretty(&report)
+        );
+        let mut written = std::fs::read(report["artifacts"]["stdout"].as_str().unwrap()).unwrap();
+        written.extend(std::fs::read(report["artifacts"]["stderr"].as_str().unwrap()).unwrap());
+        written.extend(serde_json::to_vec(&report).unwrap());
+        let text = String::from_utf8_lossy(&written);
+        for piece in secret.as_bytes().windows(12) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(
+                !text.contains(piece),
+                "cap {cap}: '{piece}' of the secret was written"
+            );
+        }
+        assert!(text.contains("[agentlane: artifact cut at"), "{text}");
+    }
+}
+
+/// 40 hex-ish characters from a seed (no randomness crate needed here).
+fn uuid_like(mut seed: u64) -> String {
+    let mut out = String::new();
+    while out.len() < 40 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.push_str(&format!("{seed:016x}"));
+    }
+    out.truncate(40);
+    out
+}
