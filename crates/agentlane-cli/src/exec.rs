@@ -9,7 +9,8 @@ use std::time::Duration;
 use agentlane::classify::RuleSet;
 use agentlane::config::Config;
 use agentlane::dispatch::{
-    parse_assignment, parse_env_file, DispatchRequest, Dispatcher, EnvSpec, Interrupt, PromptVia,
+    parse_assignment, parse_env_file, DispatchError, DispatchReport, DispatchRequest, Dispatcher,
+    EnvSpec, Interrupt, PromptVia,
 };
 use agentlane::exit_status;
 use agentlane::policy::{check_contract, route_allowed, Load, Payload};
@@ -60,6 +61,11 @@ pub struct ExecArgs {
     /// Bytes of stdout/stderr kept in the report's tails
     #[arg(long, value_name = "BYTES", default_value_t = 4096)]
     tail_bytes: usize,
+    /// Bytes of each stream kept in its artifact file, e.g. 64MiB; past it the file ends with a
+    /// marker line (the tails and the class still see everything) [default: [artifacts]
+    /// max_bytes_per_stream, else 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_artifact_cap)]
+    artifact_cap: Option<u64>,
     /// Print exactly one JSON report on stdout; the child's output goes only to the artifacts
     #[arg(long)]
     json: bool,
@@ -85,6 +91,16 @@ pub struct ExecArgs {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{e}: write a duration like 90s, 20m, 1h30m or 500ms"))
+}
+
+/// Parses `--artifact-cap`: a size, not zero.
+fn parse_artifact_cap(s: &str) -> Result<u64, String> {
+    match agentlane::size::parse_size(s)? {
+        0 => {
+            Err("a cap of 0 bytes would keep no output at all: use e.g. 64MiB (the default)".into())
+        }
+        n => Ok(n),
+    }
 }
 
 fn read_prompt(path: &Path, cap: u64) -> Result<Vec<u8>, Failure> {
@@ -247,6 +263,9 @@ pub async fn run(
             let mut command = args.command.clone();
             let program = command.remove(0);
             let mut req = DispatchRequest::new(program, command);
+            if let Some(config) = &config {
+                req.artifact_cap = config.artifacts.max_bytes_per_stream;
+            }
             req.cwd = args.cwd.clone();
             req.env = env;
             req.prompt = prompt;
@@ -258,28 +277,54 @@ pub async fn run(
     req.kill_grace = args.kill_grace;
     req.leak_timeout = args.leak_timeout;
     req.tail_bytes = args.tail_bytes;
+    if let Some(cap) = args.artifact_cap {
+        req.artifact_cap = cap;
+    }
     req.echo = !args.json;
-    let report = dispatcher
-        .dispatch(req, forward_signals())
-        .await
-        .map_err(|e| match e {
-            agentlane::dispatch::DispatchError::Store(_) => {
-                Failure::new(exit_status::IO_ERROR, e.to_string())
-            }
-            agentlane::dispatch::DispatchError::Artifacts { .. } => {
-                Failure::new(exit_status::CANT_CREATE, e.to_string())
-            }
-            agentlane::dispatch::DispatchError::Spawn { .. } => {
-                Failure::new(exit_status::OS_ERROR, e.to_string())
-            }
-        })?;
+    let report = match dispatcher.dispatch(req, forward_signals()).await {
+        Ok(report) => report,
+        // The agent ran and its outcome is known: report it as usual, then
+        // say it is not in the store, with a status of its own.
+        Err(DispatchError::Unrecorded { report, source }) => {
+            print_outcome(&report, args.json);
+            return Err(Failure::new(
+                exit_status::UNRECORDED,
+                format!(
+                    "the outcome of dispatch {} ({}, exit status {}) was NOT recorded in the store: {source}\nhint: the report{} is its only record (`agentlane show {}` has its start only, unfinished); free space where the store lives (or fix the store), and run the job again if its outcome must be on record",
+                    report.dispatch_id,
+                    report.classifier,
+                    report.exit_status,
+                    if args.json { " printed on stdout" } else { " above" },
+                    report.dispatch_id,
+                ),
+            ));
+        }
+        Err(e) => {
+            let status = match e {
+                DispatchError::Store(_) | DispatchError::Unrecorded { .. } => exit_status::IO_ERROR,
+                DispatchError::Artifacts { .. } => exit_status::CANT_CREATE,
+                DispatchError::Spawn { .. } => exit_status::OS_ERROR,
+            };
+            return Err(Failure::new(status, e.to_string()));
+        }
+    };
+    print_outcome(&report, args.json);
+    Ok(report.exit_status)
+}
+
+/// The failure line on stderr, any artifact errors, and with `--json` the report on stdout.
+fn print_outcome(report: &DispatchReport, json: bool) {
     if report.classifier.is_failure() {
         eprintln!("agentlane: {}: {}", report.classifier, report.repair_hint);
     }
-    if args.json {
+    for e in &report.artifact_errors {
+        eprintln!(
+            "agentlane: artifact incomplete: {e}; the class and the tails cover the whole output"
+        );
+    }
+    if json {
         let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, &report);
+        let _ = serde_json::to_writer(&mut out, report);
         let _ = writeln!(out);
     }
-    Ok(report.exit_status)
 }

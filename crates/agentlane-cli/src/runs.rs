@@ -126,8 +126,19 @@ fn print_record(record: &DispatchRecord) {
         if let Some(a) = field("artifacts") {
             for stream in ["stdout", "stderr"] {
                 if let Some(p) = a.get(stream).and_then(|p| p.as_str()) {
-                    println!("{stream:<10} {p}");
+                    let dropped = field(&format!("{stream}_dropped_bytes"))
+                        .and_then(|d| d.as_u64())
+                        .filter(|d| *d > 0);
+                    match dropped {
+                        Some(d) => println!("{stream:<10} {p} ({d} bytes not written)"),
+                        None => println!("{stream:<10} {p}"),
+                    }
                 }
+            }
+        }
+        if let Some(errors) = field("artifact_errors").and_then(|e| e.as_array()) {
+            for e in errors.iter().filter_map(|e| e.as_str()) {
+                println!("artifact   incomplete: {e}");
             }
         }
         for (label, key) in [

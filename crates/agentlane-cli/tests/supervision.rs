@@ -189,8 +189,19 @@ fn a_gigabyte_of_output_is_captured_with_bounded_memory() {
     let run = sb.fake(&[], &["--spew", "1G"]);
     run.expect_class("ok");
     assert_eq!(run.report["stdout_bytes"], 1u64 << 30);
+    // The artifact stops at the default cap (64 MiB) and says so; the rest is counted.
     let artifact = std::path::PathBuf::from(run.report["artifacts"]["stdout"].as_str().unwrap());
-    assert_eq!(std::fs::metadata(&artifact).unwrap().len(), 1u64 << 30);
+    let dropped = (1u64 << 30) - (64 << 20);
+    let marker = format!(
+        "\n[agentlane: artifact cut at {} bytes; {dropped} more bytes not written]\n",
+        64 << 20
+    );
+    assert_eq!(
+        std::fs::metadata(&artifact).unwrap().len(),
+        (64 << 20) + marker.len() as u64
+    );
+    assert_eq!(run.report["stdout_dropped_bytes"], dropped);
+    assert_eq!(run.report["stdout_artifact_truncated"], true);
     assert!(run.str("stdout_tail").len() <= 4096);
     std::fs::remove_file(&artifact).unwrap();
     // Peak RSS of the largest child this test process waited for (agentlane;

@@ -165,6 +165,9 @@ pub struct Exit {
     pub stderr_tail: String,
     /// The full, redacted stdout/stderr files.
     pub artifacts: Artifacts,
+    /// Why artifacts are incomplete (a stream and its write error), if they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifact_errors: Vec<String>,
     /// Whether descendants outlived the agent (held its pipes or survived it).
     pub leaked: bool,
     /// Those descendants.

@@ -23,6 +23,10 @@ pub const OS_ERROR: i32 = 71;
 pub const CANT_CREATE: i32 = 73;
 /// The store (database) failed.
 pub const IO_ERROR: i32 = 74;
+/// The dispatch ran and its report was printed, but the store could not
+/// record its outcome (sysexits' EX_TEMPFAIL: try again once the store can
+/// be written).
+pub const UNRECORDED: i32 = 75;
 /// Policy refused the route (`route_not_allowed`).
 pub const NOT_ALLOWED: i32 = 77;
 /// A configuration or rules file is invalid (`config_invalid` before launch).
@@ -49,6 +53,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("71", "the OS refused a resource (fork, pipe)"),
     ("73", "cannot create the home directory or artifacts"),
     ("74", "the store (database) failed"),
+    (
+        "75",
+        "the dispatch ran, but the store could not record its outcome (the report is still printed)",
+    ),
     ("77", "route_not_allowed"),
     (
         "78",

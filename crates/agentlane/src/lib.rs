@@ -33,6 +33,7 @@ pub mod resolve;
 pub mod retry;
 pub mod runbook;
 pub mod service;
+pub mod size;
 pub mod store;
 
 pub use class::Class;

@@ -212,7 +212,8 @@ mod tests {
             timed_out: false,
             stdout_tail: b"",
             stderr_tail: stderr,
-            tails_truncated: false,
+            stdout_truncated: false,
+            stderr_truncated: false,
         };
         let ctx = HintContext {
             program: "claude",

@@ -36,8 +36,10 @@ pub struct Observed<'a> {
     pub stdout_tail: &'a [u8],
     /// The end of stderr.
     pub stderr_tail: &'a [u8],
-    /// Whether the tails were cut (their first line may be partial).
-    pub tails_truncated: bool,
+    /// Whether the stdout tail was cut (its first line may be partial).
+    pub stdout_truncated: bool,
+    /// Whether the stderr tail was cut (its first line may be partial).
+    pub stderr_truncated: bool,
 }
 
 /// Which layer of the classifier decided a verdict, in the order they run.
@@ -115,8 +117,9 @@ pub fn classify<'r>(
 ) -> Classification {
     let text = structured::StreamText::split(
         observed.stdout_tail,
+        observed.stdout_truncated,
         observed.stderr_tail,
-        observed.tails_truncated,
+        observed.stderr_truncated,
     );
     let retry_after_secs = hint::retry_after_secs(&text.all_text());
     let silent_success = observed.exit_code == Some(0)

@@ -45,7 +45,7 @@ fn run(
     timed_out: bool,
     stdout: &[u8],
     stderr: &[u8],
-    tails_truncated: bool,
+    truncated: (bool, bool),
 ) -> super::Classification {
     let observed = Observed {
         exit_code,
@@ -53,7 +53,8 @@ fn run(
         timed_out,
         stdout_tail: stdout,
         stderr_tail: stderr,
-        tails_truncated,
+        stdout_truncated: truncated.0,
+        stderr_truncated: truncated.1,
     };
     classify(&observed, RuleSet::builtin, &HintContext::default())
 }
@@ -109,7 +110,7 @@ proptest! {
         timed_out in any::<bool>(),
         stdout in tail(),
         stderr in tail(),
-        truncated in any::<bool>(),
+        truncated in any::<(bool, bool)>(),
     ) {
         let c = run(exit_code, signal, timed_out, &stdout, &stderr, truncated);
         prop_assert!(!c.class.label().is_empty());
@@ -124,7 +125,7 @@ proptest! {
     fn an_exit_zero_is_ok_unless_a_rule_for_exit_zero_matched(
         stdout in tail(),
         stderr in tail(),
-        truncated in any::<bool>(),
+        truncated in any::<(bool, bool)>(),
     ) {
         let c = run(Some(0), None, false, &stdout, &stderr, truncated);
         if c.class != Class::Ok {
@@ -143,7 +144,7 @@ proptest! {
     ) {
         // Prose on stdout (the agent's answer) is never evidence of failure.
         let stdout = answer.join("\n");
-        let c = run(Some(0), None, false, stdout.as_bytes(), b"", false);
+        let c = run(Some(0), None, false, stdout.as_bytes(), b"", (false, false));
         prop_assert_eq!(c.class, Class::Ok, "rule {}", c.rule);
     }
 
@@ -154,7 +155,7 @@ proptest! {
         stdout in tail(),
         stderr in tail(),
     ) {
-        let c = run(Some(code), None, timed_out, &stdout, &stderr, false);
+        let c = run(Some(code), None, timed_out, &stdout, &stderr, (false, false));
         prop_assert_ne!(c.class, Class::Ok, "rule {}", c.rule);
     }
 

@@ -35,11 +35,18 @@ pub struct Normalized {
 }
 
 impl StreamText {
-    /// Splits two tails. When `truncated`, a tail's first line may be partial and is dropped.
-    pub fn split(stdout: &[u8], stderr: &[u8], truncated: bool) -> StreamText {
+    /// Splits two tails. A tail marked truncated may start with a partial
+    /// line, which is dropped; each stream is judged by its own flag, so a
+    /// cut stdout never costs stderr its first (maybe only) line.
+    pub fn split(
+        stdout: &[u8],
+        stdout_truncated: bool,
+        stderr: &[u8],
+        stderr_truncated: bool,
+    ) -> StreamText {
         let mut out = StreamText::default();
-        out.stdout = split_one(stdout, truncated, &mut out.json);
-        out.stderr = split_one(stderr, truncated, &mut out.json);
+        out.stdout = split_one(stdout, stdout_truncated, &mut out.json);
+        out.stderr = split_one(stderr, stderr_truncated, &mut out.json);
         out
     }
 
@@ -179,6 +186,7 @@ mod tests {
     fn json_lines_are_kept_out_of_text() {
         let t = StreamText::split(
             b"{\"type\":\"assistant\",\"message\":\"Not logged in\"}\nplain line\n",
+            false,
             b"err line\n",
             false,
         );
@@ -191,6 +199,7 @@ mod tests {
     fn a_json_array_of_events_is_read_event_by_event() {
         let t = StreamText::split(
             br#"[{"type":"system"},{"type":"result","is_error":true,"error":{"message":"No auth type is selected."}}]"#,
+            false,
             b"",
             false,
         );
@@ -200,7 +209,24 @@ mod tests {
 
     #[test]
     fn a_truncated_tail_drops_its_partial_first_line() {
-        let t = StreamText::split(b"tial line\nwhole line\n", b"", true);
+        let t = StreamText::split(b"tial line\nwhole line\n", true, b"", false);
         assert_eq!(t.stdout, "whole line\n");
+    }
+
+    #[test]
+    fn a_truncated_stdout_leaves_stderr_whole() {
+        let t = StreamText::split(
+            b"tial line\nwhole line\n",
+            true,
+            b"Error: 429 Too Many Requests\n",
+            false,
+        );
+        assert_eq!(t.stdout, "whole line\n");
+        assert_eq!(t.stderr, "Error: 429 Too Many Requests\n");
+        let t = StreamText::split(b"only line\n", false, b"tial\nwhole\n", true);
+        assert_eq!(
+            (t.stdout.as_str(), t.stderr.as_str()),
+            ("only line\n", "whole\n")
+        );
     }
 }

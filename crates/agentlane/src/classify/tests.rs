@@ -44,7 +44,8 @@ fn run(
         timed_out,
         stdout_tail: stdout.as_bytes(),
         stderr_tail: stderr.as_bytes(),
-        tails_truncated: false,
+        stdout_truncated: false,
+        stderr_truncated: false,
     };
     classify(&observed, || rules, &HintContext::default())
 }
@@ -400,4 +401,31 @@ fn a_foreign_signal_is_a_fact_not_text() {
         false,
     );
     assert_eq!((got.class, got.layer), (Class::KilledBySignal, Layer::Fact));
+}
+
+#[test]
+fn a_cut_stdout_does_not_cost_stderr_its_only_line() {
+    let stdout = "tial line of a long answer\nmore output\n".repeat(8);
+    let observed = |stdout_truncated, stderr_truncated| Observed {
+        exit_code: Some(1),
+        signal: None,
+        timed_out: false,
+        stdout_tail: stdout.as_bytes(),
+        stderr_tail: b"Error: 429 Too Many Requests\n",
+        stdout_truncated,
+        stderr_truncated,
+    };
+    let c = classify(
+        &observed(true, false),
+        RuleSet::builtin,
+        &HintContext::default(),
+    );
+    assert_eq!(c.class, Class::RateLimited, "{c:?}");
+    // A cut stderr may start mid-line: its first line is not evidence.
+    let c = classify(
+        &observed(false, true),
+        RuleSet::builtin,
+        &HintContext::default(),
+    );
+    assert_eq!(c.class, Class::UnknownExit(1), "{c:?}");
 }

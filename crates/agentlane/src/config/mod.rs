@@ -72,6 +72,8 @@ pub struct Route {
     pub base_env: Option<BTreeMap<String, String>>,
     /// The user the route runs as (set by the matrix for its user cells).
     pub run_as: Option<crate::dispatch::RunAs>,
+    /// Bytes of each stream kept in its artifact file (`[artifacts] max_bytes_per_stream`).
+    pub artifact_cap: u64,
 }
 
 /// A job kind: its policy and its payload contract.
@@ -147,6 +149,24 @@ pub struct Config {
     pub workers: BTreeMap<String, WorkerKind>,
     /// `[store] url`: the shared store (PostgreSQL) when set.
     pub store_url: Option<String>,
+    /// Artifact settings (`[artifacts]`).
+    pub artifacts: ArtifactSettings,
+}
+
+/// Artifact settings (`[artifacts]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactSettings {
+    /// Bytes of each stream written to its artifact file; past it the file
+    /// ends with a marker line. The tails and the class see everything.
+    pub max_bytes_per_stream: u64,
+}
+
+impl Default for ArtifactSettings {
+    fn default() -> Self {
+        ArtifactSettings {
+            max_bytes_per_stream: crate::dispatch::DEFAULT_ARTIFACT_CAP,
+        }
+    }
 }
 
 /// A worker kind: the context a worker of this kind gives its agents — the
@@ -240,6 +260,15 @@ struct RawConfig {
     workers: BTreeMap<String, Spanned<RawWorkerKind>>,
     #[serde(default)]
     store: Option<RawStore>,
+    #[serde(default)]
+    artifacts: Option<RawArtifacts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArtifacts {
+    #[serde(default)]
+    max_bytes_per_stream: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,6 +431,10 @@ impl Source<'_> {
             .map_err(|e| self.at(s, format!("`{key}` = \"{}\" is not a duration ({e}): write e.g. \"90s\", \"20m\" or \"1h30m\"", s.get_ref())))
     }
 
+    fn size(&self, s: &Spanned<String>, key: &str) -> Result<u64, ConfigError> {
+        crate::size::parse_size(s.get_ref()).map_err(|e| self.at(s, format!("`{key}`: {e}")))
+    }
+
     fn path(&self, p: &str) -> PathBuf {
         let expanded = match p.strip_prefix("~/") {
             Some(rest) => std::env::var_os("HOME")
@@ -498,6 +531,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         Some(f) => load_rules(&src, f, RuleSet::builtin(), &mut hasher)?,
         None => RuleSet::builtin().clone(),
     };
+    let mut artifacts = ArtifactSettings::default();
+    if let Some(t) = raw
+        .artifacts
+        .as_ref()
+        .and_then(|a| a.max_bytes_per_stream.as_ref())
+    {
+        artifacts.max_bytes_per_stream = src.size(t, "artifacts.max_bytes_per_stream")?;
+    }
     let mut routes = BTreeMap::new();
     let mut retry = RetryTable::default();
     for (class, policy) in &raw.retry {
@@ -506,7 +547,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             .insert(class.clone(), retry_policy(&src, class, policy)?);
     }
     for (name, r) in &raw.routes {
-        routes.insert(name.clone(), route(&src, name, r, &rules, &mut hasher)?);
+        let mut route = route(&src, name, r, &rules, &mut hasher)?;
+        route.artifact_cap = artifacts.max_bytes_per_stream;
+        routes.insert(name.clone(), route);
         for (class, policy) in &r.get_ref().retry {
             retry.routes.insert(
                 (name.clone(), class.clone()),
@@ -575,6 +618,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         retry,
         queue,
         store_url: raw.store.as_ref().map(|s| s.url.clone()),
+        artifacts,
         workers: raw
             .workers
             .iter()
@@ -809,6 +853,7 @@ fn route(
         rules: route_rules,
         base_env: None,
         run_as: None,
+        artifact_cap: crate::dispatch::DEFAULT_ARTIFACT_CAP,
     })
 }
 
@@ -914,6 +959,7 @@ impl Route {
         req.model = self.model.clone();
         req.base_env = self.base_env.clone();
         req.run_as = self.run_as.clone();
+        req.artifact_cap = self.artifact_cap;
         req
     }
 

@@ -258,3 +258,28 @@ fn queue_retention_defaults_to_fourteen_days_and_can_be_set_or_turned_off() {
         "{bad}"
     );
 }
+
+#[test]
+fn the_artifact_cap_defaults_to_64_mib_and_reaches_every_route_request() {
+    let base = "[routes.r]\nprofile = \"generic\"\nprogram = \"/bin/true\"\n";
+    let default = parse_str(base).unwrap();
+    assert_eq!(default.artifacts.max_bytes_per_stream, 64 << 20);
+    assert_eq!(default.routes["r"].request(None).artifact_cap, 64 << 20);
+    let small = parse_str(&format!(
+        "[artifacts]\nmax_bytes_per_stream = \"1MiB\"\n{base}"
+    ))
+    .unwrap();
+    assert_eq!(small.artifacts.max_bytes_per_stream, 1 << 20);
+    let route = &small.routes["r"];
+    assert_eq!(route.request(None).artifact_cap, 1 << 20);
+    assert_eq!(
+        route
+            .probe_request(vec![], Duration::from_secs(1))
+            .artifact_cap,
+        1 << 20
+    );
+    let bad = parse_str(&format!("{base}[artifacts]\nmax_bytes_per_stream = 4096\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("agentlane.toml:5:"), "{bad}");
+}

@@ -1,6 +1,7 @@
 //! Settings that parse but cannot work, refused at load with their position
 //! and the fix: a lease too short for the heartbeat, durations that mean
-//! nothing at zero, a lane the configuration does not define.
+//! nothing at zero (and an artifact cap of zero bytes), a lane the
+//! configuration does not define.
 //!
 //! Runs over the raw, spanned configuration after it deserialised; a value
 //! that is not a duration at all is left to the loader's own message.
@@ -69,6 +70,18 @@ pub(super) fn check(src: &Source<'_>, raw: &RawConfig) -> Result<(), ConfigError
     for (class, p) in &raw.retry {
         retry(src, &format!("retry.{class}"), p)?;
     }
+    if let Some(t) = raw
+        .artifacts
+        .as_ref()
+        .and_then(|a| a.max_bytes_per_stream.as_ref())
+    {
+        if crate::size::parse_size(t.get_ref()) == Ok(0) {
+            return Err(src.at(t, format!(
+                "`artifacts.max_bytes_per_stream` = \"{}\" is zero: no output would be kept in the artifact files; use e.g. \"64MiB\" (the default)",
+                t.get_ref()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -136,6 +149,9 @@ mod tests {
     #[test_case("[routes.b]\nprogram = \"x\"\ntimeout = \"0s\"\n", 3, 11, "routes.b.timeout" ; "zero route timeout")]
     #[test_case("[retry.rate_limited]\nmax_timeout = \"0s\"\n", 2, 15, "retry.rate_limited.max_timeout" ; "zero retry cap")]
     #[test_case("[routes.b]\nprogram = \"x\"\n[routes.b.retry.timeout]\nmax_timeout = \"0s\"\n", 4, 15, "routes.b.retry.timeout.max_timeout" ; "zero route retry cap")]
+    #[test_case("[artifacts]\nmax_bytes_per_stream = \"0\"\n", 2, 24, "artifacts.max_bytes_per_stream" ; "zero artifact cap")]
+    #[test_case("[artifacts]\nmax_bytes_per_stream = \"0MiB\"\n", 2, 24, "\"64MiB\" (the default)" ; "zero artifact cap with a unit")]
+    #[test_case("[artifacts]\nmax_bytes_per_stream = \"lots\"\n", 2, 24, "512KiB, 64MiB" ; "an artifact cap that is not a size")]
     fn settings_that_cannot_work_are_refused_at_their_position(
         text: &str,
         line: usize,

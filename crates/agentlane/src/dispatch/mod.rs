@@ -40,6 +40,9 @@ use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::home::Home;
 use crate::store::{Store, StoreError};
 
+/// The default cap of one stream's artifact file (`[artifacts] max_bytes_per_stream`).
+pub const DEFAULT_ARTIFACT_CAP: u64 = 64 << 20;
+
 /// How the prompt reaches the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PromptVia {
@@ -109,6 +112,9 @@ pub struct DispatchRequest {
     pub leak_timeout: Duration,
     /// Bytes of each stream kept in the report's tails.
     pub tail_bytes: usize,
+    /// Bytes of each stream written to its artifact file; past it the file
+    /// ends with a marker line (the tails and the classifier see everything).
+    pub artifact_cap: u64,
     /// Echo the child's output live.
     pub echo: bool,
     /// The route, when dispatched from one.
@@ -171,6 +177,7 @@ impl DispatchRequest {
             kill_grace: Duration::from_secs(5),
             leak_timeout: Duration::from_millis(500),
             tail_bytes: 4096,
+            artifact_cap: DEFAULT_ARTIFACT_CAP,
             echo: false,
             route: None,
             model: None,
@@ -198,6 +205,17 @@ pub enum DispatchError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The dispatch ran and was classified, but the store could not record
+    /// its outcome (the database write failed: a full disk, a lost server).
+    /// The report is the only account of it: print it, and say so.
+    #[error("the outcome of dispatch {} ({}) was not recorded in the store: {source}", report.dispatch_id, report.classifier)]
+    Unrecorded {
+        /// The outcome that was not recorded.
+        report: Box<DispatchReport>,
+        /// Why.
+        #[source]
+        source: StoreError,
     },
     /// The OS refused to spawn for a reason that is not the program's fault.
     #[error("cannot spawn '{program}': {source}")]
@@ -288,9 +306,13 @@ impl Dispatcher {
         interrupt: Interrupt,
     ) -> Result<DispatchReport, DispatchError> {
         let finished = self.dispatch_unrecorded(req, interrupt).await?;
-        self.record_finish(&finished.report, &finished.events)
-            .await?;
-        Ok(finished.report)
+        match self.record_finish(&finished.report, &finished.events).await {
+            Ok(()) => Ok(finished.report),
+            Err(source) => Err(DispatchError::Unrecorded {
+                report: Box::new(finished.report),
+                source,
+            }),
+        }
     }
 
     /// Runs one dispatch through every stage but the last: its prepare is
@@ -379,7 +401,8 @@ impl Dispatcher {
                     timed_out: exited.timed_out,
                     stdout_tail: &exited.stdout.tail,
                     stderr_tail: &exited.stderr.tail,
-                    tails_truncated: exited.stdout.tail_truncated || exited.stderr.tail_truncated,
+                    stdout_truncated: exited.stdout.tail_truncated,
+                    stderr_truncated: exited.stderr.tail_truncated,
                 },
                 || req.rules.as_deref().unwrap_or_else(|| self.rules()),
                 &ctx,
@@ -405,11 +428,15 @@ impl Dispatcher {
         report.stdout_tail = String::from_utf8_lossy(&exited.stdout.report_tail).into_owned();
         report.stderr_tail = String::from_utf8_lossy(&exited.stderr.report_tail).into_owned();
         report.artifacts = exited.artifacts.clone();
-        report.artifact_error = exited
-            .stdout
-            .artifact_error
-            .clone()
-            .or(exited.stderr.artifact_error.clone());
+        report.artifact_errors = [("stdout", &exited.stdout), ("stderr", &exited.stderr)]
+            .into_iter()
+            .filter_map(|(name, s)| Some(format!("{name}: {}", s.artifact_error.as_ref()?)))
+            .collect();
+        report.artifact_error = report.artifact_errors.first().cloned();
+        report.stdout_artifact_truncated = exited.stdout.artifact_truncated;
+        report.stderr_artifact_truncated = exited.stderr.artifact_truncated;
+        report.stdout_dropped_bytes = exited.stdout.dropped_bytes;
+        report.stderr_dropped_bytes = exited.stderr.dropped_bytes;
         report.leaked = !exited.leaked.is_empty();
         report.leaked_processes = exited.leaked.clone();
         report.failure_fingerprint = fingerprint_of(&report);
@@ -424,6 +451,7 @@ impl Dispatcher {
             stdout_tail: report.stdout_tail.clone(),
             stderr_tail: report.stderr_tail.clone(),
             artifacts: report.artifacts.clone(),
+            artifact_errors: report.artifact_errors.clone(),
             leaked: report.leaked,
             leaked_processes: report.leaked_processes.clone(),
             classifier: report.classifier,
@@ -509,6 +537,11 @@ pub(crate) fn base_report(
         stderr_tail: String::new(),
         artifacts: Default::default(),
         artifact_error: None,
+        artifact_errors: Vec::new(),
+        stdout_artifact_truncated: false,
+        stderr_artifact_truncated: false,
+        stdout_dropped_bytes: 0,
+        stderr_dropped_bytes: 0,
         leaked: false,
         leaked_processes: Vec::new(),
         failure_fingerprint: None,

@@ -73,8 +73,25 @@ pub struct DispatchReport {
     pub stderr_tail: String,
     /// The full redacted output files.
     pub artifacts: Artifacts,
-    /// Why an artifact is incomplete, if one is.
+    /// The first of `artifact_errors` (kept for readers of older reports).
     pub artifact_error: Option<String>,
+    /// Why artifacts are incomplete: one entry per stream whose file could
+    /// not be created or written (`"stdout: cannot write …: No space left on
+    /// device (os error 28)"`). The dispatch is still classified from its tails.
+    #[serde(default)]
+    pub artifact_errors: Vec<String>,
+    /// Whether the stdout artifact holds less than the stream (its cap, or an error).
+    #[serde(default)]
+    pub stdout_artifact_truncated: bool,
+    /// Whether the stderr artifact holds less than the stream (its cap, or an error).
+    #[serde(default)]
+    pub stderr_artifact_truncated: bool,
+    /// Redacted stdout bytes not in its artifact.
+    #[serde(default)]
+    pub stdout_dropped_bytes: u64,
+    /// Redacted stderr bytes not in its artifact.
+    #[serde(default)]
+    pub stderr_dropped_bytes: u64,
     /// Whether descendants outlived the agent.
     pub leaked: bool,
     /// Those descendants (killed by agentlane).
@@ -93,4 +110,39 @@ pub struct DispatchReport {
     pub attempt: Option<u32>,
     /// The exit status `agentlane exec` returns for this dispatch.
     pub exit_status: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report as stored before the artifact fields existed (the shape of
+    /// an `exec --json` of that time, trimmed of nothing it required).
+    const OLD: &str = r#"{"dispatch_id":"01a2","classifier":"rate_limited","rule":"generic.rate_limited",
+        "evidence":"Error: 429 Too Many Requests","repair_hint":"retry","exit_code":1,"signal":null,
+        "timed_out":false,"interrupted_by":null,"duration_ms":12,"program":"fake","argv":["fake"],
+        "cwd":"/tmp","cwd_exists":true,"repo_root":null,"cli_path":"/bin/fake","interpreter":null,
+        "env_fingerprint":{"id":"x","path_entries":[],"vars":{},"files":{},"var_count":0},
+        "prompt_bytes":0,"prompt_via":"stdin","timeout_ms":null,"stdout_bytes":5,"stderr_bytes":29,
+        "stdout_tail":"","stderr_tail":"Error: 429 Too Many Requests\n",
+        "artifacts":{"stdout":null,"stderr":null},"artifact_error":"No space left on device (os error 28)",
+        "leaked":false,"leaked_processes":[],"failure_fingerprint":null,"retry_after_secs":null,
+        "route":null,"model":null,"job_id":null,"attempt":null,"exit_status":1}"#;
+
+    #[test]
+    fn a_report_stored_before_the_artifact_fields_still_parses() {
+        let r: DispatchReport = serde_json::from_str(OLD).unwrap();
+        assert_eq!(r.classifier, Class::RateLimited);
+        assert_eq!(
+            r.artifact_error.as_deref(),
+            Some("No space left on device (os error 28)")
+        );
+        assert!(r.artifact_errors.is_empty());
+        assert!(!r.stdout_artifact_truncated && !r.stderr_artifact_truncated);
+        assert_eq!((r.stdout_dropped_bytes, r.stderr_dropped_bytes), (0, 0));
+        // And it round-trips with the new fields.
+        let again: DispatchReport =
+            serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+    }
 }

@@ -43,6 +43,8 @@ pub(super) struct StreamResult {
     pub tail_truncated: bool,
     pub report_tail: Vec<u8>,
     pub artifact_error: Option<String>,
+    pub artifact_truncated: bool,
+    pub dropped_bytes: u64,
 }
 
 /// What supervision observed.
@@ -172,6 +174,8 @@ fn result(c: Captured, report_bytes: usize) -> StreamResult {
         tail: c.tail,
         tail_truncated: c.tail_truncated,
         artifact_error: c.artifact_error,
+        artifact_truncated: c.artifact_truncated,
+        dropped_bytes: c.dropped_bytes,
     }
 }
 

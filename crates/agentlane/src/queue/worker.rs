@@ -517,7 +517,9 @@ impl WorkerError {
     /// Whether the failure was a store outage that may pass.
     pub fn is_transient(&self) -> bool {
         match self {
-            WorkerError::Store(e) | WorkerError::Dispatch(DispatchError::Store(e)) => {
+            WorkerError::Store(e)
+            | WorkerError::Dispatch(DispatchError::Store(e))
+            | WorkerError::Dispatch(DispatchError::Unrecorded { source: e, .. }) => {
                 e.is_transient()
             }
             _ => false,

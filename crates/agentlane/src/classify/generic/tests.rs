@@ -8,7 +8,7 @@ use test_case::test_case;
 use super::*;
 
 fn stderr_only(s: &str) -> StreamText {
-    StreamText::split(b"", s.as_bytes(), false)
+    StreamText::split(b"", false, s.as_bytes(), false)
 }
 
 fn verdict(stderr: &str) -> Option<(String, &'static str)> {
@@ -135,6 +135,7 @@ fn the_newest_signal_decides_across_blocks() {
 fn stderr_outranks_the_models_words_on_stdout() {
     let text = StreamText::split(
         b"The log shows 401 Unauthorized errors from the old key.\n",
+        false,
         b"Error: connect ECONNREFUSED 10.0.0.1:443\n",
         false,
     );
