@@ -47,7 +47,9 @@ const LABELS: &[&str] = &[
     "worker_lost",
     "unknown",
 ];
-const CLIS: &[&str] = &["codex", "claude", "gemini", "qwen", "aider", "opencode", "generic"];
+const CLIS: &[&str] = &[
+    "codex", "claude", "gemini", "qwen", "aider", "opencode", "generic",
+];
 const STREAMS: &[&str] = &["stdout", "stderr", "both"];
 
 /// First byte of the source's SHA-256 below this: held out (~30%).
@@ -111,7 +113,12 @@ fn parse(text: &str, want_key: &str) -> Vec<Entry> {
                 "{}: duplicate message",
                 entry.id
             );
-            assert!(CLIS.contains(&entry.cli.as_str()), "{}: cli {}", entry.id, entry.cli);
+            assert!(
+                CLIS.contains(&entry.cli.as_str()),
+                "{}: cli {}",
+                entry.id,
+                entry.cli
+            );
             assert!(
                 STREAMS.contains(&entry.stream.as_str()),
                 "{}: stream {}",
@@ -157,14 +164,13 @@ fn write_script(dir: &Path, e: &Entry) -> std::path::PathBuf {
     path
 }
 
-/// Replays one entry in its own scratch home; returns the class agentlane named.
-fn replay(scratch: &Path, n: usize, e: &Entry) -> String {
+/// Replays one entry with the worker's throwaway home; returns the class agentlane named.
+fn replay(scratch: &Path, home: &Path, n: usize, e: &Entry) -> String {
     let dir = scratch.join(format!("e{n}"));
     let script = write_script(&dir.join("bin"), e);
-    let home = dir.join("home");
     let out = Command::new(agentlane())
         .arg("--home")
-        .arg(&home)
+        .arg(home)
         .args(["exec", "--json", "--timeout", "30s", "--"])
         .arg(&script)
         .current_dir(&dir)
@@ -185,10 +191,14 @@ fn replay(scratch: &Path, n: usize, e: &Entry) -> String {
         )
     });
     let _ = std::fs::remove_dir_all(&dir);
-    report["classifier"].as_str().unwrap_or("<none>").to_string()
+    report["classifier"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_string()
 }
 
-/// Replays every entry on a few threads; results in entry order.
+/// Replays every entry on a few threads, each with its own throwaway store
+/// (a store per entry would double the cost); results in entry order.
 fn replay_all(entries: &[Entry]) -> Vec<String> {
     let scratch = tempfile::tempdir().expect("tempdir");
     let next = AtomicUsize::new(0);
@@ -196,14 +206,18 @@ fn replay_all(entries: &[Entry]) -> Vec<String> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get() * 2)
         .unwrap_or(4)
-        .clamp(2, 16);
+        .clamp(4, 16);
     std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(e) = entries.get(i) else { break };
-                let got = replay(scratch.path(), i, e);
-                results.lock().unwrap()[i] = got;
+        for t in 0..threads {
+            let (next, results, scratch) = (&next, &results, scratch.path());
+            s.spawn(move || {
+                let home = scratch.join(format!("home{t}"));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(e) = entries.get(i) else { break };
+                    let got = replay(scratch, &home, i, e);
+                    results.lock().unwrap()[i] = got;
+                }
             });
         }
     });
@@ -258,7 +272,11 @@ fn print_report(entries: &[Entry], got: &[String]) {
         per_class.entry((&e.want, s)).or_default().add(right);
         called_ok += usize::from(g == "ok");
         if s == "heldout" {
-            let want = if e.want == "unknown" { "unknown_exit_N".into() } else { e.want.clone() };
+            let want = if e.want == "unknown" {
+                "unknown_exit_N".into()
+            } else {
+                e.want.clone()
+            };
             *confusion.entry((want, column(g))).or_default() += 1;
         }
         if !right && std::env::var_os("FAILURE_CORPUS_MISSES").is_some() {
@@ -272,8 +290,14 @@ fn print_report(entries: &[Entry], got: &[String]) {
     eprintln!("failures called ok: {called_ok}");
     eprintln!("\n{:22} {:>16} {:>16}", "cli", "tuning", "heldout");
     for cli in CLIS {
-        let t = per_cli.get(&(cli, "tuning")).map(Tally::show).unwrap_or("-".into());
-        let h = per_cli.get(&(cli, "heldout")).map(Tally::show).unwrap_or("-".into());
+        let t = per_cli
+            .get(&(cli, "tuning"))
+            .map(Tally::show)
+            .unwrap_or("-".into());
+        let h = per_cli
+            .get(&(cli, "heldout"))
+            .map(Tally::show)
+            .unwrap_or("-".into());
         eprintln!("{cli:22} {t:>16} {h:>16}");
     }
     eprintln!("\n{:22} {:>16} {:>16}", "class", "tuning", "heldout");
@@ -294,9 +318,7 @@ fn print_report(entries: &[Entry], got: &[String]) {
 fn print_confusion(confusion: &BTreeMap<(String, String), usize>) {
     let wants: BTreeSet<&str> = confusion.keys().map(|(w, _)| w.as_str()).collect();
     let gots: BTreeSet<&str> = confusion.keys().map(|(_, g)| g.as_str()).collect();
-    let code = |label: &str| -> String {
-        label.split('_').map(|w| &w[..1]).collect::<String>()
-    };
+    let code = |label: &str| -> String { label.split('_').map(|w| &w[..1]).collect::<String>() };
     eprintln!("\nheld-out confusion (rows: want, columns: got)");
     for g in &gots {
         eprintln!("  {:>5} = {g}", code(g));
@@ -323,7 +345,12 @@ fn the_failure_corpus_replays_and_its_figures_are_printed() {
     let entries = parse(CORPUS, "class");
     assert!(entries.len() >= 400, "{} entries", entries.len());
     for e in &entries {
-        assert!(LABELS.contains(&e.want.as_str()), "{}: class {}", e.id, e.want);
+        assert!(
+            LABELS.contains(&e.want.as_str()),
+            "{}: class {}",
+            e.id,
+            e.want
+        );
     }
     let heldout = entries.iter().filter(|e| e.heldout()).count();
     assert!(
@@ -335,7 +362,11 @@ fn the_failure_corpus_replays_and_its_figures_are_printed() {
     print_report(&entries, &got);
 
     let precision = parse(PRECISION, "expect");
-    assert!(precision.len() >= 100, "{} precision entries", precision.len());
+    assert!(
+        precision.len() >= 100,
+        "{} precision entries",
+        precision.len()
+    );
     let got = replay_all(&precision);
     let changed: Vec<_> = precision
         .iter()
