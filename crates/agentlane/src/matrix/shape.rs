@@ -96,7 +96,7 @@ fn comparison_text(comparison: &[Comparison]) -> String {
         String::new()
     } else {
         format!(
-            " (other routes pass on this host: {} — so the host, the dispatcher and the contexts work; this route does not)",
+            " (other routes pass on this host: {} — so the host and the dispatcher work; this route does not)",
             passing.join(", ")
         )
     }
@@ -126,22 +126,24 @@ fn own_failure_repair(route: &str, canary: &[&Row], comparison: &[Comparison]) -
         (_, Some(path)) => format!(" Its program '{}' resolved to {path}", first.program),
         (_, None) => String::new(),
     };
-    let hint = match (resolution.is_empty(), first.repair_hint.is_empty()) {
-        (_, true) => String::new(),
-        (true, false) => format!(" {}", first.repair_hint),
-        (false, false) => format!(": {}", first.repair_hint),
-    };
-    let what = match class {
-        "cli_missing" | "cli_not_executable" | "interpreter_missing" => {
-            "install it or set the route's `program` to its absolute path"
+    // The baseline's own hint names the facts (where the program was looked
+    // for, whose HOME has no login); a generic step only when it has none.
+    let what = if !first.repair_hint.is_empty() {
+        let sep = if resolution.is_empty() { " " } else { ": " };
+        format!("{sep}{}", first.repair_hint)
+    } else {
+        match class {
+            "cli_missing" | "cli_not_executable" | "interpreter_missing" => {
+                " — install it or set the route's `program` to its absolute path".to_string()
+            }
+            "auth_unavailable" => {
+                " — log in as the worker's user with the route's HOME, or give the route its key (`env`/`env_file`)".to_string()
+            }
+            _ => format!(" — repair what {class} names (`agentlane explain {class}`)"),
         }
-        "auth_unavailable" => {
-            "log in as the worker's user with the route's HOME, or give the route its key (`env`/`env_file`)"
-        }
-        _ => "repair what the class names",
     };
     format!(
-        "runner preflight and environment repair for route '{route}' itself: it fails with {} in every one of its contexts, so the failure is the route's own, not a difference between its contexts{}.{resolution}{hint} — {what}, then `agentlane doctor --route {route}`",
+        "runner preflight and environment repair for route '{route}' itself: it fails with {} in every one of its contexts, so the failure is the route's own, not a difference between its contexts{}.{resolution}{what}; then `agentlane doctor --route {route}`",
         classes(canary),
         comparison_text(comparison),
     )
