@@ -264,7 +264,7 @@ fn live_state(sb: &Sandbox, config: &std::path::Path) -> Vec<Value> {
     .collect()
 }
 
-const NOT_LOGGED_IN: &str = "[routes.claude]\nprofile = \"claude\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"Not logged in · Please run /login\", \"--exit\", \"1\"]\n[routes.echo]\nprofile = \"generic\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"ok\"]\n[kinds.k]\n[lanes.real]\nroutes = [\"claude\", \"echo\"]\n";
+const NOT_LOGGED_IN: &str = "[routes.claude]\nprofile = \"claude\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"Not logged in · Please run /login\", \"--exit\", \"1\"]\n[routes.echo]\nprofile = \"generic\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"ok\"]\n[kinds.k]\n[lanes.real]\nroutes = [\"echo\"]\n";
 
 #[test]
 fn a_matrix_leaves_no_trace_in_the_live_store() {
@@ -311,6 +311,30 @@ fn a_matrix_leaves_no_trace_in_the_live_store() {
         "a matrix lane in status: {}",
         after[0]
     );
+    // A real lane's worker, run after the matrix, sees only its own job: no
+    // incident of the matrix's cells in its summary.
+    let out = w.sb.run(&[
+        "--config",
+        w.config.to_str().unwrap(),
+        "worker",
+        "--lane",
+        "real",
+        "--drain",
+        "--json",
+    ]);
+    let worker: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        worker["open_incidents"],
+        serde_json::json!([]),
+        "{worker:#}"
+    );
+    assert!(!worker.to_string().contains("matrix-"), "{worker:#}");
     // The matrix's own record stays retrievable: the report next to its
     // scratch store, and the cells in that store.
     let scratch = v["scratch_store"].as_str().unwrap();
