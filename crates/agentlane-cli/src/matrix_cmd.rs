@@ -271,7 +271,7 @@ pub async fn run(
         "shape": verdict.shape,
         "dimension": verdict.dimension,
         "repair_address": verdict.repair_address,
-        "route": verdict.route,
+        "route": route.name,
         "comparison": verdict.comparison,
         "notes": verdict.notes,
         "scratch_store": scratch_url,
@@ -313,7 +313,7 @@ pub async fn run(
         }
         println!(
             "\n**route:** {} — **shape:** {} — **dimension:** {} — **repair:** {}",
-            verdict.route,
+            route.name,
             verdict.shape.label(),
             verdict.dimension.map_or("-", |d| d.label()),
             verdict.repair_address
@@ -353,7 +353,7 @@ pub async fn run(
         println!(
             "shape: {} for route {}{}",
             verdict.shape.label(),
-            verdict.route,
+            route.name,
             verdict
                 .dimension
                 .map_or(String::new(), |d| format!(" (flips on {})", d.label()))
