@@ -213,7 +213,30 @@ pub async fn run(
         max_cells: args.max_cells,
     };
     let cells = plan(&config, &route, &inputs);
-    let dispatcher = Arc::new(Dispatcher::new(home, store, Some(config.rules.clone())));
+    // The cells run through the production dispatcher and worker, but record
+    // into a scratch store of their own (SQLite, whatever the live store is):
+    // the live store gets no job, dispatch, incident or `matrix-…` lane.
+    drop(store);
+    let scratch_home = home
+        .scratch(&scratch)
+        .map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
+    let scratch_db = scratch.join("matrix.db");
+    let scratch_store: Arc<dyn agentlane::store::Store> = Arc::new(
+        agentlane::store::sqlite::SqliteStore::open(&scratch_db).map_err(|e| {
+            Failure::new(
+                exit_status::CANT_CREATE,
+                format!(
+                    "cannot create the matrix's scratch store {}: {e}",
+                    scratch_db.display()
+                ),
+            )
+        })?,
+    );
+    let dispatcher = Arc::new(Dispatcher::new(
+        scratch_home,
+        scratch_store,
+        Some(config.rules.clone()),
+    ));
     let bar = (std::io::stderr().is_terminal() && !args.json).then(|| {
         let bar = indicatif::ProgressBar::new(cells.len() as u64);
         bar.set_style(
@@ -243,11 +266,26 @@ pub async fn run(
         b.finish_and_clear();
     }
     let verdict = shape(&rows);
-    if args.json {
-        println!(
-            "{}",
-            json!({"shape": verdict.shape, "dimension": verdict.dimension, "repair_address": verdict.repair_address, "route": route.name, "rows": rows})
+    let scratch_url = format!("sqlite://{}", scratch_db.display());
+    let report = json!({
+        "shape": verdict.shape,
+        "dimension": verdict.dimension,
+        "repair_address": verdict.repair_address,
+        "route": route.name,
+        "comparison": verdict.comparison,
+        "notes": verdict.notes,
+        "scratch_store": scratch_url,
+        "rows": rows,
+    });
+    // The report stays next to the cells' scratch store.
+    if let Err(e) = std::fs::write(scratch.join("report.json"), format!("{report}\n")) {
+        eprintln!(
+            "agentlane: warning: cannot write {}: {e}",
+            scratch.join("report.json").display()
         );
+    }
+    if args.json {
+        println!("{report}");
     } else if args.csv {
         println!("{}", COLUMNS.join(","));
         for r in &rows {
@@ -274,11 +312,22 @@ pub async fn run(
             );
         }
         println!(
-            "\n**shape:** {:?} — **dimension:** {} — **repair:** {}",
-            verdict.shape,
+            "\n**route:** {} — **shape:** {} — **dimension:** {} — **repair:** {}",
+            route.name,
+            verdict.shape.label(),
             verdict.dimension.map_or("-", |d| d.label()),
             verdict.repair_address
         );
+        if !verdict.comparison.is_empty() {
+            println!(
+                "\n**other routes (comparison, not evidence):** {}",
+                comparison_line(&verdict)
+            );
+        }
+        for note in &verdict.notes {
+            println!("\n**note:** {note}");
+        }
+        println!("\n**cells recorded in:** `{scratch_url}` (the matrix's scratch store, not the live one)");
     } else {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)
@@ -302,19 +351,42 @@ pub async fn run(
         }
         println!("{t}");
         println!(
-            "shape: {:?}{}",
-            verdict.shape,
+            "shape: {} for route {}{}",
+            verdict.shape.label(),
+            route.name,
             verdict
                 .dimension
                 .map_or(String::new(), |d| format!(" (flips on {})", d.label()))
         );
+        if !verdict.comparison.is_empty() {
+            println!(
+                "other routes (comparison, not evidence): {}",
+                comparison_line(&verdict)
+            );
+        }
+        for note in &verdict.notes {
+            println!("note: {note}");
+        }
         println!("repair: {}", verdict.repair_address);
+        println!(
+            "cells recorded in the scratch store {} (not the live store): agentlane --store {scratch_url} show DISPATCH_ID",
+            scratch_db.display()
+        );
     }
     Ok(if verdict.shape == Shape::Healthy {
         0
     } else {
         exit_status::UNAVAILABLE
     })
+}
+
+fn comparison_line(verdict: &agentlane::matrix::Verdict) -> String {
+    verdict
+        .comparison
+        .iter()
+        .map(|c| format!("{} {}", c.route, c.classifier))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn uuid_like() -> String {

@@ -25,30 +25,37 @@ impl World {
         World { sb, config }
     }
 
-    /// `agentlane matrix --json` with SHELL pointing at a fake login shell that
+    /// `agentlane matrix EXTRA` with SHELL pointing at a fake login shell that
     /// prints `login_path` as its PATH (the "login shell" environment source).
-    fn matrix(&self, login_path: &str, extra: &[&str]) -> Value {
+    fn matrix_output(&self, login_path: &str, extra: &[&str]) -> std::process::Output {
         let shell = self.sb.path("fake-login-shell");
         write_exe(
             &shell,
             &format!("#!/bin/sh\nprintf 'PATH={login_path}\\0HOME=/root\\0'\n"),
             0o755,
         );
-        let out = std::process::Command::new(agentlane())
+        std::process::Command::new(agentlane())
             .args([
                 "--home",
                 self.sb.home().to_str().unwrap(),
                 "--config",
                 self.config.to_str().unwrap(),
                 "matrix",
-                "--json",
                 "--cell-timeout",
                 "20s",
             ])
             .args(extra)
             .env("SHELL", &shell)
+            .stdin(std::process::Stdio::null())
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `agentlane matrix --json EXTRA`, parsed.
+    fn matrix(&self, login_path: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.matrix_output(login_path, &args);
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "{e}: {}\n{}",
@@ -197,11 +204,23 @@ fn a_fault_injected_into_the_production_dispatch_path_shows_up_in_every_cell() {
         "{v:#}"
     );
     // The cells went through the worker's claim path and the dispatcher: their
-    // jobs were claimed once each, and their dispatches are in `runs`.
-    let jobs: Value =
-        serde_json::from_slice(&w.sb.run(&["jobs", "--json", "--limit", "0"]).stdout).unwrap();
-    let runs: Value =
-        serde_json::from_slice(&w.sb.run(&["runs", "--json", "--limit", "0"]).stdout).unwrap();
+    // jobs were claimed once each, and their dispatches are in `runs` — of the
+    // matrix's scratch store, which the report names.
+    let scratch = v["scratch_store"]
+        .as_str()
+        .expect("the report names its scratch store");
+    let jobs: Value = serde_json::from_slice(
+        &w.sb
+            .run(&["--store", scratch, "jobs", "--json", "--limit", "0"])
+            .stdout,
+    )
+    .unwrap();
+    let runs: Value = serde_json::from_slice(
+        &w.sb
+            .run(&["--store", scratch, "runs", "--json", "--limit", "0"])
+            .stdout,
+    )
+    .unwrap();
     for row in rows {
         let job = jobs
             .as_array()
@@ -216,6 +235,278 @@ fn a_fault_injected_into_the_production_dispatch_path_shows_up_in_every_cell() {
                 .iter()
                 .any(|r| r["dispatch_id"] == row["dispatch_id"]),
             "each cell is a recorded dispatch"
+        );
+    }
+}
+
+/// What the live store shows an operator: `status`, `incidents`, `jobs`, `runs`.
+fn live_state(sb: &Sandbox, config: &std::path::Path) -> Vec<Value> {
+    let config = config.to_str().unwrap();
+    [
+        &["status", "--json"][..],
+        &["incidents", "--json"][..],
+        &["jobs", "--json", "--limit", "0"][..],
+        &["runs", "--json", "--limit", "0"][..],
+    ]
+    .iter()
+    .map(|args| {
+        let mut all = vec!["--config", config];
+        all.extend_from_slice(args);
+        let out = sb.run(&all);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: {e}: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    })
+    .collect()
+}
+
+const NOT_LOGGED_IN: &str = "[routes.claude]\nprofile = \"claude\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"Not logged in · Please run /login\", \"--exit\", \"1\"]\n[routes.echo]\nprofile = \"generic\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"ok\"]\n[kinds.k]\n[lanes.real]\nroutes = [\"echo\"]\n";
+
+#[test]
+fn a_matrix_leaves_no_trace_in_the_live_store() {
+    // Issue 14: one run on main left 9 open incidents (duplicate
+    // auth_unavailable for claude#0…#5, a cwd_missing from the control cell)
+    // and a `matrix-…` lane in `status`.
+    let w = World::new(NOT_LOGGED_IN);
+    let out = w.sb.run(&[
+        "--config",
+        w.config.to_str().unwrap(),
+        "enqueue",
+        "--kind",
+        "k",
+        "--lane",
+        "real",
+        "--route",
+        "echo",
+        "--prompt",
+        "a real job",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = live_state(&w.sb, &w.config);
+    let v = w.matrix("/usr/bin:/bin", &["--route", "claude"]);
+    // No credentials on the agent route, a credential-free route passes: the
+    // agent route's own failure, not lane-specific.
+    assert_eq!(v["shape"], "universal", "{v:#}");
+    assert!(v["dimension"].is_null(), "{v:#}");
+    assert_eq!(v["comparison"][0]["route"], "echo");
+    assert_eq!(v["comparison"][0]["classifier"], "ok");
+    let repair = v["repair_address"].as_str().unwrap();
+    assert!(
+        repair.contains("auth_unavailable in every one of its contexts"),
+        "{repair}"
+    );
+    assert!(!repair.contains("env diff"), "{repair}");
+    let after = live_state(&w.sb, &w.config);
+    assert_eq!(before, after, "the matrix changed the live store");
+    assert!(
+        !after[0].to_string().contains("matrix-"),
+        "a matrix lane in status: {}",
+        after[0]
+    );
+    // A real lane's worker, run after the matrix, sees only its own job: no
+    // incident of the matrix's cells in its summary.
+    let out = w.sb.run(&[
+        "--config",
+        w.config.to_str().unwrap(),
+        "worker",
+        "--lane",
+        "real",
+        "--drain",
+        "--json",
+    ]);
+    let worker: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        worker["open_incidents"],
+        serde_json::json!([]),
+        "{worker:#}"
+    );
+    assert!(!worker.to_string().contains("matrix-"), "{worker:#}");
+    // The matrix's own record stays retrievable: the report next to its
+    // scratch store, and the cells in that store.
+    let scratch = v["scratch_store"].as_str().unwrap();
+    let db = std::path::Path::new(scratch.strip_prefix("sqlite://").unwrap());
+    assert!(
+        db.starts_with(w.sb.home().join("matrix")),
+        "{}",
+        db.display()
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(db.with_file_name("report.json")).unwrap()).unwrap();
+    assert_eq!(report["shape"], "universal");
+    let cells: Value = serde_json::from_slice(
+        &w.sb
+            .run(&["--store", scratch, "jobs", "--json", "--limit", "0"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        cells.as_array().unwrap().len(),
+        v["rows"].as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn a_route_missing_everywhere_points_at_its_program_not_at_parity() {
+    // Issue 14: `matrix --route gone` answered `LaneSpecific (flips on route)`
+    // with an env-diff repair because the echo route passed.
+    let w = World::new(
+        "[routes.gone]\nprofile = \"generic\"\nprogram = \"no-such-agent-anywhere\"\n[routes.echo]\nprofile = \"generic\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"ok\"]\n",
+    );
+    let v = w.matrix("/usr/bin:/bin", &["--route", "gone"]);
+    assert_eq!(v["shape"], "universal", "{v:#}");
+    assert!(v["dimension"].is_null(), "{v:#}");
+    assert_eq!(v["route"], "gone");
+    let repair = v["repair_address"].as_str().unwrap();
+    for words in [
+        "route 'gone'",
+        "the route's own",
+        "'no-such-agent-anywhere' resolved in none of its",
+        "nor in the usual install places",
+        "agentlane doctor --route gone",
+        "echo",
+    ] {
+        assert!(repair.contains(words), "repair lacks {words:?}: {repair}");
+    }
+    assert!(
+        !repair.contains("parity") && !repair.contains("env diff"),
+        "{repair}"
+    );
+    assert_eq!(
+        v["comparison"],
+        serde_json::json!([{"route": "echo", "classifier": "ok"}])
+    );
+    // On the terminal too: the contract's label, never a Rust enum name.
+    let out = w.matrix_output("/usr/bin:/bin", &["--route", "gone"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("shape: universal for route gone"), "{text}");
+    assert!(
+        text.contains("other routes (comparison, not evidence): echo ok"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Universal") && !text.contains("LaneSpecific"),
+        "{text}"
+    );
+    let out = w.matrix_output("/usr/bin:/bin", &["--route", "gone", "--markdown"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("**shape:** universal"), "{text}");
+}
+
+#[test]
+fn a_failing_job_payload_outranks_a_differing_route() {
+    // Issue 14: `--route picky --job ID`, the job's 3000-byte prompt fails and
+    // the canary passes in every context: payload_specific, whatever other
+    // routes do.
+    let w = World::new(
+        "[routes.picky]\nprofile = \"generic\"\nprogram = \"$DIR/picky\"\n[routes.gone]\nprofile = \"generic\"\nprogram = \"no-such-agent-anywhere\"\n[routes.echo]\nprofile = \"generic\"\nprogram = \"$FAKE\"\nargs = [\"--stdout\", \"ok\"]\n[kinds.k]\n[lanes.real]\nroutes = [\"picky\"]\n",
+    );
+    write_exe(
+        &w.sb.path("picky"),
+        "#!/bin/sh\nn=$(wc -c)\nif [ \"$n\" -gt 1000 ]; then echo \"Error: this prompt is not for me ($n bytes)\" >&2; exit 1; fi\necho ok\n",
+        0o755,
+    );
+    let prompt = w.sb.path("prompt.txt");
+    std::fs::write(&prompt, "x".repeat(3000)).unwrap();
+    let out = w.sb.run(&[
+        "--config",
+        w.config.to_str().unwrap(),
+        "enqueue",
+        "--kind",
+        "k",
+        "--lane",
+        "real",
+        "--route",
+        "picky",
+        "--prompt-file",
+        prompt.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id = serde_json::from_str::<Value>(text.trim())
+        .ok()
+        .and_then(|v| {
+            v.get("ids")
+                .and_then(|ids| ids[0].as_str().map(str::to_string))
+                .or_else(|| v["id"].as_str().map(str::to_string))
+                .or_else(|| v[0]["id"].as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| panic!("no job id in {text}"));
+    let v = w.matrix("/usr/bin:/bin", &["--route", "picky", "--job", &id]);
+    assert_eq!(v["shape"], "payload_specific", "{v:#}");
+    assert_eq!(v["dimension"], "payload");
+    let routes: Vec<&str> = v["comparison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, vec!["echo", "gone"]);
+}
+
+#[test]
+fn the_payload_at_the_limit_of_a_fresh_init_passes_on_an_argument_route() {
+    // Issue 14: `init` gave argument-delivered routes max_prompt_bytes =
+    // 200000, so this cell always failed (one argument holds at most 131072
+    // bytes on Linux).
+    let sb = Sandbox::new();
+    let bin = sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A fake `claude` that init finds on PATH: it answers ok whatever its arguments.
+    write_exe(&bin.join("claude"), "#!/bin/sh\necho ok\n", 0o755);
+    let config = sb.path("agentlane.toml");
+    let out = std::process::Command::new(agentlane())
+        .args(["init", "--path", config.to_str().unwrap()])
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("HOME", sb.path("user"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[routes.claude]"), "{text}");
+    let w = World { sb, config };
+    for route in ["claude", "echo"] {
+        let v = w.matrix("/usr/bin:/bin", &["--route", route, "--only", "payload"]);
+        assert_eq!(v["shape"], "healthy", "{route}: {v:#}");
+        let at_limit = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["value"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("at the contract limit")
+            })
+            .unwrap_or_else(|| panic!("{route}: no limit cell in {v:#}"));
+        assert_eq!(at_limit["classifier"], "ok", "{route}: {at_limit:#}");
+        let bytes = at_limit["prompt_bytes"].as_u64().unwrap();
+        assert!(bytes > 100_000 && bytes < 131_072, "{route}: {bytes}");
+        assert!(
+            at_limit["argv"].to_string().contains("<prompt:"),
+            "{route}: the prompt went as an argument: {at_limit:#}"
         );
     }
 }

@@ -75,6 +75,19 @@ impl Home {
         })
     }
 
+    /// A scratch home at `root` (created) that keeps this home's key: what a
+    /// dispatch writes under its home (artifacts, prompt files) goes there,
+    /// while its environment fingerprints stay comparable with this home's.
+    /// The canary matrix runs its cells in one, next to its scratch store.
+    pub fn scratch(&self, root: &Path) -> Result<Home, HomeError> {
+        private_dir(root)?;
+        private_dir(&root.join("artifacts"))?;
+        Ok(Home {
+            root: root.to_path_buf(),
+            key: self.key,
+        })
+    }
+
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -151,6 +164,19 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join("key")), 0o600);
+    }
+
+    #[test]
+    fn a_scratch_home_keeps_the_key_and_writes_under_its_own_root() {
+        let t = tempfile::tempdir().unwrap();
+        let live = Home::open(&t.path().join("h")).unwrap();
+        let root = t.path().join("h/matrix/run");
+        let scratch = live.scratch(&root).unwrap();
+        assert_eq!(scratch.key(), live.key(), "fingerprints stay comparable");
+        assert_eq!(scratch.root(), root);
+        assert!(scratch.artifact_dir("d").starts_with(&root));
+        assert!(root.join("artifacts").is_dir());
+        assert!(!root.join("key").exists(), "no second key");
     }
 
     #[test]

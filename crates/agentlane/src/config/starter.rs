@@ -5,8 +5,19 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::profile::PROFILES;
+use super::profile::{profile, PROFILES};
+use crate::dispatch::PromptVia;
 use crate::resolve::{find_elsewhere, resolve_program};
+
+/// The largest prompt the starter lets a kind send to a route that passes the
+/// prompt as one argument: Linux caps one argument at 131072 bytes
+/// (MAX_ARG_STRLEN, with its NUL), less 8 KiB of headroom for the text the
+/// argument's template puts around the prompt.
+pub const ARG_PROMPT_LIMIT: u64 = 131_072 - 8_192;
+
+/// The largest prompt the starter lets a kind send to routes that read the
+/// prompt from stdin or a file (no kernel limit applies).
+pub const STREAM_PROMPT_LIMIT: u64 = 200_000;
 
 /// An agent CLI found on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,21 +138,56 @@ pub fn render(found: &[Found], home: Option<&Path>) -> String {
     let routes: Vec<String> = std::iter::once("echo".to_string())
         .chain(found.iter().map(|f| f.profile.to_string()))
         .collect();
-    let routes_list = routes
+    let quoted = |names: &[String]| {
+        names
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let routes_list = quoted(&routes);
+    // The routes the starter writes keep their profile's delivery (echo passes
+    // the prompt as its argument).
+    let by_argument: Vec<String> = std::iter::once("echo".to_string())
+        .chain(
+            found
+                .iter()
+                .filter(|f| profile(f.profile).is_some_and(|p| p.prompt_via == PromptVia::Arg))
+                .map(|f| f.profile.to_string()),
+        )
+        .collect();
+    let streamed: Vec<String> = found
         .iter()
-        .map(|r| format!("\"{r}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+        .filter(|f| profile(f.profile).is_some_and(|p| p.prompt_via != PromptVia::Arg))
+        .map(|f| f.profile.to_string())
+        .collect();
     let _ = write!(
         out,
         "# A job kind: which routes and models it may use, and its payload contract.\n\
          [kinds.default]\n\
          routes = [{routes_list}]\n\
          # models = [\"sonnet\"]\n\
-         max_prompt_bytes = 200000\n\
+         # At most what every route here can carry: {by_argument} pass the prompt as one\n\
+         # argument, and Linux caps one argument at 131072 bytes (less headroom for the template).\n\
+         max_prompt_bytes = {ARG_PROMPT_LIMIT}\n\
          # required_fields = [\"ticket\"]\n\
-         # requires_flag = \"human_approved\"   # a safety gate: the job must carry this flag set to true\n\n\
-         # A lane: the queue its workers serve, and how many jobs run at once.\n\
+         # requires_flag = \"human_approved\"   # a safety gate: the job must carry this flag set to true\n\n",
+        by_argument = by_argument.join(", "),
+    );
+    if !streamed.is_empty() {
+        let _ = write!(
+            out,
+            "# Larger prompts, for the routes that read the prompt from stdin or a file\n\
+             # (no per-argument limit).\n\
+             [kinds.large]\n\
+             routes = [{}]\n\
+             max_prompt_bytes = {STREAM_PROMPT_LIMIT}\n\n",
+            quoted(&streamed),
+        );
+    }
+    let _ = write!(
+        out,
+        "# A lane: the queue its workers serve, and how many jobs run at once.\n\
          [lanes.default]\n\
          routes = [{routes_list}]\n\
          concurrency = 2\n"
@@ -173,6 +219,44 @@ mod tests {
         )));
         assert!(cfg.routes.contains_key("echo"));
         assert_eq!(cfg.lanes["default"].routes, vec!["echo", "claude"]);
+    }
+
+    #[test]
+    fn the_starter_limits_each_kind_to_what_its_routes_can_carry() {
+        let at = |p: &'static str| Found {
+            profile: p,
+            program: PathBuf::from(format!("/usr/local/bin/{p}")),
+            path_dirs: vec![PathBuf::from("/usr/local/bin")],
+        };
+        let found = vec![at("claude"), at("codex"), at("aider")];
+        let text = render(&found, Some(Path::new("/home/svc")));
+        let cfg = super::super::parse(Path::new("agentlane.toml"), &text).unwrap();
+        assert_eq!(cfg.routes["claude"].prompt_via, PromptVia::Arg);
+        assert_eq!(cfg.routes["echo"].prompt_via, PromptVia::Arg);
+        // A kind that may use an argument-delivered route stays under Linux's
+        // per-argument limit (MAX_ARG_STRLEN, 131072 bytes), with headroom.
+        for kind in cfg.kinds.values() {
+            let limit = kind.max_prompt_bytes.unwrap();
+            let by_argument = kind
+                .routes
+                .iter()
+                .any(|r| cfg.routes[r].prompt_via == PromptVia::Arg);
+            if by_argument {
+                assert!(limit < 131_072, "{}: {limit}", kind.name);
+            }
+        }
+        assert_eq!(
+            cfg.kinds["default"].max_prompt_bytes,
+            Some(ARG_PROMPT_LIMIT)
+        );
+        // Stdin and file routes keep a larger limit of their own.
+        assert_eq!(cfg.kinds["large"].routes, vec!["codex", "aider"]);
+        assert_eq!(
+            cfg.kinds["large"].max_prompt_bytes,
+            Some(STREAM_PROMPT_LIMIT)
+        );
+        let only_arg = render(&[at("claude")], None);
+        assert!(!only_arg.contains("[kinds.large]"), "{only_arg}");
     }
 
     #[test]

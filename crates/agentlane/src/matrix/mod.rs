@@ -3,8 +3,10 @@
 //!
 //! Every cell is a job in a private lane, claimed and run by the worker code
 //! (`queue::worker`) through the one dispatcher — no helper that bypasses
-//! them — and the matrix reads the rows back from the store. `plan` (which
-//! cells) and `shape` (what the rows mean) are pure.
+//! them — and the matrix reads the rows back from the store. The store is the
+//! caller's choice: the CLI gives the dispatcher a scratch store of its own
+//! per run, so the cells leave no job, incident or lane in the live store.
+//! `plan` (which cells) and `shape` (what the rows mean, per route) are pure.
 
 mod run;
 mod shape;
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, Route, CANARY_PROMPT};
 use crate::dispatch::RunAs;
 pub use run::run_matrix;
-pub use shape::{shape, Shape, Verdict};
+pub use shape::{shape, Comparison, Shape, Verdict};
 
 /// The dimension a cell varies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -294,6 +296,10 @@ pub struct Row {
     pub queue_id: String,
     /// The route the cell ran (the base route's name, or the varied route's).
     pub route: String,
+    /// The route's configured program (before resolution; `cli_path` is
+    /// where it resolved, if anywhere).
+    #[serde(default)]
+    pub program: String,
     /// The working directory.
     pub cwd: Option<String>,
     /// The argument vector (redacted).

@@ -151,6 +151,7 @@ pub async fn run_matrix(
                 .next()
                 .unwrap_or_default()
                 .to_string(),
+            program: cell.route.program.clone(),
             cwd: str_field(&report, "cwd"),
             argv: report
                 .get("argv")
