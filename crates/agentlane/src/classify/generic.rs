@@ -66,7 +66,9 @@ macro_rules! status {
         concat!(
             r#"(?i)(?:\b(?:status(?:[ _]?code)?|statuscode|code|http(?:/[\d.]+)?|api error|error code|error|got|returned|received|response)\b[\s"':=,]{0,3}|[(\[])"#,
             $code,
-            r"\b"
+            r"\b|^",
+            $code,
+            r"\s"
         )
     };
 }
@@ -74,6 +76,12 @@ macro_rules! status {
 /// Every signal, in precedence order: within the decisive block the first
 /// one that matched wins.
 pub const SIGNALS: &[Signal] = &[
+    // --- a sandbox that could not be set up names itself ---
+    sig(
+        "generic.sandbox_setup",
+        Class::SandboxOrPolicyBlock,
+        r"(?i)FatalSandboxError|sandbox image|\bbwrap: |sandbox-exec: |sandbox_apply|landlock",
+    ),
     // --- the launch chain: a shell, loader or SDK could not start the CLI ---
     sig(
         "generic.interpreter_missing",
@@ -91,19 +99,29 @@ pub const SIGNALS: &[Signal] = &[
         r"(?:^|[\s:/])(?:node|nodejs|python3?|bun|deno): (?:command )?not found\b|spawn (?:node|python3?|bun|deno) ENOENT",
     ),
     sig(
+        "generic.interpreter_too_old",
+        Class::InterpreterMissing,
+        r"(?i)requires? Node(?:\.js)?\s*(?:version\s*)?(?:>=?\s*|v)?\d+|Node(?:\.js)? \d+\+? is required|please upgrade (?:your )?Node|EBADENGINE|Unsupported engine|(?:ReadableStream|fetch|structuredClone|AbortController|TextDecoderStream|WebSocket|File|Blob) is not defined|Node(?:\.js)? (?:version )?v?\d+(?:\.\d+)* (?:or|and) (?:higher|newer|later) is required|does not provide an export named|SyntaxError: Unexpected token '(?:\{|\?|\.|\?\?=|\|\|=|&&=)'|requires Python (?:version )?3\.\d+",
+    ),
+    sig(
+        "generic.cwd_shell_enoent",
+        Class::CwdMissing,
+        r"\bspawn(?:Sync)? (?:/usr)?/bin/(?:ba|z|da)?sh ENOENT|\bspawn(?:Sync)? (?:ba|z)?sh ENOENT|The directory name is invalid|Unable to read current working directory",
+    ),
+    sig(
         "generic.spawn_enoent",
         Class::CliMissing,
-        r"\bspawn\s+\S+\s+ENOENT\b|\bENOENT\b[^\n]{0,40}\bspawn\b",
+        r"\bspawn(?:Sync)?\s+\S+\s+ENOENT\b|\bENOENT\b[^\n]{0,40}\bspawn\b",
     ),
     sig(
         "generic.command_not_found",
         Class::CliMissing,
-        r"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b",
+        r#"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b|not found in (?:the )?PATH|is not recognized as the name of a cmdlet|Cannot run program "[^"]+"[^\n]*error=2|FileNotFoundError: \[WinError 2\]|[Ee]xecutable not found at '|The system cannot find the file specified|(?i:could not find (?:the )?[\w-]+ (?:CLI|executable|binary))|(?i:\bCLI (?:is )?not (?:found|installed))"#,
     ),
     sig(
         "generic.module_missing",
         Class::CliMissing,
-        r"Error: Cannot find module '|ERR_MODULE_NOT_FOUND|ModuleNotFoundError: No module named",
+        r"Error: Cannot find module '|ERR_MODULE_NOT_FOUND",
     ),
     Signal {
         id: "generic.not_executable",
@@ -114,36 +132,48 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.not_executable",
         Class::CliNotExecutable,
-        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied",
+        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied|\bspawn (?:\S+ )?(?:EPERM|EINVAL|EFTYPE)\b|fork/exec \S+: permission denied",
     ),
     sig(
         "generic.cwd_missing",
         Class::CwdMissing,
-        r"(?i)\b(?:chdir|uv_cwd|working[ _-]directory|cwd|current directory)\b[^\n]{0,160}(?:ENOENT|no such file|does not exist|doesn't exist|not found|ENOTDIR|not a directory)|(?:ENOENT|no such file or directory)[^\n]{0,40}\b(?:chdir|uv_cwd)\b",
+        r"(?i)\b(?:chdir|uv_cwd|working[ _-]directory|cwd|current directory)\b[^\n]{0,160}(?:ENOENT|no such file|does not exist|doesn't exist|not found|ENOTDIR|not a directory)|(?:ENOENT|no such file or directory)[^\n]{0,40}\b(?:chdir|uv_cwd)\b|\bgetcwd\b",
+    ),
+    // --- a crash relayed as text: the process died by a signal ---
+    sig(
+        "generic.crashed",
+        Class::KilledBySignal,
+        r"(?i)Segmentation fault|\bSIGSEGV\b|\bSIGKILL\b|\bSIGABRT\b|core dumped|Bun has crashed|JavaScript heap out of memory|Allocation failed - |^Killed$|Illegal instruction|\bBus error\b|fatal runtime error: stack overflow|out of memory|OOMKilled|Abort trap|signal: killed|terminated by signal|\bSIGTERM\b",
     ),
     // --- the request: too big for the model ---
     sig(
         "generic.context_length",
         Class::PayloadInvalid,
-        r"(?i)context[_ ]length[_ ]exceeded|maximum context length|context (?:window|limit) (?:exceeded|is full|overflow)|exceeds? (?:the )?(?:model'?s? )?(?:context|maximum (?:context|input|prompt|token))|prompt is too long|prompt too long|input is too long|input too long|too many (?:input )?tokens|token limit (?:exceeded|reached)|request (?:entity )?too large|payload too large|string too long|ContextWindowExceeded|too large for (?:the )?model|reduce the length of|413 Request Entity|\b413\b",
+        r"(?i)context[_ ]length[_ ]exceeded|maximum context length|context (?:window|limit) (?:exceeded|is full|overflow)|exceeds? (?:the )?(?:model'?s? )?(?:context|maximum (?:context|input|prompt|token))|prompt is too long|prompt too long|input is too long|input too long|too many (?:input )?tokens|token limit (?:exceeded|reached)|request (?:entity )?too large|payload too large|string too long|ContextWindowExceeded|too large for (?:the )?model|reduce the length of|413 Request Entity|\b413\b|(?:longer|greater|larger|more) than the (?:model'?s? )?(?:context|maximum)|(?:conversation|context|prompt|input|message) (?:is )?too long|exceeds the maximum number of tokens|input token count|Range of input length|hit a token limit|body too large|\bE2BIG\b|Argument list too long",
     ),
     // --- quota and throttling: a daily quota is a quota, a per-minute one a throttle ---
     sig(
         "generic.quota_per_day",
         Class::QuotaExhausted,
-        r"(?i)(?:quota|limit|requests?)[^\n]{0,120}\bper[ _]day\b|\bdaily (?:quota|limit|request limit)|\bfree[ _-]tier[^\n]{0,60}(?:limit|quota|exceeded)",
+        r"(?i)(?:quota|limit|requests?)[^\n]{0,120}\bper[-_ ]?day\b|\bdaily (?:[\w.-]+ )?(?:quota|limit|request limit)|reached your daily",
     ),
     sig(
         "generic.rate_per_minute",
         Class::RateLimited,
-        r"(?i)\bper[ _]?(?:minute|second)\b|requests per min|tokens per min|\b(?:RPM|TPM)\b",
+        r"(?i)per[-_ ]?(?:minute|second)|requests per min|tokens per min|\b(?:RPM|TPM)\b",
     ),
     sig(
         "generic.quota_exceeded",
         Class::QuotaExhausted,
-        r"(?i)insufficient[_ ]quota|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)",
+        r"(?i)insufficient[_ ]quota|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)|good standing|\bArrearage\b|overdue[-_ ]payment|\bfree[ _-]tier\b[^\n]{0,60}(?:limit|quota|exceeded)|balance is insufficient|insufficient account balance|\d+-hour limit|(?:session|weekly|monthly) limit (?:reached|hit)|subscription (?:has )?expired|no active subscription",
     ),
     sig("generic.http_402", Class::QuotaExhausted, status!("402")),
+    // --- the provider's side failing, even where a connection word appears ---
+    sig(
+        "generic.upstream_failure",
+        Class::TransientIo,
+        r"(?i)upstream connect error|disconnect/reset before headers|due to system capacity|ModelServing(?:Unknown)?Error|stream ended (?:without|with an invalid)|invalid chunk|missing finish reason",
+    ),
     // --- the network: DNS, refused, TLS, proxy ---
     sig(
         "generic.dns_failure",
@@ -153,12 +183,12 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.connection_refused",
         Class::NetworkUnavailable,
-        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|APIConnectionError|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline",
+        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|Failed to fetch|socket disconnected before secure TLS",
     ),
     sig(
         "generic.tls",
         Class::NetworkUnavailable,
-        r"(?i)certificate (?:verify failed|has expired|is not valid|signed by unknown)|self[- ]signed certificate|UNABLE_TO_(?:GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE)|CERT_HAS_EXPIRED|SELF_SIGNED_CERT|unable to get local issuer certificate|SSLError|SSL: CERTIFICATE|tls handshake|TLS connection",
+        r"(?i)certificate (?:verify failed|has expired|is not valid|signed by unknown)|self[- ]signed certificate|UNABLE_TO_(?:GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE)|CERT_HAS_EXPIRED|SELF_SIGNED_CERT|unable to get local issuer certificate|unable to verify the first certificate|ERR_TLS_CERT|\bEPROTO\b|SSLError|SSL: CERTIFICATE|SSL routines|wrong version number|tls handshake|TLS connection",
     ),
     sig(
         "generic.proxy",
@@ -169,7 +199,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.auth",
         Class::AuthUnavailable,
-        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked)|refresh token",
+        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b",
     ),
     sig("generic.http_401", Class::AuthUnavailable, status!("401")),
     sig("generic.http_403", Class::AuthUnavailable, status!("403")),
@@ -177,30 +207,30 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.model_not_found",
         Class::ConfigInvalid,
-        r"(?i)model[_ ]not[_ ]found|\bmodel\b[^\n]{0,80}\b(?:does not exist|doesn't exist|not found|is not supported|not supported|is not available|not available|unknown|invalid|is not valid|no longer available|deprecated)|(?:unknown|invalid|unsupported|unrecognized) model|ProviderModelNotFound|NotFoundError|not a valid model|does not support (?:the )?model",
+        r"(?i)model[_ ]not[_ ]found|\bmodel\b[^\n]{0,80}\b(?:does not exist|doesn't exist|not found|is not supported|not supported|is not available|not available|unknown|invalid|is not valid|no longer available|deprecated)|(?:unknown|invalid|unsupported|unrecognized) model|ProviderModelNotFound|\bNotFoundError|not a valid model|does not support (?:the )?model|No endpoints found|LLM Provider NOT provided|must provide a model|model parameter|no model (?:specified|selected|configured|provided)|unsupported[_ ]parameter|Unsupported value|does not support (?:tools|tool use|function calling)",
     ),
     sig(
         "generic.usage_error",
         Class::ConfigInvalid,
-        r"(?i)unknown option|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag|argument)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
+        r"(?i)unknown option|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
     ),
     sig(
         "generic.config_parse",
         Class::ConfigInvalid,
-        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError",
+        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError|ConfigInvalid|ProviderInitError|\bconfig(?:uration)? file\b[^\n]{0,200}\b(?:is invalid|invalid|error|doesn't|does not|couldn't|could not|failed|malformed|not valid)|(?:couldn't|could not|can't|cannot|unable to|failed to) parse|not a valid JSON|Unrecognized (?:keys|fields)|Invalid Settings|invalid [\w ]{0,20}settings|does not adhere to|unknown provider|\bagent \S+ not found|BadRequestError|ZodError|Expected \w+, received \w+|must be one of|provider (?:not found|not configured)|ProviderNotFound",
     ),
     // --- throttling without a quota word ---
     sig(
         "generic.rate_limited",
         Class::RateLimited,
-        r"(?i)rate[ _-]?limit|too many requests|RESOURCE_EXHAUSTED|throttl|RateLimitError|slow down|overloaded with requests",
+        r"(?i)rate[ _-]?limit|too many requests|RESOURCE_EXHAUSTED|throttl|RateLimitError|slow down|overloaded with requests|Resource has been exhausted|exceeded your current requests list|TooManyRequests|too many concurrent|concurrency limit",
     ),
     sig("generic.http_429", Class::RateLimited, status!("429")),
     // --- sandboxes, approvals, denied paths ---
     sig(
         "generic.sandbox",
         Class::SandboxOrPolicyBlock,
-        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)",
+        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)|auto-?rejecting|permission requested|seatbelt|permission to use \S+ (?:was |has been )?denied|permission was denied|denied permission|tool use (?:was )?(?:denied|rejected)",
     ),
     sig(
         "generic.permission_denied_path",
@@ -211,23 +241,27 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.server_error",
         Class::TransientIo,
-        r"(?i)overloaded|over capacity|at capacity|no capacity|high demand|Service Unavailable|Internal Server Error|Bad Gateway|Gateway Time-?out|\bserver_error\b|\bapi_error\b|InternalServerError|ServiceUnavailable|upstream (?:connect )?error|temporarily unavailable|please try again later|MODEL_CAPACITY_EXHAUSTED|\bUNAVAILABLE\b",
+        r"(?i)overloaded|over capacity|at capacity|no capacity|high demand|Service Unavailable|Internal Server Error|Bad Gateway|Gateway Time-?out|\bserver_error\b|\bapi_error\b|InternalServerError|ServiceUnavailable|upstream (?:connect )?error|temporarily unavailable|please try again later|MODEL_CAPACITY_EXHAUSTED|\bUNAVAILABLE\b|server error|litellm\.APIError|APIError: \w+Exception",
     ),
     sig("generic.http_5xx", Class::TransientIo, status!("5\\d\\d")),
     sig("generic.http_408", Class::TransientIo, status!("408")),
     sig(
         "generic.connection_reset",
         Class::TransientIo,
-        r"(?i)\bECONNRESET\b|Connection reset|socket hang up|\bEPIPE\b|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|stream disconnected|premature close|other side closed|\bECONNABORTED\b|APITimeoutError|request timed out|\bETIMEDOUT\b|timed out waiting|\bterminated\b",
+        r"(?i)\bECONNRESET\b|Connection reset|socket hang up|\bEPIPE\b|UND_ERR_SOCKET|stream disconnected|premature close|other side closed|\bECONNABORTED\b|APITimeoutError|request timed out|timed out waiting|\bterminated\b|(?:request|streaming|setup|read|response|socket) timeout|peer closed connection|: EOF\b|unexpected EOF|OpenAIException - timed out",
+    ),
+    sig(
+        "generic.timeout",
+        Class::Timeout,
+        r"(?i)(?:CLI|command|process|exec|agent|task|job|run|turn)\b[^\n]{0,60}(?:timed out|deadline)|operation was canceled|\btimed out after \d+",
     ),
     sig(
         "generic.io_error",
         Class::TransientIo,
         r"\b(?:EIO|ENOSPC|EMFILE|ENFILE)\b|No space left on device|Input/output error|Too many open files",
     ),
-    // --- the weakest: a bare 404 or 400 ---
+    // --- the weakest: a bare 404 (a bare 400 names no cause: unknown) ---
     sig("generic.http_404", Class::ConfigInvalid, status!("404")),
-    sig("generic.http_400", Class::ConfigInvalid, status!("400")),
 ];
 
 /// A layer-3 verdict.
@@ -266,7 +300,7 @@ fn compiled() -> &'static Compiled {
         .expect("missing-path pattern compiles"),
         // A line the CLI itself calls a warning is not its failure (codex
         // warns about bubblewrap on every run).
-        warning: Regex::new(r"(?i)^(?:\S*\d\S*\s+)?\[?(?:warn|warning)\]?(?::|\s|$)|^⚠")
+        warning: Regex::new(r"(?i)^(?:\S*\d\S*\s+)?\[?(?:warn|warning)\]?(?::|\s|$)")
             .expect("warning pattern compiles"),
     })
 }
@@ -297,7 +331,13 @@ impl<'a> Lines<'a> {
             }
             let indented = trimmed.len() < line.len();
             if in_traceback {
-                if indented || trimmed.is_empty() {
+                // Frames are not evidence, except the one call that names
+                // the working directory (`os.getcwd()` under a removed cwd).
+                if (indented || trimmed.is_empty()) && !trimmed.contains("getcwd()") {
+                    continue;
+                }
+                if indented {
+                    lines.push(line);
                     continue;
                 }
                 in_traceback = false;

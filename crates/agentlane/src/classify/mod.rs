@@ -161,6 +161,33 @@ pub fn classify<'r>(
             )
         })
     });
+    // A run that exited zero whose CLI replaced its answer with its own
+    // failure statement (a failed `result` event, or nothing on stdout but
+    // Claude Code's or Qwen Code's `API Error:` line) did no work: the
+    // statement is read by the generic layer; an unnamed one is still not ok.
+    let matched = matched.or_else(|| {
+        if observed.exit_code != Some(0) || observed.timed_out || silent_success {
+            return None;
+        }
+        let statement = exit_zero_failure(&text)?;
+        let only = structured::StreamText::split(b"", false, statement.as_bytes(), false);
+        Some(match generic::detect(&only, ctx.cwd, Some(1)) {
+            Some(v) => (
+                v.class,
+                Layer::Generic,
+                v.rule.to_string(),
+                Some(v.evidence),
+                None,
+            ),
+            None => (
+                Class::UnknownExit(0),
+                Layer::Unknown,
+                "fact.failed_exit_zero".to_string(),
+                Some(rules::clip(statement.trim())),
+                None,
+            ),
+        })
+    });
     let (class, layer, rule, evidence, rule_hint) = match (observed, matched) {
         (_, Some(m)) => m,
         (
@@ -231,6 +258,17 @@ pub fn classify<'r>(
         repair_hint,
         retry_after_secs,
     }
+}
+
+/// The CLI's own failure statement on a run that exited zero, if it made one.
+fn exit_zero_failure(text: &structured::StreamText) -> Option<String> {
+    if let Some(message) = &text.final_error {
+        return Some(message.clone());
+    }
+    let out = text.stdout.trim();
+    let one_line = !out.is_empty() && !out.contains('\n');
+    (one_line && (out.starts_with("API Error:") || out.starts_with("[API Error:")))
+        .then(|| out.to_string())
 }
 
 /// The last non-empty line of stderr, else stdout: the best evidence for an unknown exit.

@@ -46,7 +46,9 @@ fn prefix() -> &'static Regex {
             r"|\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?: ?[AP]M)?\]?:?",
             // log levels, bracketed or followed by a separator
             r"|\[(?i:error|err|fatal|critical|crit|warn|warning|info|debug|trace|panic|notice)\]:?",
-            r"|(?i:error|err|fatal|critical|warn|warning|info|debug|trace|panic|notice)(?:\s*[:|]|\s+-|\s+)",
+            r"|(?i:error|err|fatal|critical|warn|warning|info|debug|trace|panic|notice)(?:\s*[:|]|\s+-\s)",
+            // an upper-case level before a logger name: `ERROR codex_core: …`
+            r"|(?:ERROR|ERR|FATAL|CRITICAL|WARN|WARNING|INFO|DEBUG|TRACE|PANIC|NOTICE)\s+",
             // Rust tracing targets and Python logger names: `codex_core::client:`
             r"|[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)+:",
             // a short bracketed tag (`[gemini]`); none with a colon, so `[API Error: 401]` stays

@@ -18,6 +18,11 @@ pub struct StreamText {
     pub stderr: String,
     /// Error messages extracted from JSON events on either stream, in order.
     pub json: Vec<String>,
+    /// The message of the run's final verdict event when that verdict is a
+    /// failure (Claude Code's `result` with `is_error`, Codex's
+    /// `turn.failed`): the CLI's own statement that the run failed, whatever
+    /// its exit status.
+    pub final_error: Option<String>,
     /// The same three, normalised line by line ([`super::normalize::line`]),
     /// built on first use: a run that needs no rule never pays for it.
     normalized: std::cell::OnceCell<Normalized>,
@@ -45,8 +50,10 @@ impl StreamText {
         stderr_truncated: bool,
     ) -> StreamText {
         let mut out = StreamText::default();
-        out.stdout = split_one(stdout, stdout_truncated, &mut out.json);
-        out.stderr = split_one(stderr, stderr_truncated, &mut out.json);
+        let mut final_error = None;
+        out.stdout = split_one(stdout, stdout_truncated, &mut out.json, &mut final_error);
+        out.stderr = split_one(stderr, stderr_truncated, &mut out.json, &mut final_error);
+        out.final_error = final_error;
         out
     }
 
@@ -87,7 +94,12 @@ impl StreamText {
     }
 }
 
-fn split_one(tail: &[u8], truncated: bool, json: &mut Vec<String>) -> String {
+fn split_one(
+    tail: &[u8],
+    truncated: bool,
+    json: &mut Vec<String>,
+    final_error: &mut Option<String>,
+) -> String {
     let text = String::from_utf8_lossy(tail);
     let mut lines = text.lines();
     if truncated && !tail.is_empty() {
@@ -99,11 +111,19 @@ fn split_one(tail: &[u8], truncated: bool, json: &mut Vec<String>) -> String {
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
             match serde_json::from_str::<Value>(trimmed) {
                 Ok(event @ Value::Object(_)) => {
+                    if let Some(verdict) = final_verdict(&event) {
+                        *final_error = verdict;
+                    }
                     json.extend(error_message(&event));
                     continue;
                 }
                 // Qwen Code's `--output-format json` prints all events as one array.
                 Ok(Value::Array(events)) if events.iter().all(Value::is_object) => {
+                    for event in &events {
+                        if let Some(verdict) = final_verdict(event) {
+                            *final_error = verdict;
+                        }
+                    }
                     json.extend(events.iter().filter_map(error_message));
                     continue;
                 }
@@ -159,8 +179,48 @@ pub fn error_message(event: &Value) -> Option<String> {
             .get("result")
             .and_then(text_of)
             .filter(|text| text.starts_with("[API Error:")),
+        // Not an event of a known CLI: an API or server error body printed
+        // as it came (`{"detail":"..."}`, opencode's `{"name":"ProviderInitError",
+        // "data":{...}}`). Only objects with no event `type` qualify.
+        "" => obj
+            .get("error")
+            .and_then(text_of)
+            .or_else(|| obj.get("detail").and_then(text_of))
+            .or_else(|| named_error(obj)),
         _ => obj.get("error").and_then(text_of),
     }
+}
+
+/// A run's final verdict event: `Some(Some(message))` for a failure,
+/// `Some(None)` for a success, `None` for any other event. The last one wins.
+fn final_verdict(event: &Value) -> Option<Option<String>> {
+    let obj = event.as_object()?;
+    match obj.get("type").and_then(Value::as_str)? {
+        "result" => {
+            let subtype = obj.get("subtype").and_then(Value::as_str).unwrap_or("");
+            let failed = is_true(obj.get("is_error")) || subtype.starts_with("error");
+            Some(failed.then(|| error_message(event)).flatten())
+        }
+        "turn.failed" | "turn_failed" => Some(error_message(event)),
+        "turn.completed" | "turn_completed" => Some(None),
+        _ => None,
+    }
+}
+
+/// `{"name":"SomethingError","data":{"message":...}}`: the name, and the message when there is one.
+fn named_error(obj: &serde_json::Map<String, Value>) -> Option<String> {
+    let name = obj.get("name").and_then(Value::as_str)?;
+    if !name.ends_with("Error") {
+        return None;
+    }
+    let message = obj
+        .get("data")
+        .and_then(|d| d.get("message"))
+        .and_then(text_of);
+    Some(match message {
+        Some(m) => format!("{name}: {m}"),
+        None => name.to_string(),
+    })
 }
 
 #[cfg(test)]
