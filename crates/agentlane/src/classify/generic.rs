@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::normalize;
-use super::structured::StreamText;
+use super::structured::{window, StreamText, TOLERANT_WINDOW};
 use crate::class::Class;
 
 /// Stdout lines read, from its end.
@@ -401,8 +401,16 @@ pub fn detect(text: &StreamText, cwd: &str, exit_code: Option<i32>) -> Option<Ve
             source: Source::Json,
             lines: text.json.iter().map(String::as_str).collect(),
         },
-        Lines::of(Source::Stderr, &text.stderr, usize::MAX),
-        Lines::of(Source::Stdout, &text.stdout, STDOUT_LINES),
+        Lines::of(
+            Source::Stderr,
+            window(&text.stderr, TOLERANT_WINDOW),
+            usize::MAX,
+        ),
+        Lines::of(
+            Source::Stdout,
+            window(&text.stdout, TOLERANT_WINDOW),
+            STDOUT_LINES,
+        ),
     ];
     for stream in &streams {
         if let Some(v) = detect_in(stream, cwd, exit_code) {

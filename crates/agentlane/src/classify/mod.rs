@@ -121,7 +121,6 @@ pub fn classify<'r>(
         observed.stderr_tail,
         observed.stderr_truncated,
     );
-    let retry_after_secs = hint::retry_after_secs(&text.all_text());
     let silent_success = observed.exit_code == Some(0)
         && !observed.timed_out
         && observed.stdout_tail.is_empty()
@@ -241,6 +240,13 @@ pub fn classify<'r>(
             None,
         ),
     };
+    // A wait the CLI asked for matters only where a retry waits.
+    let retry_after_secs = matches!(
+        class,
+        Class::RateLimited | Class::QuotaExhausted | Class::TransientIo | Class::NetworkUnavailable
+    )
+    .then(|| hint::retry_after_secs(&text.all_text()))
+    .flatten();
     let ctx = HintContext {
         evidence: evidence.as_deref(),
         retry_after_secs,

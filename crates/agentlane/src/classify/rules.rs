@@ -399,8 +399,9 @@ impl Rule {
         // escaping removed, then on the other stream (the next version of
         // a CLI may print the message elsewhere, a wrapper may relay it).
         let n = text.normalized();
+        let w = |s| super::structured::window(s, super::structured::TOLERANT_WINDOW);
         strict(&n.stdout, &n.stderr, &n.json)
-            .or_else(|| other(&text.stdout, &text.stderr))
+            .or_else(|| other(w(&text.stdout), w(&text.stderr)))
             .or_else(|| other(&n.stdout, &n.stderr))
     }
 }
