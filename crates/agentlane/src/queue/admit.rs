@@ -96,7 +96,22 @@ pub fn admit(config: &Config, req: JobRequest) -> Result<NewJob, Refusal> {
 /// Admits a job: picks its route when none is given, checks contract and
 /// policy, and refuses (or redacts, by `[queue] prompt_secrets`) a prompt
 /// holding a secret `redactor` finds. Pure.
+///
+/// A refusal's message quotes the request (an unknown kind, lane or route,
+/// a contract's evidence): it is redacted with the same engine, so a secret
+/// pasted into any field never reaches the terminal or a log.
 pub fn admit_with(
+    config: &Config,
+    req: JobRequest,
+    redactor: &Redactor,
+) -> Result<Admitted, Refusal> {
+    admit_unredacted(config, req, redactor).map_err(|r| Refusal {
+        message: redactor.redact(&r.message).into_owned(),
+        ..r
+    })
+}
+
+fn admit_unredacted(
     config: &Config,
     mut req: JobRequest,
     redactor: &Redactor,
@@ -290,6 +305,32 @@ mod tests {
             assert!(!e.message.contains(secret), "{e:?}");
         }
         assert!(admit(&c, req("fix the flaky test in ci", None)).is_ok());
+    }
+
+    /// Found by the `jsonl` fuzz target: "unknown lane '<the password>'"
+    /// quoted a secret of a route's env back in the refusal.
+    #[test]
+    fn a_refusal_never_quotes_a_secret_in_the_kind_lane_or_route() {
+        let c = cfg_with_secrets("");
+        let r = prompt_redactor(&c);
+        for secret in LEAKED {
+            let requests = [
+                JobRequest {
+                    kind: format!("x{secret}"),
+                    ..req("hello", None)
+                },
+                JobRequest {
+                    lane: format!("ci{secret}"),
+                    ..req("hello", None)
+                },
+                req("hello", Some(&format!("r-{secret}"))),
+            ];
+            for request in requests {
+                let e = admit_with(&c, request.clone(), &r).unwrap_err();
+                assert!(!e.message.contains(secret), "{request:?}: {e:?}");
+                assert!(e.message.contains("[REDACTED"), "{e:?}");
+            }
+        }
     }
 
     #[test]
