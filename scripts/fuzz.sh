@@ -30,8 +30,15 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo-fuzz builds release with debug assertions (overflow checks) and ASan by default.
 cargo "${toolchain[@]}" fuzz build
 
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# FUZZ_SCRATCH=DIR keeps the grown corpora there (to `cargo fuzz cmin` them
+# into fuzz/corpus, see docs/fuzzing.md); by default they are thrown away.
+if [ -n "${FUZZ_SCRATCH:-}" ]; then
+  scratch=$FUZZ_SCRATCH
+  mkdir -p "$scratch"
+else
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+fi
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -47,7 +54,8 @@ for t in "${targets[@]}"; do
   else
     status=CRASH
     failed+=("$t")
-    tail -n 40 "$log" >&2
+    # The panic message and the input's file (not libFuzzer's byte dump of it).
+    grep -E -A1 'panicked at|ERROR: |Test unit written|^Failing input' "$log" | cut -c1-400 | head -n 20 >&2
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
