@@ -19,8 +19,11 @@ use crate::queue::admit::admit_with;
 use crate::queue::jsonl;
 use crate::redact::{env as redact_env, Redactor, Secrets, StreamRedactor, MAX_LITERAL};
 
+/// A target's body: any bytes in, a panic when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its fuzz target and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("rules", rules),
     ("env_file", env_file),
