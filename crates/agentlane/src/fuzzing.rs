@@ -274,7 +274,7 @@ fn jsonl_configs() -> &'static [Config] {
 /// `enqueue --jsonl` bytes (the bytes 1..=6 spliced into the fixed secrets,
 /// as for [`redact`]) → the line reader, then every request through
 /// admission (both `prompt_secrets` policies) with the fixed secrets: an
-/// admitted prompt and a refusal's message never hold one.
+/// admitted job (prompt, fields) and a refusal's message never hold one.
 pub fn jsonl(data: &[u8]) {
     let data = &with_secrets(data)[..];
     let newlines = data.iter().filter(|&&b| b == b'\n').count();
@@ -305,6 +305,8 @@ pub fn jsonl(data: &[u8]) {
             match admit_with(cfg, request.clone(), secret_redactor()) {
                 Ok(admitted) => {
                     assert_no_secret(admitted.job.prompt.as_bytes(), "jsonl: an admitted prompt");
+                    let fields = serde_json::to_string(&admitted.job.fields).unwrap_or_default();
+                    assert_no_secret(fields.as_bytes(), "jsonl: an admitted job's fields");
                     assert!(cfg.routes.contains_key(&admitted.job.route));
                 }
                 Err(refusal) => {

@@ -84,7 +84,7 @@ pub fn prompt_redactor(config: &Config) -> Redactor {
 pub struct Admitted {
     /// The job to store (its prompt never holds a secret the engine knows).
     pub job: NewJob,
-    /// True when secrets were replaced in the prompt (`prompt_secrets = "redact"`).
+    /// True when secrets were replaced in the prompt or a payload field (`prompt_secrets = "redact"`).
     pub prompt_redacted: bool,
 }
 
@@ -169,6 +169,28 @@ fn admit_unredacted(
             PromptSecrets::Redact => req.prompt = redacted,
         }
     }
+    // Fields are stored with the job too: the same engine, the same policy.
+    let mut fields = req.fields.clone();
+    let secret_fields: Vec<String> = fields
+        .iter_mut()
+        .filter_map(|(name, value)| redact_json(value, redactor).then(|| name.clone()))
+        .collect();
+    let fields_redacted = !secret_fields.is_empty();
+    if fields_redacted {
+        match config.queue.prompt_secrets {
+            PromptSecrets::Refuse => {
+                return Err(refusal(
+                    "payload_invalid",
+                    format!(
+                        "the payload field(s) {} hold what looks like a secret (an API key, token, password or private key): secrets reach agents through the route's env or env_file, never through a payload stored in the queue; or set [queue] prompt_secrets = \"redact\" to store such fields with the secret replaced",
+                        secret_fields.join(", ")
+                    ),
+                ));
+            }
+            PromptSecrets::Redact => req.fields = fields,
+        }
+    }
+    let prompt_redacted = prompt_redacted || fields_redacted;
     let candidates: Vec<&String> = match &req.route {
         Some(r) => {
             if !config.routes.contains_key(r) {
@@ -211,6 +233,36 @@ fn admit_unredacted(
             req.kind, req.lane
         ),
     ))
+}
+
+/// Redacts every string in a JSON value in place; true when one changed.
+fn redact_json(value: &mut Value, redactor: &Redactor) -> bool {
+    match value {
+        Value::String(text) => {
+            let redacted = redactor.redact(text);
+            if redacted == text.as_str() {
+                return false;
+            }
+            *text = redacted.into_owned();
+            true
+        }
+        // Every element is redacted: no short-circuit at the first change.
+        Value::Array(items) => {
+            let mut changed = false;
+            for v in items {
+                changed |= redact_json(v, redactor);
+            }
+            changed
+        }
+        Value::Object(map) => {
+            let mut changed = false;
+            for v in map.values_mut() {
+                changed |= redact_json(v, redactor);
+            }
+            changed
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -331,6 +383,40 @@ mod tests {
                 assert!(e.message.contains("[REDACTED"), "{e:?}");
             }
         }
+    }
+
+    /// Found by the `jsonl` fuzz target once it checked the whole stored job:
+    /// a secret in a payload field was stored in clear.
+    #[test]
+    fn a_secret_in_a_payload_field_is_refused_or_stored_redacted() {
+        for secret in LEAKED {
+            let mut request = req("fix the build", None);
+            request
+                .fields
+                .insert("note".into(), serde_json::json!(format!("see {secret}")));
+            request.fields.insert("n".into(), serde_json::json!(1));
+            let e = admit(&cfg_with_secrets(""), request.clone()).unwrap_err();
+            assert_eq!(e.class, "payload_invalid", "{secret}");
+            assert!(
+                e.message.contains("note") && !e.message.contains(secret),
+                "{e:?}"
+            );
+
+            let c = cfg_with_secrets("[queue]\nprompt_secrets = \"redact\"\n");
+            let a = admit_with(&c, request, &prompt_redactor(&c)).unwrap();
+            assert!(a.prompt_redacted, "{secret}");
+            let stored = serde_json::to_string(&a.job.fields).unwrap();
+            assert!(
+                !stored.contains(secret) && stored.contains("[REDACTED"),
+                "{stored}"
+            );
+            assert_eq!(a.job.fields["n"], 1);
+        }
+        let mut plain = req("fix the build", None);
+        plain
+            .fields
+            .insert("ticket".into(), serde_json::json!("ABC-12"));
+        assert!(admit(&cfg_with_secrets(""), plain).is_ok());
     }
 
     #[test]
