@@ -1,6 +1,6 @@
 //! `agentlane enqueue` and `agentlane worker`.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +46,7 @@ pub struct EnqueueArgs {
     json: bool,
 }
 
-/// One JSONL line: its number and the request, or why it is not one.
-type Line = (usize, Result<JobRequest, String>);
+use agentlane::queue::jsonl::{JsonlError, Line};
 
 /// Reads job requests.
 fn read_jsonl(path: &Path) -> Result<Vec<Line>, Failure> {
@@ -65,51 +64,15 @@ fn read_jsonl(path: &Path) -> Result<Vec<Line>, Failure> {
     read_jsonl_lines(reader, &path.display().to_string())
 }
 
-/// Splits JSON lines with a cap on each line and on the whole input, read while reading.
-fn read_jsonl_lines(mut reader: impl BufRead, shown: &str) -> Result<Vec<Line>, Failure> {
-    use agentlane::input::{MAX_JSONL_BYTES, MAX_JSONL_LINE_BYTES};
-    let mut out = Vec::new();
-    let mut total: u64 = 0;
-    let mut buf = Vec::new();
-    for i in 0.. {
-        buf.clear();
-        let read = (&mut reader)
-            .take(MAX_JSONL_LINE_BYTES + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| {
-                Failure::new(
-                    exit_status::USAGE,
-                    format!("cannot read --jsonl {shown} at line {}: {e}", i + 1),
-                )
-            })?;
-        if read == 0 {
-            break;
-        }
-        total += read as u64;
-        if buf.len() as u64 > MAX_JSONL_LINE_BYTES {
-            return Err(Failure::new(
-                exit_status::PAYLOAD_INVALID,
-                format!("--jsonl {shown}: line {} is longer than {MAX_JSONL_LINE_BYTES} bytes, the limit for one job (a 16 MiB prompt and its fields); nothing was enqueued", i + 1),
-            ));
-        }
-        if total > MAX_JSONL_BYTES {
-            return Err(Failure::new(
-                exit_status::PAYLOAD_INVALID,
-                format!("--jsonl {shown} holds more than {MAX_JSONL_BYTES} bytes, the limit for one batch; nothing was enqueued: split it into several files"),
-            ));
-        }
-        let Ok(line) = std::str::from_utf8(&buf) else {
-            out.push((i + 1, Err("the line is not UTF-8 text".to_string())));
-            continue;
+/// Splits JSON lines (the library's reader), its refusals as exit statuses.
+fn read_jsonl_lines(reader: impl BufRead, shown: &str) -> Result<Vec<Line>, Failure> {
+    agentlane::queue::jsonl::read_lines(reader).map_err(|e| {
+        let status = match e {
+            JsonlError::Io { .. } => exit_status::USAGE,
+            JsonlError::LineTooLong { .. } | JsonlError::TooLarge => exit_status::PAYLOAD_INVALID,
         };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed = serde_json::from_str::<JobRequest>(line)
-            .map_err(|e| format!("column {}: {e}", e.column()));
-        out.push((i + 1, parsed));
-    }
-    Ok(out)
+        Failure::new(status, e.message(shown))
+    })
 }
 
 pub async fn enqueue(

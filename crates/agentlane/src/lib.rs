@@ -21,6 +21,8 @@ pub mod envprint;
 pub mod events;
 pub mod exit_status;
 pub mod fingerprint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod input;
 mod lossy_path;

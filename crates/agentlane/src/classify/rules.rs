@@ -177,7 +177,13 @@ fn parse(
 ) -> Result<Vec<(Rule, bool)>, RulesError> {
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        error_at(file, src, offset, e.message().trim().to_string())
+        let message = match e.message().trim() {
+            // The TOML parser names no reason for some inputs (a lone `\r`,
+            // a NUL in a comment): say what it can be.
+            "" => "invalid TOML here: a stray control character (a lone carriage return, a NUL), or a value missing or malformed (write key = \"text\")".to_string(),
+            m => m.to_string(),
+        };
+        error_at(file, src, offset, message)
     })?;
     raw.rule
         .into_iter()

@@ -429,3 +429,16 @@ fn a_cut_stdout_does_not_cost_stderr_its_only_line() {
     );
     assert_eq!(c.class, Class::UnknownExit(1), "{c:?}");
 }
+
+/// Found by the `rules` fuzz target: the TOML parser gives a lone `\r` and a
+/// NUL in a comment an empty message, and the rules file error said nothing.
+#[test]
+fn a_rules_file_toml_error_without_a_reason_still_gets_a_message() {
+    for text in ["\r", "#\0", "[[rule]]\nid = \"x\"\r"] {
+        let err = RuleSet::default()
+            .with_document("r.toml", text)
+            .unwrap_err();
+        assert!(!err.message.trim().is_empty(), "{text:?}: {err:?}");
+        assert!(err.line >= 1 && err.column >= 1, "{text:?}: {err:?}");
+    }
+}

@@ -404,11 +404,16 @@ struct RawPreflight {
     probe_timeout: Option<Spanned<String>>,
 }
 
+/// Reads a file the configuration names (`rules_file`, `env_file`): its path,
+/// the size cap, and what it is for (named in errors).
+pub type ReadFile<'a> = &'a dyn Fn(&Path, u64, &str) -> Result<String, crate::input::InputError>;
+
 /// Positions in one source text.
 struct Source<'a> {
     file: String,
     text: &'a str,
     dir: PathBuf,
+    read: ReadFile<'a>,
 }
 
 impl Source<'_> {
@@ -504,6 +509,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses configuration text read from `path` (relative paths inside are taken from its directory).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_with(path, text, &crate::input::read_text_capped)
+}
+
+/// [`parse`] with the files the text names (`rules_file`, `env_file`) read by
+/// `read` instead of from disk: the fuzz targets serve them from their input,
+/// so a generated `rules_file = "/dev/stdin"` never blocks.
+pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config, ConfigError> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")
@@ -514,6 +526,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         file: path.display().to_string(),
         text,
         dir,
+        read,
     };
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
@@ -719,9 +732,8 @@ fn load_rules(
     hasher: &mut blake3::Hasher,
 ) -> Result<RuleSet, ConfigError> {
     let path = src.path(file.get_ref());
-    let text =
-        crate::input::read_text_capped(&path, crate::input::MAX_CONFIG_FILE_BYTES, "rules file")
-            .map_err(|e| src.at(file, e.to_string()))?;
+    let text = (src.read)(&path, crate::input::MAX_CONFIG_FILE_BYTES, "rules file")
+        .map_err(|e| src.at(file, e.to_string()))?;
     hasher.update(text.as_bytes());
     base.with_document(&path.display().to_string(), &text)
         .map_err(|e| ConfigError {
@@ -806,9 +818,8 @@ fn route(
     let mut set: Vec<(String, String)> = Vec::new();
     if let Some(f) = &r.env_file {
         let path = src.path(f.get_ref());
-        let text =
-            crate::input::read_text_capped(&path, crate::input::MAX_ENV_FILE_BYTES, "env_file")
-                .map_err(|e| src.at(f, e.to_string()))?;
+        let text = (src.read)(&path, crate::input::MAX_ENV_FILE_BYTES, "env_file")
+            .map_err(|e| src.at(f, e.to_string()))?;
         hasher.update(text.as_bytes());
         let parsed =
             parse_env_file(&path.display().to_string(), &text).map_err(|e| ConfigError {

@@ -57,28 +57,26 @@ pub struct EnvFileError {
 pub fn parse_env_file(file: &str, src: &str) -> Result<Vec<(String, String)>, EnvFileError> {
     let mut out = Vec::new();
     for (i, raw) in src.lines().enumerate() {
-        let err = |column: usize, message: String| EnvFileError {
+        // `at` is a byte offset in `raw`; the column counts characters.
+        let err = |at: usize, message: String| EnvFileError {
             file: file.to_string(),
             line: i + 1,
-            column,
+            column: raw.get(..at).map_or(at, |before| before.chars().count()) + 1,
             message,
         };
-        let indent = raw.len() - raw.trim_start().len();
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (line, indent) = match line.strip_prefix("export ") {
-            Some(rest) => (
-                rest.trim_start(),
-                indent + raw.trim_start().len() - rest.trim_start().len(),
-            ),
-            None => (line, indent),
-        };
+        let line = line
+            .strip_prefix("export ")
+            .map_or(line, |rest| rest.trim_start());
+        // Where `line` (a slice of `raw`) starts in it, in bytes.
+        let indent = line.as_ptr() as usize - raw.as_ptr() as usize;
         let Some((key, value)) = line.split_once('=') else {
             // Never quote the line: it may be a secret pasted without its name.
             return Err(err(
-                indent + 1,
+                indent,
                 format!(
                     "expected KEY=VALUE, found a line of {} bytes without '=' (not shown: it may be a secret)",
                     line.len()
@@ -98,15 +96,16 @@ pub fn parse_env_file(file: &str, src: &str) -> Result<Vec<(String, String)>, En
             } else {
                 format!("'{key}'")
             };
-            return Err(err(indent + 1, format!("{shown} is not a valid variable name (letters, digits and _, not starting with a digit)")));
+            return Err(err(indent, format!("{shown} is not a valid variable name (letters, digits and _, not starting with a digit)")));
         }
         let value = value.trim();
         let value = match value.chars().next() {
             Some(q @ ('"' | '\'')) => {
                 if value.len() < 2 || !value.ends_with(q) {
-                    let col = indent + line.find('=').unwrap_or(0) + 2;
+                    // Just after the `=`.
+                    let at = indent + line.find('=').map_or(0, |p| p + 1);
                     return Err(err(
-                        col,
+                        at,
                         format!("unterminated {q} quote in the value of {key}"),
                     ));
                 }
@@ -203,6 +202,20 @@ mod tests {
         assert_eq!(e.line, 1);
         let e = parse_env_file("f.env", "Q=\"open\n").unwrap_err();
         assert!(e.message.contains("unterminated"));
+    }
+
+    /// Found by the `env_file` fuzz target: the column counted bytes, so a
+    /// line indented with non-ASCII whitespace (U+0085) pointed past its end.
+    #[test]
+    fn env_file_error_columns_count_characters_not_bytes() {
+        let e = parse_env_file("f.env", "\r\u{85}\u{85}+").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 4), "{e}");
+        let e = parse_env_file("f.env", "\u{a0}é=1\n").unwrap_err();
+        assert_eq!(e.column, 2, "{e}");
+        let e = parse_env_file("f.env", "export  Q=\"open \t\n").unwrap_err();
+        assert_eq!(e.column, 11, "just after the `=`: {e}");
+        let e = parse_env_file("f.env", "  export 1X=2 \t\n").unwrap_err();
+        assert_eq!(e.column, 10, "{e}");
     }
 
     #[test]

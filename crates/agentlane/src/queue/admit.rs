@@ -84,7 +84,7 @@ pub fn prompt_redactor(config: &Config) -> Redactor {
 pub struct Admitted {
     /// The job to store (its prompt never holds a secret the engine knows).
     pub job: NewJob,
-    /// True when secrets were replaced in the prompt (`prompt_secrets = "redact"`).
+    /// True when secrets were replaced in the prompt or a payload field (`prompt_secrets = "redact"`).
     pub prompt_redacted: bool,
 }
 
@@ -96,7 +96,22 @@ pub fn admit(config: &Config, req: JobRequest) -> Result<NewJob, Refusal> {
 /// Admits a job: picks its route when none is given, checks contract and
 /// policy, and refuses (or redacts, by `[queue] prompt_secrets`) a prompt
 /// holding a secret `redactor` finds. Pure.
+///
+/// A refusal's message quotes the request (an unknown kind, lane or route,
+/// a contract's evidence): it is redacted with the same engine, so a secret
+/// pasted into any field never reaches the terminal or a log.
 pub fn admit_with(
+    config: &Config,
+    req: JobRequest,
+    redactor: &Redactor,
+) -> Result<Admitted, Refusal> {
+    admit_unredacted(config, req, redactor).map_err(|r| Refusal {
+        message: redactor.redact(&r.message).into_owned(),
+        ..r
+    })
+}
+
+fn admit_unredacted(
     config: &Config,
     mut req: JobRequest,
     redactor: &Redactor,
@@ -154,6 +169,28 @@ pub fn admit_with(
             PromptSecrets::Redact => req.prompt = redacted,
         }
     }
+    // Fields are stored with the job too: the same engine, the same policy.
+    let mut fields = req.fields.clone();
+    let secret_fields: Vec<String> = fields
+        .iter_mut()
+        .filter_map(|(name, value)| redact_json(value, redactor).then(|| name.clone()))
+        .collect();
+    let fields_redacted = !secret_fields.is_empty();
+    if fields_redacted {
+        match config.queue.prompt_secrets {
+            PromptSecrets::Refuse => {
+                return Err(refusal(
+                    "payload_invalid",
+                    format!(
+                        "the payload field(s) {} hold what looks like a secret (an API key, token, password or private key): secrets reach agents through the route's env or env_file, never through a payload stored in the queue; or set [queue] prompt_secrets = \"redact\" to store such fields with the secret replaced",
+                        secret_fields.join(", ")
+                    ),
+                ));
+            }
+            PromptSecrets::Redact => req.fields = fields,
+        }
+    }
+    let prompt_redacted = prompt_redacted || fields_redacted;
     let candidates: Vec<&String> = match &req.route {
         Some(r) => {
             if !config.routes.contains_key(r) {
@@ -196,6 +233,36 @@ pub fn admit_with(
             req.kind, req.lane
         ),
     ))
+}
+
+/// Redacts every string in a JSON value in place; true when one changed.
+fn redact_json(value: &mut Value, redactor: &Redactor) -> bool {
+    match value {
+        Value::String(text) => {
+            let redacted = redactor.redact(text);
+            if redacted == text.as_str() {
+                return false;
+            }
+            *text = redacted.into_owned();
+            true
+        }
+        // Every element is redacted: no short-circuit at the first change.
+        Value::Array(items) => {
+            let mut changed = false;
+            for v in items {
+                changed |= redact_json(v, redactor);
+            }
+            changed
+        }
+        Value::Object(map) => {
+            let mut changed = false;
+            for v in map.values_mut() {
+                changed |= redact_json(v, redactor);
+            }
+            changed
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +357,66 @@ mod tests {
             assert!(!e.message.contains(secret), "{e:?}");
         }
         assert!(admit(&c, req("fix the flaky test in ci", None)).is_ok());
+    }
+
+    /// Found by the `jsonl` fuzz target: "unknown lane '<the password>'"
+    /// quoted a secret of a route's env back in the refusal.
+    #[test]
+    fn a_refusal_never_quotes_a_secret_in_the_kind_lane_or_route() {
+        let c = cfg_with_secrets("");
+        let r = prompt_redactor(&c);
+        for secret in LEAKED {
+            let requests = [
+                JobRequest {
+                    kind: format!("x{secret}"),
+                    ..req("hello", None)
+                },
+                JobRequest {
+                    lane: format!("ci{secret}"),
+                    ..req("hello", None)
+                },
+                req("hello", Some(&format!("r-{secret}"))),
+            ];
+            for request in requests {
+                let e = admit_with(&c, request.clone(), &r).unwrap_err();
+                assert!(!e.message.contains(secret), "{request:?}: {e:?}");
+                assert!(e.message.contains("[REDACTED"), "{e:?}");
+            }
+        }
+    }
+
+    /// Found by the `jsonl` fuzz target once it checked the whole stored job:
+    /// a secret in a payload field was stored in clear.
+    #[test]
+    fn a_secret_in_a_payload_field_is_refused_or_stored_redacted() {
+        for secret in LEAKED {
+            let mut request = req("fix the build", None);
+            request
+                .fields
+                .insert("note".into(), serde_json::json!(format!("see {secret}")));
+            request.fields.insert("n".into(), serde_json::json!(1));
+            let e = admit(&cfg_with_secrets(""), request.clone()).unwrap_err();
+            assert_eq!(e.class, "payload_invalid", "{secret}");
+            assert!(
+                e.message.contains("note") && !e.message.contains(secret),
+                "{e:?}"
+            );
+
+            let c = cfg_with_secrets("[queue]\nprompt_secrets = \"redact\"\n");
+            let a = admit_with(&c, request, &prompt_redactor(&c)).unwrap();
+            assert!(a.prompt_redacted, "{secret}");
+            let stored = serde_json::to_string(&a.job.fields).unwrap();
+            assert!(
+                !stored.contains(secret) && stored.contains("[REDACTED"),
+                "{stored}"
+            );
+            assert_eq!(a.job.fields["n"], 1);
+        }
+        let mut plain = req("fix the build", None);
+        plain
+            .fields
+            .insert("ticket".into(), serde_json::json!("ABC-12"));
+        assert!(admit(&cfg_with_secrets(""), plain).is_ok());
     }
 
     #[test]

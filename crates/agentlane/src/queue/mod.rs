@@ -7,6 +7,7 @@
 //! so a worker that lost its lease changes nothing.
 
 pub mod admit;
+pub mod jsonl;
 pub mod worker;
 
 use std::collections::BTreeMap;
