@@ -25,7 +25,7 @@ const DEFAULT_LIMIT: usize = 1000;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The loop: `exec` ends in unknown_exit_N and its hint names the dispatch;\n  agentlane rules suggest ID --class CLASS     propose a [[rule]] from its evidence line\n  agentlane rules test FILE                    which stored verdicts a rules file would change\n  agentlane rules add --from ID --class CLASS  replay, confirm, append to your rules file\n\nYour rules file: --file, else $AGENTLANE_RULES, else the configuration's top-level\nrules_file, else rules.toml beside the configuration (without one: in the home)."
+    after_help = "The loop: `exec` ends in unknown_exit_N and its hint names the dispatch;\n  agentlane rules suggest ID --class CLASS     propose a [[rule]] from its evidence line\n  agentlane rules test FILE                    which stored verdicts a rules file would change\n  agentlane rules add --from ID --class CLASS  replay, confirm, append to your rules file\n\nYour rules file: --file, else $AGENTLANE_RULES, else the configuration's top-level\nrules_file, else rules.toml beside the configuration (without one: in the home).\n\nExit status: 0 done (whatever the replay found), 1 `add` not confirmed, 64 a usage error or a\nrefused rule (duplicate id, bad regex, no class, a pattern that misses its dispatch), 74 the\nstore or the file could not be read or written, 78 a bad rules file (file:line:column)."
 )]
 pub struct RulesArgs {
     #[command(subcommand)]
@@ -664,7 +664,17 @@ fn write_rules(path: &Path, old: Option<&str>, text: &str, base: &RuleSet) -> Re
         .unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
     replace_atomically(path, text).map_err(|e| io("write", e))?;
-    let back = std::fs::read_to_string(path).map_err(|e| io("read back", e))?;
+    let back = agentlane::input::read_text_capped(
+        path,
+        agentlane::input::MAX_CONFIG_FILE_BYTES,
+        "the rules file",
+    )
+    .map_err(|e| {
+        Failure::new(
+            exit_status::IO_ERROR,
+            format!("cannot read back {}: {e}", path.display()),
+        )
+    })?;
     if let Err(e) = base.with_document(&path.display().to_string(), &back) {
         let restored = match old {
             Some(old) => replace_atomically(path, old),
