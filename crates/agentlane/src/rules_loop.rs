@@ -516,17 +516,37 @@ impl Replayable {
         classify::classify(&self.observed(), || rules, &self.hint_context())
     }
 
-    /// Which stored tails hold `line` (as printed, or once normalised):
-    /// (stdout, stderr).
+    /// The tails as the classifier splits them (text lines, JSON messages).
+    fn text(&self) -> StreamText {
+        StreamText::split(
+            self.stdout_tail.as_bytes(),
+            self.stdout_truncated,
+            self.stderr_tail.as_bytes(),
+            self.stderr_truncated,
+        )
+    }
+
+    /// Which streams' text lines (not JSON events) hold `line`, as printed
+    /// or once normalised: (stdout, stderr).
     pub fn streams_holding(&self, line: &str) -> (bool, bool) {
         let wanted = normalize::line(line);
-        let holds = |tail: &str| {
+        let holds = |text: &str| {
             !wanted.is_empty()
-                && tail
+                && text
                     .lines()
                     .any(|l| l.contains(line.trim()) || normalize::line(l).contains(&wanted))
         };
-        (holds(&self.stdout_tail), holds(&self.stderr_tail))
+        let text = self.text();
+        (holds(&text.stdout), holds(&text.stderr))
+    }
+}
+
+impl Replayable {
+    /// Whether an error message of the tails' JSON events holds `line`.
+    pub fn json_holds(&self, line: &str) -> bool {
+        let text = self.text();
+        let line = line.trim();
+        !line.is_empty() && text.json.iter().any(|m| m.contains(line))
     }
 }
 
@@ -667,7 +687,11 @@ pub fn suggest(
     let stream = match d.streams_holding(evidence) {
         (true, false) => Some("stdout".to_string()),
         (false, true) => Some("stderr".to_string()),
-        _ => None,
+        (true, true) => None,
+        // Not a text line: the message of a JSON error event, which text
+        // rules never read.
+        (false, false) if d.json_holds(evidence) => Some("json".to_string()),
+        (false, false) => None,
     };
     let id = id.unwrap_or_else(|| rule_id(&d.program, evidence, taken));
     Ok(Suggestion {
@@ -688,13 +712,7 @@ pub fn suggest(
 /// Whether `rule` (compiled alone) matches the dispatch it came from.
 /// Pure.
 pub fn matches_dispatch(rule: &RuleSet, d: &Replayable) -> bool {
-    let text = StreamText::split(
-        d.stdout_tail.as_bytes(),
-        d.stdout_truncated,
-        d.stderr_tail.as_bytes(),
-        d.stderr_truncated,
-    );
-    rule.first_match(&d.observed(), &text).is_some()
+    rule.first_match(&d.observed(), &d.text()).is_some()
 }
 
 #[cfg(test)]

@@ -230,3 +230,13 @@ fn refused_and_interrupted_dispatches_are_not_replayed() {
     );
     assert_eq!(Replayable::from_report(None), Err(Skip::NoReport));
 }
+
+#[test]
+fn a_line_from_a_json_error_event_gets_a_json_rule_that_matches() {
+    let event = r#"{"type":"error","message":"vault sealed by operator 42"}"#;
+    let mut d = dispatch(&format!("{event}\n"), "", 2);
+    d.evidence = Some("vault sealed by operator 42".into());
+    let s = suggest(&d, Some(Class::TransientIo), None, &|_| false).unwrap();
+    assert_eq!(s.rule.stream.as_deref(), Some("json"), "{:?}", s.rule);
+    assert!(matches_dispatch(&s.rule.compile().unwrap(), &d));
+}
