@@ -12,6 +12,7 @@ mod init;
 mod matrix_cmd;
 mod queue;
 mod queue_view;
+mod rules_cmd;
 mod runs;
 mod service_cmd;
 mod store_cmd;
@@ -54,6 +55,8 @@ enum Command {
     Show(runs::ShowArgs),
     /// Explain a failure class: meaning, usual causes, repair steps.
     Explain(explain::ExplainArgs),
+    /// Turn an unknown exit into a classifier rule: `rules suggest ID`, `rules test FILE`, `rules add`.
+    Rules(rules_cmd::RulesArgs),
     /// Preflight every route (or one): cli_resolves, cli_ready, route_allowed.
     Doctor(doctor::DoctorArgs),
     /// Write a commented starter agentlane.toml for the agent CLIs on this machine.
@@ -293,6 +296,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
         Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
         Command::Explain(args) => explain::run(args),
+        Command::Rules(args) => rt.block_on(rules_cmd::run(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
     }
 }
 

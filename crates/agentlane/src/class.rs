@@ -418,7 +418,7 @@ pub const CLASS_INFO: &[ClassInfo] = &[
         causes: &["A failure mode no rule covers yet."],
         repair: &[
             "Read the stderr/stdout tails and the artifacts with `agentlane show DISPATCH_ID`.",
-            "Add a rule to your rules file (regex on a stream, exit codes, class, hint) so the next occurrence is named.",
+            "Turn the evidence line into a rule: `agentlane rules suggest DISPATCH_ID --class CLASS` proposes one and lists the stored verdicts it would change; `agentlane rules add --from DISPATCH_ID --class CLASS` appends it to your rules file after that replay, so the next occurrence is named.",
         ],
         retry: "Retried once with expanded diagnostics, then failed.",
     },

@@ -33,6 +33,7 @@ pub mod queue;
 pub mod redact;
 pub mod resolve;
 pub mod retry;
+pub mod rules_loop;
 pub mod runbook;
 pub mod service;
 pub mod size;

@@ -100,7 +100,7 @@ pub fn default_hint(class: Class, ctx: &HintContext<'_>) -> String {
         Class::Timeout => "'{program}' ran past the {timeout} timeout and its output names no cause (CLIs retrying silently on a bad network or key look like this): read the tails with `agentlane show {dispatch_id}`, or raise the timeout if the work is legitimately long",
         Class::KilledBySignal => "'{program}' died by {signal}, which agentlane did not send: SIGKILL usually means the OOM killer (check `dmesg` and the service's memory limits), SIGSEGV/SIGABRT a crash of the CLI; details: `agentlane show {dispatch_id}`",
         Class::WorkerLost => "the worker running this attempt disappeared before it recorded an exit; the job is re-run elsewhere",
-        Class::UnknownExit(_) => "'{program}' exited {exit_code} and no rule recognised its output; the tails and full artifacts are kept (`agentlane show {dispatch_id}`): add a rule for the line \"{evidence}\" so the next run is named",
+        Class::UnknownExit(_) => "'{program}' exited {exit_code} and no rule recognised its output; the tails and full artifacts are kept (`agentlane show {dispatch_id}`): turn the line \"{evidence}\" into a rule in one step: `agentlane rules suggest {dispatch_id}` proposes one (pass --class CLASS for its cause), `agentlane rules add --from {dispatch_id} --class CLASS` adds it after replaying it on the stored dispatches",
     };
     render(template, ctx)
 }
@@ -195,6 +195,20 @@ mod tests {
         let hint = default_hint(Class::AuthUnavailable, &ctx);
         assert!(hint.contains("HOME=/home/svc"), "{hint}");
         assert!(hint.contains("Not logged in"), "{hint}");
+    }
+
+    #[test]
+    fn an_unknown_exit_names_the_command_that_turns_it_into_a_rule() {
+        let ctx = HintContext {
+            program: "acme",
+            evidence: Some("vault sealed"),
+            exit_code: Some(3),
+            dispatch_id: "0190c0de",
+            ..HintContext::default()
+        };
+        let hint = default_hint(Class::UnknownExit(3), &ctx);
+        assert!(hint.contains("agentlane rules suggest 0190c0de"), "{hint}");
+        assert!(hint.contains("vault sealed"), "{hint}");
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub struct Config {
     pub preflight: PreflightSettings,
     /// The classifier rules: built-ins plus the config's rules file.
     pub rules: RuleSet,
+    /// The top-level `rules_file`, resolved against the config's directory.
+    pub rules_file: Option<PathBuf>,
     /// The retry table.
     pub retry: RetryTable,
     /// Queue settings.
@@ -628,6 +630,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         lanes,
         preflight,
         rules,
+        rules_file: raw.rules_file.as_ref().map(|f| src.path(f.get_ref())),
         retry,
         queue,
         store_url: raw.store.as_ref().map(|s| s.url.clone()),
