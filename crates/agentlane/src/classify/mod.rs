@@ -14,6 +14,7 @@
 pub mod generic;
 pub mod hint;
 pub mod normalize;
+pub mod reset;
 pub mod rules;
 pub mod structured;
 
