@@ -33,6 +33,12 @@ pub struct HintContext<'a> {
     pub signal: Option<i32>,
     /// The dispatch id.
     pub dispatch_id: &'a str,
+    /// The clock for reading a printed reset time ("resets 3pm"); without
+    /// it no reset is read, so the classifier itself never reads a clock.
+    pub now: Option<jiff::Timestamp>,
+    /// The zone the child printed its local times in (its `TZ`, else the
+    /// system's); UTC when not given.
+    pub zone: Option<&'a jiff::tz::TimeZone>,
 }
 
 /// The conventional name of a signal number (`SIGKILL`), or `signal N`.

@@ -94,8 +94,13 @@ pub struct Classification {
     pub evidence: Option<String>,
     /// A concrete repair hint for this dispatch.
     pub repair_hint: String,
-    /// Seconds the CLI asked to wait before retrying, when it said so.
+    /// Seconds the CLI asked to wait before retrying, when it said so (or
+    /// until `reset_at`, when it gave only that).
     pub retry_after_secs: Option<u64>,
+    /// When the usage or rate limit resets, as the CLI said (UTC; RFC 3339
+    /// in JSON): set for `quota_exhausted` and `rate_limited` only.
+    #[serde(default)]
+    pub reset_at: Option<jiff::Timestamp>,
 }
 
 /// Classes a timed-out run may be promoted to when its tails name the cause.
@@ -242,6 +247,7 @@ pub fn classify<'r>(
             None,
         ),
     };
+    let (reset_at, retry_after_secs) = reset::of_verdict(class, &text, retry_after_secs, ctx);
     let ctx = HintContext {
         evidence: evidence.as_deref(),
         retry_after_secs,
@@ -258,6 +264,7 @@ pub fn classify<'r>(
         evidence,
         repair_hint,
         retry_after_secs,
+        reset_at,
     }
 }
 

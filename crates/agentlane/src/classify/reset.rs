@@ -32,6 +32,10 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use regex::{Captures, Regex};
 
+use super::structured::StreamText;
+use super::HintContext;
+use crate::class::Class;
+
 /// The furthest ahead a reset may lie (a monthly quota resets within a month).
 pub const HORIZON_DAYS: i64 = 31;
 
@@ -73,6 +77,37 @@ pub fn reset_at(text: &str, now: Timestamp, local: &TimeZone) -> Option<Timestam
         consider(at);
     }
     best
+}
+
+/// The reset a verdict carries, and its retry-after: only `quota_exhausted`
+/// and `rate_limited` carry one, and only when the caller gave a clock
+/// (`ctx.now`). A relative wait the CLI gave (`retry_after`) is kept; when it
+/// gave none, the seconds until the reset stand in for it.
+pub fn of_verdict(
+    class: Class,
+    text: &StreamText,
+    retry_after: Option<u64>,
+    ctx: &HintContext<'_>,
+) -> (Option<Timestamp>, Option<u64>) {
+    let reset = match (class, ctx.now) {
+        (Class::QuotaExhausted | Class::RateLimited, Some(now)) => {
+            let utc = TimeZone::UTC;
+            reset_at(&text.all_text(), now, ctx.zone.unwrap_or(&utc))
+        }
+        _ => None,
+    };
+    let wait = retry_after.or_else(|| secs_until(reset?, ctx.now?));
+    (reset, wait)
+}
+
+/// Whole seconds from `now` until `at` (rounded up), if `at` is ahead.
+pub fn secs_until(at: Timestamp, now: Timestamp) -> Option<u64> {
+    let d = at.duration_since(now);
+    if d <= SignedDuration::ZERO {
+        return None;
+    }
+    let secs = d.as_secs().checked_add(i64::from(d.subsec_nanos() > 0))?;
+    u64::try_from(secs).ok()
 }
 
 /// The zone a child's `TZ` names, else the system's: how the CLI rendered

@@ -145,3 +145,78 @@ proptest! {
         let _ = reset_at(&format!("{prefix} {body}"), now, &zone("Europe/Berlin"));
     }
 }
+
+/// Through the classifier: the verdict carries the reset, the retry-after
+/// is filled from it, and without a clock nothing is read.
+mod through_classify {
+    use super::*;
+    use crate::classify::{classify, HintContext, Observed, RuleSet};
+
+    fn run(
+        stdout: &str,
+        now: Option<Timestamp>,
+        zone: Option<&TimeZone>,
+    ) -> crate::classify::Classification {
+        let observed = Observed {
+            exit_code: Some(1),
+            signal: None,
+            timed_out: false,
+            stdout_tail: stdout.as_bytes(),
+            stderr_tail: b"",
+            stdout_truncated: false,
+            stderr_truncated: false,
+        };
+        let ctx = HintContext {
+            program: "claude",
+            cwd: "/tmp",
+            now,
+            zone,
+            ..HintContext::default()
+        };
+        classify(&observed, RuleSet::builtin, &ctx)
+    }
+
+    #[test]
+    fn a_usage_limit_carries_its_reset_and_the_wait_until_it() {
+        let berlin = zone("America/New_York");
+        let c = run(
+            "You've hit your limit · resets 3pm (Europe/Berlin)\n",
+            Some(ts(NOW)),
+            Some(&berlin),
+        );
+        assert_eq!(c.class, crate::Class::QuotaExhausted, "{c:?}");
+        assert_eq!(c.reset_at, Some(ts("2026-03-10T14:00:00Z")));
+        assert_eq!(c.retry_after_secs, Some(7200));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["reset_at"], "2026-03-10T14:00:00Z");
+    }
+
+    #[test]
+    fn a_relative_wait_the_cli_gave_is_kept() {
+        let c = run(
+            "API Error: 429 rate_limit_error: Please retry in 41.9s\n",
+            Some(ts(NOW)),
+            None,
+        );
+        assert_eq!(c.class, crate::Class::RateLimited, "{c:?}");
+        assert_eq!(c.reset_at, Some(ts("2026-03-10T12:00:42Z")));
+        assert_eq!(c.retry_after_secs, Some(42));
+    }
+
+    #[test]
+    fn without_a_clock_or_for_other_classes_there_is_no_reset() {
+        let c = run(
+            "You've hit your limit · resets 3pm (Europe/Berlin)\n",
+            None,
+            None,
+        );
+        assert_eq!(c.reset_at, None);
+        let c = run(
+            "Invalid API key · resets 3pm (Europe/Berlin)\n",
+            Some(ts(NOW)),
+            None,
+        );
+        assert_ne!(c.class, crate::Class::QuotaExhausted);
+        assert_eq!(c.reset_at, None);
+    }
+}

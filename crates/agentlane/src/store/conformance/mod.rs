@@ -1198,6 +1198,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
             evidence: None,
             repair_hint: String::new(),
             retry_after_secs: None,
+            reset_at: None,
         },
         0,
     );
