@@ -73,6 +73,7 @@ const NOW: &str = "2026-03-10T12:00:00Z";
 #[test_case("resets 13pm (UTC)", "UTC" => None; "thirteen pm")]
 #[test_case("resets Feb 30, 1am (UTC)", "UTC" => None; "no such day")]
 #[test_case("", "UTC" => None; "empty")]
+#[test_case("exit code 1|1773172800", "UTC" => None; "a pipe epoch needs the limit words")]
 // Several: the latest.
 #[test_case("Please retry in 2s. Please retry in 41.9s. Please retry in 5s.", "UTC" => Some("2026-03-10T12:00:42Z".into()); "the latest of several")]
 fn formats(text: &str, local: &str) -> Option<String> {
