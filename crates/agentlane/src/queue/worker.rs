@@ -649,6 +649,7 @@ fn preflight_incident(shared: &Shared, route: &Route, r: &PreflightChecked) -> I
         host: shared.host.clone(),
         repair_hint: r.repair_hint.clone().unwrap_or_default(),
         evidence: r.evidence.clone(),
+        reset_at: None,
     }
 }
 
@@ -793,6 +794,7 @@ async fn run_job(
         host: shared.host.clone(),
         repair_hint: report.repair_hint.clone(),
         evidence: report.evidence.clone(),
+        reset_at: report.reset_at,
     });
     let (settlement, reason) = settlement(decision);
     settle(
