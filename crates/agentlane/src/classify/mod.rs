@@ -100,7 +100,7 @@ pub struct Classification {
     /// When the usage or rate limit resets, as the CLI said (UTC; RFC 3339
     /// in JSON): set for `quota_exhausted` and `rate_limited` only.
     #[serde(default)]
-    pub reset_at: Option<jiff::Timestamp>,
+    pub reset_at: Option<reset::ResetAt>,
 }
 
 /// Classes a timed-out run may be promoted to when its tails name the cause.

@@ -79,6 +79,38 @@ pub fn reset_at(text: &str, now: Timestamp, local: &TimeZone) -> Option<Timestam
     best
 }
 
+/// A reset as a verdict carries it: a whole UTC second, RFC 3339 text in
+/// JSON. Eight bytes where a [`Timestamp`] takes sixteen, so that a
+/// [`super::Classification`] (the error of every pre-launch check) stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResetAt(i64);
+
+impl ResetAt {
+    /// The time (whole seconds).
+    pub fn timestamp(self) -> Timestamp {
+        // Always in range: a ResetAt is only made from a Timestamp.
+        Timestamp::from_second(self.0).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+impl From<Timestamp> for ResetAt {
+    fn from(t: Timestamp) -> Self {
+        ResetAt(t.as_second())
+    }
+}
+
+impl serde::Serialize for ResetAt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.timestamp().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ResetAt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Timestamp::deserialize(d).map(ResetAt::from)
+    }
+}
+
 /// The reset a verdict carries, and its retry-after: only `quota_exhausted`
 /// and `rate_limited` carry one, and only when the caller gave a clock
 /// (`ctx.now`). A relative wait the CLI gave (`retry_after`) is kept; when it
@@ -88,7 +120,7 @@ pub fn of_verdict(
     text: &StreamText,
     retry_after: Option<u64>,
     ctx: &HintContext<'_>,
-) -> (Option<Timestamp>, Option<u64>) {
+) -> (Option<ResetAt>, Option<u64>) {
     let reset = match (class, ctx.now) {
         (Class::QuotaExhausted | Class::RateLimited, Some(now)) => {
             let utc = TimeZone::UTC;
@@ -97,7 +129,7 @@ pub fn of_verdict(
         _ => None,
     };
     let wait = retry_after.or_else(|| secs_until(reset?, ctx.now?));
-    (reset, wait)
+    (reset.map(ResetAt::from), wait)
 }
 
 /// Whole seconds from `now` until `at` (rounded up), if `at` is ahead.

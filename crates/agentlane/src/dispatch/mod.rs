@@ -553,7 +553,7 @@ pub(crate) fn base_report(
         leaked_processes: Vec::new(),
         failure_fingerprint: None,
         retry_after_secs: c.retry_after_secs,
-        reset_at: c.reset_at,
+        reset_at: c.reset_at.map(classify::reset::ResetAt::timestamp),
         route: req.route.clone(),
         model: req.model.clone(),
         job_id: req.job.as_ref().map(|j| j.id.clone()),

@@ -186,10 +186,16 @@ mod through_classify {
             Some(&berlin),
         );
         assert_eq!(c.class, crate::Class::QuotaExhausted, "{c:?}");
-        assert_eq!(c.reset_at, Some(ts("2026-03-10T14:00:00Z")));
+        assert_eq!(
+            c.reset_at.map(ResetAt::timestamp),
+            Some(ts("2026-03-10T14:00:00Z"))
+        );
         assert_eq!(c.retry_after_secs, Some(7200));
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["reset_at"], "2026-03-10T14:00:00Z");
+        let back: crate::classify::Classification = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+        assert!(std::mem::size_of::<crate::classify::Classification>() < 128);
     }
 
     #[test]
@@ -200,7 +206,10 @@ mod through_classify {
             None,
         );
         assert_eq!(c.class, crate::Class::RateLimited, "{c:?}");
-        assert_eq!(c.reset_at, Some(ts("2026-03-10T12:00:42Z")));
+        assert_eq!(
+            c.reset_at.map(ResetAt::timestamp),
+            Some(ts("2026-03-10T12:00:42Z"))
+        );
         assert_eq!(c.retry_after_secs, Some(42));
     }
 

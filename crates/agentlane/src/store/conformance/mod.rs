@@ -734,8 +734,6 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     );
 }
 
-/// 5. Incidents: one open incident per fingerprint, distinct affected jobs,
-///    occurrences, priority order, resolution releasing parked jobs.
 /// An incident of a usage limit keeps the latest reset its failures named:
 /// an earlier one or none does not move it back, a later one moves it on,
 /// through settlements, a preflight's incident and (PostgreSQL) the fold.
@@ -794,6 +792,8 @@ pub(crate) async fn case_incident_keeps_latest_reset(store: &dyn Store) {
     assert_eq!(incident(store, &id).await.0.reset_at, None);
 }
 
+/// 5. Incidents: one open incident per fingerprint, distinct affected jobs,
+///    occurrences, priority order, resolution releasing parked jobs.
 pub(crate) async fn case_incidents(store: &dyn Store) {
     let lane = "inc";
     let specs: Vec<NewJob> = (0..7).map(|_| new_job(lane, "r", 0)).collect();
