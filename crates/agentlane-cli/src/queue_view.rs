@@ -311,6 +311,9 @@ pub async fn incident(args: IncidentArgs, home: Option<&PathBuf>) -> Result<i32,
         "seen         {} time(s), {} job(s), {} .. {}",
         i.occurrences, i.affected_jobs, i.first_seen, i.last_seen
     );
+    if let Some(at) = i.reset_at {
+        println!("resets at    {at} (the latest reset its failures named)");
+    }
     println!(
         "evidence     {}\nrepair       {}",
         i.evidence.as_deref().unwrap_or("-"),

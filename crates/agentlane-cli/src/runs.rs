@@ -114,6 +114,7 @@ fn print_record(record: &DispatchRecord) {
             ("rule", "rule"),
             ("evidence", "evidence"),
             ("hint", "repair_hint"),
+            ("resets at", "reset_at"),
             ("fingerprint", "failure_fingerprint"),
         ] {
             if let Some(v) = field(key) {

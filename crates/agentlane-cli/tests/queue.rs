@@ -756,3 +756,70 @@ impl Drop for PgSchema {
             .output();
     }
 }
+
+/// A usage limit that names its reset is scheduled at it, and its incident
+/// records it; a rate limit that names one waits at least until it.
+#[test]
+fn a_quota_job_is_scheduled_at_its_reset_and_a_rate_limit_waits_for_its_own() {
+    let reset = jiff::Timestamp::now().as_second() + 7200;
+    let q = Queue::new(&format!(
+        r#"
+[routes.claude-sub]
+profile = "generic"
+program = "$FAKE"
+args = ["--stdout", "Claude AI usage limit reached|{reset}", "--exit", "1"]
+[routes.throttled]
+profile = "generic"
+program = "$FAKE"
+args = ["--stderr", "Error: 429 Too Many Requests", "--stderr", "x-ratelimit-reset-requests: 10m0s", "--exit", "1"]
+[kinds.quota]
+routes = ["claude-sub"]
+[kinds.throttled]
+routes = ["throttled"]
+[lanes.main]
+"#
+    ));
+    let quota = q.enqueue("quota", "a");
+    let throttled = q.enqueue("throttled", "b");
+    let started = jiff::Timestamp::now();
+    let worker = q.spawn_worker();
+    q.wait_until("both jobs scheduled after their first attempt", |jobs| {
+        jobs.iter()
+            .all(|j| j["state"] == "scheduled" && j["attempts"] == 1)
+    });
+    stop(worker);
+    let run_at = |id: &str| -> (jiff::Timestamp, Value) {
+        let job = q.job(id);
+        let at = job["run_at"].as_str().unwrap().parse().unwrap();
+        (at, job)
+    };
+
+    let (at, job) = run_at(&quota);
+    assert_eq!(job["classifier"], "quota_exhausted", "{job}");
+    assert!(
+        (at.as_second() - reset).abs() <= 2,
+        "scheduled at the reset {reset}, not {at}: {job}"
+    );
+    let reset_text = jiff::Timestamp::from_second(reset).unwrap().to_string();
+    assert!(
+        job["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("quota reset at {reset_text}")),
+        "{job}"
+    );
+    let incident = q
+        .incidents()
+        .into_iter()
+        .find(|i| i["classifier"] == "quota_exhausted")
+        .expect("a quota incident");
+    assert_eq!(incident["reset_at"], reset_text.as_str(), "{incident}");
+
+    let (at, job) = run_at(&throttled);
+    assert_eq!(job["classifier"], "rate_limited", "{job}");
+    let waited = at.as_second() - started.as_second();
+    assert!(
+        (598..=700).contains(&waited),
+        "waits until its reset (10 minutes), not the 30s backoff: {waited}s {job}"
+    );
+}

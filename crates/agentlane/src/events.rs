@@ -210,6 +210,9 @@ pub struct ClassifiedFailure {
     pub timed_out: bool,
     /// Seconds the CLI asked to wait, when it said.
     pub retry_after_secs: Option<u64>,
+    /// When the usage or rate limit resets (UTC, RFC 3339), when the CLI said.
+    #[serde(default)]
+    pub reset_at: Option<jiff::Timestamp>,
 }
 
 /// One check inside a preflight.

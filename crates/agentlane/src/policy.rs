@@ -39,6 +39,7 @@ fn refusal(class: Class, rule: &str, evidence: String, hint: String) -> Classifi
         evidence: Some(evidence),
         repair_hint: hint,
         retry_after_secs: None,
+        reset_at: None,
     }
 }
 

@@ -159,6 +159,11 @@ pub struct AttemptFacts<'a> {
     pub route: Option<&'a str>,
     /// Seconds the CLI asked to wait.
     pub retry_after_secs: Option<u64>,
+    /// When the usage or rate limit resets, when the CLI said (the report's
+    /// `reset_at`): a quota is scheduled at it, a rate limit waits at least until it.
+    pub reset_at: Option<jiff::Timestamp>,
+    /// The clock `reset_at` is measured against (the worker's; fixed in tests).
+    pub now: jiff::Timestamp,
     /// The timeout the attempt ran with.
     pub timeout: Option<Duration>,
     /// The evidence line.
@@ -209,17 +214,29 @@ pub fn decide(table: &RetryTable, facts: &AttemptFacts<'_>) -> Decision {
     }
     let policy = table.policy(facts.class, facts.route);
     let because = why(facts);
+    // The longer of the CLI's relative wait and the time until its reset.
+    let until_reset = facts
+        .reset_at
+        .and_then(|at| crate::classify::reset::secs_until(at, facts.now));
+    let wait = match (facts.retry_after_secs, until_reset) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let at_reset = match (facts.reset_at, until_reset) {
+        (Some(at), Some(_)) => format!(" at {at}"),
+        _ => String::new(),
+    };
     match policy.action {
         Action::Fail => Decision::Fail {
             reason: format!("failed (attempt {}): {because}", facts.attempt),
         },
-        Action::Park => match (facts.class, facts.retry_after_secs) {
+        Action::Park => match (facts.class, wait) {
             // A quota with a known reset is scheduled, not parked.
             (Class::QuotaExhausted, Some(secs)) if facts.attempt < policy.max_attempts => Decision::Retry {
                 delay: Duration::from_secs(secs),
                 timeout: facts.timeout,
                 diagnostics: false,
-                reason: format!("scheduled after the quota reset in {secs}s (attempt {} of {}): {because}", facts.attempt + 1, policy.max_attempts),
+                reason: format!("scheduled after the quota reset{at_reset} in {secs}s (attempt {} of {}): {because}", facts.attempt + 1, policy.max_attempts),
             },
             _ => Decision::Park {
                 reason: format!("parked until preflight for the lane changes or the incident is resolved: {because}"),
@@ -232,7 +249,7 @@ pub fn decide(table: &RetryTable, facts: &AttemptFacts<'_>) -> Decision {
             let exp = policy.factor.powi(facts.attempt.saturating_sub(1) as i32);
             let mut secs = (policy.initial_backoff.as_secs_f64() * exp).min(policy.max_backoff.as_secs_f64());
             secs *= 1.0 + policy.jitter * (2.0 * facts.jitter_sample - 1.0);
-            if let Some(after) = facts.retry_after_secs {
+            if let Some(after) = wait {
                 secs = secs.max(after as f64);
             }
             let delay = Duration::from_secs_f64(secs.max(0.0));
@@ -274,6 +291,8 @@ mod tests {
             attempt,
             route: None,
             retry_after_secs: None,
+            reset_at: None,
+            now: "2026-03-10T12:00:00Z".parse().unwrap(),
             timeout: Some(Duration::from_secs(600)),
             evidence: Some("the evidence"),
             jitter_sample: 0.5,
@@ -399,6 +418,44 @@ mod tests {
         };
         match decide(&RetryTable::default(), &f) {
             Decision::Retry { delay, .. } => assert_eq!(delay, Duration::from_secs(3600)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_quota_is_scheduled_at_its_reset_time() {
+        let f = AttemptFacts {
+            reset_at: Some("2026-03-10T14:00:00Z".parse().unwrap()),
+            ..facts(Class::QuotaExhausted, 1)
+        };
+        match decide(&RetryTable::default(), &f) {
+            Decision::Retry { delay, reason, .. } => {
+                assert_eq!(delay, Duration::from_secs(7200));
+                assert!(reason.contains("at 2026-03-10T14:00:00Z"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reset_in_the_past_is_no_schedule() {
+        let f = AttemptFacts {
+            reset_at: Some("2026-03-10T11:00:00Z".parse().unwrap()),
+            ..facts(Class::QuotaExhausted, 1)
+        };
+        assert_eq!(kind(&decide(&RetryTable::default(), &f)), "park");
+    }
+
+    #[test_case(None, 1 => 30; "no reset: the backoff")]
+    #[test_case(Some("2026-03-10T12:10:00Z"), 1 => 600; "a later reset: waits until it")]
+    #[test_case(Some("2026-03-10T12:00:05Z"), 2 => 60; "an earlier reset: the backoff")]
+    fn a_rate_limit_waits_at_least_until_its_reset(reset: Option<&str>, attempt: u32) -> u64 {
+        let f = AttemptFacts {
+            reset_at: reset.map(|r| r.parse().unwrap()),
+            ..facts(Class::RateLimited, attempt)
+        };
+        match decide(&RetryTable::default(), &f) {
+            Decision::Retry { delay, .. } => delay.as_secs(),
             other => panic!("{other:?}"),
         }
     }

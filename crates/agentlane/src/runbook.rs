@@ -265,6 +265,7 @@ mod tests {
             exit_code: Some(1),
             signal: Some(9),
             dispatch_id: "d",
+            ..HintContext::default()
         };
         // The paragraph that starts with "Placeholders:".
         let at = RUNBOOK

@@ -33,6 +33,12 @@ pub struct HintContext<'a> {
     pub signal: Option<i32>,
     /// The dispatch id.
     pub dispatch_id: &'a str,
+    /// The clock for reading a printed reset time ("resets 3pm"); without
+    /// it no reset is read, so the classifier itself never reads a clock.
+    pub now: Option<jiff::Timestamp>,
+    /// The zone the child printed its local times in (its `TZ`, else the
+    /// system's); UTC when not given.
+    pub zone: Option<&'a jiff::tz::TimeZone>,
 }
 
 /// The conventional name of a signal number (`SIGKILL`), or `signal N`.
@@ -143,22 +149,6 @@ pub fn retry_after_secs(text: &str) -> Option<u64> {
     None
 }
 
-/// The Unix time a usage limit resets at, when the CLI printed one
-/// (Claude Code: `Claude AI usage limit reached|1750708800`). Pure.
-#[allow(
-    clippy::expect_used,
-    reason = "a constant pattern: a unit test compiles every one"
-)]
-pub fn reset_epoch(text: &str) -> Option<u64> {
-    static EPOCH: OnceLock<Regex> = OnceLock::new();
-    let re = EPOCH.get_or_init(|| {
-        Regex::new(r"(?i)limit[^|\n]*\|(\d{10})\b").expect("epoch pattern compiles")
-    });
-    re.captures_iter(text)
-        .last()
-        .and_then(|c| c[1].parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,16 +162,6 @@ mod tests {
     #[test_case("nothing here" => None)]
     fn retry_after(text: &str) -> Option<u64> {
         retry_after_secs(text)
-    }
-
-    #[test]
-    fn reset_epochs() {
-        assert_eq!(
-            reset_epoch("Claude AI usage limit reached|1750708800"),
-            Some(1_750_708_800)
-        );
-        assert_eq!(reset_epoch("exit code 1|1750708800"), None);
-        assert_eq!(reset_epoch("nothing"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod generic;
 pub mod hint;
 pub mod normalize;
+pub mod reset;
 pub mod rules;
 pub mod structured;
 
@@ -93,8 +94,13 @@ pub struct Classification {
     pub evidence: Option<String>,
     /// A concrete repair hint for this dispatch.
     pub repair_hint: String,
-    /// Seconds the CLI asked to wait before retrying, when it said so.
+    /// Seconds the CLI asked to wait before retrying, when it said so (or
+    /// until `reset_at`, when it gave only that).
     pub retry_after_secs: Option<u64>,
+    /// When the usage or rate limit resets, as the CLI said (UTC; RFC 3339
+    /// in JSON): set for `quota_exhausted` and `rate_limited` only.
+    #[serde(default)]
+    pub reset_at: Option<reset::ResetAt>,
 }
 
 /// Classes a timed-out run may be promoted to when its tails name the cause.
@@ -247,6 +253,7 @@ pub fn classify<'r>(
     )
     .then(|| hint::retry_after_secs(&text.all_text()))
     .flatten();
+    let (reset_at, retry_after_secs) = reset::of_verdict(class, &text, retry_after_secs, ctx);
     let ctx = HintContext {
         evidence: evidence.as_deref(),
         retry_after_secs,
@@ -263,6 +270,7 @@ pub fn classify<'r>(
         evidence,
         repair_hint,
         retry_after_secs,
+        reset_at,
     }
 }
 

@@ -45,6 +45,8 @@ pub(super) struct Running {
     pub marker: String,
     pub child_home: Option<String>,
     pub child_path: Option<String>,
+    /// The child's `TZ`: the zone its CLI prints local times in.
+    pub child_tz: Option<String>,
 }
 
 pub(super) enum LaunchError {
@@ -121,6 +123,7 @@ fn spawn_failure(err: &std::io::Error, ready: &Ready, program: &str) -> Option<C
         evidence: Some(evidence),
         repair_hint: hint,
         retry_after_secs: None,
+        reset_at: None,
     })
 }
 
@@ -251,5 +254,6 @@ pub(super) fn launch(
         marker,
         child_home: ready.env.get("HOME").cloned(),
         child_path: ready.env.get("PATH").cloned(),
+        child_tz: ready.env.get("TZ").cloned(),
     })
 }

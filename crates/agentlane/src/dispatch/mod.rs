@@ -346,6 +346,7 @@ impl Dispatcher {
                     evidence: Some(e.to_string()),
                     repair_hint: "agentlane could not launch the program; see the error".into(),
                     retry_after_secs: None,
+                    reset_at: None,
                 };
                 let failed = finish_refused(&req, &prepared.event, refusal);
                 let _ = self.record_finish(&failed.report, &failed.events).await;
@@ -380,6 +381,9 @@ impl Dispatcher {
             .map(|t| humantime::format_duration(t).to_string());
         let cwd_text = prepare.cwd.display().to_string();
         let cli_text = prepare.cli_path.as_ref().map(|p| p.display().to_string());
+        // A printed reset ("resets 3pm") is read with the clock now and in the
+        // zone the child printed it in.
+        let zone = classify::reset::child_zone(exited.child_tz.as_deref());
         let ctx = HintContext {
             program: &req.program,
             cli_path: cli_text.as_deref(),
@@ -390,6 +394,8 @@ impl Dispatcher {
             exit_code: exited.exit_code,
             signal: exited.signal,
             dispatch_id: &prepare.dispatch_id,
+            now: Some(jiff::Timestamp::now()),
+            zone: Some(&zone),
             ..HintContext::default()
         };
         let classification = match exited.interrupted_by {
@@ -498,6 +504,7 @@ fn interrupted(sig: i32, ctx: &HintContext<'_>) -> classify::Classification {
             ctx.program
         ),
         retry_after_secs: None,
+        reset_at: None,
     }
 }
 
@@ -546,6 +553,7 @@ pub(crate) fn base_report(
         leaked_processes: Vec::new(),
         failure_fingerprint: None,
         retry_after_secs: c.retry_after_secs,
+        reset_at: c.reset_at.map(classify::reset::ResetAt::timestamp),
         route: req.route.clone(),
         model: req.model.clone(),
         job_id: req.job.as_ref().map(|j| j.id.clone()),
@@ -584,5 +592,6 @@ pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
         failure_fingerprint: r.failure_fingerprint.clone(),
         timed_out: r.timed_out,
         retry_after_secs: r.retry_after_secs,
+        reset_at: r.reset_at,
     }
 }

@@ -50,6 +50,7 @@ fn refuse(class: Class, rule: &str, evidence: String, hint: String) -> Classific
         evidence: Some(evidence),
         repair_hint: hint,
         retry_after_secs: None,
+        reset_at: None,
     }
 }
 

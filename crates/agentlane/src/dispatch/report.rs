@@ -98,8 +98,12 @@ pub struct DispatchReport {
     pub leaked_processes: Vec<LeakedProcess>,
     /// The failure fingerprint (null for ok).
     pub failure_fingerprint: Option<String>,
-    /// Seconds the CLI asked to wait, when it said.
+    /// Seconds the CLI asked to wait, when it said (or until `reset_at`).
     pub retry_after_secs: Option<u64>,
+    /// When the usage or rate limit resets, as the CLI said it (UTC, RFC
+    /// 3339; `quota_exhausted` and `rate_limited` only).
+    #[serde(default)]
+    pub reset_at: Option<jiff::Timestamp>,
     /// The route, when given.
     pub route: Option<String>,
     /// The selected model, when known.

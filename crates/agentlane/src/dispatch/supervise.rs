@@ -60,6 +60,7 @@ pub(super) struct Exited {
     pub leaked: Vec<LeakedProcess>,
     pub child_home: Option<String>,
     pub child_path: Option<String>,
+    pub child_tz: Option<String>,
 }
 
 enum End {
@@ -201,6 +202,7 @@ pub(super) async fn supervise(
         marker,
         child_home,
         child_path,
+        child_tz,
     } = r;
     let tree = Tree {
         pid,
@@ -328,5 +330,6 @@ pub(super) async fn supervise(
         leaked: leaks,
         child_home,
         child_path,
+        child_tz,
     }
 }

@@ -286,6 +286,8 @@ pub struct IncidentFacts {
     pub repair_hint: String,
     /// The evidence.
     pub evidence: Option<String>,
+    /// When the limit resets, when the failure said (the report's `reset_at`).
+    pub reset_at: Option<jiff::Timestamp>,
 }
 
 /// The settlement of one attempt, fenced by (job, attempt, owner).
@@ -363,6 +365,15 @@ pub struct Incident {
     pub resolved_at: Option<String>,
     /// How it was resolved.
     pub resolution: Option<String>,
+    /// The latest reset its failures named (usage and rate limits; UTC).
+    #[serde(default)]
+    pub reset_at: Option<jiff::Timestamp>,
+}
+
+/// A reset time as the stores keep it: UTC with milliseconds, the shape of
+/// every stored time, so that text order is time order.
+pub fn stored_time(t: jiff::Timestamp) -> String {
+    format!("{t:.3}")
 }
 
 /// Filter for `agentlane jobs`.

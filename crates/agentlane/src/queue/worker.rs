@@ -649,6 +649,7 @@ fn preflight_incident(shared: &Shared, route: &Route, r: &PreflightChecked) -> I
         host: shared.host.clone(),
         repair_hint: r.repair_hint.clone().unwrap_or_default(),
         evidence: r.evidence.clone(),
+        reset_at: None,
     }
 }
 
@@ -777,10 +778,9 @@ async fn run_job(
             class: report.classifier,
             attempt: job.attempts,
             route: Some(&route.name),
-            retry_after_secs: report.retry_after_secs.or_else(|| match report.classifier {
-                Class::QuotaExhausted => seconds_until_reset(report.evidence.as_deref()),
-                _ => None,
-            }),
+            retry_after_secs: report.retry_after_secs,
+            reset_at: report.reset_at,
+            now: jiff::Timestamp::now(),
             timeout,
             evidence: report.evidence.as_deref(),
             jitter_sample: jitter_sample(),
@@ -794,6 +794,7 @@ async fn run_job(
         host: shared.host.clone(),
         repair_hint: report.repair_hint.clone(),
         evidence: report.evidence.clone(),
+        reset_at: report.reset_at,
     });
     let (settlement, reason) = settlement(decision);
     settle(
@@ -830,16 +831,6 @@ fn settlement(decision: Decision) -> (Settle, String) {
     }
 }
 
-/// Seconds until a usage limit's printed reset (a Unix time), if it is in the future.
-fn seconds_until_reset(evidence: Option<&str>) -> Option<u64> {
-    let at = crate::classify::hint::reset_epoch(evidence?)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    at.checked_sub(now).filter(|s| *s > 0)
-}
-
 /// A job whose worker vanished: decided as `worker_lost`.
 async fn settle_lost(shared: &Shared, job: Job) -> Result<(Ran, Option<Job>), WorkerError> {
     let decision = decide(
@@ -849,6 +840,8 @@ async fn settle_lost(shared: &Shared, job: Job) -> Result<(Ran, Option<Job>), Wo
             attempt: job.attempts,
             route: Some(&job.route),
             retry_after_secs: None,
+            reset_at: None,
+            now: jiff::Timestamp::now(),
             timeout: job.timeout_ms.map(Duration::from_millis),
             evidence: Some("the lease of the worker running it expired"),
             jitter_sample: jitter_sample(),

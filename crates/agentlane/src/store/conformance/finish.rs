@@ -24,6 +24,7 @@ fn outcome(dispatch_id: &str, job: &Job, class: Class) -> (DispatchReport, Vec<E
             evidence: Some(format!("{} happened", class.label())),
             repair_hint: "nothing".into(),
             retry_after_secs: None,
+            reset_at: None,
         },
         1,
     );

@@ -230,6 +230,7 @@ async fn finish(store: &dyn Store, p: &crate::events::Prepare) {
             evidence: None,
             repair_hint: String::new(),
             retry_after_secs: None,
+            reset_at: None,
         },
         0,
     );

@@ -88,6 +88,7 @@ fn facts(fingerprint: &str, class: Class, lane: &str, route: &str) -> IncidentFa
         host: "host-1".to_string(),
         repair_hint: format!("repair {fingerprint}"),
         evidence: Some(format!("evidence of {fingerprint}")),
+        reset_at: None,
     }
 }
 
@@ -733,6 +734,64 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     );
 }
 
+/// An incident of a usage limit keeps the latest reset its failures named:
+/// an earlier one or none does not move it back, a later one moves it on,
+/// through settlements, a preflight's incident and (PostgreSQL) the fold.
+pub(crate) async fn case_incident_keeps_latest_reset(store: &dyn Store) {
+    let lane = "reset";
+    let specs: Vec<NewJob> = (0..4).map(|_| new_job(lane, "r", 0)).collect();
+    let ids = enqueue(store, &specs).await;
+    let claimed = claim(store, lane, &["r"], "A", 10).await;
+    let at = |s: &str| Some(s.parse::<jiff::Timestamp>().expect("a time"));
+    let resets = [
+        at("2030-01-01T12:00:00Z"),
+        at("2030-01-01T10:00:00Z"),
+        None,
+        at("2030-01-02T09:30:00Z"),
+    ];
+    let want = [
+        at("2030-01-01T12:00:00Z"),
+        at("2030-01-01T12:00:00Z"),
+        at("2030-01-01T12:00:00Z"),
+        at("2030-01-02T09:30:00Z"),
+    ];
+    for (i, (reset, want)) in resets.iter().zip(want).enumerate() {
+        let f = IncidentFacts {
+            reset_at: *reset,
+            ..facts("fp-quota", Class::QuotaExhausted, lane, "r")
+        };
+        let job = find(&claimed, &ids[i]).clone();
+        settle_ok(
+            store,
+            &job,
+            "A",
+            Class::QuotaExhausted,
+            Settle::Park,
+            Some(f),
+        )
+        .await;
+        let open = open_with(store, "fp-quota").await;
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].reset_at, want, "after reset {reset:?}: {open:?}");
+    }
+    // A preflight's incident (no reset) keeps it too.
+    store
+        .open_incident(&facts("fp-quota", Class::QuotaExhausted, lane, "r"))
+        .await
+        .expect("open incident");
+    store.maintain(None, 1000).await.expect("maintain");
+    let inc = open_with(store, "fp-quota").await.remove(0);
+    let (shown, _) = incident(store, &inc.id).await;
+    assert_eq!(shown.reset_at, at("2030-01-02T09:30:00Z"), "{shown:?}");
+    assert_eq!(shown.occurrences, 5);
+    let json = serde_json::to_value(&shown).expect("json");
+    assert_eq!(json["reset_at"], "2030-01-02T09:30:00Z");
+    // An incident without any reset has none.
+    let none = facts("fp-none", Class::RateLimited, lane, "r");
+    let id = store.open_incident(&none).await.expect("open incident");
+    assert_eq!(incident(store, &id).await.0.reset_at, None);
+}
+
 /// 5. Incidents: one open incident per fingerprint, distinct affected jobs,
 ///    occurrences, priority order, resolution releasing parked jobs.
 pub(crate) async fn case_incidents(store: &dyn Store) {
@@ -1198,6 +1257,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
             evidence: None,
             repair_hint: String::new(),
             retry_after_secs: None,
+            reset_at: None,
         },
         0,
     );
@@ -1632,6 +1692,7 @@ macro_rules! every_case {
             claims_never_overlap => case_claims_never_overlap,
             settle_fenced_and_variants => case_settle_fenced_and_variants,
             incidents => case_incidents,
+            incident_keeps_latest_reset => case_incident_keeps_latest_reset,
             incident_resolves_on_success => case_incident_resolves_on_success,
             rescue_expired => case_rescue_expired,
             rescue_evidence_names_lost_worker => case_rescue_evidence_names_lost_worker,

@@ -33,14 +33,16 @@ async fn fold_counts(s: &PostgresStore, batch: usize) -> Result<u64, StoreError>
             "WITH moved AS (
                  DELETE FROM incident_counts WHERE seq IN (
                      SELECT seq FROM incident_counts ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-                 RETURNING incident_id, occurrences, affected, at),
+                 RETURNING incident_id, occurrences, affected, at, reset_at),
              sums AS (
-                 SELECT incident_id, sum(occurrences)::bigint AS o, sum(affected)::bigint AS a, max(at) AS last
+                 SELECT incident_id, sum(occurrences)::bigint AS o, sum(affected)::bigint AS a, max(at) AS last,
+                        max(reset_at) AS reset
                  FROM moved GROUP BY incident_id),
              folded AS (
                  UPDATE incidents i SET occurrences = i.occurrences + sums.o,
                         affected_jobs = i.affected_jobs + sums.a,
-                        last_seen = GREATEST(i.last_seen, sums.last)
+                        last_seen = GREATEST(i.last_seen, sums.last),
+                        reset_at = GREATEST(i.reset_at, sums.reset)
                  FROM sums WHERE i.id = sums.incident_id
                  RETURNING 1)
              SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)",

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_leaders.sql"),
     include_str!("0003_incident_counts.sql"),
     include_str!("0004_al_ts_stable.sql"),
+    include_str!("0005_incident_reset.sql"),
 ];
 
 /// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).

@@ -241,8 +241,8 @@ async fn upsert_incident(
         .prepare_in(
             tx,
             "WITH opened AS (
-                 INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, reset_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12::text::timestamptz)
                  ON CONFLICT (failure_fingerprint) WHERE state = 'open' DO NOTHING
                  RETURNING id),
              inc AS (
@@ -257,11 +257,12 @@ async fn upsert_incident(
              linked AS (
                  UPDATE jobs SET incident_id = inc.id FROM inc WHERE jobs.id = $11),
              counted AS (
-                 INSERT INTO incident_counts (incident_id, occurrences, affected)
-                 SELECT inc.id, 1, (SELECT count(*) FROM attached) FROM inc)
+                 INSERT INTO incident_counts (incident_id, occurrences, affected, reset_at)
+                 SELECT inc.id, 1, (SELECT count(*) FROM attached), $12::text::timestamptz FROM inc)
              SELECT id FROM inc",
         )
         .await?;
+    let reset_at = f.reset_at.map(crate::queue::stored_time);
     // An open incident found by the insert's conflict but committed after
     // this statement's snapshot is not visible to it: the next statement
     // (a new snapshot) finds it, or opens a new one if it was resolved.
@@ -282,6 +283,7 @@ async fn upsert_incident(
                     &f.repair_hint,
                     &f.evidence,
                     &job_id,
+                    &reset_at,
                 ],
             )
             .await
@@ -726,7 +728,7 @@ pub(super) async fn job(s: &PostgresStore, id: &str) -> Result<Option<Job>, Stor
     rows.first().map(job_row).transpose()
 }
 
-const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen), al_ts(last_seen), al_ts(resolved_at), resolution";
+const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen), al_ts(last_seen), al_ts(resolved_at), resolution, al_ts(reset_at)";
 
 fn incident_row(row: &Row) -> Incident {
     Incident {
@@ -747,6 +749,9 @@ fn incident_row(row: &Row) -> Incident {
         last_seen: row.get(14),
         resolved_at: row.get(15),
         resolution: row.get(16),
+        reset_at: row
+            .get::<_, Option<String>>(17)
+            .and_then(|t| t.parse().ok()),
     }
 }
 

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_queue.sql"),
     include_str!("0003_leaders.sql"),
     include_str!("0004_pruning.sql"),
+    include_str!("0005_incident_reset.sql"),
 ];
 
 /// The SQLite store.

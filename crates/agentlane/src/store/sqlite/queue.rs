@@ -170,10 +170,12 @@ fn upsert_incident(
 ) -> rusqlite::Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
     let sql = format!(
-        "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+        "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences, reset_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
          ON CONFLICT (failure_fingerprint) WHERE state = 'open'
-         DO UPDATE SET occurrences = occurrences + 1, last_seen = {NOW}
+         DO UPDATE SET occurrences = occurrences + 1, last_seen = {NOW},
+            reset_at = CASE WHEN reset_at IS NULL OR excluded.reset_at > reset_at
+                            THEN COALESCE(excluded.reset_at, reset_at) ELSE reset_at END
          RETURNING id"
     );
     let incident: String = tx.prepare_cached(&sql)?.query_row(
@@ -187,7 +189,8 @@ fn upsert_incident(
             f.lane,
             f.host,
             f.repair_hint,
-            f.evidence
+            f.evidence,
+            f.reset_at.map(crate::queue::stored_time)
         ],
         |r| r.get(0),
     )?;
@@ -425,7 +428,7 @@ pub(super) fn job_by_id(conn: &mut Connection, id: &str) -> rusqlite::Result<Opt
     conn.prepare_cached(&sql)?.query_row([id], job).optional()
 }
 
-const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, first_seen, last_seen, resolved_at, resolution";
+const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, first_seen, last_seen, resolved_at, resolution, reset_at";
 
 fn incident(row: &Row<'_>) -> rusqlite::Result<Incident> {
     Ok(Incident {
@@ -446,6 +449,9 @@ fn incident(row: &Row<'_>) -> rusqlite::Result<Incident> {
         last_seen: row.get(14)?,
         resolved_at: row.get(15)?,
         resolution: row.get(16)?,
+        reset_at: row
+            .get::<_, Option<String>>(17)?
+            .and_then(|t| t.parse().ok()),
     })
 }
 
