@@ -249,6 +249,22 @@ fn a_postgres_schema_newer_than_the_binary_is_refused_with_both_versions() {
     let sb = Sandbox::new();
     let out = sb.run(&["--store", &url, "migrate"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The version this binary migrated to: the one the refusal must name.
+    let current = {
+        let out = std::process::Command::new("psql")
+            .args([
+                base.as_str(),
+                "-qAtc",
+                &format!("SELECT max(version) FROM {schema}.agentlane_migrations"),
+            ])
+            .output()
+            .expect("psql runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert!(
+        current.parse::<u32>().is_ok(),
+        "current version {current:?}"
+    );
     psql(
         &base,
         &format!("INSERT INTO {schema}.agentlane_migrations (version) VALUES (999)"),
@@ -258,7 +274,9 @@ fn a_postgres_schema_newer_than_the_binary_is_refused_with_both_versions() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(74), "{err}");
     assert!(
-        err.contains("schema version 999, newer than this agentlane knows (4)"),
+        err.contains(&format!(
+            "schema version 999, newer than this agentlane knows ({current})"
+        )),
         "{err}"
     );
     assert!(err.contains("upgrade agentlane"), "{err}");
