@@ -320,7 +320,13 @@ fn print_report(entries: &[Entry], got: &[String]) {
 fn print_confusion(confusion: &BTreeMap<(String, String), usize>) {
     let wants: BTreeSet<&str> = confusion.keys().map(|(w, _)| w.as_str()).collect();
     let gots: BTreeSet<&str> = confusion.keys().map(|(_, g)| g.as_str()).collect();
-    let code = |label: &str| -> String { label.split('_').map(|w| &w[..1]).collect::<String>() };
+    // Initials, except where two labels share them (cli_missing, cwd_missing).
+    let code = |label: &str| -> String {
+        match label {
+            "cwd_missing" => "cwd".to_string(),
+            _ => label.split('_').map(|w| &w[..1]).collect::<String>(),
+        }
+    };
     eprintln!("\nheld-out confusion (rows: want, columns: got)");
     for g in &gots {
         eprintln!("  {:>5} = {g}", code(g));
