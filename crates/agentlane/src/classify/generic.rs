@@ -80,7 +80,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.sandbox_setup",
         Class::SandboxOrPolicyBlock,
-        r"(?i)FatalSandboxError|sandbox image|\bbwrap: |sandbox-exec: |sandbox_apply|landlock",
+        r"(?i)FatalSandboxError|sandbox image|\bbwrap: |sandbox-exec: |sandbox_apply|landlock|Cannot connect to the Docker daemon|cannot be used with root(?:/sudo)? privileges",
     ),
     // --- the launch chain: a shell, loader or SDK could not start the CLI ---
     sig(
@@ -101,7 +101,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.interpreter_too_old",
         Class::InterpreterMissing,
-        r"(?i)requires? Node(?:\.js)?\s*(?:version\s*)?(?:>=?\s*|v)?\d+|Node(?:\.js)? \d+\+? is required|please upgrade (?:your )?Node|EBADENGINE|Unsupported engine|(?:ReadableStream|fetch|structuredClone|AbortController|TextDecoderStream|WebSocket|File|Blob) is not defined|Node(?:\.js)? (?:version )?v?\d+(?:\.\d+)* (?:or|and) (?:higher|newer|later) is required|does not provide an export named|SyntaxError: Unexpected token '(?:\{|\?|\.|\?\?=|\|\|=|&&=)'|requires Python (?:version )?3\.\d+",
+        r"(?i)requires? Node(?:\.js)?\s*(?:version\s*)?(?:>=?\s*|v)?\d+|Node(?:\.js)? \d+\+? is required|please upgrade (?:your )?Node|EBADENGINE|Unsupported engine|(?:ReadableStream|fetch|structuredClone|AbortController|TextDecoderStream|WebSocket|File|Blob) is not defined|Node(?:\.js)? (?:version )?v?\d+(?:\.\d+)* (?:or|and) (?:higher|newer|later) is required|does not provide an export named|SyntaxError: Unexpected token '(?:\{|\?|\.|\?\?=|\|\|=|&&=)'|requires (?:a different )?Python|Python 3\.\d+ or (?:later|newer|higher) is required|No Python at '|Node(?:\.js)? (?:version )?v?[\d.]+ is not supported|unsupported Node|\.(?:replaceAll|at|findLast|toSorted|hasOwn) is not a function",
     ),
     sig(
         "generic.cwd_shell_enoent",
@@ -116,7 +116,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.command_not_found",
         Class::CliMissing,
-        r#"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b|not found in (?:the )?PATH|is not recognized as the name of a cmdlet|Cannot run program "[^"]+"[^\n]*error=2|FileNotFoundError: \[WinError 2\]|[Ee]xecutable not found at '|The system cannot find the file specified|(?i:could not find (?:the )?[\w-]+ (?:CLI|executable|binary))|(?i:\bCLI (?:is )?not (?:found|installed))"#,
+        r#"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b|not found in (?:the )?PATH|is not recognized as the name of a cmdlet|Cannot run program "[^"]+"[^\n]*error=2|FileNotFoundError: \[WinError 2\]|[Ee]xecutable not found at '|The system cannot find the file specified|(?i:could not find (?:the )?[\w-]+ (?:CLI|executable|binary))|(?i:\bCLI (?:is )?not (?:found|installed))|(?i:\b(?:claude|codex|gemini|qwen|aider|opencode)(?: code)?(?: CLI)?(?: binary| executable| command)? (?:is )?not (?:found|installed))|could not determine executable to run|npm (?:ERR!|error) 404|^(?:ba|z|da)?sh: (?:line \d+: )?/\S+: No such file or directory$"#,
     ),
     sig(
         "generic.module_missing",
@@ -132,7 +132,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.not_executable",
         Class::CliNotExecutable,
-        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied|\bspawn (?:\S+ )?(?:EPERM|EINVAL|EFTYPE)\b|fork/exec \S+: permission denied",
+        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied|\bspawn (?:\S+ )?(?:EPERM|EINVAL|EFTYPE)\b|fork/exec \S+: permission denied|is not (?:an )?executable|Bad CPU type in executable|GLIBC_[\d.]+. not found|error while loading shared libraries|wrong ELF class",
     ),
     sig(
         "generic.cwd_missing",
@@ -143,7 +143,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.crashed",
         Class::KilledBySignal,
-        r"(?i)Segmentation fault|\bSIGSEGV\b|\bSIGKILL\b|\bSIGABRT\b|core dumped|Bun has crashed|JavaScript heap out of memory|Allocation failed - |^Killed$|Illegal instruction|\bBus error\b|fatal runtime error: stack overflow|out of memory|OOMKilled|Abort trap|signal: killed|terminated by signal|\bSIGTERM\b",
+        r"(?i)Segmentation fault|\bSIGSEGV\b|\bSIGKILL\b|\bSIGABRT\b|core dumped|Bun has crashed|JavaScript heap out of memory|Allocation failed - |^Killed$|Illegal instruction|\bBus error\b|fatal runtime error: stack overflow|out of memory|OOMKilled|Abort trap|signal: killed|terminated by signal|\bSIGTERM\b|^Aborted\b|killed by signal|(?:exit(?:ed with)?|code)\s*(?:code\s*)?(?:137|139|134)\b",
     ),
     // --- the request: too big for the model ---
     sig(
@@ -165,7 +165,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.quota_exceeded",
         Class::QuotaExhausted,
-        r"(?i)insufficient[_ ]quota|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)|good standing|\bArrearage\b|overdue[-_ ]payment|\bfree[ _-]tier\b[^\n]{0,60}(?:limit|quota|exceeded)|balance is insufficient|insufficient account balance|\d+-hour limit|(?:session|weekly|monthly) limit (?:reached|hit)|subscription (?:has )?expired|no active subscription",
+        r"(?i)insufficient[_ ]quota|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)|good standing|\bArrearage\b|overdue[-_ ]payment|\bfree[ _-]tier\b[^\n]{0,60}(?:limit|quota|exceeded)|balance is insufficient|insufficient account balance|\d+-hour limit|(?:session|weekly|monthly) limit (?:reached|hit)|subscription (?:has )?expired|no active subscription|exceeded (?:the |your )?(?:daily|monthly|weekly|token|request) (?:limit|quota)",
     ),
     sig("generic.http_402", Class::QuotaExhausted, status!("402")),
     // --- the provider's side failing, even where a connection word appears ---
@@ -183,7 +183,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.connection_refused",
         Class::NetworkUnavailable,
-        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|Failed to fetch|socket disconnected before secure TLS",
+        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|Failed to fetch|socket disconnected before secure TLS|ERR_SOCKET_CONNECTION_TIMEOUT|UND_ERR_CONNECT|request to \S+ failed, reason: \S|(?:unable to|could not|cannot|can't) reach|DNS (?:lookup|resolution) fail",
     ),
     sig(
         "generic.tls",
@@ -199,7 +199,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.auth",
         Class::AuthUnavailable,
-        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b",
+        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b|please set (?:the |your )?\w*API_KEY|\b\w+_API_KEY\b[^\n]{0,30}(?:not set|missing|required|is empty)|session (?:has )?expired|not authenticated|unauthenticated|please (?:log ?in|sign in|authenticate)|account (?:has been )?(?:disabled|suspended|deactivated)",
     ),
     sig("generic.http_401", Class::AuthUnavailable, status!("401")),
     sig("generic.http_403", Class::AuthUnavailable, status!("403")),
@@ -212,12 +212,12 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.usage_error",
         Class::ConfigInvalid,
-        r"(?i)unknown option|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
+        r"(?i)unknown option|unknown (?:shorthand )?flag|invalid value '[^']*' for|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
     ),
     sig(
         "generic.config_parse",
         Class::ConfigInvalid,
-        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError|ConfigInvalid|ProviderInitError|\bconfig(?:uration)? file\b[^\n]{0,200}\b(?:is invalid|invalid|error|doesn't|does not|couldn't|could not|failed|malformed|not valid)|(?:couldn't|could not|can't|cannot|unable to|failed to) parse|not a valid JSON|Unrecognized (?:keys|fields)|Invalid Settings|invalid [\w ]{0,20}settings|does not adhere to|unknown provider|\bagent \S+ not found|BadRequestError|ZodError|Expected \w+, received \w+|must be one of|provider (?:not found|not configured)|ProviderNotFound",
+        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError|ConfigInvalid|ProviderInitError|\bconfig(?:uration)? file\b[^\n]{0,200}\b(?:is invalid|invalid|error|doesn't|does not|couldn't|could not|failed|malformed|not valid)|(?:couldn't|could not|can't|cannot|unable to|failed to) parse|not a valid JSON|Unrecognized (?:keys|fields)|Invalid Settings|invalid [\w ]{0,20}settings|does not adhere to|unknown provider|\bagent \S+ not found|BadRequestError|ZodError|Expected \w+, received \w+|must be one of|provider (?:not found|not configured)|ProviderNotFound|JSON\.parse|Invalid JSON|Invalid URL|ERR_INVALID_URL|invalid base[_ ]?url",
     ),
     // --- throttling without a quota word ---
     sig(
@@ -230,7 +230,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.sandbox",
         Class::SandboxOrPolicyBlock,
-        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)|auto-?rejecting|permission requested|seatbelt|permission to use \S+ (?:was |has been )?denied|permission was denied|denied permission|tool use (?:was )?(?:denied|rejected)",
+        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)|auto-?rejecting|permission requested|seatbelt|permission to use \S+ (?:was |has been )?denied|permission was denied|denied permission|tool use (?:was )?(?:denied|rejected)|(?:folder|directory|workspace) is not trusted|blocked by (?:a |the )?(?:\w+ )?hook|unsupported_country|not available in your (?:country|region)|location is not supported",
     ),
     sig(
         "generic.permission_denied_path",

@@ -163,3 +163,28 @@ fn permission_denied_is_an_exec_failure_only_at_126() {
 fn ordinary_lines_carry_no_signal(line: &str) {
     assert_eq!(verdict(line), None, "{line}");
 }
+
+// Runtime and packaging shapes that name their cause without any CLI's wording.
+#[test_case("/usr/local/bin/codex: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.39' not found (required by /usr/local/bin/codex)", "cli_not_executable"; "glibc too old for the binary")]
+#[test_case("zsh: bad CPU type in executable: /usr/local/bin/opencode", "cli_not_executable"; "wrong architecture")]
+#[test_case("npm ERR! could not determine executable to run", "cli_missing"; "npx without the package")]
+#[test_case("bash: /home/svc/.npm-global/bin/claude: No such file or directory", "cli_missing"; "a shell exec of a removed path")]
+#[test_case("TypeError: text.replaceAll is not a function", "interpreter_missing"; "node too old for the bundle")]
+#[test_case("ERROR: Package 'aider-chat' requires a different Python: 3.8.10 not in '>=3.10'", "interpreter_missing"; "python too old")]
+#[test_case("--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons", "sandbox_or_policy_block"; "claude as root")]
+#[test_case("ERROR: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?", "sandbox_or_policy_block"; "a docker sandbox without its daemon")]
+#[test_case("Error: unknown flag: --prompt-file", "config_invalid"; "cobra unknown flag")]
+#[test_case("error: invalid value 'gpt-9' for '--model <MODEL>'", "config_invalid"; "clap invalid value")]
+#[test_case("Error: Please set the OPENAI_API_KEY environment variable", "auth_unavailable"; "an api key variable named")]
+#[test_case("FetchError: request to https://api.openai.com/v1/chat/completions failed, reason: connect ECONNREFUSED 10.0.0.2:443", "network_unavailable"; "node-fetch reason")]
+#[test_case("Process exited with code 137", "killed_by_signal"; "a wrapper relays the kill")]
+#[test_case("Error: You exceeded your monthly quota", "quota_exhausted"; "a monthly quota")]
+fn runtime_and_packaging_shapes(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
+
+#[test]
+fn an_empty_network_reason_beside_an_auth_failure_is_the_auth_failure() {
+    let v = verdict("Cached credentials are not valid: request to https://oauth2.googleapis.com/token failed, reason: \n");
+    assert_eq!(v.map(|v| v.0).as_deref(), Some("auth_unavailable"));
+}
