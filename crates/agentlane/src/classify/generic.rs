@@ -80,7 +80,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.sandbox_setup",
         Class::SandboxOrPolicyBlock,
-        r"(?i)FatalSandboxError|sandbox image|\bbwrap: |sandbox-exec: |sandbox_apply|landlock|Cannot connect to the Docker daemon|cannot be used with root(?:/sudo)? privileges",
+        r"(?i)FatalSandboxError|sandbox image|\bbwrap: |sandbox-exec: |sandbox_apply|landlock|Cannot connect to the Docker daemon|cannot be used with root(?:/sudo)? privileges|codex-linux-sandbox|sandbox denied",
     ),
     // --- the launch chain: a shell, loader or SDK could not start the CLI ---
     sig(
@@ -149,7 +149,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.context_length",
         Class::PayloadInvalid,
-        r"(?i)context[_ ]length[_ ]exceeded|maximum context length|context (?:window|limit) (?:exceeded|is full|overflow)|exceeds? (?:the )?(?:model'?s? )?(?:context|maximum (?:context|input|prompt|token))|prompt is too long|prompt too long|input is too long|input too long|too many (?:input )?tokens|token limit (?:exceeded|reached)|request (?:entity )?too large|payload too large|string too long|ContextWindowExceeded|too large for (?:the )?model|reduce the length of|413 Request Entity|\b413\b|(?:longer|greater|larger|more) than the (?:model'?s? )?(?:context|maximum)|(?:conversation|context|prompt|input|message) (?:is )?too long|exceeds the maximum number of tokens|input token count|Range of input length|hit a token limit|body too large|\bE2BIG\b|Argument list too long",
+        r"(?i)context[_ ]length[_ ]exceeded|maximum context length|context (?:window|limit) (?:exceeded|is full|overflow)|exceeds? (?:the )?(?:model'?s? )?(?:context|maximum (?:context|input|prompt|token))|prompt is too long|prompt too long|input is too long|input too long|too many (?:input )?tokens|token limit (?:exceeded|reached)|request (?:entity )?too large|payload too large|string too long|ContextWindowExceeded|too large for (?:the )?model|reduce the length of|413 Request Entity|\b413\b|(?:longer|greater|larger|more) than the (?:model'?s? )?(?:context|maximum)|(?:conversation|context|prompt|input|message) (?:is )?too long|exceeds the maximum number of tokens|input token count|Range of input length|hit a token limit|body too large|\bE2BIG\b|Argument list too long|ran out of room in the model.s context window|Input must be provided either through stdin or as a prompt",
     ),
     // --- quota and throttling: a daily quota is a quota, a per-minute one a throttle ---
     sig(
@@ -183,7 +183,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.connection_refused",
         Class::NetworkUnavailable,
-        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|Failed to fetch|socket disconnected before secure TLS|ERR_SOCKET_CONNECTION_TIMEOUT|UND_ERR_CONNECT|request to \S+ failed, reason: \S|(?:unable to|could not|cannot|can't) reach|DNS (?:lookup|resolution) fail",
+        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|Failed to fetch|socket disconnected before secure TLS|ERR_SOCKET_CONNECTION_TIMEOUT|UND_ERR_CONNECT|request to \S+ failed, reason: \S|\bConnection failed: |(?:unable to|could not|cannot|can't) reach|DNS (?:lookup|resolution) fail",
     ),
     sig(
         "generic.tls",
@@ -199,7 +199,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.auth",
         Class::AuthUnavailable,
-        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b|please set (?:the |your )?\w*API_KEY|\b\w+_API_KEY\b[^\n]{0,30}(?:not set|missing|required|is empty)|session (?:has )?expired|not authenticated|unauthenticated|please (?:log ?in|sign in|authenticate)|account (?:has been )?(?:disabled|suspended|deactivated)",
+        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b|please set (?:the |your )?\w*API_KEY|\b\w+_API_KEY\b[^\n]{0,30}(?:not set|missing|required|is empty)|session (?:has )?expired|not authenticated|unauthenticated|please (?:log ?in|sign in|authenticate)|account (?:has been )?(?:disabled|suspended|deactivated)|Missing environment variable: `\w*(?:KEY|TOKEN)\w*`|Error authenticating|Failed to login",
     ),
     sig("generic.http_401", Class::AuthUnavailable, status!("401")),
     sig("generic.http_403", Class::AuthUnavailable, status!("403")),
@@ -212,7 +212,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.usage_error",
         Class::ConfigInvalid,
-        r"(?i)unknown option|unknown (?:shorthand )?flag|invalid value '[^']*' for|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
+        r"(?i)unknown option|unknown (?:shorthand )?flag|Raw mode is not supported|input device is not a TTY|stdin is not a (?:terminal|tty)|invalid value '[^']*' for|unexpected argument|unrecognized (?:option|argument|subcommand)|unknown arguments?:|invalid (?:option|flag)|error: unknown command|no such option|Did you mean --|requires a value but none was supplied|Missing required argument",
     ),
     sig(
         "generic.config_parse",
@@ -241,7 +241,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.server_error",
         Class::TransientIo,
-        r"(?i)overloaded|over capacity|at capacity|no capacity|high demand|Service Unavailable|Internal Server Error|Bad Gateway|Gateway Time-?out|\bserver_error\b|\bapi_error\b|InternalServerError|ServiceUnavailable|upstream (?:connect )?error|temporarily unavailable|please try again later|MODEL_CAPACITY_EXHAUSTED|\bUNAVAILABLE\b|server error|litellm\.APIError|APIError: \w+Exception",
+        r"(?i)overloaded|over capacity|at capacity|no capacity|high demand|Service Unavailable|Internal Server Error|Bad Gateway|Gateway Time-?out|\bserver_error\b|\bapi_error\b|InternalServerError|ServiceUnavailable|upstream (?:connect )?error|temporarily unavailable|please try again later|MODEL_CAPACITY_EXHAUSTED|\bUNAVAILABLE\b|server error|litellm\.APIError|APIError: \w+Exception|Error while reading the server response",
     ),
     sig("generic.http_5xx", Class::TransientIo, status!("5\\d\\d")),
     sig("generic.http_408", Class::TransientIo, status!("408")),

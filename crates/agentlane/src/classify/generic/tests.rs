@@ -188,3 +188,15 @@ fn an_empty_network_reason_beside_an_auth_failure_is_the_auth_failure() {
     let v = verdict("Cached credentials are not valid: request to https://oauth2.googleapis.com/token failed, reason: \n");
     assert_eq!(v.map(|v| v.0).as_deref(), Some("auth_unavailable"));
 }
+
+// Wordings from the CLIs' own sources that no CLI rule names yet.
+#[test_case("Codex ran out of room in the model's context window. Start a new conversation or clear earlier history before retrying.", "payload_invalid"; "codex context window")]
+#[test_case("Connection failed: error sending request for url (https://api.openai.com/v1/responses)", "network_unavailable"; "codex connection failed")]
+#[test_case("Error while reading the server response: error decoding response body, request id: req_1", "transient_io"; "codex stream read")]
+#[test_case("Missing environment variable: `OPENAI_API_KEY`.", "auth_unavailable"; "codex env var key")]
+#[test_case("codex-linux-sandbox was required but not provided", "sandbox_or_policy_block"; "codex sandbox helper")]
+#[test_case("Error: Raw mode is not supported on the current process.stdin, which Ink uses as input stream by default.", "config_invalid"; "an interactive cli run without a tty")]
+#[test_case("Error: Input must be provided either through stdin or as a prompt argument when using --print", "payload_invalid"; "claude print without a prompt")]
+fn wordings_from_the_clis_sources(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
