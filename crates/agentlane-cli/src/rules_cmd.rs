@@ -225,8 +225,12 @@ impl Context {
                 .dispatch(&s.dispatch_id)
                 .await
                 .map_err(store_failure)?;
-            match Replayable::from_report(record.as_ref().and_then(|r| r.report.as_ref())) {
-                Ok(d) => out.push(d),
+            let report = record.as_ref().and_then(|r| r.report.as_ref());
+            match Replayable::from_report(report) {
+                Ok(mut d) => {
+                    widen_from_artifacts(&mut d, report);
+                    out.push(d)
+                }
                 Err(Skip::NotLaunched) => skipped.not_launched += 1,
                 Err(Skip::Interrupted) => skipped.interrupted += 1,
                 Err(Skip::NoReport | Skip::Unreadable) => skipped.no_report += 1,
@@ -247,7 +251,7 @@ impl Context {
                     format!("no dispatch '{id}': list them with `agentlane runs`"),
                 )
             })?;
-        Replayable::from_report(record.report.as_ref()).map_err(|skip| {
+        let mut replayable = Replayable::from_report(record.report.as_ref()).map_err(|skip| {
             let why = match skip {
                 Skip::NoReport | Skip::Unreadable => "it has no finished report (still running, or its worker was lost)",
                 Skip::NotLaunched => "it was refused before launch: its class is a fact agentlane decided, not a line a rule could match",
@@ -257,7 +261,9 @@ impl Context {
                 exit_status::USAGE,
                 format!("dispatch {id} cannot be turned into a rule: {why}"),
             )
-        })
+        })?;
+        widen_from_artifacts(&mut replayable, record.report.as_ref());
+        Ok(replayable)
     }
 }
 
@@ -713,4 +719,28 @@ fn replace_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Reads back the last [`agentlane::dispatch::CLASSIFY_TAIL`] bytes of each
+/// whole artifact file of a report, so a replay sees what the classifier saw;
+/// a file that cannot be read leaves the report's shorter tail.
+fn widen_from_artifacts(d: &mut Replayable, report: Option<&serde_json::Value>) {
+    use std::io::{Read, Seek, SeekFrom};
+    let Some(report) = report else { return };
+    for (stream, path) in rules_loop::whole_artifacts(report) {
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            continue;
+        };
+        let cap = agentlane::dispatch::CLASSIFY_TAIL as u64;
+        if file.seek(SeekFrom::Start(len.saturating_sub(cap))).is_err() {
+            continue;
+        }
+        let mut tail = Vec::with_capacity(len.min(cap) as usize);
+        if file.take(cap).read_to_end(&mut tail).is_ok() {
+            d.widen(stream, &tail, len > cap);
+        }
+    }
 }

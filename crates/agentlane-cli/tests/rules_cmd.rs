@@ -476,3 +476,38 @@ fn without_a_named_file_rules_add_writes_the_default_and_says_how_to_load_it() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_replay_reads_the_artifact_where_the_stored_tail_is_too_short() {
+    let l = Loop::new();
+    // The decisive line, then 20 KB of noise: the report keeps the last 4 KiB
+    // of stderr, the classifier read 64 KiB, and so must the replay.
+    let noisy = l.sb.path("noisy");
+    write_exe(
+        &noisy,
+        &format!(
+            "#!/bin/sh\necho '{GATEWAY}' >&2\ni=0\nwhile [ $i -lt 400 ]; do echo \"cleanup step $i of the session teardown, nothing to see\" >&2; i=$((i+1)); done\nexit 3\n"
+        ),
+        0o755,
+    );
+    let report = l.exec(&[noisy.to_str().unwrap()]);
+    assert_eq!(report["classifier"], "unknown_exit_3", "{report}");
+    assert!(
+        !report["stderr_tail"]
+            .as_str()
+            .unwrap()
+            .contains("upstream gateway"),
+        "the stored tail must be too short for this test: {report}"
+    );
+    let candidate = l.sb.path("candidate.toml");
+    write(
+        &candidate,
+        "[[rule]]\nid = \"user.gateway\"\nclass = \"network_unavailable\"\npattern = 'upstream gateway rejected the session'\n",
+    );
+    let replay = json(&l.run(&["rules", "test", candidate.to_str().unwrap(), "--json"]));
+    assert_eq!(
+        changed_ids(&replay),
+        vec![report["dispatch_id"].as_str().unwrap().to_string()],
+        "{replay}"
+    );
+}

@@ -28,7 +28,7 @@ use crate::classify::structured::StreamText;
 use crate::classify::{self, generic, normalize, Classification, HintContext, Observed, RuleSet};
 
 /// What a replay cannot see, for the operator.
-pub const STORED_FACTS_NOTE: &str = "a replay re-runs the classifier on what the store keeps: exit code, signal, timeout and the report's tails (the last 4 KiB of each stream by default; the classifier read up to 64 KiB when the dispatch ran), so a verdict decided by an older line is not reproduced; route-specific rules files are not applied";
+pub const STORED_FACTS_NOTE: &str = "a replay re-runs the classifier on what the store keeps: exit code, signal, timeout, and the last 64 KiB of each stream read back from its artifact file (as the classifier read them) — or, where the artifact is gone, was cut at its cap or failed to write, the report's shorter tail, so a verdict decided by an older line may not be reproduced; route-specific rules files are not applied";
 
 /// The comment a new rules file starts with.
 pub const HEADER: &str = "# agentlane classifier rules of this installation (`agentlane rules add` appends here).\n# Same shape as the built-in rules: a rule with a built-in id replaces it, `disabled = true` removes it.\n# Check a change before relying on it: `agentlane rules test THIS_FILE`.\n";
@@ -429,6 +429,46 @@ pub struct Replayable {
     pub evidence: Option<String>,
 }
 
+/// A captured stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// The artifact files of a stored report that hold a stream whole: not cut
+/// at the cap and never failed to write (only those end where the stream
+/// ended, so their last bytes are what the classifier read). Pure.
+pub fn whole_artifacts(report: &Value) -> Vec<(ArtifactStream, String)> {
+    let failed = |name: &str| {
+        report
+            .get("artifact_errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errors| {
+                errors
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|e| e.starts_with(name))
+            })
+    };
+    [
+        (ArtifactStream::Stdout, "stdout"),
+        (ArtifactStream::Stderr, "stderr"),
+    ]
+    .into_iter()
+    .filter_map(|(stream, name)| {
+        let cut = report
+            .get(format!("{name}_artifact_truncated"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let path = report.get("artifacts")?.get(name)?.as_str()?;
+        (!cut && !failed(name)).then(|| (stream, path.to_string()))
+    })
+    .collect()
+}
+
 /// Why a stored dispatch is not replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -483,6 +523,23 @@ impl Replayable {
             stored_rule: text("rule").unwrap_or_default(),
             evidence: text("evidence"),
         })
+    }
+
+    /// Puts back the longer tail the classifier read when the dispatch ran,
+    /// read from a stream's artifact file by the caller: `tail` is the file's
+    /// last bytes (at most [`crate::dispatch::CLASSIFY_TAIL`]), `truncated`
+    /// whether the file is longer. A tail shorter than the stored one is
+    /// ignored (the artifact was pruned or rewritten).
+    pub fn widen(&mut self, stream: ArtifactStream, tail: &[u8], truncated: bool) {
+        let text = String::from_utf8_lossy(tail).into_owned();
+        let (stored, cut) = match stream {
+            ArtifactStream::Stdout => (&mut self.stdout_tail, &mut self.stdout_truncated),
+            ArtifactStream::Stderr => (&mut self.stderr_tail, &mut self.stderr_truncated),
+        };
+        if text.len() >= stored.len() && text.ends_with(stored.as_str()) {
+            *stored = text;
+            *cut = truncated;
+        }
     }
 
     /// What the classifier observes of it.

@@ -21,6 +21,7 @@ pub mod proctree;
 pub mod prompt_arg;
 mod report;
 mod supervise;
+pub use supervise::CLASSIFY_TAIL;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;

@@ -30,7 +30,7 @@ use crate::events::{Artifacts, LeakedProcess};
 use crate::redact::Redactor;
 
 /// Bytes of each stream kept for the classifier (the report keeps fewer).
-const CLASSIFY_TAIL: usize = 64 * 1024;
+pub const CLASSIFY_TAIL: usize = 64 * 1024;
 /// Grace for processes left behind after the agent exited.
 const LEAK_GRACE: Duration = Duration::from_millis(250);
 /// How often the tree is re-read while waiting for it to die.

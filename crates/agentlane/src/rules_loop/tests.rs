@@ -240,3 +240,39 @@ fn a_line_from_a_json_error_event_gets_a_json_rule_that_matches() {
     assert_eq!(s.rule.stream.as_deref(), Some("json"), "{:?}", s.rule);
     assert!(matches_dispatch(&s.rule.compile().unwrap(), &d));
 }
+
+#[test]
+fn only_whole_artifacts_stand_in_for_the_tails() {
+    let report = serde_json::json!({
+        "artifacts": {"stdout": "/a/stdout.log", "stderr": "/a/stderr.log"},
+        "stdout_artifact_truncated": true,
+        "stderr_artifact_truncated": false,
+        "artifact_errors": [],
+    });
+    assert_eq!(
+        whole_artifacts(&report),
+        vec![(ArtifactStream::Stderr, "/a/stderr.log".to_string())]
+    );
+    let failed = serde_json::json!({
+        "artifacts": {"stdout": "/a/stdout.log", "stderr": null},
+        "artifact_errors": ["stdout: cannot write /a/stdout.log: No space left on device (os error 28)"],
+    });
+    assert!(whole_artifacts(&failed).is_empty());
+}
+
+#[test]
+fn a_longer_tail_replaces_the_stored_one_only_when_it_ends_with_it() {
+    let report = serde_json::json!({
+        "dispatch_id": "d1", "exit_code": 3, "signal": null, "timed_out": false,
+        "stdout_tail": "", "stderr_tail": "end\n", "stdout_bytes": 0, "stderr_bytes": 40,
+    });
+    let mut d = Replayable::from_report(Some(&report)).unwrap();
+    d.widen(ArtifactStream::Stderr, b"something else\n", false);
+    assert_eq!(
+        d.stderr_tail, "end\n",
+        "a file that is not this stream's end is ignored"
+    );
+    d.widen(ArtifactStream::Stderr, b"the real cause\nend\n", false);
+    assert_eq!(d.stderr_tail, "the real cause\nend\n");
+    assert!(!d.stderr_truncated);
+}
