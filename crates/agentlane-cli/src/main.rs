@@ -317,6 +317,26 @@ fn main() -> ExitCode {
             return ExitCode::from(status as u8);
         }
     };
+    // A command that only reads and prints ends quietly when its reader goes
+    // away (`agentlane show ID | head`), as `cat` does, instead of panicking
+    // in `println!`. Commands that run agents keep SIGPIPE ignored: a child
+    // closing its stdin must never kill agentlane.
+    if matches!(
+        cli.command,
+        Command::Runs(_)
+            | Command::Show(_)
+            | Command::Explain(_)
+            | Command::Jobs(_)
+            | Command::Job(_)
+            | Command::Incidents(_)
+            | Command::Status(_)
+    ) {
+        // SAFETY: restoring the default disposition of one signal before any
+        // thread is started; no handler is installed.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     for name in agentlane::input::non_utf8_vars() {
         eprintln!(
             "agentlane: warning: the variable {name} is not UTF-8 text and is not passed to agents (set it in UTF-8, or unset it in the service's environment)"

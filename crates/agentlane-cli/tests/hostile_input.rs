@@ -232,3 +232,50 @@ fn an_environment_too_large_for_exec_is_named_as_the_environment_not_the_prompt(
     assert!(hint.contains("trim the child's environment"), "{hint}");
     assert!(!hint.contains("prompt_via"), "{hint}");
 }
+
+#[test]
+fn a_reader_that_goes_away_does_not_make_show_panic() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let sb = Sandbox::new();
+    let out = run_bounded(
+        Command::new(agentlane())
+            .arg("--home")
+            .arg(sb.home())
+            .args(["exec", "--json", "--tail-bytes", "65536", "--"])
+            .args(["sh", "-c", "seq 1 20000; exit 3"]),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+    let id = report["dispatch_id"].as_str().unwrap().to_string();
+    for args in [
+        vec!["show", id.as_str()],
+        vec!["runs"],
+        vec!["explain", "--markdown"],
+    ] {
+        let mut child = Command::new(agentlane())
+            .arg("--home")
+            .arg(sb.home())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read a little, then go away like `| head -1`.
+        let mut first = [0u8; 16];
+        let _ = child.stdout.take().unwrap().read(&mut first);
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            status.success() || status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {status:?} {err}"
+        );
+    }
+}
