@@ -148,12 +148,12 @@ pub async fn enqueue(
         let event = Event::JobAdmitted(JobAdmitted {
             job_id: id.clone(),
             prompt_redacted: true,
-            reason: "the prompt held a secret; it was stored with the secret replaced ([queue] prompt_secrets = \"redact\")".into(),
+            reason: "the prompt or a payload field held a secret; it was stored with the secret replaced ([queue] prompt_secrets = \"redact\")".into(),
         });
         if let Err(e) = store.append_event(&event).await {
             eprintln!("agentlane: job {id}: cannot record its job_admitted event: {e}");
         }
-        eprintln!("agentlane: line {line}: job {id}: the prompt held a secret; stored with the secret replaced");
+        eprintln!("agentlane: line {line}: job {id}: the prompt or a payload field held a secret; stored with the secret replaced");
     }
     let single = args.jsonl.is_none();
     if args.json {
