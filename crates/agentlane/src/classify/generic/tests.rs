@@ -200,3 +200,13 @@ fn an_empty_network_reason_beside_an_auth_failure_is_the_auth_failure() {
 fn wordings_from_the_clis_sources(line: &str, class: &str) {
     assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
 }
+
+// Gemini CLI's fatal error classes (packages/core/src/utils/errors.ts), as a
+// wrapper or a stack trace prints them: the name carries the class.
+#[test_case("FatalAuthenticationError: Failed to exchange authorization code for tokens", "auth_unavailable"; "gemini auth")]
+#[test_case("FatalConfigError: Invalid value for --approval-mode", "config_invalid"; "gemini config")]
+#[test_case("FatalInputError: No input provided via stdin.", "payload_invalid"; "gemini input")]
+#[test_case("FatalUntrustedWorkspaceError: Gemini CLI is not running in a trusted directory", "sandbox_or_policy_block"; "gemini untrusted")]
+fn gemini_fatal_error_classes(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
