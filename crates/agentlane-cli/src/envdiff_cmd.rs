@@ -80,7 +80,12 @@ fn service_side(
     };
     let bad = |e: service::ServiceError| Failure::new(exit_status::USAGE, e.to_string());
     let working_directory = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let user = service::service_user(None, args.user, parent).map_err(bad)?;
+    // Root with no user named: `service install` would refuse; the unit's
+    // side is then described as root's, which is what it would have been.
+    let user = match service::service_user(None, args.user, parent) {
+        Err(service::ServiceError::RootWithoutUser) => None,
+        other => other.map_err(bad)?,
+    };
     let spec = service::build_spec(
         config,
         SpecInputs {

@@ -212,7 +212,8 @@ pub async fn run(
         only: args.only,
         max_cells: args.max_cells,
     };
-    let cells = plan(&config, &route, &inputs);
+    let cells = plan(&config, &route, &inputs)
+        .map_err(|e| Failure::new(exit_status::CONFIG, e.to_string()))?;
     // The cells run through the production dispatcher and worker, but record
     // into a scratch store of their own (SQLite, whatever the live store is):
     // the live store gets no job, dispatch, incident or `matrix-…` lane.

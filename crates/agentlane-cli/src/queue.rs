@@ -273,6 +273,16 @@ pub async fn worker(
     config
         .check_lane(&args.lane)
         .map_err(|e| Failure::new(exit_status::CONFIG, e))?;
+    // A worker kind whose user does not exist runs nothing (never the agents
+    // as the worker's own user): refused before the store is opened.
+    if let Some(kind) = config.workers.get(&args.worker_kind) {
+        kind.run_as().map_err(|e| {
+            Failure::new(
+                exit_status::CONFIG,
+                format!("{e} ({})", config.path.display()),
+            )
+        })?;
+    }
     let (home, store) = open_store(home).await?;
     let dispatcher = Arc::new(Dispatcher::new(
         home,
@@ -302,7 +312,12 @@ pub async fn worker(
     };
     let summary = run_worker(dispatcher, config, options, stop_rx)
         .await
-        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+        .map_err(|e| match e {
+            agentlane::queue::worker::WorkerError::UnknownUser(_) => {
+                Failure::new(exit_status::CONFIG, e.to_string())
+            }
+            _ => Failure::new(exit_status::IO_ERROR, e.to_string()),
+        })?;
     // Best effort: a worker that stopped because the store was unreachable
     // still reports its summary.
     let open = match tokio::time::timeout(Duration::from_secs(5), store.incidents(true)).await {

@@ -123,6 +123,8 @@ fn render(
             )
         })?,
     };
+    // The lane first: a typo is the most basic mistake, whoever runs it.
+    service::lane_routes(&config, &args.lane).map_err(failure)?;
     let user =
         service::service_user(args.service_user.as_deref(), args.user, &parent).map_err(failure)?;
     let spec = service::build_spec(

@@ -98,7 +98,9 @@ fn assert_status(out: &Output, status: i32) {
 #[test]
 fn print_bakes_an_explicit_path_and_never_a_secret() {
     let m = Machine::new("");
-    let out = m.run(&["service", "print", "--lane", "main", "--systemd"]);
+    // A user unit: it runs as whoever installs it, with this HOME (a system
+    // unit names its user, whose home is not the sandbox's).
+    let out = m.run(&["service", "print", "--lane", "main", "--systemd", "--user"]);
     assert_status(&out, 0);
     let (unit, _) = text(&out);
     let path_line = unit
@@ -119,7 +121,8 @@ fn print_bakes_an_explicit_path_and_never_a_secret() {
         unit.contains("worker --lane main --concurrency 2"),
         "{unit}"
     );
-    assert!(unit.contains("WantedBy=multi-user.target"));
+    assert!(unit.contains("WantedBy=default.target"), "{unit}");
+    assert!(!unit.contains("User="), "a user unit names no user: {unit}");
 
     let analyze = Path::new("/usr/bin/systemd-analyze");
     if !analyze.exists() {
@@ -335,4 +338,40 @@ fn env_diff_compares_the_service_unit_of_the_routes_lane() {
         "the unit's explicit PATH resolves the CLI and its interpreter: {service}"
     );
     assert!(!text(&out).0.contains(SECRET));
+}
+
+/// A system unit written by root must not run its agents as root by
+/// default: with no user named (and no SUDO_USER) `service print` refuses and
+/// says how to name one; naming root writes `User=root`.
+#[test]
+fn a_system_unit_written_by_root_names_its_user_or_is_refused() {
+    let m = Machine::new("");
+    if !nix::unistd::geteuid().is_root() {
+        // Not root: the unit runs as the current user, named.
+        let out = m.run(&["service", "print", "--lane", "main", "--systemd"]);
+        assert_status(&out, 0);
+        assert!(text(&out).0.contains("User="), "{}", text(&out).0);
+        return;
+    }
+    let out = m.run(&["service", "print", "--lane", "main", "--systemd"]);
+    assert_status(&out, 64);
+    let (unit, err) = text(&out);
+    assert!(unit.is_empty(), "nothing printed: {unit}");
+    assert!(
+        err.contains("would run its agents as root") && err.contains("--service-user"),
+        "{err}"
+    );
+    let out = m.run(&[
+        "service",
+        "print",
+        "--lane",
+        "main",
+        "--systemd",
+        "--service-user",
+        "root",
+    ]);
+    assert_status(&out, 0);
+    let (unit, _) = text(&out);
+    assert!(unit.lines().any(|l| l == "User=root"), "{unit}");
+    assert!(unit.contains("WantedBy=multi-user.target"), "{unit}");
 }

@@ -183,19 +183,45 @@ pub struct WorkerKind {
     pub user: Option<String>,
 }
 
+/// A worker kind names a user that does not exist on this host. Running its
+/// agents as the worker's own user instead (root, under a system unit) would
+/// be the opposite of what the operator asked for, so nothing runs.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("worker kind '{kind}' runs its agents as user '{user}', and no such user exists on this host: create the user, or fix `user` under [workers.{kind}] in the configuration")]
+pub struct UnknownUser {
+    /// The worker kind.
+    pub kind: String,
+    /// The user it names.
+    pub user: String,
+}
+
 impl WorkerKind {
-    /// `route` as a worker of this kind runs it.
-    pub fn apply(&self, route: &Route) -> Route {
+    /// The user this kind runs its agents as: `None` for the worker's own.
+    pub fn run_as(&self) -> Result<Option<crate::dispatch::RunAs>, UnknownUser> {
+        match &self.user {
+            None => Ok(None),
+            Some(user) => crate::dispatch::RunAs::lookup(user)
+                .map(Some)
+                .ok_or_else(|| UnknownUser {
+                    kind: self.name.clone(),
+                    user: user.clone(),
+                }),
+        }
+    }
+
+    /// `route` as a worker of this kind runs it; refused when the kind's
+    /// user does not exist.
+    pub fn apply(&self, route: &Route) -> Result<Route, UnknownUser> {
         let mut r = route.clone();
         let base = r
             .base_env
             .clone()
             .unwrap_or_else(|| crate::input::parent_env().into_iter().collect());
         r.base_env = Some(crate::dispatch::build_env(&self.env, base));
-        if let Some(user) = &self.user {
-            r.run_as = crate::dispatch::RunAs::lookup(user);
+        if self.user.is_some() {
+            r.run_as = self.run_as()?;
         }
-        r
+        Ok(r)
     }
 }
 

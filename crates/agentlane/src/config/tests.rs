@@ -283,3 +283,18 @@ fn the_artifact_cap_defaults_to_64_mib_and_reaches_every_route_request() {
         .to_string();
     assert!(bad.contains("agentlane.toml:5:"), "{bad}");
 }
+
+#[test]
+fn a_worker_kind_whose_user_does_not_exist_is_refused_not_run_as_self() {
+    let cfg = parse(
+        Path::new("a.toml"),
+        "[routes.r]\nprofile = \"claude\"\n[workers.svc]\nuser = \"nosuchuser-agentlane\"\n[workers.me]\nenv_clear = true\n",
+    )
+    .unwrap();
+    let err = cfg.workers["svc"].apply(&cfg.routes["r"]).unwrap_err();
+    assert_eq!(err.user, "nosuchuser-agentlane");
+    assert!(err.to_string().contains("[workers.svc]"), "{err}");
+    // A kind that names no user runs as the worker itself.
+    let me = cfg.workers["me"].apply(&cfg.routes["r"]).unwrap();
+    assert!(me.run_as.is_none());
+}

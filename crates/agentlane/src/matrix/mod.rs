@@ -146,8 +146,14 @@ fn derived(base: &Route, n: usize) -> Route {
     r
 }
 
-/// The cells for one route: the baseline, then one dimension varied at a time. Pure.
-pub fn plan(config: &Config, base: &Route, inputs: &PlanInputs) -> Vec<Cell> {
+/// The cells for one route: the baseline, then one dimension varied at a
+/// time. Pure. Refused when a worker kind names a user that does not exist
+/// (its cell would run as the caller instead).
+pub fn plan(
+    config: &Config,
+    base: &Route,
+    inputs: &PlanInputs,
+) -> Result<Vec<Cell>, crate::config::UnknownUser> {
     let mut cells = Vec::new();
     let mut push =
         |dimension: Dimension, value: String, route: Route, prompt: String, kind: &str| {
@@ -181,7 +187,7 @@ pub fn plan(config: &Config, base: &Route, inputs: &PlanInputs) -> Vec<Cell> {
             push(
                 Dimension::WorkerKind,
                 kind.name.clone(),
-                kind.apply(base),
+                kind.apply(base)?,
                 canary.clone(),
                 &kind.name,
             );
@@ -282,7 +288,7 @@ pub fn plan(config: &Config, base: &Route, inputs: &PlanInputs) -> Vec<Cell> {
     if let Some(max) = inputs.max_cells {
         cells.truncate(max.max(1));
     }
-    cells
+    Ok(cells)
 }
 
 /// One row of the matrix (the fields the seed names, plus the variation).

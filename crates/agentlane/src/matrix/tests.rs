@@ -186,7 +186,7 @@ fn the_plan_varies_one_dimension_at_a_time() {
         max_prompt_bytes: Some(100),
         ..PlanInputs::default()
     };
-    let cells = plan(&cfg, &cfg.routes["a"], &inputs);
+    let cells = plan(&cfg, &cfg.routes["a"], &inputs).expect("every user exists");
     let dims: Vec<&str> = cells.iter().map(|c| c.dimension.label()).collect();
     assert_eq!(
         dims,
@@ -235,7 +235,8 @@ fn the_plan_varies_one_dimension_at_a_time() {
             only: Some(Dimension::Cwd),
             ..inputs.clone()
         },
-    );
+    )
+    .expect("every user exists");
     assert!(only
         .iter()
         .all(|c| matches!(c.dimension, Dimension::Baseline | Dimension::Cwd)));
@@ -246,7 +247,8 @@ fn the_plan_varies_one_dimension_at_a_time() {
             max_cells: Some(3),
             ..inputs
         },
-    );
+    )
+    .expect("every user exists");
     assert_eq!(capped.len(), 3);
 }
 
@@ -264,7 +266,8 @@ fn each_configured_worker_kind_is_a_cell_in_its_context() {
             only: Some(Dimension::WorkerKind),
             ..PlanInputs::default()
         },
-    );
+    )
+    .expect("every user exists");
     let cron = cells
         .iter()
         .find(|c| c.dimension == Dimension::WorkerKind)

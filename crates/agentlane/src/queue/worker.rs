@@ -93,6 +93,9 @@ pub enum WorkerError {
     /// The lane cannot run anything.
     #[error("{0}")]
     Lane(String),
+    /// The worker kind names a user that does not exist: no agent runs.
+    #[error(transparent)]
+    UnknownUser(#[from] crate::config::UnknownUser),
 }
 
 struct Shared {
@@ -164,7 +167,10 @@ pub async fn run_worker(
     };
     // A configured worker kind gives every route its context (environment, user).
     let routes: Vec<Route> = match config.workers.get(&options.kind) {
-        Some(kind) => routes.iter().map(|r| kind.apply(r)).collect(),
+        Some(kind) => routes
+            .iter()
+            .map(|r| kind.apply(r))
+            .collect::<Result<_, _>>()?,
         None => routes,
     };
     if routes.is_empty() {

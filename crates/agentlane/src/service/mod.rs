@@ -86,6 +86,10 @@ pub enum ServiceError {
     /// The service user does not exist.
     #[error("no user '{0}' on this machine: create it, or name another with --service-user")]
     UnknownUser(String),
+    /// A system unit installed by root with no user named would run its
+    /// agents as root.
+    #[error("a system unit written by root with no user named would run its agents as root: name the user with --service-user USER (--service-user root if that is really what you want), or run through sudo as that user")]
+    RootWithoutUser,
     /// A user unit always runs as its owner.
     #[error("a user unit runs as the user who owns it: drop --service-user, or install a system unit (without --user)")]
     UserUnitWithUser,
@@ -306,8 +310,8 @@ pub fn absolute_config(config: Config) -> Result<Config, ServiceError> {
 }
 
 /// The user a unit runs as: the one asked for; for a system unit, else the
-/// user who ran sudo, else the current user unless that is root. User units
-/// always run as their owner (`None`).
+/// user who ran sudo, else the current user — never root by default (root is
+/// refused unless named). User units always run as their owner (`None`).
 pub fn service_user(
     requested: Option<&str>,
     user_unit: bool,
@@ -337,7 +341,7 @@ pub fn service_user(
     }
     let uid = nix::unistd::geteuid();
     if uid.is_root() {
-        return Ok(None);
+        return Err(ServiceError::RootWithoutUser);
     }
     match nix::unistd::User::from_uid(uid) {
         Ok(Some(u)) => Ok(Some(ServiceUser {
