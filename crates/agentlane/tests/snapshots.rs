@@ -179,7 +179,11 @@ fn queue_event_payloads() {
             ),
             Class::Timeout,
         ),
-        ("park", agentlane::queue::Settle::Park, Class::QuotaExhausted),
+        (
+            "park",
+            agentlane::queue::Settle::Park,
+            Class::QuotaExhausted,
+        ),
         ("fail", agentlane::queue::Settle::Fail, Class::CliMissing),
         ("release", agentlane::queue::Settle::Release, Class::Ok),
     ];
@@ -213,7 +217,10 @@ fn queue_event_payloads() {
         "event-job_decision_rejected",
         &Event::JobDecisionRejected(lost.decided()),
     );
-    check("event-job_admitted", &Event::JobAdmitted(job_admitted("job-1")));
+    check(
+        "event-job_admitted",
+        &Event::JobAdmitted(job_admitted("job-1")),
+    );
     check(
         "event-preflight_checked",
         &Event::PreflightChecked(preflight_failed()),
@@ -267,10 +274,19 @@ async fn sqlite_stored_bytes() {
         expected_events.extend(events);
     }
     // A job's decisions, and the worker_lost verdict the store writes itself.
-    let ids = store.enqueue(&[new_job("stored", "build", 0)]).await.unwrap();
+    let ids = store
+        .enqueue(&[new_job("stored", "build", 0)])
+        .await
+        .unwrap();
     let routes = vec!["claude-sonnet".to_string()];
     let claimed = store
-        .claim("build", &routes, "build-01:4242", Duration::from_millis(1), 1)
+        .claim(
+            "build",
+            &routes,
+            "build-01:4242",
+            Duration::from_millis(1),
+            1,
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -338,7 +354,9 @@ async fn sqlite_stored_bytes() {
             "job_decision_rejected"
         ]
     );
-    assert!(rest.iter().all(|(job, _, _)| job.as_deref() == Some(&ids[0])));
+    assert!(rest
+        .iter()
+        .all(|(job, _, _)| job.as_deref() == Some(&ids[0])));
     compare_file(
         &snapshot_dir().join("stored/event-runner_classified_failure-worker_lost.json"),
         &format!("{}\n", rest[1].2),

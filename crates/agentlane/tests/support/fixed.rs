@@ -14,8 +14,8 @@ use agentlane::classify::Layer;
 use agentlane::dispatch::DispatchReport;
 use agentlane::envprint::{EnvFingerprint, VarPrint};
 use agentlane::events::{
-    Artifacts, Check, ClassifiedFailure, Event, Exit, JobAdmitted, LeakedProcess,
-    PreflightChecked, Prepare,
+    Artifacts, Check, ClassifiedFailure, Event, Exit, JobAdmitted, LeakedProcess, PreflightChecked,
+    Prepare,
 };
 use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Settle};
 use agentlane::Class;
@@ -274,9 +274,8 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
         Outcome::Interrupted => {
             r.classifier = Class::KilledBySignal;
             r.rule = "fact.interrupted".to_string();
-            r.evidence = Some(
-                "agentlane received SIGINT and stopped the agent's process group".to_string(),
-            );
+            r.evidence =
+                Some("agentlane received SIGINT and stopped the agent's process group".to_string());
             r.repair_hint = "the dispatch of 'claude' was interrupted by SIGINT sent to agentlane (an operator, a service manager stopping the unit, or a CI cancel); nothing is wrong with the agent itself".to_string();
             r.exit_code = None;
             r.signal = Some(2);
@@ -289,7 +288,8 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.classifier = Class::UnknownExit(3);
             r.layer = Layer::Unknown;
             r.rule = "unknown".to_string();
-            r.evidence = Some("fatal: \"quoted\" \\ back\\slash \u{e9}t\u{e9} \u{1f600}\ttab".to_string());
+            r.evidence =
+                Some("fatal: \"quoted\" \\ back\\slash \u{e9}t\u{e9} \u{1f600}\ttab".to_string());
             r.repair_hint = "read the stderr tail".to_string();
             r.exit_code = Some(3);
             r.env_names = Some(vec![
@@ -400,6 +400,7 @@ pub fn incident_facts(r: &DispatchReport, lane: &str) -> IncidentFacts {
 }
 
 /// A completion of (job, attempt) by `owner`, built field by field.
+#[allow(clippy::too_many_arguments)]
 pub fn completion(
     job_id: &str,
     attempt: u32,
@@ -527,7 +528,10 @@ pub fn job(state: JobState) -> Job {
 /// A stored incident, built field by field (fixed id and times).
 pub fn incident(open: bool) -> Incident {
     Incident {
-        id: format!("0193a000-0000-7000-a000-00000000000{}", if open { 1 } else { 2 }),
+        id: format!(
+            "0193a000-0000-7000-a000-00000000000{}",
+            if open { 1 } else { 2 }
+        ),
         failure_fingerprint: "fp-quota-9c1d7e20".to_string(),
         classifier: "quota_exhausted".to_string(),
         state: if open { "open" } else { "resolved" }.to_string(),
