@@ -34,6 +34,10 @@
 //! REGENERATE_DB_FIXTURE=1 cargo test -p agentlane --test previous_release
 //! ```
 //!
+//! then `UPDATE_SNAPSHOTS=1 cargo test -p agentlane-cli --test
+//! previous_release_cli`: the command's JSON about the SQLite fixture
+//! (`tests/data/snapshots/cli/`) is read from it.
+//!
 //! The PostgreSQL half needs a server (AGENTLANE_TEST_PG_URL, else
 //! AGENTLANE_TEST_POSTGRES, else postgres://postgres@127.0.0.1:5432/test) and
 //! `pg_dump`; without a server it prints why it skipped, unless
