@@ -19,7 +19,6 @@ mod launch;
 mod prepare;
 pub mod proctree;
 pub mod prompt_arg;
-mod report;
 mod supervise;
 pub use supervise::CLASSIFY_TAIL;
 
@@ -33,7 +32,7 @@ use tokio::sync::watch;
 pub use capture::Echo;
 pub use env::{build_env, parse_assignment, parse_env_file, EnvFileError, EnvSpec};
 pub use prepare::{precheck, repo_root, Precheck};
-pub use report::DispatchReport;
+pub use crate::model::report::DispatchReport;
 
 use crate::classify::{self, HintContext, Observed, RuleSet};
 use crate::events::{ClassifiedFailure, Event, Exit};
@@ -579,7 +578,7 @@ fn fingerprint_of(r: &DispatchReport) -> Option<String> {
 /// This host's name, read once per process.
 fn this_host() -> &'static str {
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(crate::preflight::host_name)
+    HOST.get_or_init(crate::os::host_name)
 }
 
 pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {

@@ -50,22 +50,6 @@ pub struct Preflight {
     cache: Mutex<HashMap<(String, Option<String>), Cached>>,
 }
 
-/// The host name, for per-host results: `AGENTLANE_HOST` when set (a stable
-/// name for containers whose hostname is random), else the kernel's.
-pub fn host_name() -> String {
-    if let Some(name) = std::env::var("AGENTLANE_HOST")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-    {
-        return name.trim().to_string();
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
 impl Preflight {
     /// A preflight with these settings and an empty cache.
     pub fn new(settings: PreflightSettings) -> Self {
@@ -189,7 +173,7 @@ impl Preflight {
         Ok(PreflightChecked {
             route: route.name.clone(),
             kind: kind.map(|k| k.name.clone()),
-            host: host_name(),
+            host: crate::os::host_name(),
             cli_resolves,
             cli_ready,
             route_allowed,

@@ -27,7 +27,8 @@ use crate::dispatch::{repo_root, DispatchError, Dispatcher, Finished, Interrupt,
 use crate::events::PreflightChecked;
 use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::policy::{check_contract, route_allowed, Load, Payload};
-use crate::preflight::{host_name, Options, Preflight, Stamp};
+use crate::os::host_name;
+use crate::preflight::{Options, Preflight, Stamp};
 use crate::retry::{decide, AttemptFacts, Decision};
 use crate::store::StoreError;
 

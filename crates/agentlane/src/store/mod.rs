@@ -15,9 +15,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::dispatch::DispatchReport;
+use crate::model::DispatchReport;
 use crate::events::{Event, Prepare};
-use crate::queue::{
+use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
 

@@ -27,9 +27,9 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
-use crate::dispatch::DispatchReport;
+use crate::model::DispatchReport;
 use crate::events::{Event, Prepare};
-use crate::queue::{
+use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio_postgres::Row;
 
 use super::{err, PostgresStore};
-use crate::dispatch::DispatchReport;
+use crate::model::DispatchReport;
 use crate::events::Event;
-use crate::queue::{incident_priority, repair_address};
-use crate::queue::{
+use crate::model::incident::{incident_priority, repair_address};
+use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
 };
 use crate::store::StoreError;
@@ -262,7 +262,7 @@ async fn upsert_incident(
              SELECT id FROM inc",
         )
         .await?;
-    let reset_at = f.reset_at.map(crate::queue::stored_time);
+    let reset_at = f.reset_at.map(crate::model::job::stored_time);
     // An open incident found by the insert's conflict but committed after
     // this statement's snapshot is not visible to it: the next statement
     // (a new snapshot) finds it, or opens a new one if it was resolved.

@@ -18,9 +18,9 @@ mod maintain;
 mod queue;
 
 use super::{DispatchRecord, DispatchSummary, NextClaim, Store, StoreError, StoredEvent};
-use crate::dispatch::DispatchReport;
+use crate::model::DispatchReport;
 use crate::events::{Event, Prepare};
-use crate::queue::{
+use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
 

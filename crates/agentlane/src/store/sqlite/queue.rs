@@ -6,8 +6,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::events::Event;
-use crate::queue::{incident_priority, repair_address};
-use crate::queue::{
+use crate::model::incident::{incident_priority, repair_address};
+use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
 };
 
@@ -190,7 +190,7 @@ fn upsert_incident(
             f.host,
             f.repair_hint,
             f.evidence,
-            f.reset_at.map(crate::queue::stored_time)
+            f.reset_at.map(crate::model::job::stored_time)
         ],
         |r| r.get(0),
     )?;

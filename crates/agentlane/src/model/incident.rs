@@ -1,0 +1,147 @@
+//! Incidents: repeats of one failure collapsed into one record with its
+//! repair address and priority.
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::Class;
+
+/// Where an incident's repair belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepairAddress {
+    /// The runtime: executable, environment, auth, network, provider.
+    Runtime,
+    /// The router and policy.
+    Router,
+    /// The producer of the payload.
+    Producer,
+}
+
+impl RepairAddress {
+    /// The stored label.
+    pub fn label(self) -> &'static str {
+        match self {
+            RepairAddress::Runtime => "runtime",
+            RepairAddress::Router => "router",
+            RepairAddress::Producer => "producer",
+        }
+    }
+}
+
+/// Where a class's repair belongs. Pure.
+pub fn repair_address(class: Class) -> RepairAddress {
+    match class {
+        Class::PayloadInvalid => RepairAddress::Producer,
+        Class::RouteNotAllowed => RepairAddress::Router,
+        _ => RepairAddress::Runtime,
+    }
+}
+
+/// An incident's priority: an outage of a whole route or lane (the runtime
+/// cannot run anything there) outranks a single job's problem. Pure.
+pub fn incident_priority(class: Class) -> i64 {
+    match class {
+        Class::CliMissing
+        | Class::CliNotExecutable
+        | Class::InterpreterMissing
+        | Class::AuthUnavailable
+        | Class::ConfigInvalid => 100,
+        Class::CwdMissing
+        | Class::SandboxOrPolicyBlock
+        | Class::QuotaExhausted
+        | Class::NetworkUnavailable => 80,
+        Class::RouteNotAllowed => 60,
+        Class::RateLimited | Class::TransientIo | Class::Timeout | Class::WorkerLost => 40,
+        Class::UnknownExit(_) | Class::KilledBySignal => 30,
+        Class::PayloadInvalid => 10,
+        Class::Ok => 0,
+    }
+}
+
+/// What opens or attaches to an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentFacts {
+    /// The failure fingerprint.
+    pub fingerprint: String,
+    /// The class.
+    pub class: Class,
+    /// The route.
+    pub route: Option<String>,
+    /// The lane.
+    pub lane: Option<String>,
+    /// The host.
+    pub host: String,
+    /// The repair hint.
+    pub repair_hint: String,
+    /// The evidence.
+    pub evidence: Option<String>,
+    /// When the limit resets, when the failure said (the report's `reset_at`).
+    pub reset_at: Option<jiff::Timestamp>,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Id.
+    pub id: String,
+    /// The failure fingerprint it collects.
+    pub failure_fingerprint: String,
+    /// The class.
+    pub classifier: String,
+    /// open | resolved.
+    pub state: String,
+    /// runtime | router | producer.
+    pub repair_address: String,
+    /// Higher first.
+    pub priority: i64,
+    /// The route, when known.
+    pub route: Option<String>,
+    /// The lane, when known.
+    pub lane: Option<String>,
+    /// The host it was seen on.
+    pub host: String,
+    /// What to do.
+    pub repair_hint: String,
+    /// The evidence of the first occurrence.
+    pub evidence: Option<String>,
+    /// Distinct jobs affected.
+    pub affected_jobs: u64,
+    /// Occurrences (attempts and preflight checks).
+    pub occurrences: u64,
+    /// First seen (database clock).
+    pub first_seen: String,
+    /// Last seen (database clock).
+    pub last_seen: String,
+    /// Resolved at.
+    pub resolved_at: Option<String>,
+    /// How it was resolved.
+    pub resolution: Option<String>,
+    /// The latest reset its failures named (usage and rate limits; UTC).
+    #[serde(default)]
+    pub reset_at: Option<jiff::Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_outrank_single_job_problems() {
+        assert!(incident_priority(Class::CliMissing) > incident_priority(Class::RateLimited));
+        assert!(
+            incident_priority(Class::AuthUnavailable) > incident_priority(Class::PayloadInvalid)
+        );
+        assert_eq!(
+            repair_address(Class::PayloadInvalid),
+            RepairAddress::Producer
+        );
+        assert_eq!(
+            repair_address(Class::RouteNotAllowed),
+            RepairAddress::Router
+        );
+        assert_eq!(
+            repair_address(Class::InterpreterMissing),
+            RepairAddress::Runtime
+        );
+    }
+}

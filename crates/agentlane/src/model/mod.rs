@@ -1,0 +1,15 @@
+//! The model: the data every layer speaks — what a dispatch reports, what a
+//! job is and how an attempt settles it, incidents. It sits on the ground
+//! floor: it names classes and events and nothing above them, so the store
+//! (an I/O edge) can be written in its words without knowing the queue or the
+//! dispatcher, and data flows one way.
+
+pub mod incident;
+pub mod job;
+pub mod report;
+pub mod settle;
+
+pub use incident::{Incident, IncidentFacts, RepairAddress};
+pub use job::{Job, JobFilter, JobState, LanePending, NewJob, Status};
+pub use report::DispatchReport;
+pub use settle::{Completion, Settle, SettleRow};
