@@ -24,8 +24,8 @@ fn table(header: &[&str]) -> Table {
 
 /// What happens next, in words: "retry at 12:04:10", "parked", "done".
 fn next_action(j: &Job) -> String {
-    match (j.state, j.next_action.as_deref()) {
-        (JobState::Scheduled, _) => format!(
+    match j.state {
+        JobState::Scheduled => format!(
             "retry at {}",
             j.run_at
                 .replace('T', " ")
@@ -34,12 +34,12 @@ fn next_action(j: &Job) -> String {
                 .take(19)
                 .collect::<String>()
         ),
-        (JobState::Queued, _) => "run".into(),
-        (JobState::Running, _) => "running".into(),
-        (JobState::Parked, _) => "parked".into(),
-        (JobState::Succeeded, _) => "done".into(),
-        (JobState::Failed, _) => "failed".into(),
-        (JobState::Cancelled, _) => "cancelled".into(),
+        JobState::Queued => "run".into(),
+        JobState::Running => "running".into(),
+        JobState::Parked => "parked".into(),
+        JobState::Succeeded => "done".into(),
+        JobState::Failed => "failed".into(),
+        JobState::Cancelled => "cancelled".into(),
     }
 }
 

@@ -18,7 +18,6 @@ pub mod config;
 pub mod dispatch;
 pub mod envdiff;
 pub mod envprint;
-pub mod events;
 pub mod exit_status;
 pub mod fingerprint;
 #[doc(hidden)]
@@ -29,6 +28,9 @@ mod lossy_path;
 pub mod os;
 pub mod matrix;
 pub mod model;
+/// The events every dispatch and job records (the model's; kept at this path
+/// for the callers that name it).
+pub use model::event as events;
 pub mod policy;
 pub mod preflight;
 pub mod queue;

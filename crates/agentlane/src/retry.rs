@@ -172,33 +172,7 @@ pub struct AttemptFacts<'a> {
     pub jitter_sample: f64,
 }
 
-/// The decision, with its reason in words.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// The attempt succeeded.
-    Done,
-    /// Run again after `delay`, with this timeout and diagnostics.
-    Retry {
-        /// Wait before the next attempt.
-        delay: Duration,
-        /// The next attempt's timeout.
-        timeout: Option<Duration>,
-        /// Run the next attempt with expanded diagnostics.
-        diagnostics: bool,
-        /// Why.
-        reason: String,
-    },
-    /// Keep out of the lane until preflight changes; `until` when a reset time is known.
-    Park {
-        /// Why.
-        reason: String,
-    },
-    /// Terminal failure.
-    Fail {
-        /// Why.
-        reason: String,
-    },
-}
+pub use crate::model::next::{Decision, Next};
 
 fn why(facts: &AttemptFacts<'_>) -> String {
     match facts.evidence {
@@ -210,7 +184,10 @@ fn why(facts: &AttemptFacts<'_>) -> String {
 /// Decides what happens after an attempt. Pure.
 pub fn decide(table: &RetryTable, facts: &AttemptFacts<'_>) -> Decision {
     if facts.class == Class::Ok {
-        return Decision::Done;
+        return Decision {
+            next: Next::Done,
+            reason: "succeeded".to_string(),
+        };
     }
     let policy = table.policy(facts.class, facts.route);
     let because = why(facts);
@@ -227,22 +204,27 @@ pub fn decide(table: &RetryTable, facts: &AttemptFacts<'_>) -> Decision {
         _ => String::new(),
     };
     match policy.action {
-        Action::Fail => Decision::Fail {
+        Action::Fail => Decision {
+            next: Next::Fail,
             reason: format!("failed (attempt {}): {because}", facts.attempt),
         },
         Action::Park => match (facts.class, wait) {
             // A quota with a known reset is scheduled, not parked.
-            (Class::QuotaExhausted, Some(secs)) if facts.attempt < policy.max_attempts => Decision::Retry {
-                delay: Duration::from_secs(secs),
-                timeout: facts.timeout,
-                diagnostics: false,
+            (Class::QuotaExhausted, Some(secs)) if facts.attempt < policy.max_attempts => Decision {
+                next: Next::Retry {
+                    delay: Duration::from_secs(secs),
+                    timeout: facts.timeout,
+                    diagnostics: false,
+                },
                 reason: format!("scheduled after the quota reset{at_reset} in {secs}s (attempt {} of {}): {because}", facts.attempt + 1, policy.max_attempts),
             },
-            _ => Decision::Park {
+            _ => Decision {
+                next: Next::Park,
                 reason: format!("parked until preflight for the lane changes or the incident is resolved: {because}"),
             },
         },
-        Action::Retry if facts.attempt >= policy.max_attempts => Decision::Fail {
+        Action::Retry if facts.attempt >= policy.max_attempts => Decision {
+            next: Next::Fail,
             reason: format!("failed after {} attempts (the most {} allows): {because}", facts.attempt, facts.class),
         },
         Action::Retry => {
@@ -265,10 +247,12 @@ pub fn decide(table: &RetryTable, facts: &AttemptFacts<'_>) -> Decision {
                 _ if policy.diagnostics => " with expanded diagnostics".to_string(),
                 _ => String::new(),
             };
-            Decision::Retry {
-                delay,
-                timeout,
-                diagnostics: policy.diagnostics,
+            Decision {
+                next: Next::Retry {
+                    delay,
+                    timeout,
+                    diagnostics: policy.diagnostics,
+                },
                 reason: format!(
                     "retrying in {}{extra} (attempt {} of {}): {because}",
                     humantime::format_duration(Duration::from_secs(delay.as_secs().max(1))),
@@ -300,12 +284,7 @@ mod tests {
     }
 
     fn kind(d: &Decision) -> &'static str {
-        match d {
-            Decision::Done => "done",
-            Decision::Retry { .. } => "retry",
-            Decision::Park { .. } => "park",
-            Decision::Fail { .. } => "fail",
-        }
+        d.next.step().label()
     }
 
     #[test_case(Class::CliMissing, 1 => "park"; "cli missing is a hard stop")]
@@ -343,7 +322,7 @@ mod tests {
                 ..facts(Class::RateLimited, attempt)
             },
         ) {
-            Decision::Retry { delay, .. } => delay.as_secs(),
+            Decision { next: Next::Retry { delay, .. }, .. } => delay.as_secs(),
             other => panic!("{other:?}"),
         };
         assert_eq!(delay(1, None), 30);
@@ -360,7 +339,7 @@ mod tests {
     fn jitter_stays_within_its_fraction() {
         let t = RetryTable::default();
         for sample in [0.0, 0.25, 0.999] {
-            if let Decision::Retry { delay, .. } = decide(
+            if let Decision { next: Next::Retry { delay, .. }, .. } = decide(
                 &t,
                 &AttemptFacts {
                     jitter_sample: sample,
@@ -377,9 +356,7 @@ mod tests {
     fn a_timeout_retries_with_a_larger_timeout_up_to_the_cap() {
         let t = RetryTable::default();
         match decide(&t, &facts(Class::Timeout, 1)) {
-            Decision::Retry {
-                timeout, reason, ..
-            } => {
+            Decision { next: Next::Retry { timeout, .. }, reason } => {
                 assert_eq!(timeout, Some(Duration::from_secs(1200)));
                 assert!(reason.contains("with a 20m timeout"), "{reason}");
             }
@@ -390,7 +367,7 @@ mod tests {
             ..facts(Class::Timeout, 1)
         };
         match decide(&t, &long) {
-            Decision::Retry { timeout, .. } => assert_eq!(timeout, Some(Duration::from_secs(7200))),
+            Decision { next: Next::Retry { timeout, .. }, .. } => assert_eq!(timeout, Some(Duration::from_secs(7200))),
             other => panic!("{other:?}"),
         }
     }
@@ -398,11 +375,7 @@ mod tests {
     #[test]
     fn an_unknown_exit_retries_once_with_diagnostics() {
         match decide(&RetryTable::default(), &facts(Class::UnknownExit(1), 1)) {
-            Decision::Retry {
-                diagnostics,
-                reason,
-                ..
-            } => {
+            Decision { next: Next::Retry { diagnostics, .. }, reason } => {
                 assert!(diagnostics);
                 assert!(reason.contains("attempt 2 of 2"), "{reason}");
             }
@@ -417,7 +390,7 @@ mod tests {
             ..facts(Class::QuotaExhausted, 1)
         };
         match decide(&RetryTable::default(), &f) {
-            Decision::Retry { delay, .. } => assert_eq!(delay, Duration::from_secs(3600)),
+            Decision { next: Next::Retry { delay, .. }, .. } => assert_eq!(delay, Duration::from_secs(3600)),
             other => panic!("{other:?}"),
         }
     }
@@ -429,7 +402,7 @@ mod tests {
             ..facts(Class::QuotaExhausted, 1)
         };
         match decide(&RetryTable::default(), &f) {
-            Decision::Retry { delay, reason, .. } => {
+            Decision { next: Next::Retry { delay, .. }, reason } => {
                 assert_eq!(delay, Duration::from_secs(7200));
                 assert!(reason.contains("at 2026-03-10T14:00:00Z"), "{reason}");
             }
@@ -455,7 +428,7 @@ mod tests {
             ..facts(Class::RateLimited, attempt)
         };
         match decide(&RetryTable::default(), &f) {
-            Decision::Retry { delay, .. } => delay.as_secs(),
+            Decision { next: Next::Retry { delay, .. }, .. } => delay.as_secs(),
             other => panic!("{other:?}"),
         }
     }
@@ -502,7 +475,7 @@ mod tests {
     #[test]
     fn reasons_say_why_in_words() {
         match decide(&RetryTable::default(), &facts(Class::RateLimited, 1)) {
-            Decision::Retry { reason, .. } => assert_eq!(
+            Decision { next: Next::Retry { .. }, reason } => assert_eq!(
                 reason,
                 "retrying in 30s (attempt 2 of 5): rate_limited — the evidence"
             ),

@@ -119,8 +119,8 @@ pub struct Job {
     pub diagnostics: bool,
     /// The latest classification.
     pub classifier: Option<String>,
-    /// What happens next, in one word (run, retry, park, fail, done).
-    pub next_action: Option<String>,
+    /// What happens next (run, retry, park, fail, done).
+    pub next_action: Option<super::next::Step>,
     /// Why, in words.
     pub reason: Option<String>,
     /// The incident it is attached to.

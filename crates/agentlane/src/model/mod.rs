@@ -4,12 +4,18 @@
 //! (an I/O edge) can be written in its words without knowing the queue or the
 //! dispatcher, and data flows one way.
 
+pub mod event;
 pub mod incident;
 pub mod job;
+pub mod next;
 pub mod report;
 pub mod settle;
 
 pub use incident::{Incident, IncidentFacts, RepairAddress};
 pub use job::{Job, JobFilter, JobState, LanePending, NewJob, Status};
 pub use report::DispatchReport;
-pub use settle::{Completion, Settle, SettleRow};
+pub use next::{Decision, Next, SettleRow, Step};
+pub use settle::Completion;
+
+/// The settlement's former name (the conformance suite still says it).
+pub type Settle = Next;

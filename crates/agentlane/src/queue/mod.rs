@@ -17,4 +17,6 @@ pub use crate::model::incident::{
 pub use crate::model::job::{
     stored_time, Job, JobFilter, JobState, LanePending, NewJob, Status,
 };
-pub use crate::model::settle::{Completion, Settle, SettleRow};
+pub use crate::model::next::{Decision, Next, SettleRow, Step};
+pub use crate::model::settle::Completion;
+pub use crate::model::Settle;

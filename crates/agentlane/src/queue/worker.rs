@@ -29,10 +29,11 @@ use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::policy::{check_contract, route_allowed, Load, Payload};
 use crate::os::host_name;
 use crate::preflight::{Options, Preflight, Stamp};
-use crate::retry::{decide, AttemptFacts, Decision};
+use crate::model::{Completion, Decision, IncidentFacts, Job, Next, Step};
+use crate::retry::{decide, AttemptFacts};
 use crate::store::StoreError;
 
-use super::{Completion, IncidentFacts, Job, Settle};
+
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -117,7 +118,7 @@ struct Shared {
 struct Ran {
     route: String,
     class: Class,
-    outcome: &'static str,
+    outcome: Step,
     accepted: bool,
 }
 
@@ -550,11 +551,11 @@ fn record(
     let mut parked = Vec::new();
     for ran in ran {
         *summary.classes.entry(ran.class.label()).or_default() += 1;
-        *summary.outcomes.entry(ran.outcome.to_string()).or_default() += 1;
+        *summary.outcomes.entry(ran.outcome.label().to_string()).or_default() += 1;
         if !ran.accepted {
             summary.rejected_settles += 1;
         }
-        if ran.outcome == "park" {
+        if ran.outcome == Step::Park {
             parked.push(ran.route);
         }
     }
@@ -703,8 +704,10 @@ async fn run_job(
             &job,
             Attempt::Recorded(None),
             Class::ConfigInvalid,
-            Settle::Park,
-            reason,
+            Decision {
+                next: Next::Park,
+                reason,
+            },
             None,
         )
         .await;
@@ -757,8 +760,10 @@ async fn run_job(
                 &job,
                 Attempt::Recorded(None),
                 Class::WorkerLost,
-                Settle::Release,
-                reason,
+                Decision {
+                    next: Next::Release,
+                    reason,
+                },
                 None,
             )
             .await;
@@ -773,8 +778,10 @@ async fn run_job(
             &job,
             Attempt::Ran(&finished),
             report.classifier,
-            Settle::Release,
-            reason,
+            Decision {
+                next: Next::Release,
+                reason,
+            },
             None,
         )
         .await;
@@ -803,39 +810,15 @@ async fn run_job(
         evidence: report.evidence.clone(),
         reset_at: report.reset_at,
     });
-    let (settlement, reason) = settlement(decision);
     settle(
         shared,
         &job,
         Attempt::Ran(&finished),
         report.classifier,
-        settlement,
-        reason,
+        decision,
         incident,
     )
     .await
-}
-
-/// A decision as the store settles it, with its reason.
-fn settlement(decision: Decision) -> (Settle, String) {
-    match decision {
-        Decision::Done => (Settle::Done, "succeeded".to_string()),
-        Decision::Retry {
-            delay,
-            timeout,
-            diagnostics,
-            reason,
-        } => (
-            Settle::Retry {
-                delay,
-                timeout,
-                diagnostics,
-            },
-            reason,
-        ),
-        Decision::Park { reason } => (Settle::Park, reason),
-        Decision::Fail { reason } => (Settle::Fail, reason),
-    }
 }
 
 /// A job whose worker vanished: decided as `worker_lost`.
@@ -854,14 +837,12 @@ async fn settle_lost(shared: &Shared, job: Job) -> Result<(Ran, Option<Job>), Wo
             jitter_sample: jitter_sample(),
         },
     );
-    let (settlement, reason) = settlement(decision);
     settle(
         shared,
         &job,
         Attempt::Recorded(job.last_dispatch_id.clone()),
         Class::WorkerLost,
-        settlement,
-        reason,
+        decision,
         None,
     )
     .await
@@ -882,17 +863,11 @@ async fn settle(
     job: &Job,
     attempt: Attempt<'_>,
     class: Class,
-    settle: Settle,
-    reason: String,
+    decision: Decision,
     incident: Option<IncidentFacts>,
 ) -> Result<(Ran, Option<Job>), WorkerError> {
-    let outcome = match &settle {
-        Settle::Done => "done",
-        Settle::Retry { .. } => "retry",
-        Settle::Park => "park",
-        Settle::Fail => "fail",
-        Settle::Release => "release",
-    };
+    let Decision { next, reason } = decision;
+    let outcome = next.step();
     let (finished, dispatch_id) = match attempt {
         Attempt::Ran(f) => (Some(f), Some(f.report.dispatch_id.clone())),
         Attempt::Recorded(id) => (None, id),
@@ -903,7 +878,7 @@ async fn settle(
         owner: shared.owner.clone(),
         dispatch_id,
         class,
-        settle,
+        settle: next,
         reason,
         incident,
     };
@@ -916,7 +891,7 @@ async fn settle(
     // is fenced off and claims nothing: a job the lost reply claimed expires
     // and is rescued.)
     let next = match (&finished, &completion.settle) {
-        (Some(_), s) if !matches!(s, Settle::Release) => shared
+        (Some(_), s) if !matches!(s, Next::Release) => shared
             .next
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -17,6 +17,7 @@ use agentlane::events::{
     Artifacts, Check, ClassifiedFailure, Event, Exit, JobAdmitted, LeakedProcess, PreflightChecked,
     Prepare,
 };
+use agentlane::model::Step;
 use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Settle};
 use agentlane::Class;
 
@@ -518,7 +519,7 @@ pub fn job(state: JobState) -> Job {
         timeout_ms: Some(2_400_000),
         diagnostics: true,
         classifier: Some(if parked { "quota_exhausted" } else { "timeout" }.to_string()),
-        next_action: Some(if parked { "park" } else { "retry" }.to_string()),
+        next_action: Some(if parked { Step::Park } else { Step::Retry }),
         reason: Some("timeout: retry with twice the timeout and diagnostics".to_string()),
         incident_id: parked.then(|| "0193a000-0000-7000-a000-000000000001".to_string()),
         last_dispatch_id: Some(dispatch_id(2)),

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::class::Class;
 use crate::events::Prepare;
+use crate::model::Step;
 use crate::queue::{
     incident_priority, Completion, Incident, IncidentFacts, Job, JobFilter, JobState, LanePending,
     NewJob, Settle,
@@ -636,7 +637,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
         (d.lease_owner.as_deref(), d.lease_expires_at.as_deref()),
         (None, None)
     );
-    assert_eq!(d.next_action.as_deref(), Some("done"));
+    assert_eq!(d.next_action.map(Step::label), Some("done"));
     assert_eq!(d.classifier.as_deref(), Some("ok"));
     assert_eq!(d.reason.as_deref(), Some(c.reason.as_str()));
     assert_eq!(d.last_dispatch_id.as_deref(), Some("dispatch-done"));
@@ -648,7 +649,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     settle_ok(store, &j, "A", Class::CliMissing, Settle::Park, None).await;
     let p = get(store, &j.id).await;
     assert_eq!(
-        (p.state, p.next_action.as_deref()),
+        (p.state, p.next_action.map(Step::label)),
         (JobState::Parked, Some("park"))
     );
     assert_eq!(
@@ -666,7 +667,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     settle_ok(store, &j, "A", Class::PayloadInvalid, Settle::Fail, None).await;
     let f = get(store, &j.id).await;
     assert_eq!(
-        (f.state, f.next_action.as_deref()),
+        (f.state, f.next_action.map(Step::label)),
         (JobState::Failed, Some("fail"))
     );
     assert!(f.finished_at.is_some(), "{f:?}");
@@ -701,7 +702,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     settle_ok(store, &j, "A", Class::Timeout, retry, None).await;
     let s = get(store, &j.id).await;
     assert_eq!(
-        (s.state, s.next_action.as_deref()),
+        (s.state, s.next_action.map(Step::label)),
         (JobState::Scheduled, Some("retry"))
     );
     assert_eq!((s.timeout_ms, s.diagnostics), (Some(90_000), true), "{s:?}");
@@ -955,7 +956,7 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     for id in &ids[1..6] {
         let j = get(store, id).await;
         assert_eq!(
-            (j.state, j.next_action.as_deref()),
+            (j.state, j.next_action.map(Step::label)),
             (JobState::Queued, Some("run")),
             "{j:?}"
         );
@@ -1393,7 +1394,7 @@ pub(crate) async fn case_release_parked(store: &dyn Store) {
     for i in [0, 1] {
         let j = get(store, &ids[i]).await;
         assert_eq!(
-            (j.state, j.next_action.as_deref()),
+            (j.state, j.next_action.map(Step::label)),
             (JobState::Queued, Some("run")),
             "{j:?}"
         );

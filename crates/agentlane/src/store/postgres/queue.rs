@@ -42,7 +42,11 @@ fn job_row(row: &Row) -> Result<Job, StoreError> {
         timeout_ms: row.get::<_, Option<i64>>(15).map(|t| t.max(0) as u64),
         diagnostics: row.get(16),
         classifier: row.get(17),
-        next_action: row.get(18),
+        next_action: row
+            .get::<_, Option<String>>(18)
+            .map(|a| a.parse())
+            .transpose()
+            .map_err(StoreError::Corrupt)?,
         reason: row.get(19),
         incident_id: row.get(20),
         last_dispatch_id: row.get(21),
@@ -426,7 +430,7 @@ impl SettleParams {
             attempt: c.attempt as i32,
             owner: c.owner.clone(),
             state: row.state.label(),
-            action: row.action,
+            action: row.action.label(),
             reason: c.reason.clone(),
             class: c.class.label(),
             delay_ms: row.delay.map(millis),

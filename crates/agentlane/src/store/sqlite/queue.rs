@@ -44,7 +44,13 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         timeout_ms: row.get::<_, Option<i64>>(15)?.map(|t| t.max(0) as u64),
         diagnostics: row.get::<_, i64>(16)? != 0,
         classifier: row.get(17)?,
-        next_action: row.get(18)?,
+        next_action: row
+            .get::<_, Option<String>>(18)?
+            .map(|a| a.parse())
+            .transpose()
+            .map_err(|e: String| {
+                rusqlite::Error::FromSqlConversionFailure(18, rusqlite::types::Type::Text, e.into())
+            })?,
         reason: row.get(19)?,
         incident_id: row.get(20)?,
         last_dispatch_id: row.get(21)?,
@@ -224,7 +230,7 @@ pub(super) fn settle_in(tx: &Transaction<'_>, c: &Completion) -> rusqlite::Resul
     let row = c.settle.row();
     let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = (
         row.state.label(),
-        row.action,
+        row.action.label(),
         row.delay,
         row.timeout_ms,
         row.diagnostics,

@@ -56,8 +56,9 @@ pub struct JobDecided {
     pub dispatch_id: Option<String>,
     /// The class.
     pub classifier: Class,
-    /// done | retry | park | fail | release.
-    pub action: String,
+    /// What happens next, as the job row says it: done, retry, park, fail, or
+    /// run (a released job waits to run again).
+    pub action: crate::model::Step,
     /// Seconds until the retry.
     pub delay_secs: Option<f64>,
     /// Why, in words.
