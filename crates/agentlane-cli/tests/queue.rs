@@ -624,7 +624,9 @@ routes = ["slow"]
 /// server's `test` database (`.ci/run` starts the server when needed).
 #[test]
 fn the_queue_runs_the_same_on_postgres() {
-    let pg = PgSchema::new("al_cli_");
+    let Some(pg) = PgSchema::new("al_cli_") else {
+        return;
+    };
     let url = pg.url.clone();
     let q = Queue::new(
         r#"
@@ -670,7 +672,9 @@ routes = ["r"]
 /// an event or an incident.
 #[test]
 fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
-    let pg = PgSchema::new("al_copy_");
+    let Some(pg) = PgSchema::new("al_copy_") else {
+        return;
+    };
     let url = pg.url.clone();
     let q = login_queue();
     q.enqueue("k", "one");
@@ -711,7 +715,7 @@ fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
 }
 
 /// A fresh schema in the local PostgreSQL `test` database (`AGENTLANE_TEST_POSTGRES`
-/// overrides the server), dropped when the test ends.
+/// overrides the server; `common::pg`), dropped when the test ends.
 struct PgSchema {
     base: String,
     name: String,
@@ -719,9 +723,9 @@ struct PgSchema {
 }
 
 impl PgSchema {
-    fn new(tag: &str) -> PgSchema {
-        let base = std::env::var("AGENTLANE_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    /// `None` (the test skips) where the server does not answer.
+    fn new(tag: &str) -> Option<PgSchema> {
+        let base = common::pg::server("PostgreSQL tests of tests/queue.rs")?;
         let name = format!("{tag}{}", std::process::id());
         let url = format!("{base}?options=-c%20search_path%3D{name}");
         let pg = PgSchema { base, name, url };
@@ -729,7 +733,7 @@ impl PgSchema {
             "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}",
             pg.name
         ));
-        pg
+        Some(pg)
     }
 
     fn psql(&self, sql: &str) {

@@ -223,12 +223,6 @@ fn a_malformed_database_gets_the_same_hint_as_a_foreign_file() {
     assert!(!err.contains("writable"), "{err}");
 }
 
-/// The test server (`AGENTLANE_TEST_POSTGRES`, else the local one).
-fn pg_base() -> String {
-    std::env::var("AGENTLANE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 fn psql(url: &str, sql: &str) {
     let out = std::process::Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
@@ -240,7 +234,11 @@ fn psql(url: &str, sql: &str) {
 #[test]
 fn a_postgres_schema_newer_than_the_binary_is_refused_with_both_versions() {
     let schema = format!("al_refused_{}", std::process::id());
-    let base = pg_base();
+    // The test server (`AGENTLANE_TEST_POSTGRES`, else the local one); the
+    // test skips where it does not answer.
+    let Some(base) = common::pg::server("PostgreSQL test of tests/refused_settings.rs") else {
+        return;
+    };
     psql(
         &base,
         &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use agentlane::class::Class;
-use agentlane::queue::{Completion, NewJob, Settle};
+use agentlane::queue::{Completion, NewJob, Next};
 use agentlane::store::postgres::PostgresStore;
 use agentlane::store::Store;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -121,7 +121,7 @@ async fn claim_once(store: &PostgresStore, routes: &[String]) -> Duration {
             owner: OWNER.into(),
             dispatch_id: None,
             class: Class::Ok,
-            settle: Settle::Done,
+            settle: Next::Done,
             reason: "succeeded".into(),
             incident: None,
         })

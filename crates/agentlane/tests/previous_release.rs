@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentlane::events::Event;
-use agentlane::queue::{Incident, Job, JobFilter, Settle};
+use agentlane::queue::{Incident, Job, JobFilter, Next};
 use agentlane::store::postgres::PostgresStore;
 use agentlane::store::sqlite::SqliteStore;
 use agentlane::store::{DispatchSummary, Store, StoredEvent};
@@ -101,7 +101,7 @@ async fn attempt(
     job: &str,
     n: u32,
     outcome: Outcome,
-    settle: Settle,
+    settle: Next,
     reason: &str,
     incident: bool,
     tweak: impl FnOnce(&mut agentlane::dispatch::DispatchReport),
@@ -152,7 +152,7 @@ async fn scenario(store: &dyn Store) {
         &id("succeeded"),
         1,
         Outcome::Ok,
-        Settle::Done,
+        Next::Done,
         "ok: done",
         false,
         |_| {},
@@ -168,7 +168,7 @@ async fn scenario(store: &dyn Store) {
         &j,
         3,
         Outcome::Ok,
-        Settle::Done,
+        Next::Done,
         "ok: done",
         false,
         |_| {},
@@ -195,7 +195,7 @@ async fn scenario(store: &dyn Store) {
         &j,
         5,
         Outcome::ArtifactErrors,
-        Settle::Fail,
+        Next::Fail,
         why,
         true,
         |_| {},
@@ -209,7 +209,7 @@ async fn scenario(store: &dyn Store) {
         &j,
         6,
         Outcome::RateLimitedWithReset,
-        Settle::Park,
+        Next::Park,
         why,
         true,
         |_| {},
@@ -224,7 +224,7 @@ async fn scenario(store: &dyn Store) {
         &j,
         7,
         Outcome::RateLimitedWithReset,
-        Settle::Park,
+        Next::Park,
         why,
         true,
         |r| {
@@ -240,7 +240,7 @@ async fn scenario(store: &dyn Store) {
         &j,
         8,
         Outcome::RefusedBeforeLaunch,
-        Settle::Park,
+        Next::Park,
         why,
         true,
         |_| {},
@@ -283,7 +283,7 @@ async fn scenario(store: &dyn Store) {
         OWNER,
         Some(&lost),
         late.classifier,
-        Settle::Fail,
+        Next::Fail,
         "late: the lease was lost",
         None,
     );
@@ -754,7 +754,7 @@ async fn keeps_working(store: &dyn Store, v: &Value) {
         OWNER,
         Some(&id),
         Class::Ok,
-        Settle::Done,
+        Next::Done,
         "ok: done",
         None,
     );

@@ -169,7 +169,7 @@ fn runner_event_payloads() {
 fn queue_event_payloads() {
     let rl = report(&dispatch_id(2), Outcome::RateLimitedWithReset, None);
     let settlements = [
-        ("done", agentlane::queue::Settle::Done, Class::Ok),
+        ("done", agentlane::queue::Next::Done, Class::Ok),
         (
             "retry",
             retry(
@@ -181,11 +181,11 @@ fn queue_event_payloads() {
         ),
         (
             "park",
-            agentlane::queue::Settle::Park,
+            agentlane::queue::Next::Park,
             Class::QuotaExhausted,
         ),
-        ("fail", agentlane::queue::Settle::Fail, Class::CliMissing),
-        ("release", agentlane::queue::Settle::Release, Class::Ok),
+        ("fail", agentlane::queue::Next::Fail, Class::CliMissing),
+        ("release", agentlane::queue::Next::Release, Class::Ok),
     ];
     for (name, settle, class) in settlements {
         let c = completion(
@@ -209,7 +209,7 @@ fn queue_event_payloads() {
         "build-02:99",
         None,
         Class::WorkerLost,
-        agentlane::queue::Settle::Fail,
+        agentlane::queue::Next::Fail,
         "the lease was lost",
         None,
     );

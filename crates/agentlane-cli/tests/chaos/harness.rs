@@ -120,8 +120,7 @@ pub fn psql(url: &str, sql: &str) -> String {
 /// The server the tests use: `AGENTLANE_TEST_POSTGRES`, else the local one
 /// (`.ci/run` starts it when needed).
 pub fn pg_base() -> String {
-    std::env::var("AGENTLANE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    crate::pg::base()
 }
 
 /// `base` with a search path (and an application name, when given) in the
@@ -144,8 +143,11 @@ pub struct PgSchema {
 }
 
 impl PgSchema {
-    pub fn new(tag: &str) -> PgSchema {
-        Self::on(&pg_base(), tag)
+    /// A schema on the shared server; `None` (the test skips) where it does
+    /// not answer ([`crate::pg::server`]).
+    pub fn new(tag: &str) -> Option<PgSchema> {
+        let base = crate::pg::server("PostgreSQL chaos suite (tests/chaos)")?;
+        Some(Self::on(&base, tag))
     }
 
     /// A schema on the server at `base`.

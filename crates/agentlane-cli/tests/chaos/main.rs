@@ -21,13 +21,17 @@
 //! against leases on a two-core machine.
 //!
 //! Server: `AGENTLANE_TEST_POSTGRES` (default
-//! `postgres://postgres@127.0.0.1:5432/test`), a fresh schema per test. The
+//! `postgres://postgres@127.0.0.1:5432/test`), a fresh schema per test; the
+//! tests that need it skip where it does not answer, or fail under
+//! `AGENTLANE_REQUIRE_PG=1` ([`pg::server`]). The
 //! restart tests start their own cluster with initdb/pg_ctl
 //! (`AGENTLANE_TEST_PG_BIN` names their directory; default: the newest
 //! `/usr/lib/postgresql/*/bin`), as user `postgres` when run as root.
 
 mod cluster;
 mod harness;
+#[path = "../common/pg.rs"]
+mod pg;
 mod proxy;
 mod runlog;
 mod verdict;

@@ -17,7 +17,9 @@ const LEASE_MS: u64 = 4000;
 fn a_partitioned_worker_kills_its_agent_before_its_lease_expires_and_its_late_completion_is_rejected(
 ) {
     let _serial = serial();
-    let pg = PgSchema::new("partition");
+    let Some(pg) = PgSchema::new("partition") else {
+        return;
+    };
     let (scheme, upstream, rest) = host_port(&pg_base());
     let proxy = Proxy::start(&upstream);
     let via_proxy = url_with_schema(

@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod pg;
+
 /// The `agentlane` binary under test.
 pub fn agentlane() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_agentlane"))

@@ -16,6 +16,3 @@ pub use job::{Job, JobFilter, JobState, LanePending, NewJob, Status};
 pub use report::DispatchReport;
 pub use next::{Decision, Next, SettleRow, Step};
 pub use settle::Completion;
-
-/// The settlement's former name (the conformance suite still says it).
-pub type Settle = Next;

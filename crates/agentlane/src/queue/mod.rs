@@ -19,4 +19,3 @@ pub use crate::model::job::{
 };
 pub use crate::model::next::{Decision, Next, SettleRow, Step};
 pub use crate::model::settle::Completion;
-pub use crate::model::Settle;

@@ -18,7 +18,7 @@ use agentlane::events::{
     Prepare,
 };
 use agentlane::model::Step;
-use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Settle};
+use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Next};
 use agentlane::Class;
 
 /// A fixed, time-ordered-looking dispatch id (`n` in 1..).
@@ -408,7 +408,7 @@ pub fn completion(
     owner: &str,
     dispatch_id: Option<&str>,
     class: Class,
-    settle: Settle,
+    settle: Next,
     reason: &str,
     incident: Option<IncidentFacts>,
 ) -> Completion {
@@ -425,8 +425,8 @@ pub fn completion(
 }
 
 /// A retry settlement.
-pub fn retry(delay: Duration, timeout: Option<Duration>, diagnostics: bool) -> Settle {
-    Settle::Retry {
+pub fn retry(delay: Duration, timeout: Option<Duration>, diagnostics: bool) -> Next {
+    Next::Retry {
         delay,
         timeout,
         diagnostics,

@@ -63,7 +63,7 @@ pub(crate) async fn case_finish_and_settle(store: &dyn Store) {
         &failing,
         "A",
         Class::RateLimited,
-        Settle::Retry {
+        Next::Retry {
             delay: Duration::from_secs(3600),
             timeout: None,
             diagnostics: false,
@@ -147,7 +147,7 @@ pub(crate) async fn case_finish_and_settle(store: &dyn Store) {
         .await
         .expect("record_prepare");
     let (report, events) = outcome(&d2, &lost, Class::Ok);
-    let mut c = completion(&lost, "B", Class::Ok, Settle::Done, None);
+    let mut c = completion(&lost, "B", Class::Ok, Next::Done, None);
     c.dispatch_id = Some(d2.clone());
     assert!(
         !store
@@ -230,7 +230,7 @@ async fn run_and_claim(
         .await
         .expect("record_prepare");
     let (report, events) = outcome(&d, job, Class::Ok);
-    let mut c = completion(job, owner, Class::Ok, Settle::Done, None);
+    let mut c = completion(job, owner, Class::Ok, Next::Done, None);
     c.dispatch_id = Some(d.clone());
     let answer = store
         .finish_settle_and_claim(&report, &events, &c, next)

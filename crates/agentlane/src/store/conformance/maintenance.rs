@@ -29,14 +29,14 @@ pub(crate) async fn case_prunes_on_retention(store: &dyn Store) {
         .record_prepare(&prepare(&dispatch_id, &job(0)))
         .await
         .expect("record_prepare");
-    settle_ok(store, &job(0), "A", Class::Ok, Settle::Done, None).await;
+    settle_ok(store, &job(0), "A", Class::Ok, Next::Done, None).await;
     let fail = facts("fp-prune", Class::RateLimited, lane, "r");
     settle_ok(
         store,
         &job(1),
         "A",
         Class::RateLimited,
-        Settle::Fail,
+        Next::Fail,
         Some(fail),
     )
     .await;
@@ -46,7 +46,7 @@ pub(crate) async fn case_prunes_on_retention(store: &dyn Store) {
         &job(2),
         "A",
         Class::AuthUnavailable,
-        Settle::Park,
+        Next::Park,
         Some(parked),
     )
     .await;
@@ -150,7 +150,7 @@ pub(crate) async fn case_prunes_in_batches(store: &dyn Store) {
     )
     .await;
     for job in claim(store, lane, &["r"], "A", 5).await {
-        settle_ok(store, &job, "A", Class::Ok, Settle::Done, None).await;
+        settle_ok(store, &job, "A", Class::Ok, Next::Done, None).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let retention = Some(Duration::from_millis(100));
@@ -186,7 +186,7 @@ pub(crate) async fn case_incident_counts_are_exact_under_concurrency(stores: Vec
                     .expect("claim");
                 for job in got {
                     let f = facts("fp-storm", Class::RateLimited, lane, "r");
-                    let c = completion(&job, &owner, Class::RateLimited, Settle::Fail, Some(f));
+                    let c = completion(&job, &owner, Class::RateLimited, Next::Fail, Some(f));
                     assert!(store.settle(&c).await.expect("settle"));
                     settled += 1;
                 }

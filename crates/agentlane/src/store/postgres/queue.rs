@@ -10,7 +10,7 @@ use crate::model::DispatchReport;
 use crate::events::Event;
 use crate::model::incident::{incident_priority, repair_address};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Next, Status,
 };
 use crate::store::StoreError;
 
@@ -439,7 +439,7 @@ impl SettleParams {
             terminal: row.terminal,
             attempts_delta: row.attempts_delta,
             dispatch_id: c.dispatch_id.clone(),
-            done: matches!(c.settle, Settle::Done),
+            done: matches!(c.settle, Next::Done),
             accepted_body: serde_json::to_value(Event::JobDecided(decided.clone()))
                 .expect("events serialise"),
             rejected_body: serde_json::to_value(Event::JobDecisionRejected(decided))

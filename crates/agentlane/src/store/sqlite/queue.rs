@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use crate::events::Event;
 use crate::model::incident::{incident_priority, repair_address};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Settle, Status,
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Next, Status,
 };
 
 pub(super) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -278,7 +278,7 @@ pub(super) fn settle_in(tx: &Transaction<'_>, c: &Completion) -> rusqlite::Resul
     if let Some(facts) = &c.incident {
         upsert_incident(tx, facts, Some(&c.job_id))?;
     }
-    if matches!(c.settle, Settle::Done) {
+    if matches!(c.settle, Next::Done) {
         // An incident resolves itself once a job released from it succeeds
         // and none of its jobs is still parked.
         let sql = format!(
