@@ -33,6 +33,7 @@ pub use capture::Echo;
 pub use env::{build_env, parse_assignment, parse_env_file, EnvFileError, EnvSpec};
 pub use prepare::{precheck, repo_root, Precheck};
 pub use crate::model::report::DispatchReport;
+use crate::model::Termination;
 
 use crate::classify::{self, HintContext, Observed, RuleSet};
 use crate::events::{ClassifiedFailure, Event, Exit};
@@ -391,20 +392,21 @@ impl Dispatcher {
             path: exited.child_path.as_deref(),
             cwd: &cwd_text,
             timeout: timeout_text.as_deref(),
-            exit_code: exited.exit_code,
-            signal: exited.signal,
+            exit_code: exited.termination.exit_code(),
+            signal: exited.termination.signal(),
             dispatch_id: &prepare.dispatch_id,
             now: Some(jiff::Timestamp::now()),
             zone: Some(&zone),
             ..HintContext::default()
         };
-        let classification = match exited.interrupted_by {
+        let t = exited.termination;
+        let classification = match t.interrupted_by() {
             Some(sig) => interrupted(sig, &ctx),
             None => classify::classify(
                 &Observed {
-                    exit_code: exited.exit_code,
-                    signal: exited.signal,
-                    timed_out: exited.timed_out,
+                    exit_code: t.exit_code(),
+                    signal: t.signal(),
+                    timed_out: t.timed_out(),
                     stdout_tail: &exited.stdout.tail,
                     stderr_tail: &exited.stderr.tail,
                     stdout_truncated: exited.stdout.tail_truncated,
@@ -414,20 +416,17 @@ impl Dispatcher {
                 &ctx,
             ),
         };
-        let exit_status = match exited.interrupted_by {
+        let exit_status = match t.interrupted_by() {
             Some(sig) => 128 + sig,
             None => crate::exit_status::for_dispatch(
                 classification.class,
-                exited.exit_code,
-                exited.signal,
-                exited.timed_out,
+                t.exit_code(),
+                t.signal(),
+                t.timed_out(),
             ),
         };
         let mut report = base_report(req, prepare, classification, exit_status);
-        report.exit_code = exited.exit_code;
-        report.signal = exited.signal;
-        report.timed_out = exited.timed_out;
-        report.interrupted_by = exited.interrupted_by;
+        report.termination = t;
         report.duration_ms = exited.duration.as_millis() as u64;
         report.stdout_bytes = exited.stdout.bytes;
         report.stderr_bytes = exited.stderr.bytes;
@@ -448,9 +447,9 @@ impl Dispatcher {
         report.failure_fingerprint = fingerprint_of(&report);
         let exit_event = Exit {
             dispatch_id: report.dispatch_id.clone(),
-            exit_code: report.exit_code,
-            signal: report.signal,
-            timed_out: report.timed_out,
+            exit_code: t.exit_code(),
+            signal: t.signal(),
+            timed_out: t.timed_out(),
             duration_ms: report.duration_ms,
             stdout_bytes: report.stdout_bytes,
             stderr_bytes: report.stderr_bytes,
@@ -521,10 +520,7 @@ pub(crate) fn base_report(
         rule: c.rule,
         evidence: c.evidence,
         repair_hint: c.repair_hint,
-        exit_code: None,
-        signal: None,
-        timed_out: false,
-        interrupted_by: None,
+        termination: Termination::NotStarted,
         duration_ms: 0,
         program: req.program.clone(),
         argv: p.argv.clone(),
@@ -590,7 +586,7 @@ pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
         evidence: r.evidence.clone(),
         repair_hint: r.repair_hint.clone(),
         failure_fingerprint: r.failure_fingerprint.clone(),
-        timed_out: r.timed_out,
+        timed_out: r.termination.timed_out(),
         retry_after_secs: r.retry_after_secs,
         reset_at: r.reset_at,
     }

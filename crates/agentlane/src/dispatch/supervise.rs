@@ -26,6 +26,7 @@ use super::guard::Guard;
 use super::launch::Running;
 use super::proctree::{self, ProcInfo};
 use super::{DispatchRequest, Interrupt};
+use crate::model::termination::{Status, Termination};
 use crate::events::{Artifacts, LeakedProcess};
 use crate::redact::Redactor;
 
@@ -49,10 +50,7 @@ pub(super) struct StreamResult {
 
 /// What supervision observed.
 pub(super) struct Exited {
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub timed_out: bool,
-    pub interrupted_by: Option<i32>,
+    pub termination: Termination,
     pub duration: Duration,
     pub stdout: StreamResult,
     pub stderr: StreamResult,
@@ -313,12 +311,16 @@ pub(super) async fn supervise(
     }
     let duration = started.elapsed();
     Exited {
-        exit_code: status.and_then(|s| s.code()),
-        signal: status.and_then(|s| s.signal()),
-        timed_out: matches!(end, End::TimedOut),
-        interrupted_by: match end {
-            End::Interrupted(sig) => Some(sig),
-            _ => None,
+        termination: {
+            let status = Status::of(
+                status.and_then(|s| s.code()),
+                status.and_then(|s| s.signal()),
+            );
+            match end {
+                End::Exited(_) => Termination::Ended(status),
+                End::TimedOut => Termination::TimedOut(status),
+                End::Interrupted(by) => Termination::Interrupted { by, status },
+            }
         },
         duration,
         artifacts: Artifacts {

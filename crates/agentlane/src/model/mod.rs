@@ -10,9 +10,11 @@ pub mod job;
 pub mod next;
 pub mod report;
 pub mod settle;
+pub mod termination;
 
 pub use incident::{Incident, IncidentFacts, RepairAddress};
 pub use job::{Job, JobFilter, JobState, LanePending, NewJob, Status};
 pub use report::DispatchReport;
 pub use next::{Decision, Next, SettleRow, Step};
 pub use settle::Completion;
+pub use termination::Termination;

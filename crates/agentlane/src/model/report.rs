@@ -24,14 +24,10 @@ pub struct DispatchReport {
     pub evidence: Option<String>,
     /// What to do about it, with this dispatch's facts.
     pub repair_hint: String,
-    /// The child's exit code (null if it never launched or died by a signal).
-    pub exit_code: Option<i32>,
-    /// The signal that ended it.
-    pub signal: Option<i32>,
-    /// Whether the supervisor's timeout ended it.
-    pub timed_out: bool,
-    /// The signal agentlane itself received and forwarded, if interrupted.
-    pub interrupted_by: Option<i32>,
+    /// How the process ended (in JSON: `exit_code`, `signal`, `timed_out`,
+    /// `interrupted_by`).
+    #[serde(flatten)]
+    pub termination: super::termination::Termination,
     /// Spawn to end of capture, in ms (0 if never launched).
     pub duration_ms: u64,
     /// The program as asked for.

@@ -771,7 +771,7 @@ async fn run_job(
         Err(e) => return Err(e.into()),
     };
     let report = &finished.report;
-    if report.interrupted_by.is_some() {
+    if report.termination.interrupted_by().is_some() {
         let reason = "released: the worker stopped before the attempt finished".to_string();
         return settle(
             shared,

@@ -17,6 +17,7 @@ use agentlane::events::{
     Artifacts, Check, ClassifiedFailure, Event, Exit, JobAdmitted, LeakedProcess, PreflightChecked,
     Prepare,
 };
+use agentlane::model::termination::{Status, Termination};
 use agentlane::model::Step;
 use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Next};
 use agentlane::Class;
@@ -160,10 +161,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
         rule: "fact.exit_zero".to_string(),
         evidence: None,
         repair_hint: "nothing to do".to_string(),
-        exit_code: Some(0),
-        signal: None,
-        timed_out: false,
-        interrupted_by: None,
+        termination: Termination::Ended(Status::Code(0)),
         duration_ms: 81_234,
         program: p.program,
         argv: p.argv,
@@ -217,7 +215,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.repair_hint =
                 "the usage limit resets at 2026-03-01T15:00:00Z; the job waits until then"
                     .to_string();
-            r.exit_code = Some(1);
+            r.termination = Termination::Ended(Status::Code(1));
             r.duration_ms = 2_310;
             r.stdout_bytes = 0;
             r.stderr_bytes = 44;
@@ -237,9 +235,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.rule = "fact.timeout".to_string();
             r.evidence = Some("no exit after 20m; SIGTERM, then SIGKILL after 5s".to_string());
             r.repair_hint = "raise --timeout or split the task".to_string();
-            r.exit_code = None;
-            r.signal = Some(9);
-            r.timed_out = true;
+            r.termination = Termination::TimedOut(Status::Signal(9));
             r.duration_ms = 1_205_002;
             r.stdout_bytes = 7;
             r.stdout_tail = "working".to_string();
@@ -251,8 +247,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.rule = "fact.signal".to_string();
             r.evidence = Some("killed by SIGKILL (9)".to_string());
             r.repair_hint = "something killed the agent (the OOM killer?)".to_string();
-            r.exit_code = None;
-            r.signal = Some(9);
+            r.termination = Termination::Ended(Status::Signal(9));
             r.duration_ms = 15_000;
             r.failure_fingerprint = Some("fp-signal-77e0f1a2".to_string());
             r.exit_status = 137;
@@ -262,7 +257,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.rule = "fact.cli_missing".to_string();
             r.evidence = Some("'claude' is not on PATH=/usr/bin:/bin".to_string());
             r.repair_hint = "install claude or put it on the service's PATH".to_string();
-            r.exit_code = None;
+            r.termination = Termination::NotStarted;
             r.duration_ms = 0;
             r.cli_path = None;
             r.interpreter = None;
@@ -278,9 +273,10 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.evidence =
                 Some("agentlane received SIGINT and stopped the agent's process group".to_string());
             r.repair_hint = "the dispatch of 'claude' was interrupted by SIGINT sent to agentlane (an operator, a service manager stopping the unit, or a CI cancel); nothing is wrong with the agent itself".to_string();
-            r.exit_code = None;
-            r.signal = Some(2);
-            r.interrupted_by = Some(2);
+            r.termination = Termination::Interrupted {
+                by: 2,
+                status: Status::Signal(2),
+            };
             r.duration_ms = 3_456;
             r.failure_fingerprint = Some("fp-interrupted-5b6c7d8e".to_string());
             r.exit_status = 130;
@@ -292,7 +288,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
             r.evidence =
                 Some("fatal: \"quoted\" \\ back\\slash \u{e9}t\u{e9} \u{1f600}\ttab".to_string());
             r.repair_hint = "read the stderr tail".to_string();
-            r.exit_code = Some(3);
+            r.termination = Termination::Ended(Status::Code(3));
             r.env_names = Some(vec![
                 "ANTHROPIC_API_KEY".to_string(),
                 "HOME".to_string(),
@@ -340,9 +336,9 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
 pub fn exit_event(r: &DispatchReport) -> Exit {
     Exit {
         dispatch_id: r.dispatch_id.clone(),
-        exit_code: r.exit_code,
-        signal: r.signal,
-        timed_out: r.timed_out,
+        exit_code: r.termination.exit_code(),
+        signal: r.termination.signal(),
+        timed_out: r.termination.timed_out(),
         duration_ms: r.duration_ms,
         stdout_bytes: r.stdout_bytes,
         stderr_bytes: r.stderr_bytes,
@@ -366,7 +362,7 @@ pub fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
         evidence: r.evidence.clone(),
         repair_hint: r.repair_hint.clone(),
         failure_fingerprint: r.failure_fingerprint.clone(),
-        timed_out: r.timed_out,
+        timed_out: r.termination.timed_out(),
         retry_after_secs: r.retry_after_secs,
         reset_at: r.reset_at,
     }

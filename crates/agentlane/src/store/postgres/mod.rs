@@ -432,9 +432,9 @@ impl FinishParams {
         FinishParams {
             dispatch_id: r.dispatch_id.clone(),
             classifier: r.classifier.label(),
-            exit_code: r.exit_code,
-            signal: r.signal,
-            timed_out: r.timed_out,
+            exit_code: r.termination.exit_code(),
+            signal: r.termination.signal(),
+            timed_out: r.termination.timed_out(),
             duration_ms: r.duration_ms as i64,
             fingerprint: r.failure_fingerprint.clone(),
             report: crate::store::stored_report(r),

@@ -137,9 +137,9 @@ fn finish_in(
         .execute(params![
             r.dispatch_id,
             r.classifier.label(),
-            r.exit_code,
-            r.signal,
-            r.timed_out,
+            r.termination.exit_code(),
+            r.termination.signal(),
+            r.termination.timed_out(),
             r.duration_ms as i64,
             r.failure_fingerprint,
             json(&crate::store::stored_report(r)),
