@@ -29,7 +29,11 @@ fn a_worker_kind_whose_user_does_not_exist_refuses_and_runs_nothing() {
     let out = sb.run(&[
         "--config", config, "enqueue", "--kind", "k", "--lane", "main", "--prompt", "hello",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = sb.run(&[
         "--config",
@@ -54,7 +58,10 @@ fn a_worker_kind_whose_user_does_not_exist_refuses_and_runs_nothing() {
     // The job is still queued, untouched, for a worker that can run it.
     let out = sb.run(&["--config", config, "jobs", "--json"]);
     let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("jobs --json");
-    let jobs = jobs.as_array().or_else(|| jobs["jobs"].as_array()).expect("a list");
+    let jobs = jobs
+        .as_array()
+        .or_else(|| jobs["jobs"].as_array())
+        .expect("a list");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0]["state"], "queued", "{jobs:?}");
     assert_eq!(jobs[0]["attempts"], 0, "{jobs:?}");
@@ -74,7 +81,11 @@ fn a_worker_kind_whose_user_does_not_exist_refuses_and_runs_nothing() {
         "svc",
         "--drain",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(marker.exists(), "the agent ran as an existing user");
 }
 

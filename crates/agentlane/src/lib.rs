@@ -25,9 +25,9 @@ pub mod fuzzing;
 pub mod home;
 pub mod input;
 mod lossy_path;
-pub mod os;
 pub mod matrix;
 pub mod model;
+pub mod os;
 /// The events every dispatch and job records (the model's; kept at this path
 /// for the callers that name it).
 pub use model::event as events;

@@ -322,7 +322,10 @@ mod tests {
                 ..facts(Class::RateLimited, attempt)
             },
         ) {
-            Decision { next: Next::Retry { delay, .. }, .. } => delay.as_secs(),
+            Decision {
+                next: Next::Retry { delay, .. },
+                ..
+            } => delay.as_secs(),
             other => panic!("{other:?}"),
         };
         assert_eq!(delay(1, None), 30);
@@ -339,7 +342,10 @@ mod tests {
     fn jitter_stays_within_its_fraction() {
         let t = RetryTable::default();
         for sample in [0.0, 0.25, 0.999] {
-            if let Decision { next: Next::Retry { delay, .. }, .. } = decide(
+            if let Decision {
+                next: Next::Retry { delay, .. },
+                ..
+            } = decide(
                 &t,
                 &AttemptFacts {
                     jitter_sample: sample,
@@ -356,7 +362,10 @@ mod tests {
     fn a_timeout_retries_with_a_larger_timeout_up_to_the_cap() {
         let t = RetryTable::default();
         match decide(&t, &facts(Class::Timeout, 1)) {
-            Decision { next: Next::Retry { timeout, .. }, reason } => {
+            Decision {
+                next: Next::Retry { timeout, .. },
+                reason,
+            } => {
                 assert_eq!(timeout, Some(Duration::from_secs(1200)));
                 assert!(reason.contains("with a 20m timeout"), "{reason}");
             }
@@ -367,7 +376,10 @@ mod tests {
             ..facts(Class::Timeout, 1)
         };
         match decide(&t, &long) {
-            Decision { next: Next::Retry { timeout, .. }, .. } => assert_eq!(timeout, Some(Duration::from_secs(7200))),
+            Decision {
+                next: Next::Retry { timeout, .. },
+                ..
+            } => assert_eq!(timeout, Some(Duration::from_secs(7200))),
             other => panic!("{other:?}"),
         }
     }
@@ -375,7 +387,10 @@ mod tests {
     #[test]
     fn an_unknown_exit_retries_once_with_diagnostics() {
         match decide(&RetryTable::default(), &facts(Class::UnknownExit(1), 1)) {
-            Decision { next: Next::Retry { diagnostics, .. }, reason } => {
+            Decision {
+                next: Next::Retry { diagnostics, .. },
+                reason,
+            } => {
                 assert!(diagnostics);
                 assert!(reason.contains("attempt 2 of 2"), "{reason}");
             }
@@ -390,7 +405,10 @@ mod tests {
             ..facts(Class::QuotaExhausted, 1)
         };
         match decide(&RetryTable::default(), &f) {
-            Decision { next: Next::Retry { delay, .. }, .. } => assert_eq!(delay, Duration::from_secs(3600)),
+            Decision {
+                next: Next::Retry { delay, .. },
+                ..
+            } => assert_eq!(delay, Duration::from_secs(3600)),
             other => panic!("{other:?}"),
         }
     }
@@ -402,7 +420,10 @@ mod tests {
             ..facts(Class::QuotaExhausted, 1)
         };
         match decide(&RetryTable::default(), &f) {
-            Decision { next: Next::Retry { delay, .. }, reason } => {
+            Decision {
+                next: Next::Retry { delay, .. },
+                reason,
+            } => {
                 assert_eq!(delay, Duration::from_secs(7200));
                 assert!(reason.contains("at 2026-03-10T14:00:00Z"), "{reason}");
             }
@@ -428,7 +449,10 @@ mod tests {
             ..facts(Class::RateLimited, attempt)
         };
         match decide(&RetryTable::default(), &f) {
-            Decision { next: Next::Retry { delay, .. }, .. } => delay.as_secs(),
+            Decision {
+                next: Next::Retry { delay, .. },
+                ..
+            } => delay.as_secs(),
             other => panic!("{other:?}"),
         }
     }
@@ -475,7 +499,10 @@ mod tests {
     #[test]
     fn reasons_say_why_in_words() {
         match decide(&RetryTable::default(), &facts(Class::RateLimited, 1)) {
-            Decision { next: Next::Retry { .. }, reason } => assert_eq!(
+            Decision {
+                next: Next::Retry { .. },
+                reason,
+            } => assert_eq!(
                 reason,
                 "retrying in 30s (attempt 2 of 5): rate_limited — the evidence"
             ),

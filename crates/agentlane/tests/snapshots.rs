@@ -179,11 +179,7 @@ fn queue_event_payloads() {
             ),
             Class::Timeout,
         ),
-        (
-            "park",
-            agentlane::queue::Next::Park,
-            Class::QuotaExhausted,
-        ),
+        ("park", agentlane::queue::Next::Park, Class::QuotaExhausted),
         ("fail", agentlane::queue::Next::Fail, Class::CliMissing),
         ("release", agentlane::queue::Next::Release, Class::Ok),
     ];

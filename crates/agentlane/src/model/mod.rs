@@ -14,7 +14,7 @@ pub mod termination;
 
 pub use incident::{Incident, IncidentFacts, RepairAddress};
 pub use job::{Job, JobFilter, JobState, LanePending, NewJob, Status};
-pub use report::DispatchReport;
 pub use next::{Decision, Next, SettleRow, Step};
+pub use report::DispatchReport;
 pub use settle::Completion;
 pub use termination::Termination;

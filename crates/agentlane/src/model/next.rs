@@ -192,13 +192,22 @@ mod tests {
             diagnostics: true,
         };
         let row = retry.row();
-        assert_eq!((row.state, row.action, row.terminal), (JobState::Scheduled, Step::Retry, false));
-        assert_eq!((row.delay, row.timeout_ms, row.diagnostics), (Some(Duration::from_millis(1500)), Some(90_000), true));
+        assert_eq!(
+            (row.state, row.action, row.terminal),
+            (JobState::Scheduled, Step::Retry, false)
+        );
+        assert_eq!(
+            (row.delay, row.timeout_ms, row.diagnostics),
+            (Some(Duration::from_millis(1500)), Some(90_000), true)
+        );
         assert_eq!(Next::Done.row().state, JobState::Succeeded);
         assert!(Next::Done.row().terminal && Next::Fail.row().terminal);
         assert_eq!(Next::Park.row().state, JobState::Parked);
         let release = Next::Release.row();
-        assert_eq!((release.state, release.action, release.attempts_delta), (JobState::Queued, Step::Run, -1));
+        assert_eq!(
+            (release.state, release.action, release.attempts_delta),
+            (JobState::Queued, Step::Run, -1)
+        );
         // The event names what happened; the row, what the job waits for.
         assert_eq!(Next::Release.step(), Step::Release);
     }

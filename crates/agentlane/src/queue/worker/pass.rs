@@ -1,0 +1,129 @@
+//! The pass loop: maintenance, gate, claim, drain check, idle — each a
+//! step returning a `Result`; this is the one place that decides what a
+//! store outage means (wait, backing off, and run the pass again).
+
+use std::sync::atomic::Ordering;
+
+use super::gate;
+use super::summary::{Chain, WorkerSummary};
+use super::types::{Pass, Worker, WorkerError};
+use crate::preflight::Stamp;
+
+impl Worker {
+    /// Passes until stopped, then the shutdown. A store outage (the database
+    /// restarting, a connection cut) does not end the worker: it waits,
+    /// backing off, and runs the pass again.
+    pub(super) async fn run(mut self) -> Result<WorkerSummary, WorkerError> {
+        let result = async {
+            loop {
+                match self.pass().await {
+                    Ok(Pass::Again) => {}
+                    Ok(Pass::Stop) => break,
+                    Err(e) if e.is_transient() => {
+                        self.outage.wait(&e, &mut self.stop).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            self.shutdown().await
+        }
+        .await;
+        self.summary.claimed += self.shared.chained.load(Ordering::Relaxed);
+        self.summary.lost_leases = self.lost.load(Ordering::SeqCst);
+        self.summary.store_outages = self.outage.count;
+        result.map(|()| self.summary)
+    }
+
+    /// One pass of the loop.
+    async fn pass(&mut self) -> Result<Pass, WorkerError> {
+        // A worker cut off from the store has stopped its agents: it stops
+        // too, instead of claiming jobs it could not hold.
+        if *self.stop.borrow() || self.lost.load(Ordering::SeqCst) {
+            self.shared.set_next_claim(None);
+            return Ok(Pass::Stop);
+        }
+        // Collect finished jobs first: a job task whose settlement could
+        // not be written (store unreachable) is left to the rescue.
+        while let Some(done) = self.running.try_join_next() {
+            self.collect(done)?;
+        }
+        self.maintain().await?;
+        let healthy = self.gate().await?;
+        self.claim(&healthy).await?;
+        if self.drained(&healthy).await? {
+            return Ok(Pass::Stop);
+        }
+        self.idle().await?;
+        Ok(Pass::Again)
+    }
+
+    /// The store answered: an outage (if any) is over.
+    pub(super) fn answered<T, E: Into<WorkerError>>(
+        &mut self,
+        r: Result<T, E>,
+    ) -> Result<T, WorkerError> {
+        let v = r.map_err(Into::into)?;
+        self.outage.over();
+        Ok(v)
+    }
+
+    /// Counts an ended job task; remembers the stamps of routes it parked.
+    fn collect(&mut self, done: Result<Chain, tokio::task::JoinError>) -> Result<(), WorkerError> {
+        let config = &self.shared.config;
+        for route in self.summary.record(done)? {
+            if let Some(r) = config.routes.get(&route) {
+                let stamp = Stamp::of(config, r, self.shared.dispatcher.home().key());
+                self.gate.parked.insert(route, stamp);
+            }
+        }
+        Ok(())
+    }
+
+    /// The gate (see `gate.rs`); every route passes for an ungated worker.
+    async fn gate(&mut self) -> Result<Vec<String>, WorkerError> {
+        if self.options.ungated {
+            return Ok(self.routes.iter().map(|r| r.name.clone()).collect());
+        }
+        let healthy = gate::check_routes(
+            &self.shared,
+            &self.preflight,
+            &self.routes,
+            &mut self.gate,
+            &mut self.summary,
+        )
+        .await;
+        self.answered(healthy)
+    }
+
+    /// With `drain`: whether the lane has nothing left this worker could run.
+    async fn drained(&mut self, healthy: &[String]) -> Result<bool, WorkerError> {
+        if !self.options.drain || !self.running.is_empty() {
+            return Ok(false);
+        }
+        let pending = self.store.lane_pending(&self.options.lane, healthy).await;
+        let pending = self.answered(pending)?;
+        Ok(pending.waiting == 0 && pending.running == 0)
+    }
+
+    /// Waits for a job to end, new work, the poll interval, or a stop.
+    async fn idle(&mut self) -> Result<(), WorkerError> {
+        let config = self.shared.config.clone();
+        let wait_for_work = async {
+            if config.queue.listen {
+                self.store
+                    .wait_for_jobs(&self.options.lane, config.queue.poll)
+                    .await;
+            } else {
+                tokio::time::sleep(config.queue.poll).await;
+            }
+        };
+        tokio::select! {
+            Some(done) = self.running.join_next(), if !self.running.is_empty() => {
+                self.collect(done)?;
+            }
+            _ = wait_for_work => {}
+            Ok(()) = self.stop.changed() => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! Running a claimed job: its request built from the route and the job,
+//! gated by the kind's payload contract and the route policy, dispatched
+//! (unrecorded: the outcome is recorded with the settlement), decided by the
+//! retry table, and settled — then the slot's next job, when the settlement
+//! claimed one.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::settle::{jitter_sample, settle, Attempt, Ran};
+use super::summary::Chain;
+use super::{Shared, WorkerError};
+use crate::class::Class;
+use crate::dispatch::{DispatchError, Interrupt, JobRef};
+use crate::model::{Decision, IncidentFacts, Job, Next};
+use crate::policy::{check_contract, route_allowed, Load, Payload};
+use crate::retry::{decide, AttemptFacts};
+
+/// Runs a claimed job and, as long as each settlement claims the slot's next
+/// job, those too.
+pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrupt) -> Chain {
+    let (mut job, mut interrupt) = (job, interrupt);
+    let mut ran = Vec::new();
+    loop {
+        let id = job.id.clone();
+        let result = run_job(&shared, job, interrupt).await;
+        shared.held.release(&id);
+        match result {
+            Ok((r, next)) => {
+                ran.push(r);
+                let Some(next) = next else {
+                    return (ran, Ok(()));
+                };
+                shared.chained.fetch_add(1, Ordering::Relaxed);
+                interrupt = shared.held.hold(&next.id);
+                job = next;
+            }
+            Err(e) => return (ran, Err(e)),
+        }
+    }
+}
+
+async fn run_job(
+    shared: &Shared,
+    job: Job,
+    interrupt: Interrupt,
+) -> Result<(Ran, Option<Job>), WorkerError> {
+    let config = &shared.config;
+    let Some(route) = config.routes.get(&job.route) else {
+        let reason = format!(
+            "route '{}' is no longer in {}: re-route the job or restore the route",
+            job.route,
+            config.path.display()
+        );
+        return settle(
+            shared,
+            &job,
+            Attempt::Recorded(None),
+            Class::ConfigInvalid,
+            Decision {
+                next: Next::Park,
+                reason,
+            },
+            None,
+        )
+        .await;
+    };
+    let kind = config.kinds.get(&job.kind);
+    let lane = config.lanes.get(&job.lane);
+    let mut req = route.request(Some(job.prompt.clone().into_bytes()));
+    req.job = Some(JobRef {
+        id: job.id.clone(),
+        attempt: job.attempts,
+    });
+    req.gate = kind
+        .map(|k| {
+            check_contract(
+                k,
+                &Payload {
+                    prompt: job.prompt.as_bytes(),
+                    fields: &job.fields,
+                },
+            )
+        })
+        .transpose()
+        .err()
+        .or_else(|| route_allowed(kind, route, lane, Some(&job.fields), Load::default()).err());
+    if let Some(ms) = job.timeout_ms {
+        req.timeout = Some(Duration::from_millis(ms));
+    }
+    if job.diagnostics {
+        req.diagnostics = true;
+        req.tail_bytes = 64 * 1024;
+        // Before a `--` separator: after it they would be prompt text.
+        crate::dispatch::prompt_arg::insert_options(
+            &mut req.args,
+            route.profile.verbose_args.iter().map(|s| s.to_string()),
+        );
+    }
+    req.rules = route.rules.clone().map(Arc::new);
+    // Stopped at 2/3 of a lease when renewals fail, the agent must be dead
+    // before the lease ends: cap the SIGTERM → SIGKILL grace at lease/6.
+    req.kill_grace = req.kill_grace.min(config.queue.lease / 6);
+    let timeout = req.timeout;
+    let finished = match shared.dispatcher.dispatch_unrecorded(req, interrupt).await {
+        Ok(finished) => finished,
+        // The store failed around the attempt (its prepare or its outcome
+        // could not be recorded): give the job back rather than guess.
+        Err(DispatchError::Store(e)) if e.is_transient() => {
+            let reason = format!("released: the store failed around the attempt ({e})");
+            return settle(
+                shared,
+                &job,
+                Attempt::Recorded(None),
+                Class::WorkerLost,
+                Decision {
+                    next: Next::Release,
+                    reason,
+                },
+                None,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let report = &finished.report;
+    if report.termination.interrupted_by().is_some() {
+        let reason = "released: the worker stopped before the attempt finished".to_string();
+        return settle(
+            shared,
+            &job,
+            Attempt::Ran(&finished),
+            report.classifier,
+            Decision {
+                next: Next::Release,
+                reason,
+            },
+            None,
+        )
+        .await;
+    }
+    let decision = decide(
+        &config.retry,
+        &AttemptFacts {
+            class: report.classifier,
+            attempt: job.attempts,
+            route: Some(&route.name),
+            retry_after_secs: report.retry_after_secs,
+            reset_at: report.reset_at,
+            now: jiff::Timestamp::now(),
+            timeout,
+            evidence: report.evidence.as_deref(),
+            jitter_sample: jitter_sample(),
+        },
+    );
+    let incident = report.failure_fingerprint.as_ref().map(|fp| IncidentFacts {
+        fingerprint: fp.clone(),
+        class: report.classifier,
+        route: Some(route.name.clone()),
+        lane: Some(job.lane.clone()),
+        host: shared.host.clone(),
+        repair_hint: report.repair_hint.clone(),
+        evidence: report.evidence.clone(),
+        reset_at: report.reset_at,
+    });
+    settle(
+        shared,
+        &job,
+        Attempt::Ran(&finished),
+        report.classifier,
+        decision,
+        incident,
+    )
+    .await
+}

@@ -1,0 +1,131 @@
+//! Settling an attempt: the decision, fenced by (job, attempt, owner), in
+//! one transaction with the attempt's outcome — and, for an attempt that ran,
+//! the claim of its slot's next job in the same statement.
+
+use std::time::Duration;
+
+use super::Shared;
+use super::WorkerError;
+use crate::class::Class;
+use crate::dispatch::Finished;
+use crate::model::{Completion, Decision, IncidentFacts, Job, Next, Step};
+use crate::retry::{decide, AttemptFacts};
+
+/// The outcome of one job's attempt, for the summary.
+pub(super) struct Ran {
+    pub(super) route: String,
+    pub(super) class: Class,
+    pub(super) outcome: Step,
+    pub(super) accepted: bool,
+}
+
+/// The dispatch an attempt's settlement names.
+pub(super) enum Attempt<'a> {
+    /// It ran: its outcome is not recorded yet, and is recorded with the
+    /// settlement, in one transaction.
+    Ran(&'a Finished),
+    /// No dispatch to record: none ran (None), or a rescued attempt's.
+    Recorded(Option<String>),
+}
+
+/// A uniform sample in [0, 1) for the retry table's jitter.
+pub(super) fn jitter_sample() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::getrandom(&mut b);
+    u32::from_le_bytes(b) as f64 / (u32::MAX as f64 + 1.0)
+}
+
+/// A job whose worker vanished: decided as `worker_lost`.
+pub(super) async fn settle_lost(
+    shared: &Shared,
+    job: Job,
+) -> Result<(Ran, Option<Job>), WorkerError> {
+    let decision = decide(
+        &shared.config.retry,
+        &AttemptFacts {
+            class: Class::WorkerLost,
+            attempt: job.attempts,
+            route: Some(&job.route),
+            retry_after_secs: None,
+            reset_at: None,
+            now: jiff::Timestamp::now(),
+            timeout: job.timeout_ms.map(Duration::from_millis),
+            evidence: Some("the lease of the worker running it expired"),
+            jitter_sample: jitter_sample(),
+        },
+    );
+    settle(
+        shared,
+        &job,
+        Attempt::Recorded(job.last_dispatch_id.clone()),
+        Class::WorkerLost,
+        decision,
+        None,
+    )
+    .await
+}
+
+/// Settles `job`'s attempt.
+pub(super) async fn settle(
+    shared: &Shared,
+    job: &Job,
+    attempt: Attempt<'_>,
+    class: Class,
+    decision: Decision,
+    incident: Option<IncidentFacts>,
+) -> Result<(Ran, Option<Job>), WorkerError> {
+    let Decision { next, reason } = decision;
+    let outcome = next.step();
+    let (finished, dispatch_id) = match attempt {
+        Attempt::Ran(f) => (Some(f), Some(f.report.dispatch_id.clone())),
+        Attempt::Recorded(id) => (None, id),
+    };
+    let completion = Completion {
+        job_id: job.id.clone(),
+        attempt: job.attempts,
+        owner: shared.owner.clone(),
+        dispatch_id,
+        class,
+        settle: next,
+        reason,
+        incident,
+    };
+    // Worth retrying through a store outage for as long as the lease could
+    // still be ours; the fence makes a repeat after a lost reply harmless.
+    let store = shared.dispatcher.store();
+    let patience = shared.config.queue.lease;
+    // An attempt that ran, unless the worker is letting it go, claims its
+    // slot's next job in the same statement. (After a lost reply, the repeat
+    // is fenced off and claims nothing: a job the lost reply claimed expires
+    // and is rescued.)
+    let next = match (&finished, &completion.settle) {
+        (Some(_), s) if !matches!(s, Next::Release) => shared.next_claim(),
+        _ => None,
+    };
+    let (accepted, next_job) = match (finished, next) {
+        (Some(f), Some(next)) => {
+            crate::store::with_patience(patience, || {
+                store.finish_settle_and_claim(&f.report, &f.events, &completion, &next)
+            })
+            .await?
+        }
+        (Some(f), None) => {
+            let accepted = crate::store::with_patience(patience, || {
+                store.finish_and_settle(&f.report, &f.events, &completion)
+            })
+            .await?;
+            (accepted, None)
+        }
+        (None, _) => (
+            crate::store::with_patience(patience, || store.settle(&completion)).await?,
+            None,
+        ),
+    };
+    let ran = Ran {
+        route: job.route.clone(),
+        class,
+        outcome,
+        accepted,
+    };
+    Ok((ran, next_job))
+}

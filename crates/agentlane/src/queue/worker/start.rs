@@ -1,0 +1,116 @@
+//! Starting a worker: its routes (each in its worker kind's context), its
+//! lease-owner id, its heartbeat; then its passes until it stops.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::gate::GateMemory;
+use super::heartbeat;
+use super::held::Held;
+use super::outage::Outage;
+use super::summary::WorkerSummary;
+use super::types::{Shared, Worker, WorkerError, WorkerOptions};
+use crate::config::{Config, Route};
+use crate::dispatch::Dispatcher;
+use crate::os::host_name;
+use crate::preflight::Preflight;
+
+/// The routes a worker of `options` runs, each in its worker kind's context.
+pub(super) fn lane_routes(
+    config: &Config,
+    options: &WorkerOptions,
+) -> Result<Vec<Route>, WorkerError> {
+    let routes: Vec<Route> = match config.lanes.get(&options.lane) {
+        Some(l) if !l.routes.is_empty() => l
+            .routes
+            .iter()
+            .filter_map(|r| config.routes.get(r).cloned())
+            .collect(),
+        _ => config.routes.values().cloned().collect(),
+    };
+    // A configured worker kind gives every route its context (environment,
+    // user); a user that does not exist refuses the worker.
+    let routes: Vec<Route> = match config.workers.get(&options.kind) {
+        Some(kind) => routes
+            .iter()
+            .map(|r| kind.apply(r))
+            .collect::<Result<_, _>>()?,
+        None => routes,
+    };
+    if routes.is_empty() {
+        return Err(WorkerError::Lane(format!(
+            "lane '{}' has no routes to run: define routes in {}",
+            options.lane,
+            config.path.display()
+        )));
+    }
+    Ok(routes)
+}
+
+/// Runs a worker until it is stopped (or, with `drain`, until the lane is empty).
+pub async fn run_worker(
+    dispatcher: Arc<Dispatcher>,
+    config: Arc<Config>,
+    options: WorkerOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<WorkerSummary, WorkerError> {
+    let routes = lane_routes(&config, &options)?;
+    let host = host_name();
+    let owner = format!(
+        "{}@{host}:{}:{}",
+        options.kind,
+        std::process::id(),
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let concurrency = options.concurrency.max(1).min(
+        config
+            .lanes
+            .get(&options.lane)
+            .and_then(|l| l.concurrency)
+            .map_or(usize::MAX, |c| c as usize),
+    );
+    let lease = config.queue.lease;
+    let store = dispatcher.store().clone();
+    let shared = Arc::new(Shared {
+        dispatcher,
+        config: config.clone(),
+        owner: owner.clone(),
+        host,
+        lane: options.lane.clone(),
+        held: Held::default(),
+        next: std::sync::Mutex::new(None),
+        chained: AtomicU64::new(0),
+    });
+    let lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = heartbeat::spawn(
+        store.clone(),
+        owner.clone(),
+        shared.held.clone(),
+        lease,
+        lost.clone(),
+    );
+    let worker = Worker {
+        shared,
+        store,
+        preflight: Preflight::new(config.preflight.clone()),
+        gate: GateMemory::default(),
+        summary: WorkerSummary {
+            owner: owner.clone(),
+            ..Default::default()
+        },
+        last_maintenance: std::time::Instant::now() - lease,
+        outage: Outage::new(&owner),
+        running: JoinSet::new(),
+        lost,
+        stop,
+        options,
+        routes,
+        concurrency,
+    };
+    let summary = worker.run().await;
+    heartbeat.abort();
+    summary
+}

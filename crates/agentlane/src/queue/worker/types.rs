@@ -1,0 +1,116 @@
+//! The worker's types: its options and errors, what the loop shares with
+//! the job tasks, and the running worker itself.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::gate::GateMemory;
+use super::held::Held;
+use super::outage::Outage;
+use super::summary::{Chain, WorkerSummary};
+use crate::config::{Config, Route};
+use crate::dispatch::{DispatchError, Dispatcher};
+use crate::preflight::Preflight;
+use crate::store::{NextClaim, Store, StoreError};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// The lane it serves.
+    pub lane: String,
+    /// Jobs at once.
+    pub concurrency: usize,
+    /// Exit when the lane has no work left.
+    pub drain: bool,
+    /// The worker's kind (a label: "local", "ci", "gpu-box" ...), part of its lease-owner id.
+    pub kind: String,
+    /// Claim without the preflight gate. Only the canary matrix does this: it
+    /// must record evidence for every cell, impossible ones included.
+    pub ungated: bool,
+}
+
+/// A worker failure (the store); a failing agent is never one.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The dispatcher failed.
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    /// The lane cannot run anything.
+    #[error("{0}")]
+    Lane(String),
+    /// The worker kind names a user that does not exist: no agent runs.
+    #[error(transparent)]
+    UnknownUser(#[from] crate::config::UnknownUser),
+}
+
+impl WorkerError {
+    /// Whether the failure was a store outage that may pass.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WorkerError::Store(e)
+            | WorkerError::Dispatch(DispatchError::Store(e))
+            | WorkerError::Dispatch(DispatchError::Unrecorded { source: e, .. }) => {
+                e.is_transient()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What the loop and the job tasks share.
+pub(super) struct Shared {
+    pub(super) dispatcher: Arc<Dispatcher>,
+    pub(super) config: Arc<Config>,
+    pub(super) owner: String,
+    pub(super) host: String,
+    pub(super) lane: String,
+    pub(super) held: Held,
+    /// What to claim for a slot its attempt frees, in the settlement's own
+    /// statement; None while the worker stops or no route passes preflight.
+    pub(super) next: std::sync::Mutex<Option<NextClaim>>,
+    /// Jobs claimed that way.
+    pub(super) chained: AtomicU64,
+}
+
+impl Shared {
+    pub(super) fn next_claim(&self) -> Option<NextClaim> {
+        self.next.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(super) fn set_next_claim(&self, next: Option<NextClaim>) {
+        *self.next.lock().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+}
+
+/// Whether the worker goes on after a pass.
+pub(super) enum Pass {
+    /// Run another pass.
+    Again,
+    /// Stop (then the shutdown).
+    Stop,
+}
+
+/// A running worker: its settings, what it remembers between passes, and
+/// the job tasks it runs.
+pub(super) struct Worker {
+    pub(super) shared: Arc<Shared>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) options: WorkerOptions,
+    pub(super) routes: Vec<Route>,
+    pub(super) concurrency: usize,
+    pub(super) preflight: Preflight,
+    pub(super) gate: GateMemory,
+    pub(super) summary: WorkerSummary,
+    pub(super) last_maintenance: std::time::Instant,
+    pub(super) outage: Outage,
+    pub(super) running: JoinSet<Chain>,
+    /// Set by the heartbeat when the worker is cut off from the store.
+    pub(super) lost: Arc<AtomicBool>,
+    pub(super) stop: watch::Receiver<bool>,
+}
