@@ -313,7 +313,7 @@ pub async fn worker(
     let summary = run_worker(dispatcher, config, options, stop_rx)
         .await
         .map_err(|e| match e {
-            agentlane::queue::worker::WorkerError::UnknownUser(_) => {
+            agentlane::queue::worker::WorkerError::Plan(_) => {
                 Failure::new(exit_status::CONFIG, e.to_string())
             }
             _ => Failure::new(exit_status::IO_ERROR, e.to_string()),

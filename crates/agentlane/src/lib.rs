@@ -28,6 +28,7 @@ mod lossy_path;
 pub mod matrix;
 pub mod model;
 pub mod os;
+pub mod plan;
 /// The events every dispatch and job records (the model's; kept at this path
 /// for the callers that name it).
 pub use model::event as events;

@@ -6,15 +6,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::settle::{jitter_sample, settle, Attempt, Ran};
 use super::summary::Chain;
 use super::{Shared, WorkerError};
 use crate::class::Class;
-use crate::dispatch::{DispatchError, Interrupt, JobRef};
+use crate::dispatch::{DispatchError, Interrupt};
 use crate::model::{Decision, IncidentFacts, Job, Next};
-use crate::policy::{check_contract, route_allowed, Load, Payload};
 use crate::retry::{decide, AttemptFacts};
 
 /// Runs a claimed job and, as long as each settlement claims the slot's next
@@ -66,42 +64,7 @@ async fn run_job(
         )
         .await;
     };
-    let kind = config.kinds.get(&job.kind);
-    let lane = config.lanes.get(&job.lane);
-    let mut req = route.request(Some(job.prompt.clone().into_bytes()));
-    req.job = Some(JobRef {
-        id: job.id.clone(),
-        attempt: job.attempts,
-    });
-    req.gate = kind
-        .map(|k| {
-            check_contract(
-                k,
-                &Payload {
-                    prompt: job.prompt.as_bytes(),
-                    fields: &job.fields,
-                },
-            )
-        })
-        .transpose()
-        .err()
-        .or_else(|| route_allowed(kind, route, lane, Some(&job.fields), Load::default()).err());
-    if let Some(ms) = job.timeout_ms {
-        req.timeout = Some(Duration::from_millis(ms));
-    }
-    if job.diagnostics {
-        req.diagnostics = true;
-        req.tail_bytes = 64 * 1024;
-        // Before a `--` separator: after it they would be prompt text.
-        crate::dispatch::prompt_arg::insert_options(
-            &mut req.args,
-            route.profile.verbose_args.iter().map(|s| s.to_string()),
-        );
-    }
-    req.rules = route.rules.clone().map(Arc::new);
-    // Stopped at 2/3 of a lease when renewals fail, the agent must be dead
-    // before the lease ends: cap the SIGTERM → SIGKILL grace at lease/6.
-    req.kill_grace = req.kill_grace.min(config.queue.lease / 6);
+    let req = crate::plan::job_request(config, route, &job);
     let timeout = req.timeout;
     let finished = match shared.dispatcher.dispatch_unrecorded(req, interrupt).await {
         Ok(finished) => finished,

@@ -13,42 +13,10 @@ use super::held::Held;
 use super::outage::Outage;
 use super::summary::WorkerSummary;
 use super::types::{Shared, Worker, WorkerError, WorkerOptions};
-use crate::config::{Config, Route};
+use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::os::host_name;
 use crate::preflight::Preflight;
-
-/// The routes a worker of `options` runs, each in its worker kind's context.
-pub(super) fn lane_routes(
-    config: &Config,
-    options: &WorkerOptions,
-) -> Result<Vec<Route>, WorkerError> {
-    let routes: Vec<Route> = match config.lanes.get(&options.lane) {
-        Some(l) if !l.routes.is_empty() => l
-            .routes
-            .iter()
-            .filter_map(|r| config.routes.get(r).cloned())
-            .collect(),
-        _ => config.routes.values().cloned().collect(),
-    };
-    // A configured worker kind gives every route its context (environment,
-    // user); a user that does not exist refuses the worker.
-    let routes: Vec<Route> = match config.workers.get(&options.kind) {
-        Some(kind) => routes
-            .iter()
-            .map(|r| kind.apply(r))
-            .collect::<Result<_, _>>()?,
-        None => routes,
-    };
-    if routes.is_empty() {
-        return Err(WorkerError::Lane(format!(
-            "lane '{}' has no routes to run: define routes in {}",
-            options.lane,
-            config.path.display()
-        )));
-    }
-    Ok(routes)
-}
 
 /// Runs a worker until it is stopped (or, with `drain`, until the lane is empty).
 pub async fn run_worker(
@@ -57,7 +25,7 @@ pub async fn run_worker(
     options: WorkerOptions,
     stop: watch::Receiver<bool>,
 ) -> Result<WorkerSummary, WorkerError> {
-    let routes = lane_routes(&config, &options)?;
+    let routes = crate::plan::worker_routes(&config, &options.lane, &options.kind)?;
     let host = host_name();
     let owner = format!(
         "{}@{host}:{}:{}",

@@ -44,9 +44,10 @@ pub enum WorkerError {
     /// The lane cannot run anything.
     #[error("{0}")]
     Lane(String),
-    /// The worker kind names a user that does not exist: no agent runs.
+    /// The lane or the worker kind cannot be planned (an unknown lane, no
+    /// routes, a user that does not exist): no agent runs.
     #[error(transparent)]
-    UnknownUser(#[from] crate::config::UnknownUser),
+    Plan(#[from] crate::plan::PlanError),
 }
 
 impl WorkerError {
