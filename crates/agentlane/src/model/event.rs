@@ -232,7 +232,10 @@ pub struct Check {
 pub struct PreflightChecked {
     /// The route.
     pub route: String,
-    /// The job kind `route_allowed` was judged for, if any.
+    /// The job kind `route_allowed` was judged for, if any. Stored as
+    /// `job_kind`: `kind` is the event's own tag (events written before
+    /// this name carry the key twice and do not read back as an `Event`).
+    #[serde(rename = "job_kind", alias = "kind")]
     pub kind: Option<String>,
     /// The host the check ran on.
     pub host: String,
@@ -265,5 +268,48 @@ impl PreflightChecked {
     /// All three booleans are true.
     pub fn passed(&self) -> bool {
         self.cli_resolves && self.cli_ready && self.route_allowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The job kind must not collide with the event's `kind` tag: a stored
+    /// `preflight_checked` reads back as the event it was written from.
+    #[test]
+    fn a_preflight_event_with_a_job_kind_reads_back_whole() {
+        let checked = PreflightChecked {
+            route: "codex-default".into(),
+            kind: Some("fix".into()),
+            host: "h".into(),
+            cli_resolves: true,
+            cli_ready: false,
+            route_allowed: true,
+            classifier: Some(Class::AuthUnavailable),
+            repair_hint: Some("log in".into()),
+            evidence: Some("Not logged in".into()),
+            cli_path: None,
+            env_fingerprint: "env-1".into(),
+            checks: Vec::new(),
+            probe_dispatches: Vec::new(),
+            cached: false,
+        };
+        let event = Event::PreflightChecked(checked);
+        let body = serde_json::to_string(&event).unwrap();
+        assert_eq!(body.matches("\"kind\"").count(), 1, "{body}");
+        let back: Event = serde_json::from_str(&body).unwrap();
+        assert_eq!(back, event);
+        // Standalone, the old name still reads.
+        let old: PreflightChecked = serde_json::from_str(
+            &serde_json::to_string(&match &event {
+                Event::PreflightChecked(p) => p,
+                _ => unreachable!(),
+            })
+            .unwrap()
+            .replace("\"job_kind\"", "\"kind\""),
+        )
+        .unwrap();
+        assert_eq!(old.kind.as_deref(), Some("fix"));
     }
 }
