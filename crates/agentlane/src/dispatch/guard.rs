@@ -280,8 +280,8 @@ mod tests {
         guard.forget("33333333-3333-7333-8333-333333333333");
         drop(guard); // the last write end: the guard sees end-of-file
         dies(&mut watched, "a watched group");
-        // Found by its marker in /proc: Linux only (os::guard::kill_carrying).
-        if cfg!(target_os = "linux") {
+        // Found by its marker in /proc: Linux only.
+        if os::guard::FINDS_MARKED {
             dies(&mut armed, "an armed dispatch's process");
         } else {
             let _ = armed.kill();

@@ -16,8 +16,6 @@ use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
 pub use crate::os::{become_subreaper, cmdline, pipe_holders, scan, scan_since, ProcInfo};
-#[cfg(target_os = "linux")]
-pub use crate::os::{newer_than, parse_stat};
 
 /// The variable that marks a dispatch's descendants.
 pub const MARKER_VAR: &str = "AGENTLANE_DISPATCH_ID";

@@ -128,6 +128,10 @@ pub mod guard {
         imp::guard_set_name();
     }
 
+    /// Whether [`kill_carrying`] can find processes by their environment
+    /// (Linux): else only registered process groups die with the dispatcher.
+    pub const FINDS_MARKED: bool = imp::GUARD_FINDS_MARKED;
+
     /// This thread's errno.
     pub fn errno() -> i32 {
         imp::errno()
