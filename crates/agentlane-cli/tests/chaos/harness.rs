@@ -3,6 +3,7 @@
 //! psql, and polling with a deadline.
 
 use std::os::unix::fs::PermissionsExt;
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -299,7 +300,9 @@ impl Lab {
             cmd.arg("--drain");
         }
         // A test process that dies (killed, not unwound) takes its workers
-        // along. SAFETY: only prctl between fork and exec.
+        // along (Linux: a parent-death signal; elsewhere they outlive it).
+        // SAFETY: only prctl between fork and exec.
+        #[cfg(target_os = "linux")]
         unsafe {
             cmd.pre_exec(|| {
                 if libc::prctl(

@@ -35,9 +35,17 @@
 //! guard stopped by hand (SIGSTOP) holds up launches once its pipe is full
 //! (about 8,000 registrations); a guard killed by hand is reported once,
 //! and agents then run unguarded.
+//!
+//! The system calls that differ by OS are in `crate::os::guard`. Off Linux
+//! there is no /proc to search, so the guard kills the registered process
+//! groups only: a process that left its group (setsid), or an agent whose
+//! dispatcher died between its spawn and the registration of its group,
+//! survives the dispatcher.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
+
+use crate::os;
 
 /// How many dispatches the guard can hold at once (about 240 KiB of its stack).
 const CAPACITY: usize = 4096;
@@ -123,13 +131,7 @@ impl Guard {
 }
 
 fn spawn_guard() -> std::io::Result<Guard> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 fills the two descriptors of a new pipe.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned here.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read, write) = os::cloexec_pipe()?;
     // SAFETY: the child only makes async-signal-safe system calls (see
     // guard_main) and never returns.
     let pid = unsafe { libc::fork() };
@@ -162,21 +164,11 @@ unsafe fn guard_main(read: RawFd, write: RawFd) -> ! {
         _ => libc::_exit(0),
     }
     libc::setsid();
-    for sig in 1..libc::SIGRTMAX() {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-    }
+    os::guard::ignore_signals();
     // Hold nothing but the pipe: no terminal, no sockets, no other pipes.
     let _ = libc::dup2(read, 0);
-    libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32);
-    libc::prctl(
-        libc::PR_SET_NAME,
-        c"agentlane-guard".as_ptr() as libc::c_ulong,
-        0,
-        0,
-        0,
-    );
+    os::guard::close_from_1();
+    os::guard::set_name();
     let mut held = [(0i32, [0u8; MARKER]); CAPACITY];
     let mut len = 0usize;
     let mut buf = [0u8; 4096];
@@ -186,7 +178,7 @@ unsafe fn guard_main(read: RawFd, write: RawFd) -> ! {
             break;
         }
         if n < 0 {
-            if *libc::__errno_location() == libc::EINTR {
+            if os::guard::errno() == libc::EINTR {
                 continue;
             }
             break;
@@ -222,7 +214,7 @@ unsafe fn guard_main(read: RawFd, write: RawFd) -> ! {
 
 /// SIGKILLs every process whose environment carries `marker` (and the group
 /// of each, where it leads one). Async-signal-safe: raw system calls and
-/// stack buffers only.
+/// stack buffers only. Linux only in effect: see `os::guard::kill_carrying`.
 unsafe fn kill_marked(marker: &[u8; MARKER]) {
     let m = marker.iter().position(|&b| b == 0).unwrap_or(MARKER);
     if m == 0 {
@@ -233,92 +225,16 @@ unsafe fn kill_marked(marker: &[u8; MARKER]) {
     let len = 1 + MARKER_PREFIX.len() + m + 1;
     needle[1..1 + MARKER_PREFIX.len()].copy_from_slice(MARKER_PREFIX);
     needle[1 + MARKER_PREFIX.len()..len - 1].copy_from_slice(&marker[..m]);
-    let needle = &needle[..len];
-    let dir = libc::open(c"/proc".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
-    if dir < 0 {
-        return;
-    }
-    let mut entries = [0u8; 8192];
-    loop {
-        let n = libc::syscall(
-            libc::SYS_getdents64,
-            dir,
-            entries.as_mut_ptr(),
-            entries.len(),
-        );
-        if n <= 0 {
-            break;
-        }
-        let mut off = 0usize;
-        while off < n as usize {
-            // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
-            let reclen = u16::from_ne_bytes([entries[off + 16], entries[off + 17]]) as usize;
-            let name = &entries[off + 19..off + reclen];
-            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-            if let Some(pid) = parse_pid(name) {
-                if environ_contains(name, needle) {
-                    libc::kill(-pid, libc::SIGKILL);
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            off += reclen;
-        }
-    }
-    libc::close(dir);
-}
-
-fn parse_pid(name: &[u8]) -> Option<i32> {
-    if name.is_empty() || name.len() > 9 || !name.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(name.iter().fold(0i32, |n, d| n * 10 + i32::from(d - b'0')))
-}
-
-/// Whether /proc/`pid`/environ holds `needle` (which starts and ends with a
-/// NUL: the start of the file counts as one). Reads in chunks, keeping the
-/// tail of each so a match across two reads is found.
-unsafe fn environ_contains(pid: &[u8], needle: &[u8]) -> bool {
-    let mut path = [0u8; 32];
-    let parts: [&[u8]; 3] = [b"/proc/", pid, b"/environ\0"];
-    let mut at = 0;
-    for part in parts {
-        path[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
-    }
-    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY);
-    if fd < 0 {
-        return false;
-    }
-    let mut window = [0u8; 4096 + 128];
-    let mut carry = 1; // the virtual NUL before the first variable
-    let mut found = false;
-    loop {
-        let n = libc::read(fd, window[carry..].as_mut_ptr().cast(), 4096);
-        if n <= 0 {
-            break;
-        }
-        let total = carry + n as usize;
-        if window[..total].windows(needle.len()).any(|w| w == needle) {
-            found = true;
-            break;
-        }
-        let keep = (needle.len() - 1).min(total);
-        window.copy_within(total - keep..total, 0);
-        carry = keep;
-    }
-    libc::close(fd);
-    found
+    os::guard::kill_carrying(&needle[..len]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn alive(pid: i32) -> bool {
-        // A zombie is dead for our purpose: read its state.
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false)
+    fn alive(child: &mut std::process::Child) -> bool {
+        // A zombie is dead for our purpose: try_wait reaps it.
+        child.try_wait().expect("try_wait").is_none()
     }
 
     fn sleeper(marker: &str) -> std::process::Child {
@@ -364,11 +280,14 @@ mod tests {
         guard.forget("33333333-3333-7333-8333-333333333333");
         drop(guard); // the last write end: the guard sees end-of-file
         dies(&mut watched, "a watched group");
-        dies(&mut armed, "an armed dispatch's process");
-        assert!(
-            alive(forgotten.id() as i32),
-            "a forgotten dispatch was killed"
-        );
+        // Found by its marker in /proc: Linux only.
+        if os::guard::FINDS_MARKED {
+            dies(&mut armed, "an armed dispatch's process");
+        } else {
+            let _ = armed.kill();
+            let _ = armed.wait();
+        }
+        assert!(alive(&mut forgotten), "a forgotten dispatch was killed");
         forgotten.kill().expect("kill");
         forgotten.wait().expect("wait");
     }

@@ -79,14 +79,6 @@ fn artifact_dir(dir: &Path) -> Result<(), LaunchError> {
     })
 }
 
-/// Enlarges a pipe's buffer so a fast writer makes fewer, larger writes.
-fn widen_pipe(fd: std::os::fd::RawFd) {
-    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe fd we own; failure is harmless.
-    unsafe {
-        libc::fcntl(fd, libc::F_SETPIPE_SZ, 1024 * 1024);
-    }
-}
-
 fn spawn_failure(err: &std::io::Error, ready: &Ready, program: &str) -> Option<Classification> {
     let path = ready.resolved.path.display();
     let (class, rule, evidence, hint) = match err.raw_os_error()? {
@@ -229,8 +221,8 @@ pub(super) fn launch(
         child.stdout.take().expect("stdout is piped"),
         child.stderr.take().expect("stderr is piped"),
     );
-    widen_pipe(stdout.as_raw_fd());
-    widen_pipe(stderr.as_raw_fd());
+    crate::os::widen_pipe(stdout.as_raw_fd());
+    crate::os::widen_pipe(stderr.as_raw_fd());
     let pipe_inodes = [stdout.as_raw_fd(), stderr.as_raw_fd()]
         .into_iter()
         .filter_map(pipe_inode)

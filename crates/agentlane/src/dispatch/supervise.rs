@@ -282,8 +282,9 @@ pub(super) async fn supervise(
 
     // Whatever outlived the agent without holding its pipes is leaked too.
     if !proctree::nothing_left(pid) {
-        // One read of /proc answers both questions: what is left alive, and
-        // which adopted orphans are zombies to reap.
+        // One read of the process table (/proc on Linux) answers both
+        // questions: what is left alive, and which adopted orphans are
+        // zombies to reap.
         let procs = proctree::scan_since(pid, started.elapsed());
         let survivors: Vec<ProcInfo> =
             proctree::dispatch_processes(&procs, pid, &marker, &tree.others())
