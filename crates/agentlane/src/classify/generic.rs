@@ -86,7 +86,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.interpreter_missing",
         Class::InterpreterMissing,
-        r#"(?i)(?:^|/|\b)env: ['‘"]?(?:node|nodejs|python[\d.]*|bun|deno|ruby|perl)['’"]?: No such file or directory"#,
+        r#"(?i)(?:^|/|\b)env: ['‘"]?(?:node|nodejs|python[\d.]*|bun|deno|ruby|perl)['’"]?: No such file or directory|^(?:node|nodejs|python[\d.]*|bun|deno): No such file or directory$"#,
     ),
     sig(
         "generic.bad_interpreter",
@@ -104,9 +104,14 @@ pub const SIGNALS: &[Signal] = &[
         r"(?i)requires? Node(?:\.js)?\s*(?:version\s*)?(?:>=?\s*|v)?\d+|Node(?:\.js)? \d+\+? is required|please upgrade (?:your )?Node|EBADENGINE|Unsupported engine|(?:ReadableStream|fetch|structuredClone|AbortController|TextDecoderStream|WebSocket|File|Blob) is not defined|Node(?:\.js)? (?:version )?v?\d+(?:\.\d+)* (?:or|and) (?:higher|newer|later) is required|does not provide an export named|SyntaxError: Unexpected token '(?:\{|\?|\.|\?\?=|\|\|=|&&=)'|requires (?:a different )?Python|Python 3\.\d+ or (?:later|newer|higher) is required|No Python at '|Node(?:\.js)? (?:version )?v?[\d.]+ is not supported|unsupported Node|\.(?:replaceAll|at|findLast|toSorted|hasOwn) is not a function",
     ),
     sig(
+        "generic.sandbox_cwd",
+        Class::SandboxOrPolicyBlock,
+        r"(?i)(?:getcwd|retrieving current directory|read current working directory)[^\n]{0,80}operation not permitted|operation not permitted: \S*shell-snapshots",
+    ),
+    sig(
         "generic.cwd_shell_enoent",
         Class::CwdMissing,
-        r"\bspawn(?:Sync)? (?:/usr)?/bin/(?:ba|z|da)?sh ENOENT|\bspawn(?:Sync)? (?:ba|z)?sh ENOENT|The directory name is invalid|Unable to read current working directory",
+        r"\bspawn(?:Sync)? (?:/usr)?/bin/(?:ba|z|da)?sh ENOENT|\bspawn(?:Sync)? (?:ba|z)?sh ENOENT|\bENOENT\b[^\n]{0,60}\bposix_spawn '?(?:/usr)?/bin/(?:ba|z|da)?sh\b|The directory name is invalid|Unable to read current working directory",
     ),
     sig(
         "generic.spawn_enoent",
@@ -116,7 +121,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.command_not_found",
         Class::CliMissing,
-        r#"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b|not found in (?:the )?PATH|is not recognized as the name of a cmdlet|Cannot run program "[^"]+"[^\n]*error=2|FileNotFoundError: \[WinError 2\]|[Ee]xecutable not found at '|The system cannot find the file specified|(?i:could not find (?:the )?[\w-]+ (?:CLI|executable|binary))|(?i:\bCLI (?:is )?not (?:found|installed))|(?i:\b(?:claude|codex|gemini|qwen|aider|opencode)(?: code)?(?: CLI)?(?: binary| executable| command)? (?:is )?not (?:found|installed))|could not determine executable to run|npm (?:ERR!|error) 404|^(?:ba|z|da)?sh: (?:line \d+: )?/\S+: No such file or directory$"#,
+        r#"(?i): (?:command )?not found$|: command not found\b|\bcommand not found: \S+|is not recognized as an internal or external command|executable file not found in \$PATH|^env: '[^']+': No such file or directory$|FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.-]+'$|\bwhich: no \S+ in\b|not found in (?:the )?PATH|is not recognized as the name of a cmdlet|Cannot run program "[^"]+"[^\n]*error=2|FileNotFoundError: \[WinError 2\]|\b[Ee]xecutable not found\b|CommandNotFoundException|\bnative binary not found\b|(?i:could not find [\w ]{0,30} command)|\bprogram not found\b|(?i:(?:exit(?:ed)?(?: with)?|exit code|code)\s*(?:code\s*)?127\b)|The system cannot find the file specified|(?i:could not find (?:the )?[\w-]+ (?:CLI|executable|binary))|(?i:\bCLI (?:is )?not (?:found|installed))|(?i:\b(?:claude|codex|gemini|qwen|aider|opencode)(?: code)?(?: CLI)?(?: binary| executable| command)? (?:is )?not (?:found|installed))|could not determine executable to run|npm (?:ERR!|error) 404|^(?:ba|z|da)?sh: (?:line \d+: )?/\S+: No such file or directory$"#,
     ),
     sig(
         "generic.module_missing",
@@ -132,12 +137,12 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.not_executable",
         Class::CliNotExecutable,
-        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied|\bspawn (?:\S+ )?(?:EPERM|EINVAL|EFTYPE)\b|fork/exec \S+: permission denied|is not (?:an )?executable|Bad CPU type in executable|GLIBC_[\d.]+. not found|error while loading shared libraries|wrong ELF class",
+        r"(?i)cannot execute binary file|Exec format error|\bENOEXEC\b|\bspawn\s+\S+\s+EACCES\b|\bEACCES\b[^\n]{0,30}\bspawn\b|cannot execute: Permission denied|\bspawn (?:\S+ )?(?:EPERM|EINVAL|EFTYPE)\b|fork/exec \S+: permission denied|is not (?:an )?executable|Bad CPU type in executable|GLIBC_[\d.]+. not found|error while loading shared libraries|wrong ELF class|^(?:ba|z|da|k|fi)?sh: permission denied: \S+$",
     ),
     sig(
         "generic.cwd_missing",
         Class::CwdMissing,
-        r"(?i)\b(?:chdir|uv_cwd|working[ _-]directory|cwd|current directory)\b[^\n]{0,160}(?:ENOENT|no such file|does not exist|doesn't exist|not found|ENOTDIR|not a directory)|(?:ENOENT|no such file or directory)[^\n]{0,40}\b(?:chdir|uv_cwd)\b|\bgetcwd\b",
+        r"(?i)\b(?:chdir|uv_cwd|working[ _-]directory|cwd|current directory)\b[^\n]{0,160}(?:ENOENT|no such file|does not exist|doesn't exist|not found|ENOTDIR|not a directory)|(?:ENOENT|no such file or directory)[^\n]{0,40}\b(?:chdir|uv_cwd)\b|\bgetcwd\b|\buv_cwd\b",
     ),
     // --- a crash relayed as text: the process died by a signal ---
     sig(
@@ -155,7 +160,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.quota_per_day",
         Class::QuotaExhausted,
-        r"(?i)(?:quota|limit|requests?)[^\n]{0,120}\bper[-_ ]?day\b|\bdaily (?:[\w.-]+ )?(?:quota|limit|request limit)|reached your daily",
+        r"(?i)(?:quota|limit|requests?)[^\n]{0,120}\bper[-_ ]?day\b|\bdaily (?:[\w.-]+ )?(?:quota|limit|request limit)|reached your daily|\blimit_rpd\b|\bRPD\b|RequestsPerDay|PerDay(?:Per|\b)",
     ),
     sig(
         "generic.rate_per_minute",
@@ -163,16 +168,33 @@ pub const SIGNALS: &[Signal] = &[
         r"(?i)per[-_ ]?(?:minute|second)|requests per min|tokens per min|\b(?:RPM|TPM)\b",
     ),
     sig(
+        "generic.quota_zero",
+        Class::QuotaExhausted,
+        r"(?i)\blimit: 0\b",
+    ),
+    sig(
+        "generic.retry_in_seconds",
+        Class::RateLimited,
+        r"(?i)\bretry (?:in|after) \d+(?:\.\d+)?\s*(?:s|secs?|seconds)\b",
+    ),
+    sig(
         "generic.quota_exceeded",
         Class::QuotaExhausted,
-        r"(?i)insufficient[_ ]quota|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)|good standing|\bArrearage\b|overdue[-_ ]payment|\bfree[ _-]tier\b[^\n]{0,60}(?:limit|quota|exceeded)|balance is insufficient|insufficient account balance|\d+-hour limit|(?:session|weekly|monthly) limit (?:reached|hit)|subscription (?:has )?expired|no active subscription|exceeded (?:the |your )?(?:daily|monthly|weekly|token|request) (?:limit|quota)",
+        r"(?i)insufficient[_ ]quota|\bextra usage\b|exceeded your (?:current )?quota|\bquota (?:exceeded|exhausted|reached|has been (?:exceeded|reached))|usage[_ ]limit|hit your (?:usage )?limit|credit balance|out of (?:credits|quota)|insufficient (?:credits|balance|funds)|\bbilling\b|payment required|\bspend(?:ing)?[ _](?:cap|limit)|(?:monthly|weekly) (?:limit|quota)|plan(?:'s)? limit|usage_limit_reached|billing_not_active|no credits|exceeded (?:your|the) (?:plan|free)|good standing|\bArrearage\b|overdue[-_ ]payment|\bfree[ _-]tier\b[^\n]{0,60}(?:limit|quota|exceeded)|balance is insufficient|insufficient account balance|\d+-hour limit|(?:session|weekly|monthly) limit (?:reached|hit)|subscription (?:has )?expired|no active subscription|exceeded (?:the |your )?(?:daily|monthly|weekly|token|request) (?:limit|quota)",
     ),
     sig("generic.http_402", Class::QuotaExhausted, status!("402")),
+    // --- an MCP server that failed is its configuration's problem, even when
+    // the failure it relays is a network one ---
+    sig(
+        "generic.mcp_server",
+        Class::ConfigInvalid,
+        r"(?i)\bMCP ERROR\b|Error during discovery for (?:MCP )?server|MCP server[^\n]{0,60}(?:failed|error|could not|couldn't)|failed to (?:start|connect to) (?:the )?MCP",
+    ),
     // --- the provider's side failing, even where a connection word appears ---
     sig(
         "generic.upstream_failure",
         Class::TransientIo,
-        r"(?i)upstream connect error|disconnect/reset before headers|due to system capacity|ModelServing(?:Unknown)?Error|stream ended (?:without|with an invalid)|invalid chunk|missing finish reason",
+        r"(?i)MODEL_CAPACITY_EXHAUSTED|no capacity available|overloaded_error|upstream connect error|disconnect/reset before headers|due to system capacity|ModelServing(?:Unknown)?Error|stream ended (?:without|with an invalid)|error decoding response body|network error: error decoding|invalid chunk|missing finish reason",
     ),
     // --- the network: DNS, refused, TLS, proxy ---
     sig(
@@ -183,7 +205,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.connection_refused",
         Class::NetworkUnavailable,
-        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|Failed to fetch|socket disconnected before secure TLS|ERR_SOCKET_CONNECTION_TIMEOUT|UND_ERR_CONNECT|request to \S+ failed, reason: \S|\bConnection failed: |(?:unable to|could not|cannot|can't) reach|DNS (?:lookup|resolution) fail",
+        r"(?i)\bECONNREFUSED\b|Connection refused|\bENETUNREACH\b|\bEHOSTUNREACH\b|Network is unreachable|No route to host|connect ETIMEDOUT|connection timed out|Unable to connect|Could not connect to|fetch failed|\bConnection error\b|ConnectError|error sending request|network error|NetworkError|ERR_NETWORK|offline|network issue|\bETIMEDOUT\b|ConnectMultiple|actively refused|No connection could be made|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|dial tcp|i/o timeout|Failed to establish a new connection|Max retries exceeded with url|NewConnectionError|ConnectTimeout|Host is unreachable|ERR_CONNECTION_REFUSED|ERR_NAME_NOT_RESOLVED|Cannot connect to host|ClientConnectorError|TypeError: Failed to fetch|Failed to fetch$|(?-i:Failed to connect to)|socket disconnected before secure TLS|ERR_SOCKET_CONNECTION_TIMEOUT|UND_ERR_CONNECT|request to \S+ failed, reason: \S|\bConnection failed: |(?:unable to|could not|cannot|can't) reach|DNS (?:lookup|resolution) fail",
     ),
     sig(
         "generic.tls",
@@ -199,7 +221,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.auth",
         Class::AuthUnavailable,
-        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b|please set (?:the |your )?\w*API_KEY|\b\w+_API_KEY\b[^\n]{0,30}(?:not set|missing|required|is empty)|session (?:has )?expired|not authenticated|unauthenticated|please (?:log ?in|sign in|authenticate)|account (?:has been )?(?:disabled|suspended|deactivated)|Missing environment variable: `\w*(?:KEY|TOKEN)\w*`|Error authenticating|Failed to login|FatalAuthenticationError",
+        r"(?i)\bunauthori[sz]ed\b|authentication[_ ](?:error|failed|required)|AuthenticationError|invalid[_ -]?(?:x-)?api[_ -]?key|incorrect api key|api[_ ]key[^\n]{0,40}(?:not valid|invalid|missing|not set|not found|expired|required|revoked)|(?:no|missing) api[_ ]key|API_KEY_INVALID|invalid_api_key|not logged in|please (?:run )?/?login|log ?in (?:again|required)|login required|re-?authenticate|invalid (?:access |bearer |auth(?:entication)? )?token|token (?:has )?expired|expired token|invalid_grant|invalid_client|PERMISSION_DENIED|PermissionDeniedError|permission_error|credentials? (?:not found|missing|expired|invalid|are invalid)|could not (?:load|find) (?:default )?credentials|no credentials|OAuth[^\n]{0,40}(?:expired|invalid|failed|revoked|error)|OAuth error|refresh[_ ]token|token refresh|REFRESH_FAILED|could not resolve authentication|authentication method|authentication did not complete|not (?:yet )?authorized|invalid (?:authentication )?credentials|missing auth(?:entication|orization)? header|did(?:n't| not) provide an api key|could not be found in the keychain|\bAccessDenied\b|please set (?:the |your )?\w*API_KEY|\b\w+_API_KEY\b[^\n]{0,30}(?:not set|missing|required|is empty)|session (?:has )?expired|not authenticated|unauthenticated|please (?:log ?in|sign in|authenticate)|account (?:has been )?(?:disabled|suspended|deactivated)|Missing environment variable: `\w*(?:KEY|TOKEN)\w*`|Error authenticating|Failed to login|FatalAuthenticationError|\bUser not found\b",
     ),
     sig("generic.http_401", Class::AuthUnavailable, status!("401")),
     sig("generic.http_403", Class::AuthUnavailable, status!("403")),
@@ -217,7 +239,14 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.config_parse",
         Class::ConfigInvalid,
-        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError|ConfigInvalid|ProviderInitError|\bconfig(?:uration)? file\b[^\n]{0,200}\b(?:is invalid|invalid|error|doesn't|does not|couldn't|could not|failed|malformed|not valid)|(?:couldn't|could not|can't|cannot|unable to|failed to) parse|not a valid JSON|Unrecognized (?:keys|fields)|Invalid Settings|invalid [\w ]{0,20}settings|does not adhere to|unknown provider|\bagent \S+ not found|BadRequestError|ZodError|Expected \w+, received \w+|must be one of|provider (?:not found|not configured)|ProviderNotFound|JSON\.parse|Invalid JSON|Invalid URL|ERR_INVALID_URL|invalid base[_ ]?url|FatalConfigError",
+        r"(?i)TOML parse error|toml::de|invalid TOML|JSONDecodeError|Unexpected token[^\n]{0,40}JSON|is not valid JSON|Expected property name|Unexpected end of JSON|yaml(?:: line|error)|ScannerError|ParserError|unknown field `|missing field `|invalid type: |unknown variant `|at line \d+ column \d+|Invalid configuration|invalid config|config(?:uration)?(?: file)? (?:is )?invalid|failed to (?:load|parse|read) (?:the )?(?:config|settings)|error (?:loading|parsing|reading) (?:the )?(?:config|settings)|config\.toml[^\n]{0,40}(?:error|invalid)|MCP[^\n]{0,60}(?:invalid|failed to (?:start|load|parse)|config(?:uration)? error)|invalid value for|ValidationError|ConfigInvalid|ProviderInitError|\bconfig(?:uration)? file\b[^\n]{0,200}\b(?:is invalid|invalid|error|doesn't|does not|couldn't|could not|failed|malformed|not valid)|(?:couldn't|could not|can't|cannot|unable to|failed to) parse|not a valid JSON|Unrecognized (?:keys|fields)|Invalid Settings|invalid [\w ]{0,20}settings|does not adhere to|Extra inputs are not permitted|unknown provider|\bagent \S+ not found|ZodError|Expected \w+, received \w+|must be one of|provider (?:not found|not configured)|ProviderNotFound|JSON\.parse|Invalid JSON|Invalid URL|ERR_INVALID_URL|invalid base[_ ]?url|FatalConfigError|\.(?:toml|jsonc?|ya?ml):\d+:\d+",
+    ),
+    // --- the prompt's content refused by the provider's filter: the same
+    // prompt is refused again (a 400 that names no cause is no signal) ---
+    sig(
+        "generic.content_refused",
+        Class::PayloadInvalid,
+        r"(?i)\bcontent_filter\b|DataInspectionFailed|inappropriate content|considered high risk|content (?:management )?policy|output tokens? (?:limit|maximum)|maximum allowed number of (?:output )?tokens|max_tokens: \d+ > \d+",
     ),
     // --- throttling without a quota word ---
     sig(
@@ -230,7 +259,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.sandbox",
         Class::SandboxOrPolicyBlock,
-        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)|auto-?rejecting|permission requested|seatbelt|permission to use \S+ (?:was |has been )?denied|permission was denied|denied permission|tool use (?:was )?(?:denied|rejected)|(?:folder|directory|workspace) is not trusted|blocked by (?:a |the )?(?:\w+ )?hook|unsupported_country|not available in your (?:country|region)|location is not supported",
+        r"(?i)\b(?:bwrap|bubblewrap|seccomp|landlock|sandbox-exec|apparmor)\b|sandbox[^\n]{0,40}(?:denied|blocked|violation|error|failed|not permitted|refused)|(?:blocked|denied|not allowed|rejected|prohibited) by (?:the )?(?:sandbox|policy|approval|administrator|organization|your organization)|approval (?:policy|required|denied)|requires? approval|untrusted (?:folder|workspace|directory)|not (?:inside )?a trusted (?:folder|directory|workspace)|trust (?:this|the) (?:folder|directory|workspace)|\bnot allowed to (?:run|execute|write|access)|auto-?rejecting|permission requested|seatbelt|permission to use \S+ (?:was |has been )?denied|permission was denied|denied permission|tool use (?:was )?(?:denied|rejected)|(?:access|permission) (?:was )?rejected|rejected (?:the )?permission|(?:folder|directory|workspace) is not trusted|blocked by (?:a |the )?(?:\w+ )?hook|violat\w* (?:our |the )?(?:usage|content|acceptable use) polic|unsupported_country|not available in your (?:country|region)|location is not supported",
     ),
     sig(
         "generic.permission_denied_path",
@@ -253,7 +282,7 @@ pub const SIGNALS: &[Signal] = &[
     sig(
         "generic.timeout",
         Class::Timeout,
-        r"(?i)(?:CLI|command|process|exec|agent|task|job|run|turn)\b[^\n]{0,60}(?:timed out|deadline)|operation was canceled|\btimed out after \d+",
+        r"(?i)(?:CLI|command|process|exec|agent|task|job|run|turn)\b[^\n]{0,60}(?:timed out|deadline)|operation was canceled|operation was aborted|\btimed out after \d+",
     ),
     sig(
         "generic.io_error",
@@ -279,6 +308,8 @@ struct Compiled {
     set: RegexSet,
     missing_path: Regex,
     warning: Regex,
+    advice: Regex,
+    usage_row: Regex,
 }
 
 #[allow(
@@ -302,6 +333,17 @@ fn compiled() -> &'static Compiled {
         // warns about bubblewrap on every run).
         warning: Regex::new(r"(?i)^(?:\S*\d\S*\s+)?\[?(?:warn|warning)\]?(?::|\s|$)")
             .expect("warning pattern compiles"),
+        // A header after which a CLI lists things to try ("Check your
+        // config.toml for invalid settings"): advice, not the failure.
+        advice: Regex::new(
+            r"(?i)^(?:some )?things to try:?$|^suggestions?:$|^possible (?:fixes|solutions):?$|^troubleshooting(?: tips)?:?$",
+        )
+        .expect("advice pattern compiles"),
+        // A row of a usage text: a word (a subcommand, an option's value)
+        // then a column gap then its description. Not a quoted or
+        // bracketed line (a pretty-printed body, an indented message).
+        usage_row: Regex::new(r"^[A-Za-z][\w.:-]*(?:,? [\w.<>\[\]|-]+)?\s{3,}\S")
+            .expect("usage-row pattern compiles"),
     })
 }
 
@@ -323,8 +365,30 @@ impl<'a> Lines<'a> {
     fn of(source: Source, text: &'a str, keep_last: usize) -> Lines<'a> {
         let mut lines = Vec::new();
         let mut in_traceback = false;
+        // After an advice header: skipping blank lines, then its block.
+        let mut advice: Option<bool> = None;
         for line in text.lines() {
             let trimmed = line.trim_start();
+            match advice {
+                Some(in_block) if trimmed.is_empty() => {
+                    if in_block {
+                        advice = None;
+                    }
+                    continue;
+                }
+                Some(_) => {
+                    advice = Some(true);
+                    continue;
+                }
+                None if compiled()
+                    .advice
+                    .is_match(normalize::strip_ansi(trimmed).as_ref().trim_end()) =>
+                {
+                    advice = Some(false);
+                    continue;
+                }
+                None => {}
+            }
             if trimmed.starts_with("Traceback (most recent call last)") {
                 in_traceback = true;
                 continue;
@@ -349,7 +413,7 @@ impl<'a> Lines<'a> {
                 && (trimmed.starts_with("at ")
                     || trimmed.starts_with('^')
                     || trimmed.starts_with('-')
-                    || trimmed.trim_end().contains("   "))
+                    || compiled().usage_row.is_match(trimmed.trim_end()))
             {
                 continue;
             }

@@ -141,13 +141,29 @@ pub fn classify<'r>(
             .first_match(observed, &text)
             .filter(|m| !observed.timed_out || names_a_cause(m.rule.class))
             .map(|m| {
-                (
-                    m.rule.class,
-                    m.rule.layer,
-                    m.rule.id.clone(),
-                    Some(m.evidence),
-                    m.rule.hint.clone(),
-                )
+                // A wording that relays a cause (`stream disconnected before
+                // completion: You exceeded your current quota`) yields to the
+                // generic layer when it names another class in the output.
+                let relayed = (m.rule.relays_cause && failed)
+                    .then(|| generic::detect(&text, ctx.cwd, observed.exit_code))
+                    .flatten()
+                    .filter(|v| v.class != m.rule.class);
+                match relayed {
+                    Some(v) => (
+                        v.class,
+                        Layer::Generic,
+                        v.rule.to_string(),
+                        Some(v.evidence),
+                        None,
+                    ),
+                    None => (
+                        m.rule.class,
+                        m.rule.layer,
+                        m.rule.id.clone(),
+                        Some(m.evidence),
+                        m.rule.hint.clone(),
+                    ),
+                }
             })
     };
     // Layer 3: signals shared by every profile, for failures only: the words

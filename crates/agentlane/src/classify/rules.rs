@@ -59,6 +59,10 @@ pub struct Rule {
     pub order: i64,
     /// Hint template, overriding the class's default hint.
     pub hint: Option<String>,
+    /// The wording relays a cause it does not name (codex's `stream
+    /// disconnected before completion: <cause>`): when the generic layer
+    /// finds a signal of another class in the same output, its verdict wins.
+    pub relays_cause: bool,
 }
 
 /// A rule's regex, compiled on first use: a dispatch that never needs a rule
@@ -142,6 +146,8 @@ struct RawRule {
     source: Option<String>,
     #[serde(default)]
     disabled: bool,
+    #[serde(default)]
+    relays_cause: bool,
 }
 
 /// The ordered rule set.
@@ -211,6 +217,7 @@ fn compile(
             signals: None,
             order: 0,
             hint: None,
+            relays_cause: false,
         };
         return Ok((placeholder, true));
     }
@@ -266,6 +273,7 @@ fn compile(
             signals: raw.signals,
             order: raw.order.unwrap_or(1000),
             hint: raw.hint,
+            relays_cause: raw.relays_cause,
         },
         false,
     ))

@@ -210,3 +210,93 @@ fn wordings_from_the_clis_sources(line: &str, class: &str) {
 fn gemini_fatal_error_classes(line: &str, class: &str) {
     assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
 }
+
+// Shapes added when the first held-out set was read (docs/failure-corpus.md,
+// "Round two"), each written from its documented form.
+#[test_case("Rate limit exceeded: limit_rpd/some-model/abc", "quota_exhausted"; "requests per day is a quota")]
+#[test_case("quotaId: GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quota_exhausted"; "per day quota id")]
+#[test_case("* Quota exceeded for metric: x_input_token_count, limit: 0, model: m. Please retry in 12.5s.", "quota_exhausted"; "a limit of zero is a quota")]
+#[test_case("You exceeded your current quota. Please retry in 15.002899939s.", "rate_limited"; "a retry in seconds is a throttle")]
+#[test_case("node: No such file or directory", "interpreter_missing"; "the interpreter itself is missing")]
+#[test_case("Error: EPERM: operation not permitted, uv_cwd", "cwd_missing"; "any uv_cwd error is the cwd")]
+#[test_case("ENOENT: no such file or directory, posix_spawn '/bin/sh'", "cwd_missing"; "sh cannot be missing: the cwd is")]
+#[test_case("zsh: permission denied: claude", "cli_not_executable"; "zsh exec eacces")]
+#[test_case("+ CategoryInfo : ObjectNotFound: (claude:String) [], CommandNotFoundException", "cli_missing"; "powershell in any language")]
+#[test_case("Git executable not found. Ensure that Git is installed", "cli_missing"; "executable not found")]
+#[test_case("failed to reload config: /home/u/.codex/config.toml:150:77:", "config_invalid"; "config file line and column")]
+#[test_case("extra_body: Extra inputs are not permitted", "config_invalid"; "pydantic extra field")]
+#[test_case("✖ MCP ERROR (tests): TypeError: fetch failed", "config_invalid"; "an mcp server relaying fetch failed")]
+#[test_case("Error during discovery for server 'docs': connect ECONNREFUSED 127.0.0.1:9000", "config_invalid"; "mcp discovery")]
+#[test_case("External directory access rejected.", "sandbox_or_policy_block"; "access rejected")]
+#[test_case("Error: AI_APICallError: User not found.", "auth_unavailable"; "unknown user of a key")]
+#[test_case("stream disconnected before completion: Transport error: network error: error decoding response body", "transient_io"; "decoding error is mid-stream")]
+fn round_two_shapes(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
+
+#[test]
+fn a_bare_bad_request_names_no_cause() {
+    assert_eq!(
+        verdict("litellm.BadRequestError: OpenrouterException -"),
+        None
+    );
+}
+
+#[test]
+fn advice_after_a_things_to_try_header_is_not_evidence() {
+    let out = "Codex crashed with the following error:\n\n  (code=null, signal=SIGSEGV).\nSome things to try:\n\nCheck your config.toml for invalid settings\nTry updating your IDE settings\n";
+    assert_eq!(
+        verdict(out).map(|v| v.0).as_deref(),
+        Some("killed_by_signal")
+    );
+    // Without the header the same line is evidence.
+    assert_eq!(
+        verdict("Check your config.toml for invalid settings")
+            .map(|v| v.0)
+            .as_deref(),
+        Some("config_invalid")
+    );
+}
+
+// Shapes added from the second round's tuning set, each written from its
+// documented form.
+#[test_case("Claude Code native binary not found at /opt/sdk/claude.", "cli_missing"; "native binary not found")]
+#[test_case("Could not find Claude Code command: claude", "cli_missing"; "could not find the command")]
+#[test_case("Internal error: {\"data\": \"program not found\"}", "cli_missing"; "program not found")]
+#[test_case("Claude Code process exited with code 127", "cli_missing"; "exit 127 is command not found")]
+#[test_case("fatal: Unable to read current working directory: Operation not permitted", "sandbox_or_policy_block"; "a cwd the sandbox denies")]
+#[test_case("shell-init: error retrieving current directory: getcwd: cannot access parent directories: Operation not permitted", "sandbox_or_policy_block"; "getcwd eperm")]
+#[test_case("Failed to connect to api.anthropic.com: Request failed with status code 503", "network_unavailable"; "failed to connect beats a proxy 503")]
+#[test_case("API Error: this request appears to violate our Usage Policy", "sandbox_or_policy_block"; "usage policy")]
+#[test_case("429 rate_limit_error: Extra usage is required for long context requests.", "quota_exhausted"; "extra usage")]
+#[test_case("AbortError: This operation was aborted", "timeout"; "aborted")]
+#[test_case("Error code: 400 - {'error': {'message': 'rejected', 'type': 'content_filter'}}", "payload_invalid"; "content filter")]
+#[test_case("<400> InternalError.Algo.DataInspectionFailed: Input text data may contain inappropriate content.", "payload_invalid"; "data inspection")]
+#[test_case("400 invalid_request_error: max_tokens: 128001 > 64000, which is the maximum allowed number of output tokens", "payload_invalid"; "max tokens over the model's output limit")]
+#[test_case("HTTP 429: No capacity available for model x on the server (MODEL_CAPACITY_EXHAUSTED)", "transient_io"; "capacity beats a 429")]
+#[test_case("Failed to fetch user info: 401 Unauthorized", "auth_unavailable"; "a status means the fetch connected")]
+fn round_two_tuning_shapes(line: &str, class: &str) {
+    assert_eq!(verdict(line).map(|v| v.0).as_deref(), Some(class), "{line}");
+}
+
+#[test]
+fn a_bare_400_names_no_cause() {
+    for line in [
+        "API Error: 400 {\"error\":{\"code\":400,\"message\":\"Request contains an invalid argument.\",\"status\":\"INVALID_ARGUMENT\"}}",
+        "Request failed with status: 400 Bad Request",
+    ] {
+        assert_eq!(verdict(line), None, "{line}");
+    }
+}
+
+#[test]
+fn an_indented_body_with_aligned_spaces_is_read_but_a_usage_row_is_not() {
+    // A pretty-printed, indented error body (aligned with spaces) is evidence.
+    let body = "Error:\n  '    \"message\": \"Resource has been exhausted (e.g. check quota).\",\\n' +\n";
+    assert_eq!(verdict(body).map(|v| v.0).as_deref(), Some("rate_limited"));
+    let relayed = "  ⎿  API Error: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}    }\n";
+    assert_eq!(verdict(relayed).map(|v| v.0).as_deref(), Some("transient_io"));
+    // A usage row after the error is not.
+    let usage = "error: unexpected argument '--x'\n\nOptions:\n  --auth-type   Authentication type (api-key, oauth)\n  login         Log in again\n";
+    assert_eq!(verdict(usage).map(|v| v.0).as_deref(), Some("config_invalid"));
+}
