@@ -43,42 +43,7 @@ pub struct Observed<'a> {
     pub stderr_truncated: bool,
 }
 
-/// Which layer of the classifier decided a verdict, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Layer {
-    /// Facts agentlane knows itself: pre-launch refusals, policy, timeout,
-    /// signals, exit zero.
-    #[default]
-    Fact,
-    /// A CLI's own rules (built in): exact wordings, highest precision.
-    Cli,
-    /// The operator's rules file.
-    User,
-    /// Signals shared by every profile ([`generic`]).
-    Generic,
-    /// No rule and no signal: `unknown_exit_N`.
-    Unknown,
-}
-
-impl Layer {
-    /// The label in reports and events.
-    pub fn label(self) -> &'static str {
-        match self {
-            Layer::Fact => "fact",
-            Layer::Cli => "cli",
-            Layer::User => "user",
-            Layer::Generic => "generic",
-            Layer::Unknown => "unknown",
-        }
-    }
-}
-
-impl std::fmt::Display for Layer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
+pub use crate::class::Layer;
 
 /// The classifier's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

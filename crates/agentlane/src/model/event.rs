@@ -198,7 +198,7 @@ pub struct ClassifiedFailure {
     pub classifier: Class,
     /// The classifier layer that decided it.
     #[serde(default)]
-    pub layer: crate::classify::Layer,
+    pub layer: crate::class::Layer,
     /// The rule id or fact that decided it.
     pub rule: String,
     /// The line that decided it.

@@ -17,7 +17,7 @@ pub struct DispatchReport {
     pub classifier: Class,
     /// The classifier layer that decided it: fact, cli, user, generic or unknown.
     #[serde(default)]
-    pub layer: crate::classify::Layer,
+    pub layer: crate::class::Layer,
     /// The rule id or fact that decided the class.
     pub rule: String,
     /// The line that decided it, when text did.
