@@ -1,15 +1,13 @@
 //! `agentlane matrix`: the canary through the production path, one dimension at a time.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentlane::dispatch::{repo_root, Dispatcher, RunAs};
+use agentlane::dispatch::Dispatcher;
 use agentlane::exit_status;
-use agentlane::home::private_dir;
-use agentlane::matrix::{plan, run_matrix, shape, Dimension, PlanInputs, Row, Shape};
+use agentlane::matrix::{self, plan, run_matrix, shape, Dimension, Row, Shape};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::json;
@@ -52,36 +50,6 @@ pub struct MatrixArgs {
     /// Print a Markdown table for an incident
     #[arg(long)]
     markdown: bool,
-}
-
-/// The environment a login shell gives: `$SHELL -lc 'env -0'`, with a timeout.
-async fn login_env() -> Option<BTreeMap<String, String>> {
-    let shell = std::env::var("SHELL")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "/bin/sh".into());
-    let mut cmd = tokio::process::Command::new(shell);
-    cmd.args(["-lc", "env -0"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(5), cmd.output())
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let split: Vec<&str> = if text.contains('\0') {
-        text.split('\0').collect()
-    } else {
-        text.lines().collect()
-    };
-    let env: BTreeMap<String, String> = split
-        .into_iter()
-        .filter_map(|kv| kv.split_once('='))
-        .filter(|(k, _)| !k.is_empty() && !k.contains(char::is_whitespace))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    (!env.is_empty()).then_some(env)
 }
 
 fn cell(v: &Option<String>) -> String {
@@ -166,73 +134,35 @@ pub async fn run(
         None => None,
     };
     let scratch = home.root().join("matrix").join(uuid_like());
-    let temp_dir = scratch.join("tmp");
-    private_dir(&temp_dir).map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
-    let cwd = route
-        .cwd
-        .clone()
-        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    let service_user = args.service_user.clone().or_else(|| {
-        std::env::var("AGENTLANE_SERVICE_USER")
-            .ok()
-            .filter(|s| !s.is_empty())
-    });
-    let service_user = match service_user {
-        Some(name) if nix::unistd::getuid().is_root() => {
-            Some(RunAs::lookup(&name).ok_or_else(|| {
-                Failure::new(exit_status::USAGE, format!("no user '{name}' on this host"))
-            })?)
-        }
-        _ => None,
-    };
-    let max_prompt_bytes = config
-        .kinds
-        .values()
-        .filter(|k| k.routes.is_empty() || k.routes.contains(&route.name))
-        .filter_map(|k| k.max_prompt_bytes)
-        .max();
-    let worker_env: BTreeMap<String, String> = agentlane::input::parent_env().into_iter().collect();
-    let service_env = agentlane::service::unit_environment_for_route(
-        &config,
-        &route.name,
-        home.root(),
-        &worker_env,
-    );
-    let inputs = PlanInputs {
-        login_env: login_env().await,
-        service_env,
-        worker_env,
-        repo_root: repo_root(&cwd),
-        temp_dir,
-        missing_dir: scratch.join("missing"),
+    let request = matrix::setup::Request {
         job_payload,
-        max_prompt_bytes,
-        service_user,
+        service_user: args.service_user.clone().or_else(|| {
+            std::env::var("AGENTLANE_SERVICE_USER")
+                .ok()
+                .filter(|s| !s.is_empty())
+        }),
         thin_path: Some(args.thin_path.clone()),
         only: args.only,
         max_cells: args.max_cells,
     };
+    let setup_failure = |e: matrix::setup::SetupError| match e {
+        matrix::setup::SetupError::UnknownUser(_) => Failure::new(exit_status::USAGE, e.to_string()),
+        matrix::setup::SetupError::Scratch { .. } => {
+            Failure::new(exit_status::CANT_CREATE, e.to_string())
+        }
+    };
+    let inputs = matrix::setup::inputs(&config, &route, request, &home, &scratch)
+        .await
+        .map_err(setup_failure)?;
     let cells = plan(&config, &route, &inputs)
         .map_err(|e| Failure::new(exit_status::CONFIG, e.to_string()))?;
     // The cells run through the production dispatcher and worker, but record
     // into a scratch store of their own (SQLite, whatever the live store is):
     // the live store gets no job, dispatch, incident or `matrix-…` lane.
     drop(store);
-    let scratch_home = home
-        .scratch(&scratch)
-        .map_err(|e| Failure::new(exit_status::CANT_CREATE, e.to_string()))?;
+    let (scratch_home, scratch_store) =
+        matrix::setup::scratch_store(&home, &scratch).map_err(setup_failure)?;
     let scratch_db = scratch.join("matrix.db");
-    let scratch_store: Arc<dyn agentlane::store::Store> = Arc::new(
-        agentlane::store::sqlite::SqliteStore::open(&scratch_db).map_err(|e| {
-            Failure::new(
-                exit_status::CANT_CREATE,
-                format!(
-                    "cannot create the matrix's scratch store {}: {e}",
-                    scratch_db.display()
-                ),
-            )
-        })?,
-    );
     let dispatcher = Arc::new(Dispatcher::new(
         scratch_home,
         scratch_store,

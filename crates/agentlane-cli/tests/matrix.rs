@@ -25,13 +25,14 @@ impl World {
         World { sb, config }
     }
 
-    /// `agentlane matrix EXTRA` with SHELL pointing at a fake login shell that
-    /// prints `login_path` as its PATH (the "login shell" environment source).
+    /// `agentlane matrix EXTRA` with SHELL pointing at a fake login shell
+    /// whose profile sets `login_path` as its PATH (the "login shell"
+    /// environment source): it runs the `-lc` script it is given.
     fn matrix_output(&self, login_path: &str, extra: &[&str]) -> std::process::Output {
         let shell = self.sb.path("fake-login-shell");
         write_exe(
             &shell,
-            &format!("#!/bin/sh\nprintf 'PATH={login_path}\\0HOME=/root\\0'\n"),
+            &format!("#!/bin/sh\nPATH='{login_path}'; HOME=/root; export PATH HOME\nexec /bin/sh -c \"$2\"\n"),
             0o755,
         );
         std::process::Command::new(agentlane())

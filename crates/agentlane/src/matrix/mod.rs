@@ -10,6 +10,7 @@
 
 mod run;
 mod shape;
+pub mod setup;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
