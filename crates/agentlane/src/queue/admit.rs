@@ -129,18 +129,13 @@ fn admit_unredacted(
             ),
         )
     })?;
-    let lane = config.lanes.get(&req.lane);
-    if lane.is_none() && !config.lanes.is_empty() {
-        let known: Vec<&str> = config.lanes.keys().map(String::as_str).collect();
-        return Err(refusal(
-            "config_invalid",
-            format!(
-                "unknown lane '{}': use one of [{}]",
-                req.lane,
-                known.join(", ")
-            ),
-        ));
+    // The lane as the worker will resolve it (plan is the one owner).
+    if let Err(e @ crate::plan::PlanError::UnknownLane { .. }) =
+        crate::plan::lane_routes(config, &req.lane)
+    {
+        return Err(refusal("config_invalid", e.to_string()));
     }
+    let lane = config.lanes.get(&req.lane);
     let payload = Payload {
         prompt: req.prompt.as_bytes(),
         fields: &req.fields,
