@@ -228,10 +228,10 @@ pub async fn incidents(args: IncidentsArgs, home: Option<&PathBuf>) -> Result<i3
     for i in &rows {
         t.add_row(vec![
             i.id.clone(),
-            i.state.clone(),
+            i.state.to_string(),
             i.priority.to_string(),
-            i.repair_address.clone(),
-            i.classifier.clone(),
+            i.repair_address.to_string(),
+            i.classifier.to_string(),
             i.affected_jobs.to_string(),
             i.occurrences.to_string(),
             i.route.clone().unwrap_or_default(),

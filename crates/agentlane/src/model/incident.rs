@@ -28,6 +28,65 @@ impl RepairAddress {
     }
 }
 
+impl std::fmt::Display for RepairAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl std::str::FromStr for RepairAddress {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            RepairAddress::Runtime,
+            RepairAddress::Router,
+            RepairAddress::Producer,
+        ]
+        .into_iter()
+        .find(|a| a.label() == s)
+        .ok_or_else(|| format!("unknown repair address '{s}' (expected runtime, router or producer)"))
+    }
+}
+
+/// Whether an incident is still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentState {
+    /// Its cause is still there (or not yet known to be gone).
+    Open,
+    /// Resolved: by an operator, or by a released job's success.
+    Resolved,
+}
+
+impl IncidentState {
+    /// The stored label.
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::fmt::Display for IncidentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl std::str::FromStr for IncidentState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(IncidentState::Open),
+            "resolved" => Ok(IncidentState::Resolved),
+            other => Err(format!(
+                "unknown incident state '{other}' (expected open or resolved)"
+            )),
+        }
+    }
+}
+
 /// Where a class's repair belongs. Pure.
 pub fn repair_address(class: Class) -> RepairAddress {
     match class {
@@ -87,11 +146,11 @@ pub struct Incident {
     /// The failure fingerprint it collects.
     pub failure_fingerprint: String,
     /// The class.
-    pub classifier: String,
-    /// open | resolved.
-    pub state: String,
-    /// runtime | router | producer.
-    pub repair_address: String,
+    pub classifier: Class,
+    /// Open or resolved.
+    pub state: IncidentState,
+    /// Where the repair belongs.
+    pub repair_address: RepairAddress,
     /// Higher first.
     pub priority: i64,
     /// The route, when known.
@@ -124,6 +183,18 @@ pub struct Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_and_addresses_round_trip_through_their_labels() {
+        for st in [IncidentState::Open, IncidentState::Resolved] {
+            assert_eq!(st.label().parse::<IncidentState>(), Ok(st));
+        }
+        for a in [RepairAddress::Runtime, RepairAddress::Router, RepairAddress::Producer] {
+            assert_eq!(a.label().parse::<RepairAddress>(), Ok(a));
+        }
+        assert!("closed".parse::<IncidentState>().is_err());
+        assert!("elsewhere".parse::<RepairAddress>().is_err());
+    }
 
     #[test]
     fn outages_outrank_single_job_problems() {

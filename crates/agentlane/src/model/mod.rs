@@ -12,7 +12,7 @@ pub mod report;
 pub mod settle;
 pub mod termination;
 
-pub use incident::{Incident, IncidentFacts, RepairAddress};
+pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress};
 pub use job::{Job, JobFilter, JobState, LanePending, NewJob, Status};
 pub use next::{Decision, Next, SettleRow, Step};
 pub use report::DispatchReport;

@@ -18,7 +18,7 @@ use agentlane::events::{
     Prepare,
 };
 use agentlane::model::termination::{Status, Termination};
-use agentlane::model::Step;
+use agentlane::model::{IncidentState, RepairAddress, Step};
 use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Next};
 use agentlane::Class;
 
@@ -530,9 +530,13 @@ pub fn incident(open: bool) -> Incident {
             if open { 1 } else { 2 }
         ),
         failure_fingerprint: "fp-quota-9c1d7e20".to_string(),
-        classifier: "quota_exhausted".to_string(),
-        state: if open { "open" } else { "resolved" }.to_string(),
-        repair_address: "runtime".to_string(),
+        classifier: Class::QuotaExhausted,
+        state: if open {
+            IncidentState::Open
+        } else {
+            IncidentState::Resolved
+        },
+        repair_address: RepairAddress::Runtime,
         priority: 80,
         route: Some("claude-sonnet".to_string()),
         lane: Some("build".to_string()),

@@ -110,9 +110,9 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
         (1, 1),
         "{rate_inc:?}"
     );
-    assert_eq!(auth_inc.state, "open");
-    assert_eq!(auth_inc.classifier, "auth_unavailable");
-    assert_eq!(auth_inc.repair_address, "runtime");
+    assert_eq!(auth_inc.state.label(), "open");
+    assert_eq!(auth_inc.classifier.label(), "auth_unavailable");
+    assert_eq!(auth_inc.repair_address.label(), "runtime");
     assert_eq!(auth_inc.priority, incident_priority(Class::AuthUnavailable));
     assert_eq!(rate_inc.priority, incident_priority(Class::RateLimited));
     assert_eq!(
@@ -235,7 +235,7 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
         "another incident's job stays parked"
     );
     let resolved = incident(store, &auth_inc.id).await.0;
-    assert_eq!(resolved.state, "resolved");
+    assert_eq!(resolved.state.label(), "resolved");
     assert!(resolved.resolved_at.is_some());
     assert_eq!(resolved.resolution.as_deref(), Some("token renewed"));
     assert_eq!(
@@ -255,7 +255,7 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     let open = store.incidents(true).await.expect("incidents");
     assert!(
         open.iter()
-            .all(|i| i.id != auth_inc.id && i.state == "open"),
+            .all(|i| i.id != auth_inc.id && i.state.label() == "open"),
         "{open:?}"
     );
     assert_eq!(open.len(), 3);
@@ -298,7 +298,7 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     );
     let old = incident(store, &auth_inc.id).await.0;
     assert_eq!(
-        (old.state.as_str(), old.affected_jobs, old.occurrences),
+        (old.state.label(), old.affected_jobs, old.occurrences),
         ("resolved", 5, 6)
     );
 }
@@ -345,14 +345,14 @@ pub(crate) async fn case_incident_resolves_on_success(store: &dyn Store) {
     enqueue(store, &[new_job("heal-other", "r", 0)]).await;
     let o = claim_one(store, "heal-other", "A").await;
     settle_ok(store, &o, "A", Class::Ok, Next::Done, None).await;
-    assert_eq!(incident(store, &other_id).await.0.state, "open");
+    assert_eq!(incident(store, &other_id).await.0.state.label(), "open");
 
     // j0 succeeds while j1 is still parked: the incident stays open.
     let r0 = claim_one(store, lane, "A").await;
     assert_eq!(r0.id, j0.id);
     settle_ok(store, &r0, "A", Class::Ok, Next::Done, None).await;
     assert_eq!(
-        incident(store, &inc_id).await.0.state,
+        incident(store, &inc_id).await.0.state.label(),
         "open",
         "a job is still parked"
     );
@@ -369,11 +369,11 @@ pub(crate) async fn case_incident_resolves_on_success(store: &dyn Store) {
     assert_eq!(r1.id, j1.id);
     settle_ok(store, &r1, "A", Class::Ok, Next::Done, None).await;
     let healed = incident(store, &inc_id).await.0;
-    assert_eq!(healed.state, "resolved", "{healed:?}");
+    assert_eq!(healed.state.label(), "resolved", "{healed:?}");
     assert!(
         healed.resolved_at.is_some() && healed.resolution.is_some(),
         "{healed:?}"
     );
-    assert_eq!(incident(store, &other_id).await.0.state, "open");
+    assert_eq!(incident(store, &other_id).await.0.state.label(), "open");
     assert_eq!(store.status().await.expect("status").open_incidents, 1);
 }

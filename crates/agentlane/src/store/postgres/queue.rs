@@ -732,31 +732,42 @@ pub(super) async fn job(s: &PostgresStore, id: &str) -> Result<Option<Job>, Stor
     rows.first().map(job_row).transpose()
 }
 
-const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen), al_ts(last_seen), al_ts(resolved_at), resolution, al_ts(reset_at)";
+const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen) AS first_seen, al_ts(last_seen) AS last_seen, al_ts(resolved_at) AS resolved_at, resolution, al_ts(reset_at) AS reset_at";
 
-fn incident_row(row: &Row) -> Incident {
-    Incident {
-        id: row.get(0),
-        failure_fingerprint: row.get(1),
-        classifier: row.get(2),
-        state: row.get(3),
-        repair_address: row.get(4),
-        priority: row.get(5),
-        route: row.get(6),
-        lane: row.get(7),
-        host: row.get(8),
-        repair_hint: row.get(9),
-        evidence: row.get(10),
-        affected_jobs: row.get::<_, i64>(11) as u64,
-        occurrences: row.get::<_, i64>(12) as u64,
-        first_seen: row.get(13),
-        last_seen: row.get(14),
-        resolved_at: row.get(15),
-        resolution: row.get(16),
+/// An incident row, decoded by column name; a label no enum knows is a
+/// corrupt row, never a silent default.
+fn incident_row(row: &Row) -> Result<Incident, StoreError> {
+    let text = |column: &str| -> Result<String, StoreError> {
+        row.try_get::<_, String>(column)
+            .map_err(|e| StoreError::Corrupt(format!("incidents.{column}: {e}")))
+    };
+    let parsed = |column: &str, e: String| StoreError::Corrupt(format!("incidents.{column}: {e}"));
+    Ok(Incident {
+        id: text("id")?,
+        failure_fingerprint: text("failure_fingerprint")?,
+        classifier: text("classifier")?
+            .parse()
+            .map_err(|e: crate::class::UnknownClass| parsed("classifier", e.to_string()))?,
+        state: text("state")?.parse().map_err(|e| parsed("state", e))?,
+        repair_address: text("repair_address")?
+            .parse()
+            .map_err(|e| parsed("repair_address", e))?,
+        priority: row.get("priority"),
+        route: row.get("route"),
+        lane: row.get("lane"),
+        host: row.get("host"),
+        repair_hint: row.get("repair_hint"),
+        evidence: row.get("evidence"),
+        affected_jobs: row.get::<_, i64>("affected_jobs") as u64,
+        occurrences: row.get::<_, i64>("occurrences") as u64,
+        first_seen: row.get("first_seen"),
+        last_seen: row.get("last_seen"),
+        resolved_at: row.get("resolved_at"),
+        resolution: row.get("resolution"),
         reset_at: row
-            .get::<_, Option<String>>(17)
+            .get::<_, Option<String>>("reset_at")
             .and_then(|t| t.parse().ok()),
-    }
+    })
 }
 
 pub(super) async fn incidents(
@@ -769,7 +780,7 @@ pub(super) async fn incidents(
          ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
     );
     let rows = s.rows(&client, &sql, &[&open_only]).await?;
-    Ok(rows.iter().map(incident_row).collect())
+    rows.iter().map(incident_row).collect()
 }
 
 pub(super) async fn incident(
@@ -783,8 +794,8 @@ pub(super) async fn incident(
     let rows = s.rows(&client, &sql, &[&id]).await?;
     let found = match rows.len() {
         0 => return Ok(None),
-        1 => incident_row(&rows[0]),
-        _ if rows[0].get::<_, String>(0) == id => incident_row(&rows[0]),
+        1 => incident_row(&rows[0])?,
+        _ if rows[0].get::<_, String>("id") == id => incident_row(&rows[0])?,
         _ => return Err(StoreError::Ambiguous(id.to_string())),
     };
     let jobs = s

@@ -436,27 +436,42 @@ pub(super) fn job_by_id(conn: &mut Connection, id: &str) -> rusqlite::Result<Opt
 
 const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, first_seen, last_seen, resolved_at, resolution, reset_at";
 
+/// An incident row, decoded by column name; a label no enum knows is a
+/// conversion failure (a corrupt row), never a silent default.
 fn incident(row: &Row<'_>) -> rusqlite::Result<Incident> {
+    fn parsed<T: std::str::FromStr>(row: &Row<'_>, column: &str) -> rusqlite::Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let text: String = row.get(column)?;
+        text.parse().map_err(|e: T::Err| {
+            rusqlite::Error::FromSqlConversionFailure(
+                row.as_ref().column_index(column).unwrap_or(0),
+                rusqlite::types::Type::Text,
+                format!("incidents.{column}: {e}").into(),
+            )
+        })
+    }
     Ok(Incident {
-        id: row.get(0)?,
-        failure_fingerprint: row.get(1)?,
-        classifier: row.get(2)?,
-        state: row.get(3)?,
-        repair_address: row.get(4)?,
-        priority: row.get(5)?,
-        route: row.get(6)?,
-        lane: row.get(7)?,
-        host: row.get(8)?,
-        repair_hint: row.get(9)?,
-        evidence: row.get(10)?,
-        affected_jobs: row.get::<_, i64>(11)? as u64,
-        occurrences: row.get::<_, i64>(12)? as u64,
-        first_seen: row.get(13)?,
-        last_seen: row.get(14)?,
-        resolved_at: row.get(15)?,
-        resolution: row.get(16)?,
+        id: row.get("id")?,
+        failure_fingerprint: row.get("failure_fingerprint")?,
+        classifier: parsed(row, "classifier")?,
+        state: parsed(row, "state")?,
+        repair_address: parsed(row, "repair_address")?,
+        priority: row.get("priority")?,
+        route: row.get("route")?,
+        lane: row.get("lane")?,
+        host: row.get("host")?,
+        repair_hint: row.get("repair_hint")?,
+        evidence: row.get("evidence")?,
+        affected_jobs: row.get::<_, i64>("affected_jobs")? as u64,
+        occurrences: row.get::<_, i64>("occurrences")? as u64,
+        first_seen: row.get("first_seen")?,
+        last_seen: row.get("last_seen")?,
+        resolved_at: row.get("resolved_at")?,
+        resolution: row.get("resolution")?,
         reset_at: row
-            .get::<_, Option<String>>(17)?
+            .get::<_, Option<String>>("reset_at")?
             .and_then(|t| t.parse().ok()),
     })
 }
@@ -521,4 +536,50 @@ pub(super) fn status(conn: &mut Connection) -> rusqlite::Result<Status> {
         classes,
         open_incidents: open as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::class::Class;
+    use crate::model::{IncidentFacts, IncidentState, RepairAddress};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Store;
+
+    /// A stored label no enum knows is a corrupt row with its column named,
+    /// never a default that reads as something else.
+    #[tokio::test]
+    async fn an_incident_row_decodes_by_name_and_a_foreign_label_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let id = store
+            .open_incident(&IncidentFacts {
+                fingerprint: "fp".into(),
+                class: Class::AuthUnavailable,
+                route: Some("r".into()),
+                lane: Some("l".into()),
+                host: "h".into(),
+                repair_hint: "log in".into(),
+                evidence: None,
+                reset_at: None,
+            })
+            .await
+            .unwrap();
+        let read = store.incidents(false).await.unwrap();
+        assert_eq!(read[0].id, id);
+        assert_eq!(read[0].classifier, Class::AuthUnavailable);
+        assert_eq!(read[0].state, IncidentState::Open);
+        assert_eq!(read[0].repair_address, RepairAddress::Runtime);
+        drop(store);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        // (state has a CHECK constraint; the class and the address do not)
+        conn.execute("UPDATE incidents SET classifier = 'made_up_class'", [])
+            .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&db).unwrap();
+        match store.incidents(false).await {
+            Err(e) => assert!(e.to_string().contains("incidents.classifier"), "{e}"),
+            Ok(rows) => panic!("a foreign class read as {:?}", rows[0].classifier),
+        }
+    }
 }
