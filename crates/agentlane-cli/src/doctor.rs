@@ -74,14 +74,14 @@ pub async fn run(
         Some(k) => Some(
             config
                 .kind(k)
-                .map_err(|e| Failure::new(exit_status::USAGE, e))?,
+                .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?,
         ),
         None => None,
     };
     let routes: Vec<&agentlane::config::Route> = match &args.route {
         Some(name) => vec![config
             .route(name)
-            .map_err(|e| Failure::new(exit_status::USAGE, e))?],
+            .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?],
         None => config.routes.values().collect(),
     };
     if routes.is_empty() {

@@ -127,7 +127,7 @@ async fn diff(
     let route = match (&args.route, &config) {
         (Some(name), Some(c)) => Some(
             c.route(name)
-                .map_err(|e| Failure::new(exit_status::USAGE, e))?,
+                .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?,
         ),
         _ => None,
     };

@@ -162,12 +162,12 @@ fn route_request(
 ) -> Result<DispatchRequest, Failure> {
     let route = config
         .route(route)
-        .map_err(|e| Failure::new(exit_status::USAGE, e))?;
+        .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?;
     let mut req = route.request(prompt);
     if let Some(kind) = &args.kind {
         let kind = config
             .kind(kind)
-            .map_err(|e| Failure::new(exit_status::USAGE, e))?;
+            .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?;
         let fields: BTreeMap<String, Value> = args
             .fields
             .iter()

@@ -110,7 +110,7 @@ pub async fn run(
     let route = match &args.route {
         Some(r) => config
             .route(r)
-            .map_err(|e| Failure::new(exit_status::USAGE, e))?
+            .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?
             .clone(),
         None => config.routes.values().next().cloned().ok_or_else(|| {
             Failure::new(exit_status::USAGE, "the configuration defines no routes")

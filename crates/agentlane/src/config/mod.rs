@@ -183,6 +183,40 @@ pub struct WorkerKind {
     pub user: Option<String>,
 }
 
+/// A route or kind the configuration does not define.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("no {what} '{name}' in {file}: define [{table}.{name}] or use one of [{known}]")]
+pub struct UnknownName {
+    /// What was asked for: `route` or `kind`.
+    pub what: &'static str,
+    /// Its table in the file: `routes` or `kinds`.
+    pub table: &'static str,
+    /// The name asked for.
+    pub name: String,
+    /// The names defined, comma-separated.
+    pub known: String,
+    /// The configuration file.
+    pub file: String,
+}
+
+impl UnknownName {
+    fn new<'a>(
+        what: &'static str,
+        table: &'static str,
+        name: &str,
+        config: &Config,
+        known: impl Iterator<Item = &'a String>,
+    ) -> UnknownName {
+        UnknownName {
+            what,
+            table,
+            name: name.to_string(),
+            known: known.map(String::as_str).collect::<Vec<_>>().join(", "),
+            file: config.path.display().to_string(),
+        }
+    }
+}
+
 /// A worker kind names a user that does not exist on this host. Running its
 /// agents as the worker's own user instead (root, under a system unit) would
 /// be the opposite of what the operator asked for, so nothing runs.
@@ -962,27 +996,17 @@ fn lane(
 
 impl Config {
     /// The route with this name, or an error listing the defined ones.
-    pub fn route(&self, name: &str) -> Result<&Route, String> {
-        self.routes.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.routes.keys().map(String::as_str).collect();
-            format!(
-                "no route '{name}' in {}: define [routes.{name}] or use one of [{}]",
-                self.path.display(),
-                known.join(", ")
-            )
-        })
+    pub fn route(&self, name: &str) -> Result<&Route, UnknownName> {
+        self.routes
+            .get(name)
+            .ok_or_else(|| UnknownName::new("route", "routes", name, self, self.routes.keys()))
     }
 
     /// The kind with this name.
-    pub fn kind(&self, name: &str) -> Result<&Kind, String> {
-        self.kinds.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.kinds.keys().map(String::as_str).collect();
-            format!(
-                "no kind '{name}' in {}: define [kinds.{name}] or use one of [{}]",
-                self.path.display(),
-                known.join(", ")
-            )
-        })
+    pub fn kind(&self, name: &str) -> Result<&Kind, UnknownName> {
+        self.kinds
+            .get(name)
+            .ok_or_else(|| UnknownName::new("kind", "kinds", name, self, self.kinds.keys()))
     }
 }
 

@@ -298,3 +298,24 @@ fn a_worker_kind_whose_user_does_not_exist_is_refused_not_run_as_self() {
     let me = cfg.workers["me"].apply(&cfg.routes["r"]).unwrap();
     assert!(me.run_as.is_none());
 }
+
+#[test]
+fn an_unknown_route_or_kind_is_a_typed_error_that_names_the_file_and_the_choices() {
+    let cfg = parse(
+        Path::new("/etc/agentlane.toml"),
+        "[routes.a]\nprofile = \"claude\"\n[routes.b]\nprofile = \"codex\"\n[kinds.k]\n",
+    )
+    .unwrap();
+    let e = cfg.route("c").unwrap_err();
+    assert_eq!((e.what, e.name.as_str(), e.known.as_str()), ("route", "c", "a, b"));
+    assert_eq!(
+        e.to_string(),
+        "no route 'c' in /etc/agentlane.toml: define [routes.c] or use one of [a, b]"
+    );
+    let e = cfg.kind("x").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no kind 'x' in /etc/agentlane.toml: define [kinds.x] or use one of [k]"
+    );
+    assert!(cfg.route("a").is_ok() && cfg.kind("k").is_ok());
+}
