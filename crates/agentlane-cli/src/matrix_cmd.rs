@@ -165,7 +165,7 @@ pub async fn run(
     let scratch_db = scratch.join("matrix.db");
     let dispatcher = Arc::new(Dispatcher::new(
         scratch_home,
-        scratch_store,
+        scratch_store.clone(),
         Some(config.rules.clone()),
     ));
     let bar = (std::io::stderr().is_terminal() && !args.json).then(|| {
@@ -185,6 +185,7 @@ pub async fn run(
     };
     let rows = run_matrix(
         dispatcher,
+        scratch_store,
         &config,
         &cells,
         args.parallel,

@@ -310,7 +310,7 @@ pub async fn worker(
         kind: args.worker_kind.clone(),
         ungated: false,
     };
-    let summary = run_worker(dispatcher, config, options, stop_rx)
+    let summary = run_worker(dispatcher, store.clone(), config, options, stop_rx)
         .await
         .map_err(|e| match e {
             agentlane::queue::worker::WorkerError::Plan(_) => {

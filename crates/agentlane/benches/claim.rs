@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use agentlane::class::Class;
 use agentlane::queue::{Completion, NewJob, Next};
 use agentlane::store::postgres::PostgresStore;
-use agentlane::store::Store;
+use agentlane::store::QueueStore;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls};

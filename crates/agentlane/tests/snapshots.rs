@@ -26,7 +26,7 @@ use std::time::Duration;
 use agentlane::events::Event;
 use agentlane::queue::JobState;
 use agentlane::store::sqlite::SqliteStore;
-use agentlane::store::{DispatchSummary, Store};
+use agentlane::store::{DispatchLog, DispatchSummary, QueueStore};
 use agentlane::Class;
 use fixed::*;
 

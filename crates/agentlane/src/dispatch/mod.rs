@@ -39,7 +39,7 @@ use crate::classify::{self, HintContext, Observed, RuleSet};
 use crate::events::{ClassifiedFailure, Event, Exit};
 use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::home::Home;
-use crate::store::{Store, StoreError};
+use crate::store::{DispatchLog, StoreError};
 
 /// The default cap of one stream's artifact file (`[artifacts] max_bytes_per_stream`).
 pub const DEFAULT_ARTIFACT_CAP: u64 = 64 << 20;
@@ -264,22 +264,24 @@ const FINISH_PATIENCE: Duration = Duration::from_secs(30);
 /// The dispatcher. One per process; share it by reference.
 pub struct Dispatcher {
     home: Home,
-    store: Arc<dyn Store>,
+    /// The only part of the store the dispatcher writes.
+    log: Arc<dyn DispatchLog>,
     rules: Option<RuleSet>,
     running: Arc<Mutex<HashSet<i32>>>,
     guard: Option<&'static guard::Guard>,
 }
 
 impl Dispatcher {
-    /// A dispatcher over a home and a store. `rules` replaces the built-in set
+    /// A dispatcher over a home and the store's dispatch log (an
+    /// `Arc<dyn Store>` coerces to it). `rules` replaces the built-in set
     /// (pass built-ins merged with a user file); `None` uses the built-ins.
-    pub fn new(home: Home, store: Arc<dyn Store>, rules: Option<RuleSet>) -> Self {
+    pub fn new(home: Home, log: Arc<dyn DispatchLog>, rules: Option<RuleSet>) -> Self {
         // The guard first: started after, it would be our own child.
         let guard = guard::start();
         proctree::become_subreaper();
         Dispatcher {
             home,
-            store,
+            log,
             rules,
             running: Arc::new(Mutex::new(HashSet::new())),
             guard,
@@ -291,9 +293,9 @@ impl Dispatcher {
         &self.home
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The dispatch log it records into (preflight records its results there too).
+    pub fn log(&self) -> &Arc<dyn DispatchLog> {
+        &self.log
     }
 
     fn rules(&self) -> &RuleSet {
@@ -318,8 +320,8 @@ impl Dispatcher {
 
     /// Runs one dispatch through every stage but the last: its prepare is
     /// recorded, its outcome is returned for the caller to record, with
-    /// [`Store::finish_and_settle`] (a queue worker, which writes the outcome
-    /// and the job's settlement in one transaction) or [`Store::record_finish`].
+    /// [`crate::store::QueueStore::finish_and_settle`] (a queue worker, which writes the outcome
+    /// and the job's settlement in one transaction) or [`crate::store::DispatchLog::record_finish`].
     /// A launch that failed inside agentlane is recorded here and returned as
     /// the error.
     pub async fn dispatch_unrecorded(
@@ -329,7 +331,7 @@ impl Dispatcher {
     ) -> Result<Finished, DispatchError> {
         let dispatch_id = uuid::Uuid::now_v7().to_string();
         let prepared = prepare::prepare(&req, &dispatch_id, &self.home);
-        self.store.record_prepare(&prepared.event).await?;
+        self.log.record_prepare(&prepared.event).await?;
         let ready = match prepared.outcome {
             Ok(ready) => ready,
             Err(refusal) => return Ok(finish_refused(&req, &prepared.event, refusal)),
@@ -367,7 +369,7 @@ impl Dispatcher {
         report: &DispatchReport,
         events: &[Event],
     ) -> Result<(), StoreError> {
-        crate::store::with_patience(FINISH_PATIENCE, || self.store.record_finish(report, events))
+        crate::store::with_patience(FINISH_PATIENCE, || self.log.record_finish(report, events))
             .await
     }
 

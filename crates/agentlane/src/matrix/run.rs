@@ -75,6 +75,7 @@ fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
 /// `progress(done, total)` is called as cells finish.
 pub async fn run_matrix(
     dispatcher: Arc<Dispatcher>,
+    store: Arc<dyn crate::store::Store>,
     config: &Config,
     cells: &[Cell],
     parallel: usize,
@@ -86,7 +87,6 @@ pub async fn run_matrix(
         &uuid::Uuid::now_v7().simple().to_string()[..16]
     );
     let derived = Arc::new(matrix_config(config, cells, &lane, parallel, cell_timeout));
-    let store = dispatcher.store().clone();
     let total = cells.len();
     let jobs: Vec<NewJob> = cells
         .iter()
@@ -110,7 +110,7 @@ pub async fn run_matrix(
         kind: "matrix".into(),
         ungated: true,
     };
-    let worker = run_worker(dispatcher.clone(), derived, options, stop);
+    let worker = run_worker(dispatcher.clone(), store.clone(), derived, options, stop);
     tokio::pin!(worker);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {

@@ -79,7 +79,7 @@ impl Event {
         }
     }
 
-    /// The job an event belongs to when it is stored on its own ([`crate::store::Store::append_event`]).
+    /// The job an event belongs to when it is stored on its own ([`crate::store::DispatchLog::append_event`]).
     pub fn job_id(&self) -> Option<&str> {
         match self {
             Event::JobAdmitted(a) => Some(&a.job_id),

@@ -95,7 +95,7 @@ impl Preflight {
         let stamp = Stamp::of(config, route, dispatcher.home().key());
         let result = self.probe(dispatcher, route, kind, options, &stamp).await?;
         dispatcher
-            .store()
+            .log()
             .append_event(&Event::PreflightChecked(result.clone()))
             .await?;
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(

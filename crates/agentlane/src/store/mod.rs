@@ -148,7 +148,7 @@ pub struct StoredEvent {
 }
 
 /// What a worker claims for the slot a finished attempt frees
-/// ([`Store::finish_settle_and_claim`]).
+/// ([`QueueStore::finish_settle_and_claim`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NextClaim {
     /// The lane.
@@ -206,9 +206,11 @@ impl DispatchRecord {
     }
 }
 
-/// The store contract.
+/// What the dispatcher writes: a dispatch's prepare (before the launch) and
+/// its finish (events and report together), and events that belong to no
+/// dispatch.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait DispatchLog: Send + Sync {
     /// Records `runner_prepare` and creates the dispatch row, in one transaction.
     async fn record_prepare(&self, prepare: &Prepare) -> Result<(), StoreError>;
     /// Records the final events and the report, in one transaction.
@@ -219,18 +221,14 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Appends an event that belongs to no dispatch (e.g. `preflight_checked`).
     async fn append_event(&self, event: &Event) -> Result<(), StoreError>;
-    /// The most recent events of one kind, newest first.
-    async fn recent_events(&self, kind: &str, limit: usize)
-        -> Result<Vec<StoredEvent>, StoreError>;
-    /// The most recent dispatches, newest first.
-    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
-    /// One dispatch by id or unique id prefix.
-    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
-    /// The events of a job (its attempts' and its decisions), in order.
-    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
-    /// The dispatches (attempts) of a job, in order.
-    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
+}
 
+/// What a worker writes and reads to run the queue: enqueue, claim, renew,
+/// settle (fenced by job, attempt and owner), rescue, incidents, leadership,
+/// maintenance. A settlement records its attempt's outcome too, so the queue
+/// store is also a dispatch log.
+#[async_trait]
+pub trait QueueStore: DispatchLog {
     /// Enqueues jobs in one transaction; returns their ids in order.
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError>;
     /// Claims up to `limit` due jobs of `lane` on `routes`, leased to `owner`.
@@ -255,8 +253,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<String>, StoreError>;
     /// Settles an attempt, fenced by (job, attempt, owner); false when the lease was lost.
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError>;
-    /// Records the outcome of a job's dispatch ([`Store::record_finish`]) and
-    /// settles its attempt ([`Store::settle`]) in one transaction: one commit
+    /// Records the outcome of a job's dispatch ([`DispatchLog::record_finish`]) and
+    /// settles its attempt ([`QueueStore::settle`]) in one transaction: one commit
     /// per attempt instead of two. The outcome is recorded (once) whatever
     /// the fence says; returns whether the settlement was accepted.
     async fn finish_and_settle(
@@ -268,7 +266,7 @@ pub trait Store: Send + Sync {
         self.record_finish(report, events).await?;
         self.settle(completion).await
     }
-    /// [`Store::finish_and_settle`], then, only if the settlement was
+    /// [`QueueStore::finish_and_settle`], then, only if the settlement was
     /// accepted, a claim of one due job for the slot it frees (`next`), for
     /// the same owner, in the same transaction: a worker that keeps its slots
     /// busy pays one commit fewer per job. Returns whether the settlement was
@@ -300,32 +298,9 @@ pub trait Store: Send + Sync {
         -> Result<Option<u64>, StoreError>;
     /// Work left in a lane on these routes.
     async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError>;
-    /// Jobs, newest first.
-    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
-    /// One job.
-    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
-    /// Incidents by priority (open first).
-    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError>;
-    /// One incident (id or prefix of 8+ characters) and its affected jobs.
-    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError>;
-    /// Counts per lane and state, per class, and open incidents.
-    async fn status(&self) -> Result<Status, StoreError>;
-
-    /// Every row of every table, for `agentlane store copy`.
-    async fn export_rows(&self) -> Result<Snapshot, StoreError> {
-        Err(StoreError::Unsupported("exporting from this store".into()))
-    }
-    /// Loads a snapshot into this (empty) store, in one transaction.
-    async fn import_rows(&self, _snapshot: &Snapshot) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("importing into this store".into()))
-    }
-    /// Rows per table, to check a copy.
-    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
-
     /// Takes or renews the leadership lease `name` for `owner`; true when
     /// `owner` leads (it held it, or the previous leader's lease expired).
     async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
-
     /// Maintenance, run by the leader: folds batched incident counts into
     /// their incidents and, with a `retention`, deletes what finished longer
     /// ago than it — jobs that succeeded, failed or were cancelled (with their
@@ -338,11 +313,54 @@ pub trait Store: Send + Sync {
         retention: Option<Duration>,
         batch: usize,
     ) -> Result<Maintenance, StoreError>;
-
     /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
     /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
     async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
         tokio::time::sleep(timeout).await;
+    }
+}
+
+/// What the read commands (`show`, `runs`, `jobs`, `job`, `incidents`,
+/// `status`) and `store copy` read.
+#[async_trait]
+pub trait Reader: Send + Sync {
+    /// The most recent events of one kind, newest first.
+    async fn recent_events(&self, kind: &str, limit: usize)
+        -> Result<Vec<StoredEvent>, StoreError>;
+    /// The most recent dispatches, newest first.
+    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
+    /// One dispatch by id or unique id prefix.
+    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
+    /// The events of a job (its attempts' and its decisions), in order.
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The dispatches (attempts) of a job, in order.
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
+    /// Jobs, newest first.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// One job.
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// Incidents by priority (open first).
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError>;
+    /// One incident (id or prefix of 8+ characters) and its affected jobs.
+    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError>;
+    /// Counts per lane and state, per class, and open incidents.
+    async fn status(&self) -> Result<Status, StoreError>;
+    /// Every row of every table, for `agentlane store copy`.
+    async fn export_rows(&self) -> Result<Snapshot, StoreError> {
+        Err(StoreError::Unsupported("exporting from this store".into()))
+    }
+    /// Rows per table, to check a copy.
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
+
+/// The whole contract of a backend: the three narrow traits, and loading a
+/// copy (`agentlane store copy`). Callers take the narrowest trait they need
+/// (`Arc<dyn Store>` coerces to each).
+#[async_trait]
+pub trait Store: QueueStore + Reader {
+    /// Loads a snapshot into this (empty) store, in one transaction.
+    async fn import_rows(&self, _snapshot: &Snapshot) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("importing into this store".into()))
     }
 }
 

@@ -37,7 +37,7 @@ pub(super) async fn check_routes(
     memory: &mut GateMemory,
     summary: &mut WorkerSummary,
 ) -> Result<Vec<String>, WorkerError> {
-    let store = shared.dispatcher.store();
+    let store = &shared.store;
     let mut healthy = Vec::new();
     for route in routes {
         let result = preflight

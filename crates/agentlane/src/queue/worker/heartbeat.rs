@@ -14,11 +14,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::held::Held;
-use crate::store::Store;
+use crate::store::QueueStore;
 
 /// Starts the heartbeat task; `lost` is set when the worker is cut off.
 pub(super) fn spawn(
-    store: Arc<dyn Store>,
+    store: Arc<dyn QueueStore>,
     owner: String,
     held: Held,
     lease: Duration,

@@ -92,7 +92,7 @@ pub(super) async fn settle(
     };
     // Worth retrying through a store outage for as long as the lease could
     // still be ours; the fence makes a repeat after a lost reply harmless.
-    let store = shared.dispatcher.store();
+    let store = &shared.store;
     let patience = shared.config.queue.lease;
     // An attempt that ran, unless the worker is letting it go, claims its
     // slot's next job in the same statement. (After a lost reply, the repeat

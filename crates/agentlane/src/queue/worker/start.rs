@@ -17,10 +17,12 @@ use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::os::host_name;
 use crate::preflight::Preflight;
+use crate::store::QueueStore;
 
 /// Runs a worker until it is stopped (or, with `drain`, until the lane is empty).
 pub async fn run_worker(
     dispatcher: Arc<Dispatcher>,
+    store: Arc<dyn QueueStore>,
     config: Arc<Config>,
     options: WorkerOptions,
     stop: watch::Receiver<bool>,
@@ -41,9 +43,9 @@ pub async fn run_worker(
             .map_or(usize::MAX, |c| c as usize),
     );
     let lease = config.queue.lease;
-    let store = dispatcher.store().clone();
     let shared = Arc::new(Shared {
         dispatcher,
+        store: store.clone(),
         config: config.clone(),
         owner: owner.clone(),
         host,

@@ -14,7 +14,7 @@ use super::summary::{Chain, WorkerSummary};
 use crate::config::{Config, Route};
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::preflight::Preflight;
-use crate::store::{NextClaim, Store, StoreError};
+use crate::store::{NextClaim, QueueStore, StoreError};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -67,6 +67,8 @@ impl WorkerError {
 /// What the loop and the job tasks share.
 pub(super) struct Shared {
     pub(super) dispatcher: Arc<Dispatcher>,
+    /// The queue's part of the store.
+    pub(super) store: Arc<dyn QueueStore>,
     pub(super) config: Arc<Config>,
     pub(super) owner: String,
     pub(super) host: String,
@@ -101,7 +103,7 @@ pub(super) enum Pass {
 /// the job tasks it runs.
 pub(super) struct Worker {
     pub(super) shared: Arc<Shared>,
-    pub(super) store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn QueueStore>,
     pub(super) options: WorkerOptions,
     pub(super) routes: Vec<Route>,
     pub(super) concurrency: usize,

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::store::postgres::{redacted_url, PostgresStore};
-use crate::store::Store;
+use crate::store::{QueueStore, Store};
 
 fn base_url() -> String {
     std::env::var("AGENTLANE_TEST_POSTGRES")

@@ -26,7 +26,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
-use super::{DispatchRecord, DispatchSummary, Store, StoreError, StoredEvent};
+use super::{
+    DispatchLog, DispatchRecord, DispatchSummary, QueueStore, Reader, Store, StoreError,
+    StoredEvent,
+};
 use crate::model::DispatchReport;
 use crate::events::{Event, Prepare};
 use crate::model::{
@@ -512,7 +515,7 @@ fn stored_event(row: &Row) -> StoredEvent {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl DispatchLog for PostgresStore {
     async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
         // One statement, so one round trip and one commit: the dispatch row
         // and its runner_prepare event land together or not at all.
@@ -571,91 +574,10 @@ impl Store for PostgresStore {
         insert_event(&tx, &self.location, None, event.job_id(), event).await?;
         tx.commit().await.map_err(&e)
     }
+}
 
-    async fn recent_events(
-        &self,
-        kind: &str,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let client = self.client().await?;
-        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
-        let rows = self
-            .rows(&client, "SELECT seq, al_ts(at), kind, body FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT $2", &[&kind, &limit])
-            .await?;
-        Ok(rows.iter().map(stored_event).collect())
-    }
-
-    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {
-        let client = self.client().await?;
-        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
-        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM dispatches ORDER BY id DESC LIMIT $1");
-        let rows = self.rows(&client, &sql, &[&limit]).await?;
-        Ok(rows.iter().map(summary).collect())
-    }
-
-    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!("SELECT {SUMMARY_COLUMNS}, report FROM dispatches WHERE starts_with(id, $1) ORDER BY id LIMIT 2");
-        let rows = self.rows(&client, &sql, &[&id_or_prefix]).await?;
-        let row = match rows.len() {
-            0 => return Ok(None),
-            1 => &rows[0],
-            _ if rows[0].get::<_, String>(0) == id_or_prefix => &rows[0],
-            _ => return Err(StoreError::Ambiguous(id_or_prefix.to_string())),
-        };
-        let summary = summary(row);
-        let report: Option<serde_json::Value> = row.get(12);
-        let events = self
-            .rows(
-                &client,
-                "SELECT seq, al_ts(at), kind, body FROM events WHERE dispatch_id = $1 ORDER BY seq",
-                &[&summary.dispatch_id],
-            )
-            .await?;
-        Ok(Some(
-            DispatchRecord {
-                summary,
-                report,
-                events: events.iter().map(stored_event).collect(),
-            }
-            .restored(),
-        ))
-    }
-
-    async fn import_rows(&self, snapshot: &super::Snapshot) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let e = err(&self.location);
-        let tx = client.transaction().await.map_err(&e)?;
-        for (table, _) in &snapshot.tables {
-            let n: i64 = tx
-                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-                .await
-                .map_err(&e)?
-                .get(0);
-            if n > 0 {
-                return Err(StoreError::NotEmpty(format!("{table} has {n} rows")));
-            }
-        }
-        for (table, rows) in &snapshot.tables {
-            if !super::TABLES.contains(&table.as_str()) {
-                return Err(StoreError::Corrupt(format!(
-                    "unknown table '{table}' in the snapshot"
-                )));
-            }
-            // jsonb_populate_recordset converts every value to the column's type.
-            for chunk in rows.chunks(1000) {
-                let batch = serde_json::Value::Array(chunk.to_vec());
-                tx.execute(&format!("INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"), &[&batch])
-                    .await
-                    .map_err(&e)?;
-            }
-        }
-        tx.execute("SELECT setval(pg_get_serial_sequence('events', 'seq'), GREATEST((SELECT max(seq) FROM events), 1))", &[])
-            .await
-            .map_err(&e)?;
-        tx.commit().await.map_err(&e)
-    }
-
+#[async_trait]
+impl QueueStore for PostgresStore {
     async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let ms = lease.as_secs_f64() * 1000.0;
@@ -680,40 +602,6 @@ impl Store for PostgresStore {
         batch: usize,
     ) -> Result<super::Maintenance, StoreError> {
         maintain::maintain(self, retention, batch).await
-    }
-
-    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let client = self.client().await?;
-        let mut out = Vec::new();
-        for t in super::TABLES {
-            let n: i64 = self
-                .row(&client, &format!("SELECT count(*) FROM {t}"), &[])
-                .await?
-                .get(0);
-            out.push((t.to_string(), n as u64));
-        }
-        Ok(out)
-    }
-
-    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let client = self.client().await?;
-        let rows = self
-            .rows(
-                &client,
-                "SELECT seq, al_ts(at), kind, body FROM events WHERE job_id = $1 ORDER BY seq",
-                &[&job_id],
-            )
-            .await?;
-        Ok(rows.iter().map(stored_event).collect())
-    }
-
-    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = $1 ORDER BY attempt, id"
-        );
-        let rows = self.rows(&client, &sql, &[&job_id]).await?;
-        Ok(rows.iter().map(summary).collect())
     }
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
@@ -801,6 +689,93 @@ impl Store for PostgresStore {
     async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError> {
         queue::lane_pending(self, lane, routes).await
     }
+}
+
+#[async_trait]
+impl Reader for PostgresStore {
+    async fn recent_events(
+        &self,
+        kind: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+        let rows = self
+            .rows(&client, "SELECT seq, al_ts(at), kind, body FROM events WHERE kind = $1 ORDER BY seq DESC LIMIT $2", &[&kind, &limit])
+            .await?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {
+        let client = self.client().await?;
+        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM dispatches ORDER BY id DESC LIMIT $1");
+        let rows = self.rows(&client, &sql, &[&limit]).await?;
+        Ok(rows.iter().map(summary).collect())
+    }
+
+    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {SUMMARY_COLUMNS}, report FROM dispatches WHERE starts_with(id, $1) ORDER BY id LIMIT 2");
+        let rows = self.rows(&client, &sql, &[&id_or_prefix]).await?;
+        let row = match rows.len() {
+            0 => return Ok(None),
+            1 => &rows[0],
+            _ if rows[0].get::<_, String>(0) == id_or_prefix => &rows[0],
+            _ => return Err(StoreError::Ambiguous(id_or_prefix.to_string())),
+        };
+        let summary = summary(row);
+        let report: Option<serde_json::Value> = row.get(12);
+        let events = self
+            .rows(
+                &client,
+                "SELECT seq, al_ts(at), kind, body FROM events WHERE dispatch_id = $1 ORDER BY seq",
+                &[&summary.dispatch_id],
+            )
+            .await?;
+        Ok(Some(
+            DispatchRecord {
+                summary,
+                report,
+                events: events.iter().map(stored_event).collect(),
+            }
+            .restored(),
+        ))
+    }
+
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let client = self.client().await?;
+        let mut out = Vec::new();
+        for t in super::TABLES {
+            let n: i64 = self
+                .row(&client, &format!("SELECT count(*) FROM {t}"), &[])
+                .await?
+                .get(0);
+            out.push((t.to_string(), n as u64));
+        }
+        Ok(out)
+    }
+
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let rows = self
+            .rows(
+                &client,
+                "SELECT seq, al_ts(at), kind, body FROM events WHERE job_id = $1 ORDER BY seq",
+                &[&job_id],
+            )
+            .await?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = $1 ORDER BY attempt, id"
+        );
+        let rows = self.rows(&client, &sql, &[&job_id]).await?;
+        Ok(rows.iter().map(summary).collect())
+    }
 
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         queue::jobs(self, filter).await
@@ -820,6 +795,43 @@ impl Store for PostgresStore {
 
     async fn status(&self) -> Result<Status, StoreError> {
         queue::status(self).await
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn import_rows(&self, snapshot: &super::Snapshot) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        for (table, _) in &snapshot.tables {
+            let n: i64 = tx
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .map_err(&e)?
+                .get(0);
+            if n > 0 {
+                return Err(StoreError::NotEmpty(format!("{table} has {n} rows")));
+            }
+        }
+        for (table, rows) in &snapshot.tables {
+            if !super::TABLES.contains(&table.as_str()) {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown table '{table}' in the snapshot"
+                )));
+            }
+            // jsonb_populate_recordset converts every value to the column's type.
+            for chunk in rows.chunks(1000) {
+                let batch = serde_json::Value::Array(chunk.to_vec());
+                tx.execute(&format!("INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"), &[&batch])
+                    .await
+                    .map_err(&e)?;
+            }
+        }
+        tx.execute("SELECT setval(pg_get_serial_sequence('events', 'seq'), GREATEST((SELECT max(seq) FROM events), 1))", &[])
+            .await
+            .map_err(&e)?;
+        tx.commit().await.map_err(&e)
     }
 }
 

@@ -17,7 +17,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 mod maintain;
 mod queue;
 
-use super::{DispatchRecord, DispatchSummary, NextClaim, Store, StoreError, StoredEvent};
+use super::{
+    DispatchLog, DispatchRecord, DispatchSummary, NextClaim, QueueStore, Reader, Store, StoreError,
+    StoredEvent,
+};
 use crate::model::DispatchReport;
 use crate::events::{Event, Prepare};
 use crate::model::{
@@ -225,59 +228,53 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<DispatchSummary> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
+impl DispatchLog for SqliteStore {
+    async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
         self.with(|conn| {
-            let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = ?1 ORDER BY attempt, id"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([job_id], summary)?;
-            rows.collect()
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                p.dispatch_id,
+                p.program,
+                p.cli_path.as_ref().map(|c| c.display().to_string()),
+                p.cwd.display().to_string(),
+                p.route,
+                p.model,
+                p.job_id,
+                p.attempt,
+            ])?;
+            insert_event(
+                &tx,
+                Some(&p.dispatch_id),
+                p.job_id.as_deref(),
+                &Event::RunnerPrepare(p.clone()),
+            )?;
+            tx.commit()
         })
     }
 
-    async fn export_rows(&self) -> Result<super::Snapshot, StoreError> {
+    async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
         self.with(|conn| {
-            let mut tables = Vec::new();
-            for table in super::TABLES {
-                let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
-                let names: Vec<String> =
-                    stmt.column_names().iter().map(|n| n.to_string()).collect();
-                let rows = stmt.query_map([], |row| {
-                    let mut obj = serde_json::Map::new();
-                    for (i, name) in names.iter().enumerate() {
-                        use rusqlite::types::ValueRef;
-                        let v = match row.get_ref(i)? {
-                            ValueRef::Null => serde_json::Value::Null,
-                            ValueRef::Integer(n) => serde_json::Value::from(n),
-                            ValueRef::Real(f) => serde_json::Value::from(f),
-                            ValueRef::Text(t) => {
-                                let text = String::from_utf8_lossy(t).into_owned();
-                                if matches!(name.as_str(), "report" | "fields" | "body") {
-                                    serde_json::from_str(&text)
-                                        .unwrap_or(serde_json::Value::String(text))
-                                } else {
-                                    serde_json::Value::String(text)
-                                }
-                            }
-                            ValueRef::Blob(b) => {
-                                serde_json::Value::String(String::from_utf8_lossy(b).into_owned())
-                            }
-                        };
-                        obj.insert(name.clone(), v);
-                    }
-                    Ok(serde_json::Value::Object(obj))
-                })?;
-                tables.push((
-                    table.to_string(),
-                    rows.collect::<rusqlite::Result<Vec<_>>>()?,
-                ));
-            }
-            Ok(super::Snapshot { tables })
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            finish_in(&tx, r, events)?;
+            tx.commit()
         })
     }
 
+    async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            insert_event(&tx, None, event.job_id(), event)?;
+            tx.commit()
+        })
+    }
+}
+
+#[async_trait]
+impl QueueStore for SqliteStore {
     async fn maintain(
         &self,
         retention: Option<Duration>,
@@ -299,32 +296,6 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok(leader == owner)
         })
-    }
-
-    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.with(|conn| {
-            super::TABLES
-                .iter()
-                .map(|t| {
-                    let n: i64 =
-                        conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
-                    Ok((t.to_string(), n as u64))
-                })
-                .collect()
-        })
-    }
-
-    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = self.with(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, at, kind, body FROM events WHERE job_id = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([job_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?;
-            rows.collect::<rusqlite::Result<Vec<RawEvent>>>()
-        })?;
-        decode_events(rows)
     }
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
@@ -379,61 +350,6 @@ impl Store for SqliteStore {
         self.with(|c| queue::lane_pending(c, lane, routes))
     }
 
-    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        self.with(|c| queue::jobs(c, filter))
-    }
-
-    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        self.with(|c| queue::job_by_id(c, id))
-    }
-
-    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
-        self.with(|c| queue::incidents(c, open_only))
-    }
-
-    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError> {
-        self.with(|c| queue::incident_by_id(c, id))
-    }
-
-    async fn status(&self) -> Result<Status, StoreError> {
-        self.with(queue::status)
-    }
-
-    async fn record_prepare(&self, p: &Prepare) -> Result<(), StoreError> {
-        self.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.prepare_cached(
-                "INSERT INTO dispatches (id, program, cli_path, cwd, route, model, job_id, attempt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                p.dispatch_id,
-                p.program,
-                p.cli_path.as_ref().map(|c| c.display().to_string()),
-                p.cwd.display().to_string(),
-                p.route,
-                p.model,
-                p.job_id,
-                p.attempt,
-            ])?;
-            insert_event(
-                &tx,
-                Some(&p.dispatch_id),
-                p.job_id.as_deref(),
-                &Event::RunnerPrepare(p.clone()),
-            )?;
-            tx.commit()
-        })
-    }
-
-    async fn record_finish(&self, r: &DispatchReport, events: &[Event]) -> Result<(), StoreError> {
-        self.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            finish_in(&tx, r, events)?;
-            tx.commit()
-        })
-    }
-
     async fn finish_and_settle(
         &self,
         r: &DispatchReport,
@@ -477,13 +393,106 @@ impl Store for SqliteStore {
             Ok((accepted, job))
         })
     }
+}
 
-    async fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+#[async_trait]
+impl Reader for SqliteStore {
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            insert_event(&tx, None, event.job_id(), event)?;
-            tx.commit()
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM dispatches WHERE job_id = ?1 ORDER BY attempt, id"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([job_id], summary)?;
+            rows.collect()
         })
+    }
+
+    async fn export_rows(&self) -> Result<super::Snapshot, StoreError> {
+        self.with(|conn| {
+            let mut tables = Vec::new();
+            for table in super::TABLES {
+                let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
+                let names: Vec<String> =
+                    stmt.column_names().iter().map(|n| n.to_string()).collect();
+                let rows = stmt.query_map([], |row| {
+                    let mut obj = serde_json::Map::new();
+                    for (i, name) in names.iter().enumerate() {
+                        use rusqlite::types::ValueRef;
+                        let v = match row.get_ref(i)? {
+                            ValueRef::Null => serde_json::Value::Null,
+                            ValueRef::Integer(n) => serde_json::Value::from(n),
+                            ValueRef::Real(f) => serde_json::Value::from(f),
+                            ValueRef::Text(t) => {
+                                let text = String::from_utf8_lossy(t).into_owned();
+                                if matches!(name.as_str(), "report" | "fields" | "body") {
+                                    serde_json::from_str(&text)
+                                        .unwrap_or(serde_json::Value::String(text))
+                                } else {
+                                    serde_json::Value::String(text)
+                                }
+                            }
+                            ValueRef::Blob(b) => {
+                                serde_json::Value::String(String::from_utf8_lossy(b).into_owned())
+                            }
+                        };
+                        obj.insert(name.clone(), v);
+                    }
+                    Ok(serde_json::Value::Object(obj))
+                })?;
+                tables.push((
+                    table.to_string(),
+                    rows.collect::<rusqlite::Result<Vec<_>>>()?,
+                ));
+            }
+            Ok(super::Snapshot { tables })
+        })
+    }
+
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.with(|conn| {
+            super::TABLES
+                .iter()
+                .map(|t| {
+                    let n: i64 =
+                        conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                    Ok((t.to_string(), n as u64))
+                })
+                .collect()
+        })
+    }
+
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, at, kind, body FROM events WHERE job_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([job_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<RawEvent>>>()
+        })?;
+        decode_events(rows)
+    }
+
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        self.with(|c| queue::jobs(c, filter))
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        self.with(|c| queue::job_by_id(c, id))
+    }
+
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        self.with(|c| queue::incidents(c, open_only))
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError> {
+        self.with(|c| queue::incident_by_id(c, id))
+    }
+
+    async fn status(&self) -> Result<Status, StoreError> {
+        self.with(queue::status)
     }
 
     async fn recent_events(
@@ -568,6 +577,11 @@ impl Store for SqliteStore {
             .restored(),
         ))
     }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+
 }
 
 impl SqliteStore {

@@ -543,7 +543,7 @@ mod tests {
     use crate::class::Class;
     use crate::model::{IncidentFacts, IncidentState, RepairAddress};
     use crate::store::sqlite::SqliteStore;
-    use crate::store::Store;
+    use crate::store::{QueueStore, Reader};
 
     /// A stored label no enum knows is a corrupt row with its column named,
     /// never a default that reads as something else.
