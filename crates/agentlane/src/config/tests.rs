@@ -1,7 +1,10 @@
 //! Configuration parsing: the documented keys, defaults from profiles, and
 //! errors with file, line, column and a fix.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::dispatch::PromptVia;
 
 use super::*;
 
