@@ -1,5 +1,17 @@
 //! Tests of the parent module.
+use super::spec::check_lane_name;
 use super::*;
+use std::collections::BTreeMap;
+
+use std::path::{Path, PathBuf};
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::dispatch::{build_env, Dispatcher};
+
+use crate::resolve::resolve_program;
+
 use std::os::unix::fs::PermissionsExt;
 use test_case::test_case;
 
