@@ -1,0 +1,358 @@
+//! Connecting: URLs (with passwords kept out of messages), the pool, TLS,
+//! migrations under an advisory lock, and the statement helpers every query
+//! goes through (prepared once per connection, or unnamed under a pooler).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
+
+use super::{
+    StoreError,
+    
+};
+
+use super::*;
+
+/// The URL without its password, for messages: neither the one in the
+/// user information nor a `password=` parameter.
+pub fn redacted_url(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    };
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=…",
+                _ => pair,
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    out
+}
+
+/// Removes parameter `key` from a URL's query string: the URL without it,
+/// and its value (not percent-decoded). Pure.
+pub fn take_param(url: &str, key: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == key => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
+/// An error and its sources, as one line.
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
+
+pub(in crate::store) fn err(location: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
+    move |e| {
+        let location = location.to_string();
+        match e.as_db_error() {
+            Some(db) => {
+                let code = db.code().code();
+                let message = format!("{code}: {}", db.message());
+                if transient_sqlstate(code) {
+                    StoreError::Unavailable { location, message }
+                } else {
+                    StoreError::Backend { location, message }
+                }
+            }
+            // Not an answer from the server: the connection failed, closed or
+            // timed out; a certificate refused says how to repair the URL.
+            None => {
+                let message = error_chain(&e);
+                match tls::hint(&message) {
+                    Some(hint) => StoreError::Backend {
+                        location,
+                        message: format!("{message}: {hint}"),
+                    },
+                    None => StoreError::Unavailable { location, message },
+                }
+            }
+        }
+    }
+}
+
+/// SQLSTATEs after which the same request may succeed: connection
+/// exceptions (08), the server shutting down or starting (57P01-57P03),
+/// too many connections (53300), serialization failure and deadlock (40001,
+/// 40P01). Pure.
+pub fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+        )
+}
+
+impl PostgresStore {
+    /// Connects (a small pool) and applies migrations.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let location = redacted_url(url);
+        let invalid = |message: String| StoreError::Backend {
+            location: location.clone(),
+            message: format!("invalid PostgreSQL URL: {message}"),
+        };
+        let (rest, tls_params) = tls::split(url).map_err(&invalid)?;
+        let (rest, pool_mode) = take_param(&rest, "pool_mode");
+        let unnamed = match pool_mode.as_deref() {
+            None | Some("session") => false,
+            Some("transaction") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "pool_mode={other}: use session (the default) or transaction (a pooler such as PgBouncer in transaction pooling)"
+                )))
+            }
+        };
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let plan = tls::decide(&tls_params, home.as_deref(), |p| p.exists()).map_err(&invalid)?;
+        let connector = tls::connector(&plan).map_err(|message| StoreError::Backend {
+            location: location.clone(),
+            message: format!("cannot set up TLS: {message}"),
+        })?;
+        let mut config =
+            tokio_postgres::Config::from_str(&rest).map_err(|e| invalid(e.to_string()))?;
+        config.ssl_mode(plan.negotiate);
+        // A worker must notice an unreachable database within a fraction of
+        // a lease, not after the kernel's TCP timeouts (minutes): bound the
+        // connect, probe idle connections, and give up on unacknowledged
+        // data. A URL that sets these keeps its own values.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(10));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(10));
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            connector.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(8)
+            .build()
+            .map_err(|e| StoreError::Backend {
+                location: location.clone(),
+                message: e.to_string(),
+            })?;
+        let store = PostgresStore {
+            pool,
+            location,
+            connect: (config, connector),
+            listener: std::sync::OnceLock::new(),
+            unnamed,
+            types: Default::default(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => err(&self.location)(e),
+            e => StoreError::Unavailable {
+                location: self.location.clone(),
+                message: format!("cannot connect: {e}"),
+            },
+        })
+    }
+
+    /// One statement outside a transaction, with its rows. Directly or
+    /// through session pooling, it is prepared once per connection and
+    /// reused. Under transaction pooling a pooler may hand each message to
+    /// another server connection, where a prepared statement does not exist:
+    /// it is sent unnamed, with its parameter types, in one message.
+    pub(super) async fn rows(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let e = err(&self.location);
+        if self.unnamed {
+            let typed = self.typed(client, sql, params).await?;
+            client.query_typed(sql, &typed).await.map_err(&e)
+        } else {
+            let stmt = client.prepare_cached(sql).await.map_err(&e)?;
+            client.query(&stmt, params).await.map_err(&e)
+        }
+    }
+
+    /// [`Self::rows`] of a statement that returns exactly one row.
+    pub(super) async fn row(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, StoreError> {
+        let mut rows = self.rows(client, sql, params).await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            n => Err(StoreError::Backend {
+                location: self.location.clone(),
+                message: format!("a statement returned {n} rows instead of one"),
+            }),
+        }
+    }
+
+    /// [`Self::rows`] of a statement that returns no rows: how many it changed.
+    pub(super) async fn exec(
+        &self,
+        client: &deadpool_postgres::ClientWrapper,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let e = err(&self.location);
+        if self.unnamed {
+            let typed = self.typed(client, sql, params).await?;
+            client.execute_typed(sql, &typed).await.map_err(&e)
+        } else {
+            let stmt = client.prepare_cached(sql).await.map_err(&e)?;
+            client.execute(&stmt, params).await.map_err(&e)
+        }
+    }
+
+    /// A statement to run inside `tx`: cached per connection, or, under
+    /// transaction pooling, prepared for this transaction only (it is
+    /// closed when dropped, before the commit).
+    pub(super) async fn prepare_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, StoreError> {
+        let e = err(&self.location);
+        if self.unnamed {
+            tx.prepare(sql).await.map_err(&e)
+        } else {
+            tx.prepare_cached(sql).await.map_err(&e)
+        }
+    }
+
+    /// The parameters paired with their types, which are learned once per
+    /// statement by preparing it inside a transaction (so the pooler keeps
+    /// the preparation and its closing on one server connection).
+    async fn typed<'a>(
+        &self,
+        client: &tokio_postgres::Client,
+        sql: &str,
+        params: &[&'a (dyn ToSql + Sync)],
+    ) -> Result<Vec<(&'a (dyn ToSql + Sync), Type)>, StoreError> {
+        let known = self
+            .types
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned();
+        let types = match known {
+            Some(types) => types,
+            None => {
+                let e = err(&self.location);
+                client.batch_execute("BEGIN").await.map_err(&e)?;
+                // The statement is dropped (closed) before the transaction ends.
+                let learned = client.prepare(sql).await.map(|s| s.params().to_vec());
+                let end = if learned.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                client.batch_execute(end).await.map_err(&e)?;
+                let types = learned.map_err(&e)?;
+                self.types
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(sql.to_string(), types.clone());
+                types
+            }
+        };
+        Ok(params.iter().copied().zip(types).collect())
+    }
+
+    /// Applies pending migrations; safe when several processes start at once.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let mut client = self.client().await?;
+        let e = err(&self.location);
+        let tx = client.transaction().await.map_err(&e)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(&e)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS agentlane_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            .await
+            .map_err(&e)?;
+        let current: i32 = tx
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM agentlane_migrations",
+                &[],
+            )
+            .await
+            .map_err(&e)?
+            .get(0);
+        if current as usize > MIGRATIONS.len() {
+            return Err(StoreError::SchemaTooNew {
+                location: self.location.clone(),
+                found: current.into(),
+                supported: MIGRATIONS.len() as i64,
+            });
+        }
+        let mut applied = 0;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.batch_execute(sql).await.map_err(&e)?;
+            tx.execute(
+                "INSERT INTO agentlane_migrations (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )
+            .await
+            .map_err(&e)?;
+            applied += 1;
+        }
+        tx.commit().await.map_err(&e)?;
+        Ok(applied)
+    }
+}
