@@ -1,0 +1,302 @@
+//! Jobs: enqueue (1000 per statement), claim (`FOR UPDATE SKIP LOCKED`),
+//! heartbeat, and the reads over them.
+
+use std::time::Duration;
+
+use tokio_postgres::Row;
+
+use crate::store::postgres::{err, PostgresStore};
+
+use crate::model::{
+    Job, JobFilter, LanePending, NewJob, Status,
+};
+use crate::store::StoreError;
+
+pub(super) fn job_columns(p: &str) -> String {
+    format!(
+        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text, {p}attempts, al_ts({p}run_at), al_ts({p}created_at), al_ts({p}updated_at), al_ts({p}finished_at), {p}lease_owner, al_ts({p}lease_expires_at), {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id"
+    )
+}
+
+pub(super) fn job_row(row: &Row) -> Result<Job, StoreError> {
+    let state: String = row.get(7);
+    let fields: serde_json::Value = row.get(5);
+    Ok(Job {
+        id: row.get(0),
+        kind: row.get(1),
+        lane: row.get(2),
+        route: row.get(3),
+        prompt: row.get(4),
+        fields: serde_json::from_value(fields).unwrap_or_default(),
+        priority: row.get(6),
+        state: state.parse().map_err(StoreError::Corrupt)?,
+        attempts: row.get::<_, i32>(8) as u32,
+        run_at: row.get(9),
+        created_at: row.get(10),
+        updated_at: row.get(11),
+        finished_at: row.get(12),
+        lease_owner: row.get(13),
+        lease_expires_at: row.get(14),
+        timeout_ms: row.get::<_, Option<i64>>(15).map(|t| t.max(0) as u64),
+        diagnostics: row.get(16),
+        classifier: row.get(17),
+        next_action: row
+            .get::<_, Option<String>>(18)
+            .map(|a| a.parse())
+            .transpose()
+            .map_err(StoreError::Corrupt)?,
+        reason: row.get(19),
+        incident_id: row.get(20),
+        last_dispatch_id: row.get(21),
+    })
+}
+
+pub(super) fn jobs_of(rows: &[Row]) -> Result<Vec<Job>, StoreError> {
+    rows.iter().map(job_row).collect()
+}
+
+pub(super) fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Jobs per INSERT of an enqueue: one statement (one round trip) each, all
+/// in one transaction.
+pub(super) const ENQUEUE_CHUNK: usize = 1000;
+
+#[allow(
+    clippy::expect_used,
+    reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
+)]
+pub(in crate::store::postgres) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    // Rows as arrays, one per column, in ascending id order (UUIDv7).
+    let stmt = tx
+        .prepare(
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason)
+             SELECT id, kind, lane, route, prompt, fields, priority, 'run', 'queued'
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
+                  AS t(id, kind, lane, route, prompt, fields, priority)",
+        )
+        .await
+        .map_err(&e)?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(ENQUEUE_CHUNK) {
+        let chunk_ids: Vec<String> = chunk
+            .iter()
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let column = |f: fn(&NewJob) -> &str| chunk.iter().map(f).collect::<Vec<&str>>();
+        let fields: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|j| serde_json::to_value(&j.fields).expect("fields serialise"))
+            .collect();
+        let priorities: Vec<i64> = chunk.iter().map(|j| j.priority).collect();
+        tx.execute(
+            &stmt,
+            &[
+                &chunk_ids,
+                &column(|j| &j.kind),
+                &column(|j| &j.lane),
+                &column(|j| &j.route),
+                &column(|j| &j.prompt),
+                &fields,
+                &priorities,
+            ],
+        )
+        .await
+        .map_err(&e)?;
+        ids.extend(chunk_ids);
+    }
+    // Closed inside the transaction: under transaction pooling, the server
+    // connection that prepared it is only ours until the commit.
+    drop(stmt);
+    // Wake idle workers, once per lane, when (and only if) the jobs commit.
+    let mut lanes: Vec<&str> = jobs.iter().map(|j| j.lane.as_str()).collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    for lane in lanes {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&crate::store::postgres::listen::CHANNEL, &lane],
+        )
+        .await
+        .map_err(&e)?;
+    }
+    tx.commit().await.map_err(&e)?;
+    if jobs.len() >= ENQUEUE_CHUNK {
+        refresh_stale_statistics(s, &client, jobs.len()).await;
+    }
+    Ok(ids)
+}
+
+/// After a large enqueue, refreshes the planner's statistics of `jobs` when
+/// they count fewer rows than the batch just added. Claims are prepared
+/// once per connection, and a plan made while the table was analyzed empty
+/// scans the whole table on every claim until autovacuum's next analyze (up
+/// to a minute or more away): a claim that grows with the finished jobs.
+/// ANALYZE invalidates those plans at once. Best effort: a role that may
+/// not analyze the table leaves it to autovacuum.
+pub(super) async fn refresh_stale_statistics(
+    s: &PostgresStore,
+    client: &deadpool_postgres::Client,
+    added: usize,
+) {
+    let stale = s
+        .row(
+            client,
+            "SELECT reltuples < $1 FROM pg_class WHERE oid = 'jobs'::regclass",
+            &[&(added as f32)],
+        )
+        .await
+        .map(|row| row.get::<_, bool>(0))
+        .unwrap_or(false);
+    if stale {
+        let _ = client.batch_execute("ANALYZE jobs").await;
+    }
+}
+
+pub(in crate::store::postgres) async fn claim(
+    s: &PostgresStore,
+    lane: &str,
+    routes: &[String],
+    owner: &str,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<Job>, StoreError> {
+    if routes.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let client = s.client().await?;
+    let sql = format!(
+        "WITH picked AS (
+             SELECT id FROM jobs
+             WHERE lane = $3 AND state IN ('queued', 'scheduled') AND run_at <= now() AND route = ANY($4)
+             ORDER BY priority DESC, run_at, id LIMIT $5
+             FOR UPDATE SKIP LOCKED)
+         UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,
+                lease_expires_at = now() + $2 * interval '1 millisecond', updated_at = now(),
+                next_action = 'run', reason = 'running on ' || $1
+         FROM picked WHERE j.id = picked.id
+         RETURNING {}",
+        job_columns("j.")
+    );
+    let rows = s
+        .rows(
+            &client,
+            &sql,
+            &[&owner, &millis(lease), &lane, &routes, &(limit as i64)],
+        )
+        .await?;
+    let mut claimed = jobs_of(&rows)?;
+    claimed.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.run_at.cmp(&b.run_at))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(claimed)
+}
+
+/// Renews owner $1's unexpired leases on jobs $3 for $2 ms. Like the
+/// settlement's fence it does not name the state: a job has a lease owner
+/// exactly while it runs (every statement that takes a job out of `running`
+/// clears `lease_owner`), and a `state = 'running'` condition lets the
+/// planner pick the partial `jobs_leases` index over the primary key. That
+/// index keeps an entry for every lease taken since the last vacuum, so the
+/// lookup would grow with the churn instead of touching one row.
+pub(crate) const RENEW: &str =
+    "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'
+     WHERE lease_owner = $1 AND id = ANY($3) AND lease_expires_at > now()
+     RETURNING id";
+
+pub(in crate::store::postgres) async fn heartbeat(
+    s: &PostgresStore,
+    owner: &str,
+    jobs: &[String],
+    lease: Duration,
+) -> Result<Vec<String>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = s.client().await?;
+    let rows = s
+        .rows(&client, RENEW, &[&owner, &millis(lease), &jobs])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub(in crate::store::postgres) async fn lane_pending(
+    s: &PostgresStore,
+    lane: &str,
+    routes: &[String],
+) -> Result<LanePending, StoreError> {
+    let client = s.client().await?;
+    let row = s
+        .row(
+            &client,
+            "SELECT count(*) FILTER (WHERE state IN ('queued', 'scheduled') AND route = ANY($2)),
+                    count(*) FILTER (WHERE state = 'running')
+             FROM jobs WHERE lane = $1 AND state IN ('queued', 'scheduled', 'running')",
+            &[&lane, &routes],
+        )
+        .await?;
+    let (waiting, running): (i64, i64) = (row.get(0), row.get(1));
+    Ok(LanePending {
+        waiting: waiting as u64,
+        running: running as u64,
+    })
+}
+
+pub(in crate::store::postgres) async fn jobs(s: &PostgresStore, f: &JobFilter) -> Result<Vec<Job>, StoreError> {
+    let client = s.client().await?;
+    let limit = if f.limit == 0 {
+        i64::MAX
+    } else {
+        f.limit as i64
+    };
+    let state = f.state.map(|st| st.label());
+    let sql = format!(
+        "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2) ORDER BY id DESC LIMIT $3",
+        job_columns("")
+    );
+    let rows = s.rows(&client, &sql, &[&f.lane, &state, &limit]).await?;
+    jobs_of(&rows)
+}
+
+pub(in crate::store::postgres) async fn job(s: &PostgresStore, id: &str) -> Result<Option<Job>, StoreError> {
+    let client = s.client().await?;
+    let sql = format!("SELECT {} FROM jobs WHERE id = $1", job_columns(""));
+    let rows = s.rows(&client, &sql, &[&id]).await?;
+    rows.first().map(job_row).transpose()
+}
+
+pub(in crate::store::postgres) async fn status(s: &PostgresStore) -> Result<Status, StoreError> {
+    let client = s.client().await?;
+    let lanes = s
+        .rows(&client, "SELECT lane, state::text, count(*) FROM jobs GROUP BY lane, state ORDER BY lane, state::text", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2) as u64))
+        .collect();
+    let classes = s
+        .rows(&client, "SELECT classifier, count(*) FROM jobs WHERE classifier IS NOT NULL GROUP BY classifier ORDER BY count(*) DESC", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect();
+    let open: i64 = s
+        .row(
+            &client,
+            "SELECT count(*) FROM incidents WHERE state = 'open'",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(Status {
+        lanes,
+        classes,
+        open_incidents: open as u64,
+    })
+}

@@ -1,0 +1,14 @@
+//! The queue's SQL for PostgreSQL. Claims take `FOR UPDATE SKIP LOCKED`;
+//! times come from `now()`; writes after a claim are fenced.
+
+mod incidents;
+mod jobs;
+mod settle;
+
+pub(super) use incidents::*;
+pub(super) use jobs::*;
+pub(super) use settle::*;
+#[cfg(test)]
+pub(crate) use jobs::RENEW;
+#[cfg(test)]
+pub(crate) use settle::{finish_settle_and_claim_sql, SETTLE};
