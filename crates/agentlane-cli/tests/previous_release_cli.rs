@@ -4,7 +4,7 @@
 //!
 //! The database is the SQLite fixture of the library's previous-release test
 //! (`crates/agentlane/tests/data/db/release-5.sqlite`, see
-//! `crates/agentlane/tests/previous_release.rs`); the expected outputs are
+//! `crates/agentlane/tests/previous_release/`); the expected outputs are
 //! under `crates/agentlane/tests/data/snapshots/cli/`, next to the library's
 //! snapshots. Issue 15 refactors the model these outputs are made from; they
 //! must not move. A change made on purpose is rewritten with
