@@ -20,40 +20,48 @@ fn offset(d: Duration) -> String {
 
 const JOB_COLUMNS: &str = "id, kind, lane, route, prompt, fields, priority, state, attempts, run_at, created_at, updated_at, finished_at, lease_owner, lease_expires_at, timeout_ms, diagnostics, classifier, next_action, reason, incident_id, last_dispatch_id";
 
+/// A job row, decoded by column name; a state, a next action or payload
+/// fields that do not decode are a conversion failure naming the column (a
+/// corrupt row), never a silent default.
 fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
-    let fields: String = row.get(5)?;
-    let state: String = row.get(7)?;
+    let corrupt = |column: &str, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            row.as_ref().column_index(column).unwrap_or(0),
+            rusqlite::types::Type::Text,
+            format!("jobs.{column}: {e}").into(),
+        )
+    };
+    let fields: String = row.get("fields")?;
+    let state: String = row.get("state")?;
     Ok(Job {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        lane: row.get(2)?,
-        route: row.get(3)?,
-        prompt: row.get(4)?,
-        fields: serde_json::from_str(&fields).unwrap_or_default(),
-        priority: row.get(6)?,
-        state: state.parse().map_err(|e: String| {
-            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, e.into())
-        })?,
-        attempts: row.get(8)?,
-        run_at: row.get(9)?,
-        created_at: row.get(10)?,
-        updated_at: row.get(11)?,
-        finished_at: row.get(12)?,
-        lease_owner: row.get(13)?,
-        lease_expires_at: row.get(14)?,
-        timeout_ms: row.get::<_, Option<i64>>(15)?.map(|t| t.max(0) as u64),
-        diagnostics: row.get::<_, i64>(16)? != 0,
-        classifier: row.get(17)?,
+        id: row.get("id")?,
+        kind: row.get("kind")?,
+        lane: row.get("lane")?,
+        route: row.get("route")?,
+        prompt: row.get("prompt")?,
+        fields: serde_json::from_str(&fields).map_err(|e| corrupt("fields", e.to_string()))?,
+        priority: row.get("priority")?,
+        state: state.parse().map_err(|e| corrupt("state", e))?,
+        attempts: row.get("attempts")?,
+        run_at: row.get("run_at")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        finished_at: row.get("finished_at")?,
+        lease_owner: row.get("lease_owner")?,
+        lease_expires_at: row.get("lease_expires_at")?,
+        timeout_ms: row
+            .get::<_, Option<i64>>("timeout_ms")?
+            .map(|t| t.max(0) as u64),
+        diagnostics: row.get::<_, i64>("diagnostics")? != 0,
+        classifier: row.get("classifier")?,
         next_action: row
-            .get::<_, Option<String>>(18)?
+            .get::<_, Option<String>>("next_action")?
             .map(|a| a.parse())
             .transpose()
-            .map_err(|e: String| {
-                rusqlite::Error::FromSqlConversionFailure(18, rusqlite::types::Type::Text, e.into())
-            })?,
-        reason: row.get(19)?,
-        incident_id: row.get(20)?,
-        last_dispatch_id: row.get(21)?,
+            .map_err(|e| corrupt("next_action", e))?,
+        reason: row.get("reason")?,
+        incident_id: row.get("incident_id")?,
+        last_dispatch_id: row.get("last_dispatch_id")?,
     })
 }
 
@@ -582,4 +590,36 @@ mod tests {
             Ok(rows) => panic!("a foreign class read as {:?}", rows[0].classifier),
         }
     }
+
+    /// A job whose payload fields no longer decode is a corrupt row naming
+    /// `jobs.fields`: never read as a job with no fields.
+    #[tokio::test]
+    async fn a_job_row_with_corrupt_fields_is_corrupt_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let ids = store
+            .enqueue(&[crate::model::NewJob {
+                kind: "k".into(),
+                lane: "l".into(),
+                route: "r".into(),
+                prompt: "p".into(),
+                fields: [("n".to_string(), serde_json::json!(1))].into(),
+                priority: 0,
+            }])
+            .await
+            .unwrap();
+        let job = store.job(&ids[0]).await.unwrap().unwrap();
+        assert_eq!(job.fields["n"], 1);
+        drop(store);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute("UPDATE jobs SET fields = '{not json'", []).unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&db).unwrap();
+        match store.job(&ids[0]).await {
+            Err(e) => assert!(e.to_string().contains("jobs.fields"), "{e}"),
+            Ok(j) => panic!("a corrupt payload read as {j:?}"),
+        }
+    }
+
 }

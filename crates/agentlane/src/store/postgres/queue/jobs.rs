@@ -14,40 +14,46 @@ use crate::store::StoreError;
 
 pub(super) fn job_columns(p: &str) -> String {
     format!(
-        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text, {p}attempts, al_ts({p}run_at), al_ts({p}created_at), al_ts({p}updated_at), al_ts({p}finished_at), {p}lease_owner, al_ts({p}lease_expires_at), {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id"
+        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text AS state, {p}attempts, al_ts({p}run_at) AS run_at, al_ts({p}created_at) AS created_at, al_ts({p}updated_at) AS updated_at, al_ts({p}finished_at) AS finished_at, {p}lease_owner, al_ts({p}lease_expires_at) AS lease_expires_at, {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id"
     )
 }
 
+/// A job row, decoded by column name; a state, a next action or payload
+/// fields that do not decode are a corrupt row naming its column, never a
+/// silent default.
 pub(super) fn job_row(row: &Row) -> Result<Job, StoreError> {
-    let state: String = row.get(7);
-    let fields: serde_json::Value = row.get(5);
+    let corrupt = |column: &str, e: String| StoreError::Corrupt(format!("jobs.{column}: {e}"));
+    let state: String = row.get("state");
+    let fields: serde_json::Value = row.get("fields");
     Ok(Job {
-        id: row.get(0),
-        kind: row.get(1),
-        lane: row.get(2),
-        route: row.get(3),
-        prompt: row.get(4),
-        fields: serde_json::from_value(fields).unwrap_or_default(),
-        priority: row.get(6),
-        state: state.parse().map_err(StoreError::Corrupt)?,
-        attempts: row.get::<_, i32>(8) as u32,
-        run_at: row.get(9),
-        created_at: row.get(10),
-        updated_at: row.get(11),
-        finished_at: row.get(12),
-        lease_owner: row.get(13),
-        lease_expires_at: row.get(14),
-        timeout_ms: row.get::<_, Option<i64>>(15).map(|t| t.max(0) as u64),
-        diagnostics: row.get(16),
-        classifier: row.get(17),
+        id: row.get("id"),
+        kind: row.get("kind"),
+        lane: row.get("lane"),
+        route: row.get("route"),
+        prompt: row.get("prompt"),
+        fields: serde_json::from_value(fields).map_err(|e| corrupt("fields", e.to_string()))?,
+        priority: row.get("priority"),
+        state: state.parse().map_err(|e| corrupt("state", e))?,
+        attempts: row.get::<_, i32>("attempts") as u32,
+        run_at: row.get("run_at"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        finished_at: row.get("finished_at"),
+        lease_owner: row.get("lease_owner"),
+        lease_expires_at: row.get("lease_expires_at"),
+        timeout_ms: row
+            .get::<_, Option<i64>>("timeout_ms")
+            .map(|t| t.max(0) as u64),
+        diagnostics: row.get("diagnostics"),
+        classifier: row.get("classifier"),
         next_action: row
-            .get::<_, Option<String>>(18)
+            .get::<_, Option<String>>("next_action")
             .map(|a| a.parse())
             .transpose()
-            .map_err(StoreError::Corrupt)?,
-        reason: row.get(19),
-        incident_id: row.get(20),
-        last_dispatch_id: row.get(21),
+            .map_err(|e| corrupt("next_action", e))?,
+        reason: row.get("reason"),
+        incident_id: row.get("incident_id"),
+        last_dispatch_id: row.get("last_dispatch_id"),
     })
 }
 
