@@ -24,7 +24,7 @@ fn table(header: &[&str]) -> Table {
 
 /// What happens next, in words: "retry at 12:04:10", "parked", "done".
 fn next_action(j: &Job) -> String {
-    match j.state {
+    match j.state() {
         JobState::Scheduled => format!(
             "retry at {}",
             j.run_at
@@ -45,11 +45,11 @@ fn next_action(j: &Job) -> String {
 
 fn job_json(j: &Job) -> Value {
     json!({
-        "id": j.id, "kind": j.kind, "lane": j.lane, "route": j.route, "state": j.state,
+        "id": j.id, "kind": j.kind, "lane": j.lane, "route": j.route, "state": j.state(),
         "attempts": j.attempts, "classifier": j.classifier, "next_action": next_action(j),
         "reason": j.reason, "priority": j.priority, "run_at": j.run_at, "created_at": j.created_at,
-        "updated_at": j.updated_at, "finished_at": j.finished_at, "incident_id": j.incident_id,
-        "lease_owner": j.lease_owner, "fields": j.fields,
+        "updated_at": j.updated_at, "finished_at": j.finished_at(), "incident_id": j.incident_id,
+        "lease_owner": j.lease_owner(), "fields": j.fields,
     })
 }
 
@@ -100,7 +100,7 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
             j.kind.clone(),
             j.lane.clone(),
             j.route.clone(),
-            j.state.label().to_string(),
+            j.state().label().to_string(),
             j.attempts.to_string(),
             j.classifier.clone().unwrap_or_else(|| "-".into()),
             next_action(j),
@@ -157,7 +157,7 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         j.kind,
         j.lane,
         j.route,
-        j.state.label(),
+        j.state().label(),
         j.attempts
     );
     println!(

@@ -121,7 +121,7 @@ pub async fn run_matrix(
                     .jobs(&JobFilter { lane: Some(lane.clone()), state: None, limit: 0 })
                     .await?
                     .iter()
-                    .filter(|j| j.finished_at.is_some())
+                    .filter(|j| j.finished_at().is_some())
                     .count();
                 progress(finished as u64, total as u64);
             }

@@ -78,8 +78,128 @@ pub struct NewJob {
     pub priority: i64,
 }
 
-/// A stored job.
+/// A running job's lease: who holds it and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker holding the lease (`host:pid`).
+    pub owner: String,
+    /// When the lease expires unless renewed (database clock).
+    pub expires_at: String,
+}
+
+/// Where a job is in its life, with the data that only that place has: a
+/// running job always has a lease, a finished one always a finish time, and
+/// nothing else has either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting to be claimed.
+    Queued,
+    /// Waiting for its retry time (`run_at`).
+    Scheduled,
+    /// Claimed by a worker under a lease.
+    Running(Lease),
+    /// Done.
+    Succeeded {
+        /// When it finished (database clock).
+        finished_at: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// When it finished (database clock).
+        finished_at: String,
+    },
+    /// Kept out of its lane until preflight changes or its incident is resolved.
+    Parked,
+    /// Cancelled by an operator.
+    Cancelled {
+        /// When it was cancelled (database clock), when the store recorded it.
+        finished_at: Option<String>,
+    },
+}
+
+/// A stored row's lifecycle columns could not make a [`JobStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job state '{state}' needs {column} set")]
+pub struct StatusMismatch {
+    /// The state label.
+    pub state: &'static str,
+    /// The column that is missing.
+    pub column: &'static str,
+}
+
+impl JobStatus {
+    /// The state this status is in.
+    pub fn state(&self) -> JobState {
+        match self {
+            JobStatus::Queued => JobState::Queued,
+            JobStatus::Scheduled => JobState::Scheduled,
+            JobStatus::Running(_) => JobState::Running,
+            JobStatus::Succeeded { .. } => JobState::Succeeded,
+            JobStatus::Failed { .. } => JobState::Failed,
+            JobStatus::Parked => JobState::Parked,
+            JobStatus::Cancelled { .. } => JobState::Cancelled,
+        }
+    }
+
+    /// The status from the stored columns. A running job without a lease
+    /// owner or expiry, or a succeeded or failed one without a finish time,
+    /// is an error (a corrupt row); columns that the state does not use are
+    /// ignored.
+    pub fn from_columns(
+        state: JobState,
+        lease_owner: Option<String>,
+        lease_expires_at: Option<String>,
+        finished_at: Option<String>,
+    ) -> Result<JobStatus, StatusMismatch> {
+        let need = |v: Option<String>, column| {
+            v.ok_or(StatusMismatch {
+                state: state.label(),
+                column,
+            })
+        };
+        Ok(match state {
+            JobState::Queued => JobStatus::Queued,
+            JobState::Scheduled => JobStatus::Scheduled,
+            JobState::Running => JobStatus::Running(Lease {
+                owner: need(lease_owner, "lease_owner")?,
+                expires_at: need(lease_expires_at, "lease_expires_at")?,
+            }),
+            JobState::Succeeded => JobStatus::Succeeded {
+                finished_at: need(finished_at, "finished_at")?,
+            },
+            JobState::Failed => JobStatus::Failed {
+                finished_at: need(finished_at, "finished_at")?,
+            },
+            JobState::Parked => JobStatus::Parked,
+            JobState::Cancelled => JobStatus::Cancelled { finished_at },
+        })
+    }
+
+    /// The lease, when running.
+    pub fn lease(&self) -> Option<&Lease> {
+        match self {
+            JobStatus::Running(lease) => Some(lease),
+            _ => None,
+        }
+    }
+
+    /// The finish time, when finished.
+    pub fn finished_at(&self) -> Option<&str> {
+        match self {
+            JobStatus::Succeeded { finished_at } | JobStatus::Failed { finished_at } => {
+                Some(finished_at)
+            }
+            JobStatus::Cancelled { finished_at } => finished_at.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A stored job. Its JSON is the flat shape every release has written
+/// (`state`, `finished_at`, `lease_owner`, `lease_expires_at` as separate
+/// fields, in that order among the others).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "JobWire", try_from = "JobWire")]
 pub struct Job {
     /// Time-ordered id (UUIDv7).
     pub id: String,
@@ -90,15 +210,15 @@ pub struct Job {
     /// Route.
     pub route: String,
     /// The prompt (not printed by listings).
-    #[serde(skip_serializing)]
     pub prompt: String,
     /// Payload fields.
     pub fields: BTreeMap<String, Value>,
     /// Priority.
     pub priority: i64,
-    /// State.
-    pub state: JobState,
-    /// Attempts started.
+    /// Where it is in its life, with that place's data.
+    pub status: JobStatus,
+    /// Attempts started (while running: the attempt that holds the lease,
+    /// the fencing token of its settlement).
     pub attempts: u32,
     /// When it may run (database clock).
     pub run_at: String,
@@ -106,12 +226,6 @@ pub struct Job {
     pub created_at: String,
     /// Last change (database clock).
     pub updated_at: String,
-    /// Finished, when terminal.
-    pub finished_at: Option<String>,
-    /// The worker holding its lease.
-    pub lease_owner: Option<String>,
-    /// When that lease expires.
-    pub lease_expires_at: Option<String>,
     /// The next attempt's timeout, when a retry changed it.
     pub timeout_ms: Option<u64>,
     /// The next attempt runs with expanded diagnostics.
@@ -126,6 +240,118 @@ pub struct Job {
     pub incident_id: Option<String>,
     /// The latest attempt's dispatch.
     pub last_dispatch_id: Option<String>,
+}
+
+impl Job {
+    /// Its state.
+    pub fn state(&self) -> JobState {
+        self.status.state()
+    }
+
+    /// The worker holding its lease, when running.
+    pub fn lease_owner(&self) -> Option<&str> {
+        self.status.lease().map(|l| l.owner.as_str())
+    }
+
+    /// When its lease expires, when running.
+    pub fn lease_expires_at(&self) -> Option<&str> {
+        self.status.lease().map(|l| l.expires_at.as_str())
+    }
+
+    /// When it finished, when finished.
+    pub fn finished_at(&self) -> Option<&str> {
+        self.status.finished_at()
+    }
+}
+
+/// The flat JSON shape of a [`Job`] (the prompt is never written).
+#[derive(Serialize, Deserialize)]
+struct JobWire {
+    id: String,
+    kind: String,
+    lane: String,
+    route: String,
+    #[serde(skip_serializing, default)]
+    prompt: String,
+    fields: BTreeMap<String, Value>,
+    priority: i64,
+    state: JobState,
+    attempts: u32,
+    run_at: String,
+    created_at: String,
+    updated_at: String,
+    finished_at: Option<String>,
+    lease_owner: Option<String>,
+    lease_expires_at: Option<String>,
+    timeout_ms: Option<u64>,
+    diagnostics: bool,
+    classifier: Option<String>,
+    next_action: Option<super::next::Step>,
+    reason: Option<String>,
+    incident_id: Option<String>,
+    last_dispatch_id: Option<String>,
+}
+
+impl From<Job> for JobWire {
+    fn from(j: Job) -> JobWire {
+        let state = j.state();
+        let finished_at = j.finished_at().map(str::to_string);
+        let (lease_owner, lease_expires_at) = match j.status {
+            JobStatus::Running(Lease { owner, expires_at }) => (Some(owner), Some(expires_at)),
+            _ => (None, None),
+        };
+        JobWire {
+            id: j.id,
+            kind: j.kind,
+            lane: j.lane,
+            route: j.route,
+            prompt: j.prompt,
+            fields: j.fields,
+            priority: j.priority,
+            state,
+            attempts: j.attempts,
+            run_at: j.run_at,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+            finished_at,
+            lease_owner,
+            lease_expires_at,
+            timeout_ms: j.timeout_ms,
+            diagnostics: j.diagnostics,
+            classifier: j.classifier,
+            next_action: j.next_action,
+            reason: j.reason,
+            incident_id: j.incident_id,
+            last_dispatch_id: j.last_dispatch_id,
+        }
+    }
+}
+
+impl TryFrom<JobWire> for Job {
+    type Error = StatusMismatch;
+    fn try_from(w: JobWire) -> Result<Job, StatusMismatch> {
+        Ok(Job {
+            status: JobStatus::from_columns(w.state, w.lease_owner, w.lease_expires_at, w.finished_at)?,
+            id: w.id,
+            kind: w.kind,
+            lane: w.lane,
+            route: w.route,
+            prompt: w.prompt,
+            fields: w.fields,
+            priority: w.priority,
+            attempts: w.attempts,
+            run_at: w.run_at,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+            timeout_ms: w.timeout_ms,
+            diagnostics: w.diagnostics,
+            classifier: w.classifier,
+            next_action: w.next_action,
+            reason: w.reason,
+            incident_id: w.incident_id,
+            last_dispatch_id: w.last_dispatch_id,
+        })
+    }
 }
 
 /// A reset time as the stores keep it: UTC with milliseconds, the shape of
@@ -174,5 +400,28 @@ mod tests {
         for s in JobState::ALL {
             assert_eq!(s.label().parse::<JobState>().unwrap(), s);
         }
+    }
+
+    #[test]
+    fn status_needs_the_columns_its_state_has() {
+        let some = |s: &str| Some(s.to_string());
+        let cases = [
+            (JobState::Running, None, some("t"), None, Some("lease_owner")),
+            (JobState::Running, some("w"), None, None, Some("lease_expires_at")),
+            (JobState::Succeeded, None, None, None, Some("finished_at")),
+            (JobState::Failed, None, None, None, Some("finished_at")),
+            (JobState::Cancelled, None, None, None, None),
+            (JobState::Queued, some("stale"), None, some("stale"), None),
+        ];
+        for (state, owner, expires, finished, missing) in cases {
+            let got = JobStatus::from_columns(state, owner, expires, finished);
+            match missing {
+                Some(column) => assert_eq!(got.unwrap_err().column, column, "{state:?}"),
+                None => assert_eq!(got.unwrap().state(), state),
+            }
+        }
+        // Columns a state does not use are dropped, not carried.
+        let queued = JobStatus::from_columns(JobState::Queued, some("w"), some("t"), some("f")).unwrap();
+        assert_eq!((queued.lease(), queued.finished_at()), (None, None));
     }
 }

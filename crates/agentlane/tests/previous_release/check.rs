@@ -318,7 +318,7 @@ pub(crate) async fn keeps_working(store: &dyn Store, v: &Value) {
         .await
         .unwrap());
     let job = store.job(&queued).await.unwrap().unwrap();
-    assert_eq!(job.state.label(), "succeeded");
+    assert_eq!(job.state().label(), "succeeded");
     assert_eq!(job.last_dispatch_id.as_deref(), Some(id.as_str()));
     let quota = incident_of(v, "fp-quota-9c1d7e20")["id"].as_str().unwrap();
     let released = store

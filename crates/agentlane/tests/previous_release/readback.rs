@@ -5,10 +5,10 @@ use super::*;
 pub(crate) fn job_json(j: &Job) -> Value {
     json!({
         "id": j.id, "kind": j.kind, "lane": j.lane, "route": j.route, "prompt": j.prompt,
-        "fields": j.fields, "priority": j.priority, "state": j.state.label(),
+        "fields": j.fields, "priority": j.priority, "state": j.state().label(),
         "attempts": j.attempts, "run_at": j.run_at, "created_at": j.created_at,
-        "updated_at": j.updated_at, "finished_at": j.finished_at,
-        "lease_owner": j.lease_owner, "lease_expires_at": j.lease_expires_at,
+        "updated_at": j.updated_at, "finished_at": j.finished_at(),
+        "lease_owner": j.lease_owner(), "lease_expires_at": j.lease_expires_at(),
         "timeout_ms": j.timeout_ms, "diagnostics": j.diagnostics,
         "classifier": j.classifier, "next_action": j.next_action, "reason": j.reason,
         "incident_id": j.incident_id, "last_dispatch_id": j.last_dispatch_id,

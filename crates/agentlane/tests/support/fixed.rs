@@ -19,7 +19,7 @@ use agentlane::events::{
 };
 use agentlane::model::termination::{Status, Termination};
 use agentlane::model::{IncidentState, RepairAddress, Step};
-use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, NewJob, Next};
+use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, JobStatus, NewJob, Next};
 use agentlane::Class;
 
 /// A fixed, time-ordered-looking dispatch id (`n` in 1..).
@@ -503,15 +503,17 @@ pub fn job(state: JobState) -> Job {
         prompt: "never printed".to_string(),
         fields,
         priority: 5,
-        state,
+        status: JobStatus::from_columns(
+            state,
+            (state == JobState::Running).then(|| "build-01:4242".to_string()),
+            (state == JobState::Running).then(|| "2026-03-01T14:01:00.000Z".to_string()),
+            None,
+        )
+        .expect("the snapshot states need no finish time"),
         attempts: 2,
         run_at: "2026-03-01T14:00:00.000Z".to_string(),
         created_at: "2026-03-01T13:59:58.123Z".to_string(),
         updated_at: "2026-03-01T14:00:01.456Z".to_string(),
-        finished_at: None,
-        lease_owner: (state == JobState::Running).then(|| "build-01:4242".to_string()),
-        lease_expires_at: (state == JobState::Running)
-            .then(|| "2026-03-01T14:01:00.000Z".to_string()),
         timeout_ms: Some(2_400_000),
         diagnostics: true,
         classifier: Some(if parked { "quota_exhausted" } else { "timeout" }.to_string()),

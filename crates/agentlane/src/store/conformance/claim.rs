@@ -61,8 +61,8 @@ pub(crate) async fn case_claim_order_and_filters(store: &dyn Store) {
         claim(store, lane, &["r1"], "B", 10).await.is_empty(),
         "the r2 job and the other lane's job are not claimed"
     );
-    assert_eq!(get(store, &ids[5]).await.state, JobState::Queued);
-    assert_eq!(get(store, &ids[6]).await.state, JobState::Queued);
+    assert_eq!(get(store, &ids[5]).await.state(), JobState::Queued);
+    assert_eq!(get(store, &ids[6]).await.state(), JobState::Queued);
     assert_eq!(
         id_list(&claim(store, lane, &["r1", "r2"], "C", 10).await),
         [ids[5].clone()]
@@ -140,7 +140,7 @@ pub(crate) async fn case_concurrent_claims(a: Arc<dyn Store>, b: Arc<dyn Store>)
                 break;
             }
             for j in batch {
-                assert_eq!(j.lease_owner.as_deref(), Some(owner));
+                assert_eq!(j.lease_owner(), Some(owner));
                 assert_eq!(j.attempts, 1, "claimed once: {j:?}");
                 got.push(j.id);
             }
@@ -164,7 +164,7 @@ pub(crate) async fn case_concurrent_claims(a: Arc<dyn Store>, b: Arc<dyn Store>)
         for id in ids {
             let j = get(&*b, id).await;
             assert_eq!(
-                (j.state, j.lease_owner.as_deref(), j.attempts),
+                (j.state(), j.lease_owner(), j.attempts),
                 (JobState::Running, Some(owner), 1)
             );
         }

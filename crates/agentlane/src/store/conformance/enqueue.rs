@@ -18,7 +18,7 @@ pub(crate) async fn case_enqueue_many(store: &dyn Store) {
     for i in [0, 999, 1000, 1001, 2499] {
         let job = get(store, &ids[i]).await;
         assert_eq!(
-            (job.prompt.as_str(), job.priority, job.state),
+            (job.prompt.as_str(), job.priority, job.state()),
             (
                 format!("job {i}").as_str(),
                 (i % 3) as i64,
@@ -74,14 +74,14 @@ pub(crate) async fn case_enqueue_and_read(store: &dyn Store) {
             ),
             "the stored job is the enqueued one"
         );
-        assert_eq!(j.state, JobState::Queued);
+        assert_eq!(j.state(), JobState::Queued);
         assert_eq!(j.attempts, 0);
         assert_eq!(
-            (j.lease_owner.as_deref(), j.lease_expires_at.as_deref()),
+            (j.lease_owner(), j.lease_expires_at()),
             (None, None)
         );
         assert_eq!(
-            (j.finished_at.as_deref(), j.timeout_ms, j.diagnostics),
+            (j.finished_at().as_deref(), j.timeout_ms, j.diagnostics),
             (None, None, false)
         );
         assert_eq!(

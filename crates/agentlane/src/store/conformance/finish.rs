@@ -79,7 +79,7 @@ pub(crate) async fn case_finish_and_settle(store: &dyn Store) {
         "the owner's settlement applies"
     );
     let job = get(store, &failing.id).await;
-    assert_eq!(job.state, JobState::Scheduled, "{job:?}");
+    assert_eq!(job.state(), JobState::Scheduled, "{job:?}");
     assert_eq!(job.classifier.as_deref(), Some("rate_limited"));
     assert_eq!(job.last_dispatch_id.as_deref(), Some(d1.as_str()));
     let rec = store
@@ -197,14 +197,14 @@ pub(crate) async fn case_finish_settle_and_claim(store: &dyn Store) {
     assert_eq!(second.id, ids[1], "in claim order");
     assert_claimed(&second, "A", 1, LEASE);
     assert_eq!(second, get(store, &ids[1]).await);
-    assert_eq!(get(store, &ids[0]).await.state, JobState::Succeeded);
+    assert_eq!(get(store, &ids[0]).await.state(), JobState::Succeeded);
     let rec = store.dispatch(&d).await.expect("dispatch").expect("exists");
     assert!(rec.summary.finished_at.is_some(), "{rec:?}");
 
     // Not the owner: nothing settled, nothing claimed.
     let (_, answer) = run_and_claim(store, &second, "B", &next).await;
     assert_eq!(answer, (false, None));
-    assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
+    assert_eq!(get(store, &ids[2]).await.state(), JobState::Queued);
 
     // No routes (none passes preflight now): settled, nothing claimed.
     let no_routes = crate::store::NextClaim {
@@ -213,7 +213,7 @@ pub(crate) async fn case_finish_settle_and_claim(store: &dyn Store) {
     };
     let (_, answer) = run_and_claim(store, &second, "A", &no_routes).await;
     assert_eq!(answer, (true, None));
-    assert_eq!(get(store, &ids[2]).await.state, JobState::Queued);
+    assert_eq!(get(store, &ids[2]).await.state(), JobState::Queued);
 }
 
 /// Records a successful dispatch of `job` by `owner` and writes its outcome

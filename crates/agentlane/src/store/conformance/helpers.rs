@@ -217,13 +217,12 @@ pub(super) async fn open_with(store: &dyn Store, fingerprint: &str) -> Vec<Incid
 
 /// A freshly claimed job: running, leased to `owner` for about `lease`.
 pub(super) fn assert_claimed(j: &Job, owner: &str, attempts: u32, lease: Duration) {
-    assert_eq!(j.state, JobState::Running, "{j:?}");
+    assert_eq!(j.state(), JobState::Running, "{j:?}");
     assert_eq!(j.attempts, attempts, "{j:?}");
-    assert_eq!(j.lease_owner.as_deref(), Some(owner), "{j:?}");
-    assert_eq!(j.finished_at, None, "{j:?}");
+    assert_eq!(j.lease_owner(), Some(owner), "{j:?}");
+    assert_eq!(j.finished_at(), None, "{j:?}");
     let expires = j
-        .lease_expires_at
-        .as_deref()
+        .lease_expires_at()
         .expect("a claimed job has a lease");
     let ahead = secs_between(&j.updated_at, expires);
     let want = lease.as_secs_f64();

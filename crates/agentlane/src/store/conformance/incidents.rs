@@ -224,13 +224,13 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     for id in &ids[1..6] {
         let j = get(store, id).await;
         assert_eq!(
-            (j.state, j.next_action.map(Step::label)),
+            (j.state(), j.next_action.map(Step::label)),
             (JobState::Queued, Some("run")),
             "{j:?}"
         );
     }
     assert_eq!(
-        get(store, &ids[6]).await.state,
+        get(store, &ids[6]).await.state(),
         JobState::Parked,
         "another incident's job stays parked"
     );
@@ -274,7 +274,7 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
             .expect("resolve"),
         Some(0)
     );
-    assert_eq!(get(store, &ids[0]).await.state, JobState::Failed);
+    assert_eq!(get(store, &ids[0]).await.state(), JobState::Failed);
 
     // After resolution, the same fingerprint opens a new incident.
     let j = claim(store, lane, &["r"], "A", 1).await.remove(0);

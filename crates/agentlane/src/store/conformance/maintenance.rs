@@ -120,7 +120,7 @@ pub(crate) async fn case_prunes_on_retention(store: &dyn Store) {
     for kept in [&ids[2], &ids[3], &ids[4]] {
         assert!(store.job(kept).await.expect("job").is_some(), "{kept} kept");
     }
-    assert_eq!(get(store, &ids[2]).await.state, JobState::Parked);
+    assert_eq!(get(store, &ids[2]).await.state(), JobState::Parked);
     assert_eq!(
         open_with(store, "fp-parked").await.len(),
         1,

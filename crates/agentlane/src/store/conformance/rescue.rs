@@ -33,7 +33,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
     let renewed = get(store, &kept[0].id).await;
     let ahead = secs_between(
         &kept[0].updated_at,
-        renewed.lease_expires_at.as_deref().expect("lease"),
+        renewed.lease_expires_at().expect("lease"),
     );
     assert!(
         ahead > 50.0,
@@ -90,7 +90,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
     );
     let still = get(store, &kept[0].id).await;
     assert_eq!(
-        (still.state, still.lease_owner.as_deref()),
+        (still.state(), still.lease_owner()),
         (JobState::Running, Some("worker-H"))
     );
 
@@ -190,7 +190,7 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
     settle_ok(store, r, "worker-B", Class::WorkerLost, retry_now(), None).await;
     let decided = get(store, &lost.id).await;
     assert_eq!(
-        (decided.state, decided.lease_owner.as_deref()),
+        (decided.state(), decided.lease_owner()),
         (JobState::Scheduled, None)
     );
     assert_eq!(decided.classifier.as_deref(), Some("worker_lost"));
@@ -287,7 +287,7 @@ pub(crate) async fn case_release_parked(store: &dyn Store) {
     for i in [0, 1] {
         let j = get(store, &ids[i]).await;
         assert_eq!(
-            (j.state, j.next_action.map(Step::label)),
+            (j.state(), j.next_action.map(Step::label)),
             (JobState::Queued, Some("run")),
             "{j:?}"
         );
@@ -295,12 +295,12 @@ pub(crate) async fn case_release_parked(store: &dyn Store) {
     }
     for i in [2, 3, 4, 5] {
         assert_eq!(
-            get(store, &ids[i]).await.state,
+            get(store, &ids[i]).await.state(),
             JobState::Parked,
             "job {i} stays parked"
         );
     }
-    assert_eq!(get(store, &ids[6]).await.state, JobState::Failed);
+    assert_eq!(get(store, &ids[6]).await.state(), JobState::Failed);
     assert_eq!(
         get(store, &queued).await.reason.as_deref(),
         Some("queued"),

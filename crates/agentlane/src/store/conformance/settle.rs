@@ -69,7 +69,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
         store.settle(&right).await.expect("settle"),
         "the right settle applies"
     );
-    assert_eq!(get(store, &j.id).await.state, JobState::Parked);
+    assert_eq!(get(store, &j.id).await.state(), JobState::Parked);
     assert!(
         !store.settle(&right).await.expect("settle"),
         "a job no longer running is not settled again"
@@ -83,10 +83,10 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     };
     assert!(store.settle(&c).await.expect("settle"));
     let d = get(store, &j.id).await;
-    assert_eq!(d.state, JobState::Succeeded);
-    assert!(d.finished_at.is_some(), "{d:?}");
+    assert_eq!(d.state(), JobState::Succeeded);
+    assert!(d.finished_at().is_some(), "{d:?}");
     assert_eq!(
-        (d.lease_owner.as_deref(), d.lease_expires_at.as_deref()),
+        (d.lease_owner(), d.lease_expires_at()),
         (None, None)
     );
     assert_eq!(d.next_action.map(Step::label), Some("done"));
@@ -101,11 +101,11 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     settle_ok(store, &j, "A", Class::CliMissing, Next::Park, None).await;
     let p = get(store, &j.id).await;
     assert_eq!(
-        (p.state, p.next_action.map(Step::label)),
+        (p.state(), p.next_action.map(Step::label)),
         (JobState::Parked, Some("park"))
     );
     assert_eq!(
-        (p.finished_at.as_deref(), p.lease_owner.as_deref()),
+        (p.finished_at().as_deref(), p.lease_owner()),
         (None, None)
     );
     assert_eq!(p.classifier.as_deref(), Some("cli_missing"));
@@ -119,11 +119,11 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     settle_ok(store, &j, "A", Class::PayloadInvalid, Next::Fail, None).await;
     let f = get(store, &j.id).await;
     assert_eq!(
-        (f.state, f.next_action.map(Step::label)),
+        (f.state(), f.next_action.map(Step::label)),
         (JobState::Failed, Some("fail"))
     );
-    assert!(f.finished_at.is_some(), "{f:?}");
-    assert_eq!(f.lease_owner, None);
+    assert!(f.finished_at().is_some(), "{f:?}");
+    assert_eq!(f.lease_owner(), None);
     assert_eq!(f.classifier.as_deref(), Some("payload_invalid"));
     assert!(claim(store, "s-fail", &["r"], "A", 10).await.is_empty());
 
@@ -131,12 +131,12 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     let j = claim_one(store, "s-release", "A").await;
     settle_ok(store, &j, "A", Class::WorkerLost, Next::Release, None).await;
     let r = get(store, &j.id).await;
-    assert_eq!((r.state, r.attempts), (JobState::Queued, 0), "{r:?}");
+    assert_eq!((r.state(), r.attempts), (JobState::Queued, 0), "{r:?}");
     assert_eq!(
         (
-            r.lease_owner.as_deref(),
-            r.lease_expires_at.as_deref(),
-            r.finished_at.as_deref()
+            r.lease_owner(),
+            r.lease_expires_at(),
+            r.finished_at().as_deref()
         ),
         (None, None, None)
     );
@@ -154,15 +154,15 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     settle_ok(store, &j, "A", Class::Timeout, retry, None).await;
     let s = get(store, &j.id).await;
     assert_eq!(
-        (s.state, s.next_action.map(Step::label)),
+        (s.state(), s.next_action.map(Step::label)),
         (JobState::Scheduled, Some("retry"))
     );
     assert_eq!((s.timeout_ms, s.diagnostics), (Some(90_000), true), "{s:?}");
     assert_eq!(
         (
-            s.finished_at.as_deref(),
-            s.lease_owner.as_deref(),
-            s.lease_expires_at.as_deref()
+            s.finished_at().as_deref(),
+            s.lease_owner(),
+            s.lease_expires_at()
         ),
         (None, None, None)
     );

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use crate::events::Event;
 use crate::model::incident::{incident_priority, repair_address};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Next, Status,
+    Completion, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob, Next, Status,
 };
 
 pub(super) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -41,14 +41,17 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         prompt: row.get("prompt")?,
         fields: serde_json::from_str(&fields).map_err(|e| corrupt("fields", e.to_string()))?,
         priority: row.get("priority")?,
-        state: state.parse().map_err(|e| corrupt("state", e))?,
+        status: JobStatus::from_columns(
+            state.parse().map_err(|e| corrupt("state", e))?,
+            row.get("lease_owner")?,
+            row.get("lease_expires_at")?,
+            row.get("finished_at")?,
+        )
+        .map_err(|e| corrupt(e.column, e.to_string()))?,
         attempts: row.get("attempts")?,
         run_at: row.get("run_at")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
-        finished_at: row.get("finished_at")?,
-        lease_owner: row.get("lease_owner")?,
-        lease_expires_at: row.get("lease_expires_at")?,
         timeout_ms: row
             .get::<_, Option<i64>>("timeout_ms")?
             .map(|t| t.max(0) as u64),

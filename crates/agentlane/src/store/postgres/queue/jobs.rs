@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use crate::store::postgres::{err, PostgresStore};
 
 use crate::model::{
-    Job, JobFilter, LanePending, NewJob, Status,
+    Job, JobFilter, JobStatus, LanePending, NewJob, Status,
 };
 use crate::store::StoreError;
 
@@ -33,14 +33,17 @@ pub(super) fn job_row(row: &Row) -> Result<Job, StoreError> {
         prompt: row.get("prompt"),
         fields: serde_json::from_value(fields).map_err(|e| corrupt("fields", e.to_string()))?,
         priority: row.get("priority"),
-        state: state.parse().map_err(|e| corrupt("state", e))?,
+        status: JobStatus::from_columns(
+            state.parse().map_err(|e| corrupt("state", e))?,
+            row.get("lease_owner"),
+            row.get("lease_expires_at"),
+            row.get("finished_at"),
+        )
+        .map_err(|e| corrupt(e.column, e.to_string()))?,
         attempts: row.get::<_, i32>("attempts") as u32,
         run_at: row.get("run_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
-        finished_at: row.get("finished_at"),
-        lease_owner: row.get("lease_owner"),
-        lease_expires_at: row.get("lease_expires_at"),
         timeout_ms: row
             .get::<_, Option<i64>>("timeout_ms")
             .map(|t| t.max(0) as u64),
