@@ -81,7 +81,7 @@ pub(crate) async fn case_enqueue_and_read(store: &dyn Store) {
             (None, None)
         );
         assert_eq!(
-            (j.finished_at().as_deref(), j.timeout_ms, j.diagnostics),
+            (j.finished_at(), j.timeout_ms, j.diagnostics),
             (None, None, false)
         );
         assert_eq!(

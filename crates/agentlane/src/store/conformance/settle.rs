@@ -105,7 +105,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
         (JobState::Parked, Some("park"))
     );
     assert_eq!(
-        (p.finished_at().as_deref(), p.lease_owner()),
+        (p.finished_at(), p.lease_owner()),
         (None, None)
     );
     assert_eq!(p.classifier.as_deref(), Some("cli_missing"));
@@ -136,7 +136,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
         (
             r.lease_owner(),
             r.lease_expires_at(),
-            r.finished_at().as_deref()
+            r.finished_at()
         ),
         (None, None, None)
     );
@@ -160,7 +160,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     assert_eq!((s.timeout_ms, s.diagnostics), (Some(90_000), true), "{s:?}");
     assert_eq!(
         (
-            s.finished_at().as_deref(),
+            s.finished_at(),
             s.lease_owner(),
             s.lease_expires_at()
         ),
