@@ -140,11 +140,18 @@ pub async fn open_store(home: Option<&PathBuf>) -> Result<(Home, Arc<dyn Store>)
 pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>, Failure> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = agentlane::store::postgres::PostgresStore::open(url).await.map_err(|e| {
-            let hint = match e {
-                agentlane::store::StoreError::SchemaTooNew { .. } => "",
-                _ => "\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)",
+            use agentlane::store::StoreError;
+            let (status, hint) = match e {
+                StoreError::SchemaTooNew { .. } => (exit_status::IO_ERROR, ""),
+                // The URL itself is wrong: a configuration error, whose
+                // message says what to change.
+                StoreError::InvalidAddress { .. } => (
+                    exit_status::CONFIG,
+                    "\nhint: fix the URL given by --store or AGENTLANE_STORE",
+                ),
+                _ => (exit_status::IO_ERROR, "\nhint: check the URL, that the server runs and that the user may create tables (agentlane migrate)"),
             };
-            Failure::new(exit_status::IO_ERROR, format!("{e}{hint}"))
+            Failure::new(status, format!("{e}{hint}"))
         })?;
         return Ok(Arc::new(store));
     }

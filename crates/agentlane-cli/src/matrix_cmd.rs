@@ -146,7 +146,9 @@ pub async fn run(
         max_cells: args.max_cells,
     };
     let setup_failure = |e: matrix::setup::SetupError| match e {
-        matrix::setup::SetupError::UnknownUser(_) => Failure::new(exit_status::USAGE, e.to_string()),
+        matrix::setup::SetupError::UnknownUser(_) => {
+            Failure::new(exit_status::USAGE, e.to_string())
+        }
         matrix::setup::SetupError::Scratch { .. } => {
             Failure::new(exit_status::CANT_CREATE, e.to_string())
         }

@@ -280,3 +280,25 @@ fn a_postgres_schema_newer_than_the_binary_is_refused_with_both_versions() {
     assert!(err.contains("upgrade agentlane"), "{err}");
     assert!(!err.contains("check the URL"), "{err}");
 }
+
+/// A store URL that cannot be used as written is a configuration error
+/// (exit 78) that names the option and the fix, not an I/O failure (74):
+/// nothing is tried against the server.
+#[test]
+fn a_store_url_that_cannot_be_used_is_a_configuration_error_with_the_fix() {
+    let sb = Sandbox::new();
+    let cases = [
+        (
+            "postgres://al@127.0.0.1:1/db?pool_mode=statement",
+            "pool_mode=statement",
+        ),
+        ("postgres://al@127.0.0.1:1/db?sslmode=sometimes", "sslmode"),
+    ];
+    for (url, says) in cases {
+        let out = sb.run(&["--store", url, "status"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{url}: {err}");
+        assert!(err.contains(says), "{url}: {err}");
+        assert!(err.contains("fix the URL"), "{url}: {err}");
+    }
+}

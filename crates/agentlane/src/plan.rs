@@ -171,7 +171,10 @@ mod tests {
         let open = config("[routes.a]\nprofile = \"claude\"\n");
         assert_eq!(lane_routes(&open, "anything").unwrap().len(), 1);
         let empty = config("");
-        assert!(matches!(lane_routes(&empty, "x"), Err(PlanError::NoRoutes { .. })));
+        assert!(matches!(
+            lane_routes(&empty, "x"),
+            Err(PlanError::NoRoutes { .. })
+        ));
     }
 
     #[test]
@@ -181,7 +184,10 @@ mod tests {
         let env = cron[0].base_env.as_ref().expect("the kind's environment");
         assert_eq!(env.get("PATH").map(String::as_str), Some("/usr/bin:/bin"));
         let local = worker_routes(&cfg, "fast", "local").unwrap();
-        assert!(local[0].base_env.is_none(), "an undefined kind adds nothing");
+        assert!(
+            local[0].base_env.is_none(),
+            "an undefined kind adds nothing"
+        );
         assert!(matches!(
             worker_routes(&cfg, "fast", "ghost"),
             Err(PlanError::UnknownUser(_))
@@ -191,7 +197,11 @@ mod tests {
     #[test]
     fn a_route_belongs_to_the_first_lane_that_runs_it() {
         let cfg = config(TWO_LANES);
-        assert_eq!(lane_of(&cfg, "b"), Some("all"), "BTreeMap order: all before fast");
+        assert_eq!(
+            lane_of(&cfg, "b"),
+            Some("all"),
+            "BTreeMap order: all before fast"
+        );
         assert_eq!(lane_of(&cfg, "c"), Some("all"));
     }
 
@@ -223,10 +233,17 @@ mod tests {
             last_dispatch_id: None,
         };
         let req = job_request(&cfg, &cfg.routes["a"], &job);
-        assert_eq!(req.job.as_ref().map(|j| (j.id.as_str(), j.attempt)), Some(("j1", 3)));
+        assert_eq!(
+            req.job.as_ref().map(|j| (j.id.as_str(), j.attempt)),
+            Some(("j1", 3))
+        );
         assert_eq!(req.timeout, Some(Duration::from_secs(90)));
         assert!(req.diagnostics);
-        assert!(req.kill_grace <= Duration::from_secs(5), "{:?}", req.kill_grace);
+        assert!(
+            req.kill_grace <= Duration::from_secs(5),
+            "{:?}",
+            req.kill_grace
+        );
         assert!(req.gate.is_none(), "the payload keeps its contract");
     }
 }

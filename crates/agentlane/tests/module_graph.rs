@@ -56,7 +56,11 @@ fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
                         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                         .collect();
                     // `crate::events` is the model's events, re-exported.
-                    let name = if name == "events" { "model".to_string() } else { name };
+                    let name = if name == "events" {
+                        "model".to_string()
+                    } else {
+                        name
+                    };
                     if name != *module && modules.contains(&name) {
                         targets.insert(name);
                     }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::*;
+use crate::class::Class;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

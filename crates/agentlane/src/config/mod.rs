@@ -5,17 +5,17 @@
 //! Every error names the file, line and column, and says how to fix it.
 //! Unknown keys are errors: a typo in a policy must not silently allow work.
 
-pub mod profile;
-pub mod starter;
-mod validate;
 mod parse;
+pub mod profile;
 mod raw;
+pub mod starter;
 mod types;
+mod validate;
 
-pub use parse::{candidates, discover, load, parse, parse_with, ReadFile};
 pub(crate) use parse::Source;
-pub(crate) use raw::{RawConfig, RawRetry};
+pub use parse::{candidates, discover, load, parse, parse_with, ReadFile};
 pub use profile::{Profile, CANARY_PROMPT};
+pub(crate) use raw::{RawConfig, RawRetry};
 pub use types::*;
 pub use validate::MIN_LEASE;
 

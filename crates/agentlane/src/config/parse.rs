@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::profile::Profile;
+use super::raw::*;
+use super::types::*;
 use crate::classify::RuleSet;
 use crate::dispatch::prompt_arg::{insert_options, options_end};
 use crate::dispatch::{parse_env_file, EnvSpec, PromptVia};
 use crate::retry::{default_policy, Action, Policy, RetryTable};
-use super::profile::Profile;
-use super::raw::*;
-use super::types::*;
 
 /// Reads a file the configuration names (`rules_file`, `env_file`): its path,
 /// the size cap, and what it is for (named in errors).

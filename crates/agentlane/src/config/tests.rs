@@ -310,7 +310,10 @@ fn an_unknown_route_or_kind_is_a_typed_error_that_names_the_file_and_the_choices
     )
     .unwrap();
     let e = cfg.route("c").unwrap_err();
-    assert_eq!((e.what, e.name.as_str(), e.known.as_str()), ("route", "c", "a, b"));
+    assert_eq!(
+        (e.what, e.name.as_str(), e.known.as_str()),
+        ("route", "c", "a, b")
+    );
     assert_eq!(
         e.to_string(),
         "no route 'c' in /etc/agentlane.toml: define [routes.c] or use one of [a, b]"

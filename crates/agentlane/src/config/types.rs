@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::profile::{Profile, CANARY_PROMPT};
 use crate::classify::RuleSet;
 use crate::dispatch::{DispatchRequest, EnvSpec, PromptVia};
 use crate::retry::RetryTable;
-use super::profile::{Profile, CANARY_PROMPT};
 
 /// An error in a configuration file, with its position.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

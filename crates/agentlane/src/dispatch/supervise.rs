@@ -26,8 +26,8 @@ use super::guard::Guard;
 use super::launch::Running;
 use super::proctree::{self, ProcInfo};
 use super::{DispatchRequest, Interrupt};
-use crate::model::termination::{Status, Termination};
 use crate::events::{Artifacts, LeakedProcess};
+use crate::model::termination::{Status, Termination};
 use crate::redact::Redactor;
 
 /// Bytes of each stream kept for the classifier (the report keeps fewer).

@@ -9,8 +9,8 @@
 //! `plan` (which cells) and `shape` (what the rows mean, per route) are pure.
 
 mod run;
-mod shape;
 pub mod setup;
+mod shape;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -44,7 +44,9 @@ impl std::str::FromStr for RepairAddress {
         ]
         .into_iter()
         .find(|a| a.label() == s)
-        .ok_or_else(|| format!("unknown repair address '{s}' (expected runtime, router or producer)"))
+        .ok_or_else(|| {
+            format!("unknown repair address '{s}' (expected runtime, router or producer)")
+        })
     }
 }
 
@@ -189,7 +191,11 @@ mod tests {
         for st in [IncidentState::Open, IncidentState::Resolved] {
             assert_eq!(st.label().parse::<IncidentState>(), Ok(st));
         }
-        for a in [RepairAddress::Runtime, RepairAddress::Router, RepairAddress::Producer] {
+        for a in [
+            RepairAddress::Runtime,
+            RepairAddress::Router,
+            RepairAddress::Producer,
+        ] {
             assert_eq!(a.label().parse::<RepairAddress>(), Ok(a));
         }
         assert!("closed".parse::<IncidentState>().is_err());

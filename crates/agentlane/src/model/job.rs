@@ -331,7 +331,12 @@ impl TryFrom<JobWire> for Job {
     type Error = StatusMismatch;
     fn try_from(w: JobWire) -> Result<Job, StatusMismatch> {
         Ok(Job {
-            status: JobStatus::from_columns(w.state, w.lease_owner, w.lease_expires_at, w.finished_at)?,
+            status: JobStatus::from_columns(
+                w.state,
+                w.lease_owner,
+                w.lease_expires_at,
+                w.finished_at,
+            )?,
             id: w.id,
             kind: w.kind,
             lane: w.lane,
@@ -406,8 +411,20 @@ mod tests {
     fn status_needs_the_columns_its_state_has() {
         let some = |s: &str| Some(s.to_string());
         let cases = [
-            (JobState::Running, None, some("t"), None, Some("lease_owner")),
-            (JobState::Running, some("w"), None, None, Some("lease_expires_at")),
+            (
+                JobState::Running,
+                None,
+                some("t"),
+                None,
+                Some("lease_owner"),
+            ),
+            (
+                JobState::Running,
+                some("w"),
+                None,
+                None,
+                Some("lease_expires_at"),
+            ),
             (JobState::Succeeded, None, None, None, Some("finished_at")),
             (JobState::Failed, None, None, None, Some("finished_at")),
             (JobState::Cancelled, None, None, None, None),
@@ -421,7 +438,8 @@ mod tests {
             }
         }
         // Columns a state does not use are dropped, not carried.
-        let queued = JobStatus::from_columns(JobState::Queued, some("w"), some("t"), some("f")).unwrap();
+        let queued =
+            JobStatus::from_columns(JobState::Queued, some("w"), some("t"), some("f")).unwrap();
         assert_eq!((queued.lease(), queued.finished_at()), (None, None));
     }
 }

@@ -13,7 +13,9 @@ pub mod settle;
 pub mod termination;
 
 pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress};
-pub use job::{Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status, StatusMismatch};
+pub use job::{
+    Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status, StatusMismatch,
+};
 pub use next::{Decision, Next, SettleRow, Step};
 pub use report::DispatchReport;
 pub use settle::Completion;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config;
-use crate::store::Reader;
 use crate::home::Home;
 use crate::store::sqlite::SqliteStore;
+use crate::store::Reader;
 
 struct World {
     dir: tempfile::TempDir,

@@ -16,8 +16,8 @@ use crate::dispatch::build_env;
 use crate::redact::{is_secret_name, is_secret_var};
 use crate::resolve::{find_elsewhere, resolve_program, ResolveFailure};
 
-use super::types::*;
 use super::install::unit_environment;
+use super::types::*;
 
 /// Used when no PATH entry exists at all.
 const FALLBACK_PATH: &str = "/usr/local/bin:/usr/bin:/bin";

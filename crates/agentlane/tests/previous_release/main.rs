@@ -43,9 +43,9 @@
 //! `pg_dump`; without a server it prints why it skipped, unless
 //! AGENTLANE_REQUIRE_PG=1 makes that a failure.
 
+mod check;
 #[path = "../support/fixed.rs"]
 mod fixed;
-mod check;
 mod readback;
 mod scenario;
 

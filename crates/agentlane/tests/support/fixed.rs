@@ -19,7 +19,9 @@ use agentlane::events::{
 };
 use agentlane::model::termination::{Status, Termination};
 use agentlane::model::{IncidentState, RepairAddress, Step};
-use agentlane::queue::{Completion, Incident, IncidentFacts, Job, JobState, JobStatus, NewJob, Next};
+use agentlane::queue::{
+    Completion, Incident, IncidentFacts, Job, JobState, JobStatus, NewJob, Next,
+};
 use agentlane::Class;
 
 /// A fixed, time-ordered-looking dispatch id (`n` in 1..).

@@ -292,11 +292,18 @@ fn a_bare_400_names_no_cause() {
 #[test]
 fn an_indented_body_with_aligned_spaces_is_read_but_a_usage_row_is_not() {
     // A pretty-printed, indented error body (aligned with spaces) is evidence.
-    let body = "Error:\n  '    \"message\": \"Resource has been exhausted (e.g. check quota).\",\\n' +\n";
+    let body =
+        "Error:\n  '    \"message\": \"Resource has been exhausted (e.g. check quota).\",\\n' +\n";
     assert_eq!(verdict(body).map(|v| v.0).as_deref(), Some("rate_limited"));
     let relayed = "  ⎿  API Error: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}    }\n";
-    assert_eq!(verdict(relayed).map(|v| v.0).as_deref(), Some("transient_io"));
+    assert_eq!(
+        verdict(relayed).map(|v| v.0).as_deref(),
+        Some("transient_io")
+    );
     // A usage row after the error is not.
     let usage = "error: unexpected argument '--x'\n\nOptions:\n  --auth-type   Authentication type (api-key, oauth)\n  login         Log in again\n";
-    assert_eq!(verdict(usage).map(|v| v.0).as_deref(), Some("config_invalid"));
+    assert_eq!(
+        verdict(usage).map(|v| v.0).as_deref(),
+        Some("config_invalid")
+    );
 }

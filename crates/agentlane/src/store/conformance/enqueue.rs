@@ -76,10 +76,7 @@ pub(crate) async fn case_enqueue_and_read(store: &dyn Store) {
         );
         assert_eq!(j.state(), JobState::Queued);
         assert_eq!(j.attempts, 0);
-        assert_eq!(
-            (j.lease_owner(), j.lease_expires_at()),
-            (None, None)
-        );
+        assert_eq!((j.lease_owner(), j.lease_expires_at()), (None, None));
         assert_eq!(
             (j.finished_at(), j.timeout_ms, j.diagnostics),
             (None, None, false)

@@ -221,9 +221,7 @@ pub(super) fn assert_claimed(j: &Job, owner: &str, attempts: u32, lease: Duratio
     assert_eq!(j.attempts, attempts, "{j:?}");
     assert_eq!(j.lease_owner(), Some(owner), "{j:?}");
     assert_eq!(j.finished_at(), None, "{j:?}");
-    let expires = j
-        .lease_expires_at()
-        .expect("a claimed job has a lease");
+    let expires = j.lease_expires_at().expect("a claimed job has a lease");
     let ahead = secs_between(&j.updated_at, expires);
     let want = lease.as_secs_f64();
     assert!(

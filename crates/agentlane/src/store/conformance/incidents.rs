@@ -30,15 +30,7 @@ pub(crate) async fn case_incident_keeps_latest_reset(store: &dyn Store) {
             ..facts("fp-quota", Class::QuotaExhausted, lane, "r")
         };
         let job = find(&claimed, &ids[i]).clone();
-        settle_ok(
-            store,
-            &job,
-            "A",
-            Class::QuotaExhausted,
-            Next::Park,
-            Some(f),
-        )
-        .await;
+        settle_ok(store, &job, "A", Class::QuotaExhausted, Next::Park, Some(f)).await;
         let open = open_with(store, "fp-quota").await;
         assert_eq!(open.len(), 1, "{open:?}");
         assert_eq!(open[0].reset_at, want, "after reset {reset:?}: {open:?}");

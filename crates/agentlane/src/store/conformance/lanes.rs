@@ -37,15 +37,7 @@ pub(crate) async fn case_lane_pending(store: &dyn Store) {
         None,
     )
     .await;
-    settle_ok(
-        store,
-        find(&got, &ids[1]),
-        "A",
-        Class::Ok,
-        Next::Done,
-        None,
-    )
-    .await;
+    settle_ok(store, find(&got, &ids[1]), "A", Class::Ok, Next::Done, None).await;
     let later = Next::Retry {
         delay: Duration::from_secs(60),
         timeout: None,
@@ -158,15 +150,7 @@ pub(crate) async fn case_status(store: &dyn Store) {
         Some(cli),
     )
     .await;
-    settle_ok(
-        store,
-        find(&got, &ids[4]),
-        "A",
-        Class::Ok,
-        Next::Done,
-        None,
-    )
-    .await;
+    settle_ok(store, find(&got, &ids[4]), "A", Class::Ok, Next::Done, None).await;
     enqueue(store, &[new_job("L1", "r", 0), new_job("L1", "r", 0)]).await;
     let pre = store
         .open_incident(&facts("fp-pre", Class::ConfigInvalid, "L3", "r"))

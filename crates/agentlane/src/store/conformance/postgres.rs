@@ -217,7 +217,7 @@ async fn settlement_and_renewal_find_the_job_by_primary_key() {
         .expect("generic plans");
     // (name, statement, its parameters, the part of the plan that must use the key)
     let cases = [
-        ("settle", queue_sql::SETTLE, 16, "CTE j"),
+        ("settle", queue_sql::settle_sql(), 16, "CTE j"),
         (
             "finish_settle_and_claim",
             queue_sql::finish_settle_and_claim_sql(),

@@ -85,10 +85,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     let d = get(store, &j.id).await;
     assert_eq!(d.state(), JobState::Succeeded);
     assert!(d.finished_at().is_some(), "{d:?}");
-    assert_eq!(
-        (d.lease_owner(), d.lease_expires_at()),
-        (None, None)
-    );
+    assert_eq!((d.lease_owner(), d.lease_expires_at()), (None, None));
     assert_eq!(d.next_action.map(Step::label), Some("done"));
     assert_eq!(d.classifier.as_deref(), Some("ok"));
     assert_eq!(d.reason.as_deref(), Some(c.reason.as_str()));
@@ -104,10 +101,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
         (p.state(), p.next_action.map(Step::label)),
         (JobState::Parked, Some("park"))
     );
-    assert_eq!(
-        (p.finished_at(), p.lease_owner()),
-        (None, None)
-    );
+    assert_eq!((p.finished_at(), p.lease_owner()), (None, None));
     assert_eq!(p.classifier.as_deref(), Some("cli_missing"));
     assert!(
         claim(store, "s-park", &["r"], "A", 10).await.is_empty(),
@@ -133,11 +127,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     let r = get(store, &j.id).await;
     assert_eq!((r.state(), r.attempts), (JobState::Queued, 0), "{r:?}");
     assert_eq!(
-        (
-            r.lease_owner(),
-            r.lease_expires_at(),
-            r.finished_at()
-        ),
+        (r.lease_owner(), r.lease_expires_at(), r.finished_at()),
         (None, None, None)
     );
     let again = claim_one(store, "s-release", "B").await;
@@ -159,11 +149,7 @@ pub(crate) async fn case_settle_fenced_and_variants(store: &dyn Store) {
     );
     assert_eq!((s.timeout_ms, s.diagnostics), (Some(90_000), true), "{s:?}");
     assert_eq!(
-        (
-            s.finished_at(),
-            s.lease_owner(),
-            s.lease_expires_at()
-        ),
+        (s.finished_at(), s.lease_owner(), s.lease_expires_at()),
         (None, None, None)
     );
     assert_eq!(s.classifier.as_deref(), Some("timeout"));

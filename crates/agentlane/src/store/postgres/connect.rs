@@ -9,10 +9,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
-use super::{
-    StoreError,
-    
-};
+use super::StoreError;
 
 use super::*;
 
@@ -97,7 +94,11 @@ pub(in crate::store) fn err(location: &str) -> impl Fn(tokio_postgres::Error) ->
                 if transient_sqlstate(code) {
                     StoreError::Unavailable { location, message }
                 } else {
-                    StoreError::Backend { location, message }
+                    StoreError::Backend {
+                        location,
+                        code: Some(code.to_string()),
+                        message,
+                    }
                 }
             }
             // Not an answer from the server: the connection failed, closed or
@@ -105,7 +106,7 @@ pub(in crate::store) fn err(location: &str) -> impl Fn(tokio_postgres::Error) ->
             None => {
                 let message = error_chain(&e);
                 match tls::hint(&message) {
-                    Some(hint) => StoreError::Backend {
+                    Some(hint) => StoreError::InvalidAddress {
                         location,
                         message: format!("{message}: {hint}"),
                     },
@@ -132,7 +133,7 @@ impl PostgresStore {
     /// Connects (a small pool) and applies migrations.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let location = redacted_url(url);
-        let invalid = |message: String| StoreError::Backend {
+        let invalid = |message: String| StoreError::InvalidAddress {
             location: location.clone(),
             message: format!("invalid PostgreSQL URL: {message}"),
         };
@@ -149,7 +150,7 @@ impl PostgresStore {
         };
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
         let plan = tls::decide(&tls_params, home.as_deref(), |p| p.exists()).map_err(&invalid)?;
-        let connector = tls::connector(&plan).map_err(|message| StoreError::Backend {
+        let connector = tls::connector(&plan).map_err(|message| StoreError::InvalidAddress {
             location: location.clone(),
             message: format!("cannot set up TLS: {message}"),
         })?;
@@ -181,6 +182,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Backend {
                 location: location.clone(),
+                code: None,
                 message: e.to_string(),
             })?;
         let store = PostgresStore {
@@ -238,6 +240,7 @@ impl PostgresStore {
             1 => Ok(rows.remove(0)),
             n => Err(StoreError::Backend {
                 location: self.location.clone(),
+                code: None,
                 message: format!("a statement returned {n} rows instead of one"),
             }),
         }
@@ -354,5 +357,89 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(&e)?;
         Ok(applied)
+    }
+}
+
+/// The migrations, in order; the index + 1 is the version.
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_schema.sql"),
+    include_str!("0002_leaders.sql"),
+    include_str!("0003_incident_counts.sql"),
+    include_str!("0004_al_ts_stable.sql"),
+    include_str!("0005_incident_reset.sql"),
+];
+
+/// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).
+const MIGRATION_LOCK: i64 = 0x6167_656e_746c_616e; // "agentlan"
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pub(super) pool: Pool,
+    pub(super) location: String,
+    /// How the LISTEN connection connects: the pool's settings and TLS.
+    pub(super) connect: (
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    ),
+    pub(super) listener: std::sync::OnceLock<std::sync::Arc<listen::Listener>>,
+    /// Behind a pooler in transaction pooling (`pool_mode=transaction` in
+    /// the URL): see [`PostgresStore::rows`].
+    pub(super) unnamed: bool,
+    /// The parameter types of each statement, learned once (`unnamed` only).
+    pub(super) types: std::sync::Mutex<std::collections::HashMap<String, Vec<Type>>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{redacted_url, transient_sqlstate};
+    use test_case::test_case;
+
+    #[test]
+    fn take_param_removes_one_parameter() {
+        use super::take_param;
+        assert_eq!(
+            take_param("postgres://h/db", "pool_mode"),
+            ("postgres://h/db".into(), None)
+        );
+        assert_eq!(
+            take_param("postgres://h/db?pool_mode=transaction", "pool_mode"),
+            ("postgres://h/db".into(), Some("transaction".into()))
+        );
+        assert_eq!(
+            take_param("postgres://h/db?a=1&pool_mode=session&b=2", "pool_mode"),
+            ("postgres://h/db?a=1&b=2".into(), Some("session".into()))
+        );
+    }
+
+    #[test_case("postgres://u:secret@h:5432/db", "postgres://u@h:5432/db"; "password in the user information")]
+    #[test_case("postgres://u:p@ss@h/db", "postgres://u@h/db"; "an @ in the password")]
+    #[test_case("postgres://u@h/db?sslmode=require&password=secret", "postgres://u@h/db?sslmode=require&password=…"; "password parameter")]
+    #[test_case("postgres://h/db?application_name=a", "postgres://h/db?application_name=a"; "nothing to hide")]
+    fn a_url_in_a_message_has_no_password(url: &str, shown: &str) {
+        assert_eq!(redacted_url(url), shown);
+        assert!(!redacted_url(url).contains("secret"));
+    }
+
+    #[test_case("08006", true; "connection failure")]
+    #[test_case("08001", true; "cannot establish a connection")]
+    #[test_case("57P01", true; "admin shutdown, pg_terminate_backend")]
+    #[test_case("57P03", true; "the server is starting")]
+    #[test_case("53300", true; "too many connections")]
+    #[test_case("40001", true; "serialization failure")]
+    #[test_case("40P01", true; "deadlock")]
+    #[test_case("23505", false; "unique violation")]
+    #[test_case("42P01", false; "undefined table")]
+    #[test_case("28P01", false; "wrong password")]
+    #[test_case("3D000", false; "no such database")]
+    fn a_sqlstate_is_transient_only_when_a_retry_can_succeed(code: &str, transient: bool) {
+        assert_eq!(transient_sqlstate(code), transient);
     }
 }

@@ -5,18 +5,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::connect::*;
+use super::records::*;
+use super::*;
 use super::{
     DispatchLog, DispatchRecord, DispatchSummary, QueueStore, Reader, Store, StoreError,
     StoredEvent,
 };
-use crate::model::DispatchReport;
 use crate::events::{Event, Prepare};
+use crate::model::DispatchReport;
 use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
-use super::*;
-use super::connect::*;
-use super::records::*;
 
 #[async_trait]
 impl DispatchLog for PostgresStore {

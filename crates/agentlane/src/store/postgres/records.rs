@@ -2,13 +2,10 @@
 
 use tokio_postgres::Row;
 
-use super::{
-    DispatchSummary, StoreError,
-    StoredEvent,
-};
-use crate::model::DispatchReport;
-use crate::events::Event;
 use super::*;
+use super::{DispatchSummary, StoreError, StoredEvent};
+use crate::events::Event;
+use crate::model::DispatchReport;
 
 /// The parameters that finish a dispatch, owned: its id, classifier, exit
 /// code, signal, timed_out, duration, fingerprint, report, and its events'

@@ -8,8 +8,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use crate::events::Event;
 use crate::model::incident::{incident_priority, repair_address};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob, Next, Status,
+    Completion, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob, Next,
+    Status,
 };
+use crate::store::rules::{self, CLAIM_ORDER, INCIDENT_ORDER, RESOLVED_BY_SUCCESS};
 
 pub(super) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -129,14 +131,11 @@ pub(super) fn claim_in(
     let routes = serde_json::to_string(routes).expect("routes serialise");
     let claimed = {
         let sql = format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1,
-                    lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2), updated_at = {NOW},
-                    next_action = 'run', reason = 'running on ' || ?1
-             WHERE id IN (SELECT id FROM jobs
-                          WHERE lane = ?3 AND state IN ('queued', 'scheduled') AND run_at <= {NOW}
-                            AND route IN (SELECT value FROM json_each(?4))
-                          ORDER BY priority DESC, run_at, id LIMIT ?5)
-             RETURNING {JOB_COLUMNS}"
+            "UPDATE jobs SET {set}
+             WHERE id IN (SELECT id FROM jobs WHERE {claimable} ORDER BY {CLAIM_ORDER} LIMIT ?5)
+             RETURNING {JOB_COLUMNS}",
+            set = rules::claim_set("?1", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2)", NOW),
+            claimable = rules::claimable("?3", NOW, "IN (SELECT value FROM json_each(?4))"),
         );
         let mut stmt = tx.prepare_cached(&sql)?;
         let rows = stmt.query_map(
@@ -146,12 +145,7 @@ pub(super) fn claim_in(
         rows.collect::<rusqlite::Result<Vec<Job>>>()?
     };
     let mut claimed = claimed;
-    claimed.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then(a.run_at.cmp(&b.run_at))
-            .then(a.id.cmp(&b.id))
-    });
+    claimed.sort_by(rules::claim_order);
     Ok(claimed)
 }
 
@@ -291,12 +285,11 @@ pub(super) fn settle_in(tx: &Transaction<'_>, c: &Completion) -> rusqlite::Resul
     }
     if matches!(c.settle, Next::Done) {
         // An incident resolves itself once a job released from it succeeds
-        // and none of its jobs is still parked.
+        // (the rule: `rules::success_resolves`).
         let sql = format!(
-            "UPDATE incidents SET state = 'resolved', resolved_at = {NOW}, resolution = 'a released job succeeded'
-             WHERE state = 'open' AND id = (SELECT incident_id FROM jobs WHERE id = ?1)
-               AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs j ON j.id = ij.job_id
-                               WHERE ij.incident_id = incidents.id AND j.state = 'parked')"
+            "UPDATE incidents SET state = 'resolved', resolved_at = {NOW}, resolution = '{RESOLVED_BY_SUCCESS}'
+             WHERE id = (SELECT incident_id FROM jobs WHERE id = ?1) AND {resolves}",
+            resolves = rules::success_resolves("?1"),
         );
         tx.prepare_cached(&sql)?.execute([&c.job_id])?;
     }
@@ -490,7 +483,7 @@ fn incident(row: &Row<'_>) -> rusqlite::Result<Incident> {
 pub(super) fn incidents(conn: &mut Connection, open_only: bool) -> rusqlite::Result<Vec<Incident>> {
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (?1 = 0 OR state = 'open')
-         ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
+         ORDER BY {INCIDENT_ORDER}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([open_only as i64], incident)?;
@@ -550,79 +543,5 @@ pub(super) fn status(conn: &mut Connection) -> rusqlite::Result<Status> {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::class::Class;
-    use crate::model::{IncidentFacts, IncidentState, RepairAddress};
-    use crate::store::sqlite::SqliteStore;
-    use crate::store::{QueueStore, Reader};
-
-    /// A stored label no enum knows is a corrupt row with its column named,
-    /// never a default that reads as something else.
-    #[tokio::test]
-    async fn an_incident_row_decodes_by_name_and_a_foreign_label_is_corrupt() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("s.db");
-        let store = SqliteStore::open(&db).unwrap();
-        let id = store
-            .open_incident(&IncidentFacts {
-                fingerprint: "fp".into(),
-                class: Class::AuthUnavailable,
-                route: Some("r".into()),
-                lane: Some("l".into()),
-                host: "h".into(),
-                repair_hint: "log in".into(),
-                evidence: None,
-                reset_at: None,
-            })
-            .await
-            .unwrap();
-        let read = store.incidents(false).await.unwrap();
-        assert_eq!(read[0].id, id);
-        assert_eq!(read[0].classifier, Class::AuthUnavailable);
-        assert_eq!(read[0].state, IncidentState::Open);
-        assert_eq!(read[0].repair_address, RepairAddress::Runtime);
-        drop(store);
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        // (state has a CHECK constraint; the class and the address do not)
-        conn.execute("UPDATE incidents SET classifier = 'made_up_class'", [])
-            .unwrap();
-        drop(conn);
-        let store = SqliteStore::open(&db).unwrap();
-        match store.incidents(false).await {
-            Err(e) => assert!(e.to_string().contains("incidents.classifier"), "{e}"),
-            Ok(rows) => panic!("a foreign class read as {:?}", rows[0].classifier),
-        }
-    }
-
-    /// A job whose payload fields no longer decode is a corrupt row naming
-    /// `jobs.fields`: never read as a job with no fields.
-    #[tokio::test]
-    async fn a_job_row_with_corrupt_fields_is_corrupt_not_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("s.db");
-        let store = SqliteStore::open(&db).unwrap();
-        let ids = store
-            .enqueue(&[crate::model::NewJob {
-                kind: "k".into(),
-                lane: "l".into(),
-                route: "r".into(),
-                prompt: "p".into(),
-                fields: [("n".to_string(), serde_json::json!(1))].into(),
-                priority: 0,
-            }])
-            .await
-            .unwrap();
-        let job = store.job(&ids[0]).await.unwrap().unwrap();
-        assert_eq!(job.fields["n"], 1);
-        drop(store);
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute("UPDATE jobs SET fields = '{not json'", []).unwrap();
-        drop(conn);
-        let store = SqliteStore::open(&db).unwrap();
-        match store.job(&ids[0]).await {
-            Err(e) => assert!(e.to_string().contains("jobs.fields"), "{e}"),
-            Ok(j) => panic!("a corrupt payload read as {j:?}"),
-        }
-    }
-
-}
+#[path = "queue_tests.rs"]
+mod tests;

@@ -7,12 +7,11 @@ use tokio_postgres::Row;
 
 use crate::store::postgres::{err, PostgresStore};
 
-use crate::model::incident::{incident_priority, repair_address};
-use crate::model::{
-    Incident, IncidentFacts, Job, 
-};
-use crate::store::StoreError;
 use super::*;
+use crate::model::incident::{incident_priority, repair_address};
+use crate::model::{Incident, IncidentFacts, Job};
+use crate::store::rules::INCIDENT_ORDER;
+use crate::store::StoreError;
 
 /// Opens the incident of `f` or finds the open one, attaches the job, and
 /// counts this occurrence in `incident_counts`, in one statement. No shared
@@ -256,7 +255,7 @@ pub(in crate::store::postgres) async fn incidents(
     let client = s.client().await?;
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incident_totals WHERE (NOT $1 OR state = 'open')
-         ORDER BY state = 'resolved', priority DESC, affected_jobs DESC, last_seen DESC"
+         ORDER BY {INCIDENT_ORDER}"
     );
     let rows = s.rows(&client, &sql, &[&open_only]).await?;
     rows.iter().map(incident_row).collect()

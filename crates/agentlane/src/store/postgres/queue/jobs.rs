@@ -7,9 +7,8 @@ use tokio_postgres::Row;
 
 use crate::store::postgres::{err, PostgresStore};
 
-use crate::model::{
-    Job, JobFilter, JobStatus, LanePending, NewJob, Status,
-};
+use crate::model::{Job, JobFilter, JobStatus, LanePending, NewJob, Status};
+use crate::store::rules::{self, CLAIM_ORDER};
 use crate::store::StoreError;
 
 pub(super) fn job_columns(p: &str) -> String {
@@ -76,7 +75,10 @@ pub(super) const ENQUEUE_CHUNK: usize = 1000;
     clippy::expect_used,
     reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
 )]
-pub(in crate::store::postgres) async fn enqueue(s: &PostgresStore, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+pub(in crate::store::postgres) async fn enqueue(
+    s: &PostgresStore,
+    jobs: &[NewJob],
+) -> Result<Vec<String>, StoreError> {
     let mut client = s.client().await?;
     let e = err(&s.location);
     let tx = client.transaction().await.map_err(&e)?;
@@ -180,16 +182,15 @@ pub(in crate::store::postgres) async fn claim(
     let client = s.client().await?;
     let sql = format!(
         "WITH picked AS (
-             SELECT id FROM jobs
-             WHERE lane = $3 AND state IN ('queued', 'scheduled') AND run_at <= now() AND route = ANY($4)
-             ORDER BY priority DESC, run_at, id LIMIT $5
+             SELECT id FROM jobs WHERE {claimable}
+             ORDER BY {CLAIM_ORDER} LIMIT $5
              FOR UPDATE SKIP LOCKED)
-         UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,
-                lease_expires_at = now() + $2 * interval '1 millisecond', updated_at = now(),
-                next_action = 'run', reason = 'running on ' || $1
+         UPDATE jobs j SET {set}
          FROM picked WHERE j.id = picked.id
-         RETURNING {}",
-        job_columns("j.")
+         RETURNING {columns}",
+        claimable = rules::claimable("$3", "now()", "= ANY($4)"),
+        set = rules::claim_set("$1", "now() + $2 * interval '1 millisecond'", "now()"),
+        columns = job_columns("j.")
     );
     let rows = s
         .rows(
@@ -199,12 +200,7 @@ pub(in crate::store::postgres) async fn claim(
         )
         .await?;
     let mut claimed = jobs_of(&rows)?;
-    claimed.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then(a.run_at.cmp(&b.run_at))
-            .then(a.id.cmp(&b.id))
-    });
+    claimed.sort_by(rules::claim_order);
     Ok(claimed)
 }
 
@@ -258,7 +254,10 @@ pub(in crate::store::postgres) async fn lane_pending(
     })
 }
 
-pub(in crate::store::postgres) async fn jobs(s: &PostgresStore, f: &JobFilter) -> Result<Vec<Job>, StoreError> {
+pub(in crate::store::postgres) async fn jobs(
+    s: &PostgresStore,
+    f: &JobFilter,
+) -> Result<Vec<Job>, StoreError> {
     let client = s.client().await?;
     let limit = if f.limit == 0 {
         i64::MAX
@@ -274,7 +273,10 @@ pub(in crate::store::postgres) async fn jobs(s: &PostgresStore, f: &JobFilter) -
     jobs_of(&rows)
 }
 
-pub(in crate::store::postgres) async fn job(s: &PostgresStore, id: &str) -> Result<Option<Job>, StoreError> {
+pub(in crate::store::postgres) async fn job(
+    s: &PostgresStore,
+    id: &str,
+) -> Result<Option<Job>, StoreError> {
     let client = s.client().await?;
     let sql = format!("SELECT {} FROM jobs WHERE id = $1", job_columns(""));
     let rows = s.rows(&client, &sql, &[&id]).await?;

@@ -6,9 +6,9 @@ mod jobs;
 mod settle;
 
 pub(super) use incidents::*;
+#[cfg(test)]
+pub(crate) use jobs::RENEW;
 pub(super) use jobs::*;
 pub(super) use settle::*;
 #[cfg(test)]
-pub(crate) use jobs::RENEW;
-#[cfg(test)]
-pub(crate) use settle::{finish_settle_and_claim_sql, SETTLE};
+pub(crate) use settle::{finish_settle_and_claim_sql, settle_sql};

@@ -5,25 +5,26 @@ use std::time::Duration;
 
 use tokio_postgres::Row;
 
-use crate::store::postgres::{err, PostgresStore};
-use crate::model::DispatchReport;
 use crate::events::Event;
+use crate::model::DispatchReport;
+use crate::store::postgres::{err, PostgresStore};
 
-use crate::model::{
-    Completion, Job, Next, 
-};
-use crate::store::StoreError;
 use super::*;
+use crate::model::{Completion, Job, Next};
+use crate::store::rules::{self, CLAIM_ORDER, RESOLVED_BY_SUCCESS};
+use crate::store::StoreError;
 
-/// The fenced settlement of a job (`j`) and the resolution of its incident
-/// when a released job succeeded (`resolved`), and whether the fence matched
-/// (`f`): CTEs shared by SETTLE and finish_settle_and_claim_sql. Parameters
-/// $1–$14.
-/// The settlement's CTEs. The fence is the job, its attempt and its lease
+/// The settlement's CTEs, shared by [`settle_sql`] and
+/// [`finish_settle_and_claim_sql`] (parameters $1–$14): the fenced update of
+/// the job (`j`), the resolution of its incident when a released job
+/// succeeded (`resolved`, by [`rules::success_resolves`]), and whether the
+/// fence matched (`f`). The fence is the job, its attempt and its lease
 /// owner; it does not name the state, which the owner implies (see
-/// [`RENEW`]), so the update can only find the job by its primary key.
-macro_rules! settle_ctes {
-    () => {
+/// [`RENEW`]), so the update can only find the job by its primary key. The
+/// job settled here is still running in the statement's snapshot, which the
+/// rule's `p.id <> $1` makes irrelevant.
+fn settle_ctes() -> String {
+    format!(
         "j AS (
             UPDATE jobs SET state = $4::text::job_state, next_action = $5, reason = $6, classifier = $7,
                    run_at = now() + COALESCE($8::float8, 0) * interval '1 millisecond',
@@ -34,13 +35,12 @@ macro_rules! settle_ctes {
             WHERE id = $1 AND attempts = $2 AND lease_owner = $3
             RETURNING id, incident_id),
         resolved AS (
-            UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = 'a released job succeeded'
-            WHERE $14 AND state = 'open' AND id = (SELECT incident_id FROM j)
-              AND NOT EXISTS (SELECT 1 FROM incident_jobs ij JOIN jobs p ON p.id = ij.job_id
-                              WHERE ij.incident_id = incidents.id AND p.state = 'parked' AND p.id <> $1)
+            UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = '{RESOLVED_BY_SUCCESS}'
+            WHERE $14 AND id = (SELECT incident_id FROM j) AND {resolves}
             RETURNING 1),
-        f AS (SELECT EXISTS (SELECT 1 FROM j) AS ok)"
-    };
+        f AS (SELECT EXISTS (SELECT 1 FROM j) AS ok)",
+        resolves = rules::success_resolves("$1"),
+    )
 }
 
 /// The fenced settlement and its decision event, in one statement: the
@@ -48,16 +48,20 @@ macro_rules! settle_ctes {
 /// `job_decision_rejected` when it did not ($15 and $16 are their bodies).
 /// A success also resolves the job's incident once none of its jobs is
 /// parked any more.
-pub(crate) const SETTLE: &str = concat!(
-    "WITH ",
-    settle_ctes!(),
-    "
-    INSERT INTO events (job_id, kind, body)
-    SELECT $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
-           CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END
-    FROM f
-    RETURNING kind"
-);
+pub(crate) fn settle_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "WITH {ctes}
+            INSERT INTO events (job_id, kind, body)
+            SELECT $1, CASE WHEN f.ok THEN 'job_decided' ELSE 'job_decision_rejected' END,
+                   CASE WHEN f.ok THEN $15::jsonb ELSE $16::jsonb END
+            FROM f
+            RETURNING kind",
+            ctes = settle_ctes()
+        )
+    })
+}
 
 /// A job dispatch's outcome, its settlement and one claim for the slot it
 /// frees, in one statement (one commit). The dispatch is finished once (`d`,
@@ -89,25 +93,24 @@ pub(crate) fn finish_settle_and_claim_sql() -> &'static str {
                 RETURNING 1),
             picked AS (
                 SELECT id FROM jobs
-                WHERE (SELECT ok FROM f) AND lane = $27 AND state IN ('queued', 'scheduled')
-                  AND run_at <= now() AND route = ANY($28)
-                ORDER BY priority DESC, run_at, id LIMIT 1
+                WHERE (SELECT ok FROM f) AND {claimable}
+                ORDER BY {CLAIM_ORDER} LIMIT 1
                 FOR UPDATE SKIP LOCKED),
             claimed AS (
-                UPDATE jobs c SET state = 'running', attempts = c.attempts + 1, lease_owner = $3,
-                       lease_expires_at = now() + $29 * interval '1 millisecond', updated_at = now(),
-                       next_action = 'run', reason = 'running on ' || $3
+                UPDATE jobs c SET {claim}
                 FROM picked WHERE c.id = picked.id
                 RETURNING c.*)
             SELECT {columns}, (SELECT ok FROM f)
             FROM (SELECT 1) AS one LEFT JOIN claimed ON true",
-            settle = settle_ctes!(),
+            settle = settle_ctes(),
+            claimable = rules::claimable("$27", "now()", "= ANY($28)"),
+            claim = rules::claim_set("$3", "now() + $29 * interval '1 millisecond'", "now()"),
             columns = job_columns("claimed.")
         )
     })
 }
 
-/// The parameters of SETTLE ($1–$16), owned.
+/// The parameters of [`settle_sql`] ($1–$16), owned.
 pub(super) struct SettleParams {
     job_id: String,
     attempt: i32,
@@ -184,9 +187,12 @@ pub(super) fn accepted(rows: &[Row]) -> bool {
     rows.iter().any(|r| r.get::<_, &str>(0) == "job_decided")
 }
 
-pub(in crate::store::postgres) async fn settle(s: &PostgresStore, c: &Completion) -> Result<bool, StoreError> {
+pub(in crate::store::postgres) async fn settle(
+    s: &PostgresStore,
+    c: &Completion,
+) -> Result<bool, StoreError> {
     let p = SettleParams::of(c);
-    settle_with(s, SETTLE, &p.params(), c).await
+    settle_with(s, settle_sql(), &p.params(), c).await
 }
 
 /// The outcome and the settlement, claiming nothing.

@@ -1,0 +1,354 @@
+//! The dispatcher: prepare → launch → supervise → exit → classify → record,
+//! one path for every agent invocation.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::model::report::DispatchReport;
+use crate::model::Termination;
+
+use super::{
+    guard, launch, prepare, proctree, supervise, DispatchError, DispatchRequest, Interrupt,
+};
+use crate::classify::{self, HintContext, Observed, RuleSet};
+use crate::events::{ClassifiedFailure, Event, Exit};
+use crate::fingerprint::{failure_fingerprint, FailureFacts};
+use crate::home::Home;
+use crate::store::{DispatchLog, StoreError};
+
+/// How long the outcome of a dispatch is retried through a store outage.
+const FINISH_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The dispatcher. One per process; share it by reference.
+pub struct Dispatcher {
+    home: Home,
+    /// The only part of the store the dispatcher writes.
+    log: Arc<dyn DispatchLog>,
+    rules: Option<RuleSet>,
+    running: Arc<Mutex<HashSet<i32>>>,
+    guard: Option<&'static guard::Guard>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over a home and the store's dispatch log (an
+    /// `Arc<dyn Store>` coerces to it). `rules` replaces the built-in set
+    /// (pass built-ins merged with a user file); `None` uses the built-ins.
+    pub fn new(home: Home, log: Arc<dyn DispatchLog>, rules: Option<RuleSet>) -> Self {
+        // The guard first: started after, it would be our own child.
+        let guard = guard::start();
+        proctree::become_subreaper();
+        Dispatcher {
+            home,
+            log,
+            rules,
+            running: Arc::new(Mutex::new(HashSet::new())),
+            guard,
+        }
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// The dispatch log it records into (preflight records its results there too).
+    pub fn log(&self) -> &Arc<dyn DispatchLog> {
+        &self.log
+    }
+
+    fn rules(&self) -> &RuleSet {
+        self.rules.as_ref().unwrap_or_else(|| RuleSet::builtin())
+    }
+
+    /// Runs one dispatch through every stage and records it.
+    pub async fn dispatch(
+        &self,
+        req: DispatchRequest,
+        interrupt: Interrupt,
+    ) -> Result<DispatchReport, DispatchError> {
+        let finished = self.dispatch_unrecorded(req, interrupt).await?;
+        match self.record_finish(&finished.report, &finished.events).await {
+            Ok(()) => Ok(finished.report),
+            Err(source) => Err(DispatchError::Unrecorded {
+                report: Box::new(finished.report),
+                source,
+            }),
+        }
+    }
+
+    /// Runs one dispatch through every stage but the last: its prepare is
+    /// recorded, its outcome is returned for the caller to record, with
+    /// [`crate::store::QueueStore::finish_and_settle`] (a queue worker, which writes the outcome
+    /// and the job's settlement in one transaction) or [`crate::store::DispatchLog::record_finish`].
+    /// A launch that failed inside agentlane is recorded here and returned as
+    /// the error.
+    pub async fn dispatch_unrecorded(
+        &self,
+        req: DispatchRequest,
+        interrupt: Interrupt,
+    ) -> Result<Finished, DispatchError> {
+        let dispatch_id = uuid::Uuid::now_v7().to_string();
+        let prepared = prepare::prepare(&req, &dispatch_id, &self.home);
+        self.log.record_prepare(&prepared.event).await?;
+        let ready = match prepared.outcome {
+            Ok(ready) => ready,
+            Err(refusal) => return Ok(finish_refused(&req, &prepared.event, refusal)),
+        };
+        let running = match launch::launch(ready, &req, &self.home, &self.running, self.guard) {
+            Ok(running) => running,
+            Err(launch::LaunchError::Refused(refusal)) => {
+                return Ok(finish_refused(&req, &prepared.event, refusal))
+            }
+            Err(launch::LaunchError::Agentlane(e)) => {
+                let refusal = classify::Classification {
+                    layer: crate::classify::Layer::Fact,
+                    class: crate::Class::UnknownExit(-1),
+                    rule: "fact.agentlane_error".into(),
+                    evidence: Some(e.to_string()),
+                    repair_hint: "agentlane could not launch the program; see the error".into(),
+                    retry_after_secs: None,
+                    reset_at: None,
+                };
+                let failed = finish_refused(&req, &prepared.event, refusal);
+                let _ = self.record_finish(&failed.report, &failed.events).await;
+                return Err(e);
+            }
+        };
+        let exited =
+            supervise::supervise(running, &req, interrupt, &self.running, self.guard).await;
+        Ok(self.finish_exited(&req, &prepared.event, exited))
+    }
+
+    /// Records the outcome of a dispatch that happened: worth waiting for
+    /// through a store outage (a database restart) rather than losing. Safe to
+    /// retry: the store records a dispatch's finish once.
+    async fn record_finish(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        crate::store::with_patience(FINISH_PATIENCE, || self.log.record_finish(report, events))
+            .await
+    }
+
+    fn finish_exited(
+        &self,
+        req: &DispatchRequest,
+        prepare: &crate::events::Prepare,
+        exited: supervise::Exited,
+    ) -> Finished {
+        let timeout_text = req
+            .timeout
+            .map(|t| humantime::format_duration(t).to_string());
+        let cwd_text = prepare.cwd.display().to_string();
+        let cli_text = prepare.cli_path.as_ref().map(|p| p.display().to_string());
+        // A printed reset ("resets 3pm") is read with the clock now and in the
+        // zone the child printed it in.
+        let zone = classify::reset::child_zone(exited.child_tz.as_deref());
+        let ctx = HintContext {
+            program: &req.program,
+            cli_path: cli_text.as_deref(),
+            home: exited.child_home.as_deref(),
+            path: exited.child_path.as_deref(),
+            cwd: &cwd_text,
+            timeout: timeout_text.as_deref(),
+            exit_code: exited.termination.exit_code(),
+            signal: exited.termination.signal(),
+            dispatch_id: &prepare.dispatch_id,
+            now: Some(jiff::Timestamp::now()),
+            zone: Some(&zone),
+            ..HintContext::default()
+        };
+        let t = exited.termination;
+        let classification = match t.interrupted_by() {
+            Some(sig) => interrupted(sig, &ctx),
+            None => classify::classify(
+                &Observed {
+                    exit_code: t.exit_code(),
+                    signal: t.signal(),
+                    timed_out: t.timed_out(),
+                    stdout_tail: &exited.stdout.tail,
+                    stderr_tail: &exited.stderr.tail,
+                    stdout_truncated: exited.stdout.tail_truncated,
+                    stderr_truncated: exited.stderr.tail_truncated,
+                },
+                || req.rules.as_deref().unwrap_or_else(|| self.rules()),
+                &ctx,
+            ),
+        };
+        let exit_status = match t.interrupted_by() {
+            Some(sig) => 128 + sig,
+            None => crate::exit_status::for_dispatch(
+                classification.class,
+                t.exit_code(),
+                t.signal(),
+                t.timed_out(),
+            ),
+        };
+        let mut report = base_report(req, prepare, classification, exit_status);
+        report.termination = t;
+        report.duration_ms = exited.duration.as_millis() as u64;
+        report.stdout_bytes = exited.stdout.bytes;
+        report.stderr_bytes = exited.stderr.bytes;
+        report.stdout_tail = String::from_utf8_lossy(&exited.stdout.report_tail).into_owned();
+        report.stderr_tail = String::from_utf8_lossy(&exited.stderr.report_tail).into_owned();
+        report.artifacts = exited.artifacts.clone();
+        report.artifact_errors = [("stdout", &exited.stdout), ("stderr", &exited.stderr)]
+            .into_iter()
+            .filter_map(|(name, s)| Some(format!("{name}: {}", s.artifact_error.as_ref()?)))
+            .collect();
+        report.artifact_error = report.artifact_errors.first().cloned();
+        report.stdout_artifact_truncated = exited.stdout.artifact_truncated;
+        report.stderr_artifact_truncated = exited.stderr.artifact_truncated;
+        report.stdout_dropped_bytes = exited.stdout.dropped_bytes;
+        report.stderr_dropped_bytes = exited.stderr.dropped_bytes;
+        report.leaked = !exited.leaked.is_empty();
+        report.leaked_processes = exited.leaked.clone();
+        report.failure_fingerprint = fingerprint_of(&report);
+        let exit_event = Exit {
+            dispatch_id: report.dispatch_id.clone(),
+            exit_code: t.exit_code(),
+            signal: t.signal(),
+            timed_out: t.timed_out(),
+            duration_ms: report.duration_ms,
+            stdout_bytes: report.stdout_bytes,
+            stderr_bytes: report.stderr_bytes,
+            stdout_tail: report.stdout_tail.clone(),
+            stderr_tail: report.stderr_tail.clone(),
+            artifacts: report.artifacts.clone(),
+            artifact_errors: report.artifact_errors.clone(),
+            leaked: report.leaked,
+            leaked_processes: report.leaked_processes.clone(),
+            classifier: report.classifier,
+        };
+        let mut events = vec![Event::RunnerExit(exit_event)];
+        if report.classifier.is_failure() {
+            events.push(Event::RunnerClassifiedFailure(classified_event(&report)));
+        }
+        Finished { report, events }
+    }
+}
+
+/// The outcome of a dispatch, before it is recorded: its report and its
+/// final events (`runner_exit`, `runner_classified_failure`).
+#[derive(Debug)]
+pub struct Finished {
+    /// The report.
+    pub report: DispatchReport,
+    /// The events that finish the dispatch, in order.
+    pub events: Vec<Event>,
+}
+
+/// A dispatch refused before (or at) launch: a classified result.
+fn finish_refused(
+    req: &DispatchRequest,
+    prepare: &crate::events::Prepare,
+    refusal: classify::Classification,
+) -> Finished {
+    let exit_status = crate::exit_status::for_dispatch(refusal.class, None, None, false);
+    let report = base_report(req, prepare, refusal, exit_status);
+    let events = vec![Event::RunnerClassifiedFailure(classified_event(&report))];
+    Finished { report, events }
+}
+
+fn interrupted(sig: i32, ctx: &HintContext<'_>) -> classify::Classification {
+    let name = classify::hint::signal_name(sig);
+    classify::Classification {
+        layer: crate::classify::Layer::Fact,
+        class: crate::Class::KilledBySignal,
+        rule: "fact.interrupted".into(),
+        evidence: Some(format!("agentlane received {name} and stopped the agent's process group")),
+        repair_hint: format!(
+            "the dispatch of '{}' was interrupted by {name} sent to agentlane (an operator, a service manager stopping the unit, or a CI cancel); nothing is wrong with the agent itself",
+            ctx.program
+        ),
+        retry_after_secs: None,
+        reset_at: None,
+    }
+}
+
+pub(crate) fn base_report(
+    req: &DispatchRequest,
+    p: &crate::events::Prepare,
+    c: classify::Classification,
+    exit_status: i32,
+) -> DispatchReport {
+    let mut report = DispatchReport {
+        dispatch_id: p.dispatch_id.clone(),
+        classifier: c.class,
+        layer: c.layer,
+        rule: c.rule,
+        evidence: c.evidence,
+        repair_hint: c.repair_hint,
+        termination: Termination::NotStarted,
+        duration_ms: 0,
+        program: req.program.clone(),
+        argv: p.argv.clone(),
+        cwd: p.cwd.clone(),
+        cwd_exists: p.cwd_exists,
+        repo_root: p.repo_root.clone(),
+        cli_path: p.cli_path.clone(),
+        interpreter: p.interpreter.clone(),
+        env_fingerprint: p.env_fingerprint.clone(),
+        env_names: p.env_names.clone(),
+        prompt_bytes: p.prompt_bytes,
+        prompt_via: p.prompt_via.clone(),
+        timeout_ms: p.timeout_ms,
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+        stdout_tail: String::new(),
+        stderr_tail: String::new(),
+        artifacts: Default::default(),
+        artifact_error: None,
+        artifact_errors: Vec::new(),
+        stdout_artifact_truncated: false,
+        stderr_artifact_truncated: false,
+        stdout_dropped_bytes: 0,
+        stderr_dropped_bytes: 0,
+        leaked: false,
+        leaked_processes: Vec::new(),
+        failure_fingerprint: None,
+        retry_after_secs: c.retry_after_secs,
+        reset_at: c.reset_at.map(classify::reset::ResetAt::timestamp),
+        route: req.route.clone(),
+        model: req.model.clone(),
+        job_id: req.job.as_ref().map(|j| j.id.clone()),
+        attempt: req.job.as_ref().map(|j| j.attempt),
+        exit_status,
+    };
+    report.failure_fingerprint = fingerprint_of(&report);
+    report
+}
+
+fn fingerprint_of(r: &DispatchReport) -> Option<String> {
+    failure_fingerprint(&FailureFacts {
+        class: r.classifier,
+        cli_path: r.cli_path.as_deref(),
+        cwd_root: r.repo_root.as_deref().or(Some(r.cwd.as_path())),
+        route: r.route.as_deref(),
+        evidence: r.evidence.as_deref(),
+        host: Some(this_host()),
+    })
+}
+
+/// This host's name, read once per process.
+fn this_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(crate::os::host_name)
+}
+
+pub(crate) fn classified_event(r: &DispatchReport) -> ClassifiedFailure {
+    ClassifiedFailure {
+        dispatch_id: r.dispatch_id.clone(),
+        classifier: r.classifier,
+        layer: r.layer,
+        rule: r.rule.clone(),
+        evidence: r.evidence.clone(),
+        repair_hint: r.repair_hint.clone(),
+        failure_fingerprint: r.failure_fingerprint.clone(),
+        timed_out: r.termination.timed_out(),
+        retry_after_secs: r.retry_after_secs,
+        reset_at: r.reset_at,
+    }
+}

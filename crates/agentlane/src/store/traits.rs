@@ -1,0 +1,172 @@
+//! The stores' contracts, narrow by consumer: the dispatcher writes through a
+//! [`DispatchLog`], the worker through a [`QueueStore`], the read commands
+//! through a [`Reader`]; a [`Store`] is all three (and a copy's target).
+
+use super::{
+    DispatchRecord, DispatchSummary, Maintenance, NextClaim, Snapshot, StoreError, StoredEvent,
+};
+use crate::events::{Event, Prepare};
+use crate::model::DispatchReport;
+use crate::model::{
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// What the dispatcher writes: a dispatch's prepare (before the launch) and
+/// its finish (events and report together), and events that belong to no
+/// dispatch.
+#[async_trait]
+pub trait DispatchLog: Send + Sync {
+    /// Records `runner_prepare` and creates the dispatch row, in one transaction.
+    async fn record_prepare(&self, prepare: &Prepare) -> Result<(), StoreError>;
+    /// Records the final events and the report, in one transaction.
+    async fn record_finish(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
+    /// Appends an event that belongs to no dispatch (e.g. `preflight_checked`).
+    async fn append_event(&self, event: &Event) -> Result<(), StoreError>;
+}
+
+/// What a worker writes and reads to run the queue: enqueue, claim, renew,
+/// settle (fenced by job, attempt and owner), rescue, incidents, leadership,
+/// maintenance. A settlement records its attempt's outcome too, so the queue
+/// store is also a dispatch log.
+#[async_trait]
+pub trait QueueStore: DispatchLog {
+    /// Enqueues jobs in one transaction; returns their ids in order.
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError>;
+    /// Claims up to `limit` due jobs of `lane` on `routes`, leased to `owner`.
+    async fn claim(
+        &self,
+        lane: &str,
+        routes: &[String],
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Renews, in one statement, the leases `owner` holds on `jobs` that have
+    /// not expired; returns the ids renewed. A job missing from the answer is
+    /// lost (expired, rescued or settled): its agent must stop. A job the
+    /// owner does not know it holds (a claim whose reply was lost) is never
+    /// renewed, so it expires and is rescued.
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        jobs: &[String],
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Settles an attempt, fenced by (job, attempt, owner); false when the lease was lost.
+    async fn settle(&self, completion: &Completion) -> Result<bool, StoreError>;
+    /// Records the outcome of a job's dispatch ([`DispatchLog::record_finish`]) and
+    /// settles its attempt ([`QueueStore::settle`]) in one transaction: one commit
+    /// per attempt instead of two. The outcome is recorded (once) whatever
+    /// the fence says; returns whether the settlement was accepted.
+    async fn finish_and_settle(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+    ) -> Result<bool, StoreError> {
+        self.record_finish(report, events).await?;
+        self.settle(completion).await
+    }
+    /// [`QueueStore::finish_and_settle`], then, only if the settlement was
+    /// accepted, a claim of one due job for the slot it frees (`next`), for
+    /// the same owner, in the same transaction: a worker that keeps its slots
+    /// busy pays one commit fewer per job. Returns whether the settlement was
+    /// accepted, and the job claimed.
+    async fn finish_settle_and_claim(
+        &self,
+        report: &DispatchReport,
+        events: &[Event],
+        completion: &Completion,
+        next: &NextClaim,
+    ) -> Result<(bool, Option<Job>), StoreError> {
+        let accepted = self.finish_and_settle(report, events, completion).await?;
+        if !accepted || next.routes.is_empty() {
+            return Ok((accepted, None));
+        }
+        let mut claimed = self
+            .claim(&next.lane, &next.routes, &completion.owner, next.lease, 1)
+            .await?;
+        Ok((accepted, claimed.pop()))
+    }
+    /// Opens (or counts another occurrence of) the incident of a failure with no job (preflight).
+    async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError>;
+    /// Takes over running jobs whose lease expired, finishing their attempt as worker_lost.
+    async fn rescue_expired(&self, owner: &str, lease: Duration) -> Result<Vec<Job>, StoreError>;
+    /// Releases the parked jobs of a lane's route back to the lane (runtime classes only).
+    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError>;
+    /// Resolves an open incident and releases its parked jobs; None when no open incident has that id.
+    async fn resolve_incident(&self, id: &str, resolution: &str)
+        -> Result<Option<u64>, StoreError>;
+    /// Work left in a lane on these routes.
+    async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError>;
+    /// Takes or renews the leadership lease `name` for `owner`; true when
+    /// `owner` leads (it held it, or the previous leader's lease expired).
+    async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
+    /// Maintenance, run by the leader: folds batched incident counts into
+    /// their incidents and, with a `retention`, deletes what finished longer
+    /// ago than it — jobs that succeeded, failed or were cancelled (with their
+    /// attempts, events and incident links), dispatches without a job, events
+    /// of neither, resolved incidents — at most `batch` of each per call.
+    /// Parked, queued and running work is never pruned. Idempotent, and safe
+    /// when two leaders run it at once.
+    async fn maintain(
+        &self,
+        retention: Option<Duration>,
+        batch: usize,
+    ) -> Result<Maintenance, StoreError>;
+    /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
+    /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
+    async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
+        tokio::time::sleep(timeout).await;
+    }
+}
+
+/// What the read commands (`show`, `runs`, `jobs`, `job`, `incidents`,
+/// `status`) and `store copy` read.
+#[async_trait]
+pub trait Reader: Send + Sync {
+    /// The most recent events of one kind, newest first.
+    async fn recent_events(&self, kind: &str, limit: usize)
+        -> Result<Vec<StoredEvent>, StoreError>;
+    /// The most recent dispatches, newest first.
+    async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
+    /// One dispatch by id or unique id prefix.
+    async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
+    /// The events of a job (its attempts' and its decisions), in order.
+    async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The dispatches (attempts) of a job, in order.
+    async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
+    /// Jobs, newest first.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// One job.
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// Incidents by priority (open first).
+    async fn incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError>;
+    /// One incident (id or prefix of 8+ characters) and its affected jobs.
+    async fn incident(&self, id: &str) -> Result<Option<(Incident, Vec<String>)>, StoreError>;
+    /// Counts per lane and state, per class, and open incidents.
+    async fn status(&self) -> Result<Status, StoreError>;
+    /// Every row of every table, for `agentlane store copy`.
+    async fn export_rows(&self) -> Result<Snapshot, StoreError> {
+        Err(StoreError::Unsupported("exporting from this store".into()))
+    }
+    /// Rows per table, to check a copy.
+    async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
+
+/// The whole contract of a backend: the three narrow traits, and loading a
+/// copy (`agentlane store copy`). Callers take the narrowest trait they need
+/// (`Arc<dyn Store>` coerces to each).
+#[async_trait]
+pub trait Store: QueueStore + Reader {
+    /// Loads a snapshot into this (empty) store, in one transaction.
+    async fn import_rows(&self, _snapshot: &Snapshot) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("importing into this store".into()))
+    }
+}
