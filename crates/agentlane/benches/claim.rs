@@ -121,7 +121,7 @@ async fn claim_once(store: &PostgresStore, routes: &[String]) -> Duration {
             owner: OWNER.into(),
             dispatch_id: None,
             class: Class::Ok,
-            settle: Next::Done,
+            next: Next::Done,
             reason: "succeeded".into(),
             incident: None,
         })

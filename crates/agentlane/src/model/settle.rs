@@ -20,7 +20,7 @@ pub struct Completion {
     /// The class.
     pub class: Class,
     /// What happens to the job.
-    pub settle: Next,
+    pub next: Next,
     /// Why, in words.
     pub reason: String,
     /// The incident to open or attach to (failures).
@@ -30,14 +30,14 @@ pub struct Completion {
 impl Completion {
     /// The `job_decided` (or `job_decision_rejected`) event this settlement records.
     pub fn decided(&self) -> crate::events::JobDecided {
-        let row = self.settle.row();
+        let row = self.next.row();
         crate::events::JobDecided {
             job_id: self.job_id.clone(),
             attempt: self.attempt,
             owner: self.owner.clone(),
             dispatch_id: self.dispatch_id.clone(),
             classifier: self.class,
-            action: self.settle.row().action,
+            action: self.next.row().action,
             delay_secs: row.delay.map(|d| d.as_secs_f64()),
             reason: self.reason.clone(),
         }

@@ -406,7 +406,7 @@ pub fn completion(
     owner: &str,
     dispatch_id: Option<&str>,
     class: Class,
-    settle: Next,
+    next: Next,
     reason: &str,
     incident: Option<IncidentFacts>,
 ) -> Completion {
@@ -416,7 +416,7 @@ pub fn completion(
         owner: owner.to_string(),
         dispatch_id: dispatch_id.map(str::to_string),
         class,
-        settle,
+        next,
         reason: reason.to_string(),
         incident,
     }

@@ -86,7 +86,7 @@ pub(super) async fn settle(
         owner: shared.owner.clone(),
         dispatch_id,
         class,
-        settle: next,
+        next,
         reason,
         incident,
     };
@@ -98,11 +98,11 @@ pub(super) async fn settle(
     // slot's next job in the same statement. (After a lost reply, the repeat
     // is fenced off and claims nothing: a job the lost reply claimed expires
     // and is rescued.)
-    let next = match (&finished, &completion.settle) {
+    let claim = match (&finished, &completion.next) {
         (Some(_), s) if !matches!(s, Next::Release) => shared.next_claim(),
         _ => None,
     };
-    let (accepted, next_job) = match (finished, next) {
+    let (accepted, next_job) = match (finished, claim) {
         (Some(f), Some(next)) => {
             crate::store::with_patience(patience, || {
                 store.finish_settle_and_claim(&f.report, &f.events, &completion, &next)

@@ -83,7 +83,7 @@ pub(super) fn completion(
     job: &Job,
     owner: &str,
     class: Class,
-    settle: Next,
+    next: Next,
     incident: Option<IncidentFacts>,
 ) -> Completion {
     Completion {
@@ -92,7 +92,7 @@ pub(super) fn completion(
         owner: owner.to_string(),
         dispatch_id: None,
         class,
-        settle,
+        next,
         reason: format!("{} by {owner}", class.label()),
         incident,
     }
@@ -171,10 +171,10 @@ pub(super) async fn settle_ok(
     job: &Job,
     owner: &str,
     class: Class,
-    settle: Next,
+    next: Next,
     incident: Option<IncidentFacts>,
 ) {
-    let c = completion(job, owner, class, settle, incident);
+    let c = completion(job, owner, class, next, incident);
     assert!(
         store.settle(&c).await.expect("settle"),
         "the settle of {} (attempt {}) by its owner {owner} applies",

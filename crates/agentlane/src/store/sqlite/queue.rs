@@ -232,7 +232,7 @@ pub(super) fn settle(conn: &mut Connection, c: &Completion) -> rusqlite::Result<
 
 /// The settlement, inside the caller's transaction.
 pub(super) fn settle_in(tx: &Transaction<'_>, c: &Completion) -> rusqlite::Result<bool> {
-    let row = c.settle.row();
+    let row = c.next.row();
     let (state, action, delay, timeout_ms, diagnostics, terminal, attempts_delta) = (
         row.state.label(),
         row.action.label(),
@@ -283,7 +283,7 @@ pub(super) fn settle_in(tx: &Transaction<'_>, c: &Completion) -> rusqlite::Resul
     if let Some(facts) = &c.incident {
         upsert_incident(tx, facts, Some(&c.job_id))?;
     }
-    if matches!(c.settle, Next::Done) {
+    if matches!(c.next, Next::Done) {
         // An incident resolves itself once a job released from it succeeds
         // (the rule: `rules::success_resolves`).
         let sql = format!(

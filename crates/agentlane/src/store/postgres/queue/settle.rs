@@ -136,7 +136,7 @@ impl SettleParams {
         reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
     )]
     fn of(c: &Completion) -> SettleParams {
-        let row = c.settle.row();
+        let row = c.next.row();
         let decided = c.decided();
         SettleParams {
             job_id: c.job_id.clone(),
@@ -152,7 +152,7 @@ impl SettleParams {
             terminal: row.terminal,
             attempts_delta: row.attempts_delta,
             dispatch_id: c.dispatch_id.clone(),
-            done: matches!(c.settle, Next::Done),
+            done: matches!(c.next, Next::Done),
             accepted_body: serde_json::to_value(Event::JobDecided(decided.clone()))
                 .expect("events serialise"),
             rejected_body: serde_json::to_value(Event::JobDecisionRejected(decided))
