@@ -1,6 +1,10 @@
 //! Tests of the parent module.
 use super::*;
+use crate::envprint::keyed_hash;
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
 use test_case::test_case;
 
 const KEY: [u8; 32] = [9; 32];

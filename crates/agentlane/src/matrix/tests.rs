@@ -5,6 +5,7 @@ use std::path::Path;
 use test_case::test_case;
 
 use super::*;
+use std::collections::BTreeMap;
 
 fn row(dimension: Dimension, class: &str) -> Row {
     Row {

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::*;
+use crate::class::Class;
 use crate::config;
+use crate::dispatch::Dispatcher;
+use crate::events::PreflightChecked;
 use crate::home::Home;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Reader;

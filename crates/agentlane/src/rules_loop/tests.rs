@@ -1,4 +1,6 @@
 use super::*;
+use crate::class::Class;
+use crate::classify::RuleSet;
 use regex::RegexBuilder;
 use test_case::test_case;
 
