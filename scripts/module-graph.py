@@ -4,20 +4,21 @@ comments and tests left out), its cycles and the largest source files, at a git
 revision: scripts/module-graph.py REV. tests/module_graph.rs is the check; this is the
 report used in issue 15's note."""
 import os,re,sys,subprocess,collections
-rev=sys.argv[1]
-files=subprocess.run(['git','-C','/work/main','ls-tree','-r','--name-only',rev,'crates/agentlane/src'],capture_output=True,text=True).stdout.split()
+rev=sys.argv[1] if len(sys.argv) > 1 else 'HEAD'
+ROOT=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+files=subprocess.run(['git','-C',ROOT,'ls-tree','-r','--name-only',rev,'crates/agentlane/src'],capture_output=True,text=True).stdout.split()
 edges=collections.defaultdict(set); sizes=[]
-allfiles=subprocess.run(['git','-C','/work/main','ls-tree','-r','--name-only',rev,'crates'],capture_output=True,text=True).stdout.split()
+allfiles=subprocess.run(['git','-C',ROOT,'ls-tree','-r','--name-only',rev,'crates'],capture_output=True,text=True).stdout.split()
 for f in allfiles:
     if f.endswith('.rs') and '/src/' in f:
-        t=subprocess.run(['git','-C','/work/main','show',f'{rev}:{f}'],capture_output=True,text=True).stdout
+        t=subprocess.run(['git','-C',ROOT,'show',f'{rev}:{f}'],capture_output=True,text=True).stdout
         sizes.append((t.count('\n'),f))
 for f in files:
     if not f.endswith('.rs'): continue
     rel=f[len('crates/agentlane/src/'):]
     top=rel.split('/')[0].removesuffix('.rs')
     if top in ('lib','main'): continue
-    t=subprocess.run(['git','-C','/work/main','show',f'{rev}:{f}'],capture_output=True,text=True).stdout
+    t=subprocess.run(['git','-C',ROOT,'show',f'{rev}:{f}'],capture_output=True,text=True).stdout
     # drop test modules crudely: cut at '#[cfg(test)]\nmod tests'
     t=re.split(r'#\[cfg\(test\)\]\s*mod tests\s*\{',t)[0]
     t='\n'.join(l for l in t.split('\n') if not l.strip().startswith('//'))
