@@ -198,6 +198,7 @@ pub async fn enqueue(
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = drain_table())]
 pub struct WorkerArgs {
     /// The lane to serve
     #[arg(long)]
@@ -214,6 +215,17 @@ pub struct WorkerArgs {
     /// Print the exit summary as JSON
     #[arg(long)]
     json: bool,
+}
+
+/// The exit statuses of `worker --drain`, for its `--help`.
+fn drain_table() -> String {
+    let mut out = String::from(
+        "Exit status with --drain (without it: 0 when stopped, 74 when cut off from the store):\n",
+    );
+    for (code, meaning) in exit_status::WORKER_TABLE {
+        out.push_str(&format!("  {code:>5}  {meaning}\n"));
+    }
+    out
 }
 
 fn print_summary(s: &WorkerSummary) {
@@ -239,6 +251,9 @@ fn print_summary(s: &WorkerSummary) {
             outcomes.join(", ")
         }
     );
+    for (route, incident) in &s.blocked_routes {
+        eprintln!("  route {route} blocked by incident {incident} (its jobs wait; `agentlane incidents --open` says why and how to repair)");
+    }
     for (route, class) in &s.unhealthy_routes {
         eprintln!("  route {route} failed preflight: {class} (nothing claimed for it; see `agentlane incidents --open`)");
     }
@@ -337,6 +352,14 @@ pub async fn worker(
     }
     Ok(if summary.lost_leases {
         exit_status::IO_ERROR
+    } else if args.drain {
+        let count = |step: &str| summary.outcomes.get(step).copied().unwrap_or(0);
+        exit_status::for_drain(
+            count("fail"),
+            count("park"),
+            summary.blocked_routes.len(),
+            summary.unhealthy_routes.len(),
+        )
     } else {
         0
     })

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use agentlane::exit_status;
+use agentlane::model::RouteBlock;
 use agentlane::queue::{Job, JobFilter, JobState};
+use agentlane::store::Store;
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::{json, Value};
@@ -22,8 +24,46 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-/// What happens next, in words: "retry at 12:04:10", "parked", "done".
-fn next_action(j: &Job) -> String {
+/// The hard stops that block waiting jobs, by (lane, route), on any host.
+type Blocks = std::collections::BTreeMap<(String, String), RouteBlock>;
+
+/// The blocks of the lanes of these jobs' waiting rows.
+async fn blocks_of(store: &dyn Store, rows: &[Job]) -> Result<Blocks, Failure> {
+    let lanes: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|j| waiting(j))
+        .map(|j| j.lane.as_str())
+        .collect();
+    let mut blocks = Blocks::new();
+    for lane in lanes {
+        for b in store.route_blocks(lane, None).await.map_err(io)? {
+            blocks.insert((lane.to_string(), b.route.clone()), b);
+        }
+    }
+    Ok(blocks)
+}
+
+fn waiting(j: &Job) -> bool {
+    matches!(j.state(), JobState::Queued | JobState::Scheduled)
+}
+
+/// The block a waiting job sits behind, if any. The job whose failure is
+/// the block (a quota job scheduled at its reset) keeps its own reason.
+fn block_of<'b>(j: &Job, blocks: &'b Blocks) -> Option<&'b RouteBlock> {
+    if !waiting(j) {
+        return None;
+    }
+    blocks
+        .get(&(j.lane.clone(), j.route.clone()))
+        .filter(|b| j.incident_id.as_deref() != Some(b.incident_id.as_str()))
+}
+
+/// What happens next, in words: "retry at 12:04:10", "parked", "done",
+/// "blocked" for a waiting job behind a hard stop.
+fn next_action(j: &Job, blocks: &Blocks) -> String {
+    if block_of(j, blocks).is_some() {
+        return "blocked".into();
+    }
     match j.state() {
         JobState::Scheduled => format!(
             "retry at {}",
@@ -43,11 +83,19 @@ fn next_action(j: &Job) -> String {
     }
 }
 
-fn job_json(j: &Job) -> Value {
+/// Its reason: the block's when it waits behind one, else the stored one.
+fn reason(j: &Job, blocks: &Blocks) -> Option<String> {
+    block_of(j, blocks)
+        .map(RouteBlock::reason)
+        .or_else(|| j.reason.clone())
+}
+
+fn job_json(j: &Job, blocks: &Blocks) -> Value {
     json!({
         "id": j.id, "kind": j.kind, "lane": j.lane, "route": j.route, "state": j.state(),
-        "attempts": j.attempts, "classifier": j.classifier, "next_action": next_action(j),
-        "reason": j.reason, "priority": j.priority, "run_at": j.run_at, "created_at": j.created_at,
+        "attempts": j.attempts, "classifier": j.classifier, "next_action": next_action(j, blocks),
+        "reason": reason(j, blocks), "blocked_by": block_of(j, blocks).map(|b| &b.incident_id),
+        "priority": j.priority, "run_at": j.run_at, "created_at": j.created_at,
         "updated_at": j.updated_at, "finished_at": j.finished_at(), "incident_id": j.incident_id,
         "lease_owner": j.lease_owner(), "fields": j.fields,
     })
@@ -79,11 +127,17 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         })
         .await
         .map_err(io)?;
+    let blocks = blocks_of(store.as_ref(), &rows).await?;
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&rows.iter().map(job_json).collect::<Vec<_>>())
-                .expect("json")
+            serde_json::to_string_pretty(
+                &rows
+                    .iter()
+                    .map(|j| job_json(j, &blocks))
+                    .collect::<Vec<_>>()
+            )
+            .expect("json")
         );
         return Ok(0);
     }
@@ -103,8 +157,8 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
             j.state().label().to_string(),
             j.attempts.to_string(),
             j.classifier.clone().unwrap_or_else(|| "-".into()),
-            next_action(j),
-            j.reason.clone().unwrap_or_default(),
+            next_action(j, &blocks),
+            reason(j, &blocks).unwrap_or_default(),
         ]);
     }
     println!("{t}");
@@ -128,6 +182,7 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
             format!("no job '{}': list them with `agentlane jobs`", args.id),
         )
     })?;
+    let blocks = blocks_of(store.as_ref(), std::slice::from_ref(&j)).await?;
     let attempts = store.job_dispatches(&j.id).await.map_err(io)?;
     let events = store.job_events(&j.id).await.map_err(io)?;
     let admission: Vec<Value> = events
@@ -141,7 +196,7 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         .map(|e| json!({"at": e.at, "kind": e.kind, "attempt": e.body["attempt"], "classifier": e.body["classifier"], "action": e.body["action"], "reason": e.body["reason"]}))
         .collect();
     if args.json {
-        let mut v = job_json(&j);
+        let mut v = job_json(&j, &blocks);
         v["attempts_detail"] = json!(attempts
             .iter()
             .map(|d| json!({"dispatch_id": d.dispatch_id, "classifier": d.classifier, "exit_code": d.exit_code, "started_at": d.created_at, "finished_at": d.finished_at}))
@@ -163,8 +218,8 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     println!(
         "class      {}\nnext       {}\nreason     {}",
         j.classifier.as_deref().unwrap_or("-"),
-        next_action(&j),
-        j.reason.as_deref().unwrap_or("-")
+        next_action(&j, &blocks),
+        reason(&j, &blocks).as_deref().unwrap_or("-")
     );
     if let Some(i) = &j.incident_id {
         println!("incident   {i}");

@@ -109,6 +109,26 @@ impl Class {
         !matches!(self, Class::Ok)
     }
 
+    /// True for a route-level hard stop: the cause is the route's (its
+    /// credentials, its account's quota, its CLI, its interpreter, its
+    /// configuration, its sandbox), not the job's, so every other job on the
+    /// route would fail the same way. The first such failure blocks further
+    /// claims on the route (on its host, when [`Class::is_host_local`]) until
+    /// preflight passes with a changed environment or the incident is
+    /// resolved. Pure.
+    pub fn stops_route(&self) -> bool {
+        matches!(
+            self,
+            Class::AuthUnavailable
+                | Class::QuotaExhausted
+                | Class::CliMissing
+                | Class::CliNotExecutable
+                | Class::InterpreterMissing
+                | Class::ConfigInvalid
+                | Class::SandboxOrPolicyBlock
+        )
+    }
+
     /// True when the cause lives on the host that saw it (its executables,
     /// credentials, directories, configuration, network), so the same
     /// failure on two hosts is two incidents, each naming its host. Pure.

@@ -38,6 +38,37 @@ pub const CANNOT_EXECUTE: i32 = 126;
 /// The program was not found.
 pub const NOT_FOUND: i32 = 127;
 
+/// `worker --drain`: every job it settled ended, but some failed for good.
+pub const WORKER_SOME_FAILED: i32 = 100;
+/// `worker --drain`: some jobs were parked or are left blocked behind an
+/// open incident, or a route failed preflight: a route needs repair.
+pub const WORKER_NEEDS_REPAIR: i32 = 101;
+
+/// The documented statuses of `worker --drain`.
+pub const WORKER_TABLE: &[(&str, &str)] = &[
+    ("0", "every job the worker settled succeeded (or there was nothing to do)"),
+    ("100", "some jobs failed for good (none was parked or left blocked)"),
+    (
+        "101",
+        "some jobs were parked or are left blocked behind an incident, or a route failed preflight: see `agentlane incidents --open`",
+    ),
+    ("74", "the store failed, or the worker lost its leases"),
+    ("78", "the configuration cannot run the lane (unknown lane, a worker kind's unknown user)"),
+];
+
+/// The exit status of a worker that drained its lane: what it settled,
+/// and what it left behind. Needing repair wins over failures, since it
+/// names a route, not a job.
+pub fn for_drain(failed: u64, parked: u64, blocked_routes: usize, unhealthy_routes: usize) -> i32 {
+    if parked > 0 || blocked_routes > 0 || unhealthy_routes > 0 {
+        WORKER_NEEDS_REPAIR
+    } else if failed > 0 {
+        WORKER_SOME_FAILED
+    } else {
+        0
+    }
+}
+
 /// The documented table, for `--help` and the README.
 pub const TABLE: &[(&str, &str)] = &[
     ("N", "the child's own exit code when it ran and exited"),
@@ -100,6 +131,20 @@ pub fn for_dispatch(
 
 #[cfg(test)]
 mod tests {
+    #[test_case(0, 0, 0, 0 => 0; "all succeeded")]
+    #[test_case(3, 0, 0, 0 => WORKER_SOME_FAILED; "some failed")]
+    #[test_case(3, 1, 0, 0 => WORKER_NEEDS_REPAIR; "a park wins over failures")]
+    #[test_case(0, 0, 1, 0 => WORKER_NEEDS_REPAIR; "jobs left blocked")]
+    #[test_case(0, 0, 0, 1 => WORKER_NEEDS_REPAIR; "a route failed preflight")]
+    fn a_drain_exits_by_what_it_left(
+        failed: u64,
+        parked: u64,
+        blocked: usize,
+        unhealthy: usize,
+    ) -> i32 {
+        for_drain(failed, parked, blocked, unhealthy)
+    }
+
     use super::*;
     use test_case::test_case;
 

@@ -32,6 +32,8 @@ fn a_worker_killed_with_sigkill_mid_job_is_rescued_as_worker_lost_and_rerun() {
 poll = "20ms"
 lease = "3s"
 shutdown_grace = "1s"
+# Worker A must start every job at once to be killed mid-run.
+trial = false
 [routes.r]
 profile = "generic"
 program = "$DIR/bin/agent"

@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod hard_stop;
 mod postgres;
 mod workers;
 
@@ -61,9 +62,12 @@ impl Queue {
             concurrency,
             "--drain",
         ]);
+        // 0 all succeeded, 100 some failed, 101 a route needs repair: the
+        // worker itself did not fail (each test asserts the jobs' states).
         assert!(
-            out.status.success(),
-            "{}",
+            matches!(out.status.code(), Some(0 | 100 | 101)),
+            "{:?}: {}",
+            out.status,
             String::from_utf8_lossy(&out.stderr)
         );
         out
@@ -182,9 +186,11 @@ fn drain_on_host(q: &Queue, host: &str, path: &str) -> std::process::Output {
         .stdin(Stdio::null())
         .output()
         .unwrap();
+    // 0: everything it settled succeeded; 101: its route failed preflight.
     assert!(
-        out.status.success(),
-        "{}",
+        matches!(out.status.code(), Some(0 | 101)),
+        "{:?}: {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     out
@@ -213,9 +219,14 @@ routes = ["per-host"]
     }
     // Two hosts whose PATH lacks the CLI: each claims nothing and opens its
     // own incident, naming itself.
-    drain_on_host(&q, "alpha", "/usr/bin:/bin");
-    drain_on_host(&q, "gamma", "/usr/bin:/bin");
-    drain_on_host(&q, "alpha", "/usr/bin:/bin");
+    for host in ["alpha", "gamma", "alpha"] {
+        let out = drain_on_host(&q, host, "/usr/bin:/bin");
+        assert_eq!(
+            out.status.code(),
+            Some(101),
+            "a route needs repair on {host}"
+        );
+    }
     assert_eq!(
         states(&q.jobs()),
         vec!["queued"; 4],
@@ -237,7 +248,8 @@ routes = ["per-host"]
         .all(|i| i["classifier"] == "cli_missing" && i["state"] == "open"));
 
     // A healthy host runs everything; the broken hosts' incidents stay open.
-    drain_on_host(&q, "beta", &with_cli);
+    let out = drain_on_host(&q, "beta", &with_cli);
+    assert_eq!(out.status.code(), Some(0), "all succeeded on beta");
     let jobs = q.jobs();
     assert_eq!(states(&jobs), vec!["succeeded"; 4]);
     assert!(jobs.iter().all(|j| j["attempts"] == 1), "{jobs:#?}");
@@ -273,13 +285,28 @@ fn five_jobs_with_one_cause_make_one_incident_and_are_released_when_login_happen
         .map(|i| q.enqueue("k", &format!("review {i}")))
         .collect();
     let worker = q.spawn_worker();
-    q.wait_until("five parked jobs", |jobs| states(jobs) == vec!["parked"; 5]);
+    // The first attempt parks; its hard stop blocks the route, so the other
+    // four wait, queued and blocked, instead of failing the same way.
+    q.wait_until("one parked job and four blocked", |jobs| {
+        let mut s = states(jobs);
+        s.sort();
+        s == vec!["parked", "queued", "queued", "queued", "queued"]
+            && jobs
+                .iter()
+                .filter(|j| j["state"] == "queued")
+                .all(|j| j["next_action"] == "blocked")
+    });
     let incidents = q.incidents();
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    assert_eq!(incidents[0]["affected_jobs"], 5);
+    assert_eq!(incidents[0]["affected_jobs"], 1);
     assert_eq!(incidents[0]["classifier"], "auth_unavailable");
     assert_eq!(incidents[0]["state"], "open");
-    let job = q.job(&ids[0]);
+    let parked = q
+        .jobs()
+        .into_iter()
+        .find(|j| j["state"] == "parked")
+        .unwrap();
+    let job = q.job(parked["id"].as_str().unwrap());
     assert_eq!(job["classifier"], "auth_unavailable");
     assert!(
         job["reason"]
@@ -289,6 +316,7 @@ fn five_jobs_with_one_cause_make_one_incident_and_are_released_when_login_happen
         "{job}"
     );
     assert_eq!(job["attempts"], 1, "a hard stop is not retried");
+    assert!(ids.contains(&job["id"].as_str().unwrap().to_string()));
 
     // Log in as the worker's user: the credential file changes the preflight stamp.
     std::fs::write(q.sb.path("user/.claude/.credentials.json"), "{}").unwrap();
@@ -325,8 +353,16 @@ routes = ["tool"]
     let ids: Vec<String> = (0..4)
         .map(|i| q.enqueue("k", &format!("task {i}")))
         .collect();
-    q.drain("2");
-    assert_eq!(states(&q.jobs()), vec!["parked"; 4]);
+    let out = q.cli(&["worker", "--lane", "main", "--concurrency", "2", "--drain"]);
+    assert_eq!(out.status.code(), Some(101), "a route needs repair");
+    let jobs = q.jobs();
+    let mut s = states(&jobs);
+    s.sort();
+    assert_eq!(
+        s,
+        vec!["parked", "queued", "queued", "queued"],
+        "one attempt, three blocked"
+    );
     let incidents = q.incidents();
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
     assert_eq!(incidents[0]["classifier"], "auth_unavailable");
@@ -340,11 +376,23 @@ fn resolving_an_incident_releases_its_parked_jobs() {
     let q = login_queue();
     q.enqueue("k", "one");
     q.enqueue("k", "two");
-    q.drain("2");
-    assert_eq!(states(&q.jobs()), vec!["parked"; 2]);
+    let out = q.cli(&["worker", "--lane", "main", "--concurrency", "2", "--drain"]);
+    assert_eq!(out.status.code(), Some(101), "a route needs repair");
+    let jobs = q.jobs();
+    let mut s = states(&jobs);
+    s.sort();
+    assert_eq!(
+        s,
+        vec!["parked", "queued"],
+        "the second waits behind the first's block"
+    );
     let incident = q.incidents()[0]["id"].as_str().unwrap().to_string();
     let out = q.cli(&["incident", "resolve", &incident]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("released 2 parked job(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("released 1 parked job(s)"));
     assert_eq!(states(&q.jobs()), vec!["queued"; 2]);
+    assert!(
+        q.jobs().iter().all(|j| j["next_action"] == "run"),
+        "resolved: nothing blocks the route"
+    );
 }

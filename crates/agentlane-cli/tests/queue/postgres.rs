@@ -76,10 +76,32 @@ fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
         serde_json::from_slice(&q.cli(&all).stdout).unwrap()
     };
     let jobs = on_pg(&["jobs", "--json"]);
-    assert_eq!(states(jobs.as_array().unwrap()), vec!["parked"; 2]);
+    let mut copied = states(jobs.as_array().unwrap());
+    copied.sort();
+    assert_eq!(
+        copied,
+        vec!["parked", "queued"],
+        "one parked, one blocked behind it"
+    );
     let incidents = on_pg(&["incidents", "--json"]);
-    assert_eq!(incidents[0]["affected_jobs"], 2);
-    let dispatch = jobs[0]["id"]
+    assert_eq!(incidents[0]["affected_jobs"], 1);
+    let blocked = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["state"] == "queued")
+        .unwrap();
+    assert_eq!(
+        blocked["blocked_by"], incidents[0]["id"],
+        "the block is copied with its incident"
+    );
+    let parked = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["state"] == "parked")
+        .unwrap();
+    let dispatch = parked["id"]
         .as_str()
         .map(|id| {
             q.job(id)["attempts_detail"][0]["dispatch_id"]

@@ -192,6 +192,9 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         if let Some(t) = &q.shutdown_grace {
             queue.shutdown_grace = src.duration(t, "queue.shutdown_grace")?;
         }
+        if let Some(trial) = q.trial {
+            queue.trial = trial;
+        }
         if let Some(listen) = q.listen {
             queue.listen = listen;
         }

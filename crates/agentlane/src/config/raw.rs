@@ -92,6 +92,8 @@ pub(crate) struct RawQueue {
     #[serde(default)]
     pub(crate) listen: Option<bool>,
     #[serde(default)]
+    pub(crate) trial: Option<bool>,
+    #[serde(default)]
     pub(crate) retention: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) prompt_secrets: Option<Spanned<String>>,

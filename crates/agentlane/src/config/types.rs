@@ -261,6 +261,10 @@ pub struct QueueSettings {
     pub retention: Option<Duration>,
     /// What enqueue does with a prompt holding a secret (`prompt_secrets`).
     pub prompt_secrets: PromptSecrets,
+    /// A route a worker has not seen run without a hard stop runs one job
+    /// alone first (`trial`, default true): N jobs behind a bad key cost one
+    /// attempt. Off, a fresh worker fills every slot at once.
+    pub trial: bool,
 }
 
 /// `[queue] prompt_secrets`: what enqueue does with a prompt that holds a
@@ -283,6 +287,7 @@ impl Default for QueueSettings {
             listen: true,
             retention: Some(Duration::from_secs(14 * 24 * 60 * 60)),
             prompt_secrets: PromptSecrets::Refuse,
+            trial: true,
         }
     }
 }

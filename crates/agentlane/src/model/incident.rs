@@ -119,6 +119,38 @@ pub fn incident_priority(class: Class) -> i64 {
     }
 }
 
+/// A route a hard stop blocks: no worker it applies to claims the route's
+/// jobs until the incident is resolved (see [`crate::class::Class::stops_route`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteBlock {
+    /// The blocked route.
+    pub route: String,
+    /// The blocking incident.
+    pub incident_id: String,
+    /// Its class.
+    pub class: Class,
+    /// What to do about it.
+    pub repair_hint: String,
+    /// The host that saw it (the block applies there alone when the class is
+    /// host-local).
+    pub host: String,
+}
+
+impl RouteBlock {
+    /// Why a waiting job of the route is not claimed, in words.
+    pub fn reason(&self) -> String {
+        let scope = if self.class.is_host_local() {
+            format!(" on {}", self.host)
+        } else {
+            String::new()
+        };
+        format!(
+            "blocked{scope} by incident {} ({}): {}",
+            self.incident_id, self.class, self.repair_hint
+        )
+    }
+}
+
 /// What opens or attaches to an incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentFacts {
@@ -138,6 +170,11 @@ pub struct IncidentFacts {
     pub evidence: Option<String>,
     /// When the limit resets, when the failure said (the report's `reset_at`).
     pub reset_at: Option<jiff::Timestamp>,
+    /// The digest of the route's preflight stamp on its host when it failed
+    /// (`Stamp::digest`), for a hard stop: a worker there resolves the
+    /// incident once the stamp differs — the environment changed — and not
+    /// before, even after a restart.
+    pub stamp: Option<String>,
 }
 
 /// A stored incident.

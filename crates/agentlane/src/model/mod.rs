@@ -8,11 +8,12 @@ pub mod event;
 pub mod incident;
 pub mod job;
 pub mod next;
+pub mod owner;
 pub mod report;
 pub mod settle;
 pub mod termination;
 
-pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress};
+pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress, RouteBlock};
 pub use job::{
     Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status, StatusMismatch,
 };

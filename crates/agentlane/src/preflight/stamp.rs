@@ -78,6 +78,13 @@ impl Stamp {
         }
     }
 
+    /// A keyed digest of the whole stamp, to store beside a hard stop: equal
+    /// stamps give equal digests on one host, and the digest reveals none
+    /// of the environment.
+    pub fn digest(&self, key: &[u8; 32]) -> String {
+        crate::envprint::keyed_hash(key, format!("{self:?}").as_bytes())
+    }
+
     /// The environment fingerprint id in the stamp.
     pub fn env_id(&self) -> &str {
         &self.env_id

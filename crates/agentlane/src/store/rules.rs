@@ -9,6 +9,7 @@
 
 use std::cmp::Ordering;
 
+use crate::class::{Class, NAMED_CLASSES};
 use crate::model::Job;
 
 /// Claim order: higher priority first, then the job that has waited
@@ -25,13 +26,86 @@ pub(crate) fn claim_order(a: &Job, b: &Job) -> Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
-/// The jobs a worker may claim: in its `lane`, waiting (queued, or
-/// scheduled for a retry) and due by `now`, on one of its routes
+/// The jobs a worker on `host` may claim: in its `lane`, waiting (queued,
+/// or scheduled for a retry) and due by `now`, on one of its routes
 /// (`route_in`: the backend's test of `route` against the worker's list,
-/// e.g. `= ANY($4)`).
-pub(crate) fn claimable(lane: &str, now: &str, route_in: &str) -> String {
+/// e.g. `= ANY($4)`), and not on a route a hard stop blocks ([`unblocked`]).
+pub(crate) fn claimable(lane: &str, now: &str, route_in: &str, host: &str) -> String {
     format!(
-        "lane = {lane} AND state IN ('queued', 'scheduled') AND run_at <= {now} AND route {route_in}"
+        "lane = {lane} AND state IN ('queued', 'scheduled') AND run_at <= {now} AND route {route_in}
+         AND {unblocked}",
+        unblocked = unblocked(host, now)
+    )
+}
+
+/// The labels of the classes `keep` selects, as an SQL list.
+fn labels(keep: impl Fn(&Class) -> bool) -> String {
+    NAMED_CLASSES
+        .iter()
+        .filter(|c| keep(c))
+        .map(|c| format!("'{}'", c.label()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A job's route is not blocked for a worker on `host`: no open incident of
+/// a route-level hard stop ([`Class::stops_route`]) names the job's route
+/// (and its lane, when the incident has one) — on this host for a host-local
+/// class (a missing CLI or a bad credential on one machine stops only that
+/// machine), anywhere for the others (an account's quota) — unless its
+/// reset has passed. The block lifts when the incident is resolved: by the
+/// operator, by a released job's success, or by preflight passing on that
+/// host with a changed environment.
+pub(crate) fn unblocked(host: &str, now: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM incidents b
+                     WHERE b.state = 'open' AND b.route = jobs.route
+                       AND (b.lane IS NULL OR b.lane = jobs.lane)
+                       AND b.classifier IN ({stops})
+                       AND (b.host = {host} OR b.classifier IN ({anywhere}))
+                       AND (b.reset_at IS NULL OR b.reset_at > {now}))",
+        stops = labels(|c| c.stops_route()),
+        anywhere = labels(|c| c.stops_route() && !c.is_host_local()),
+    )
+}
+
+/// The incidents preflight resolves when it passes on `host` with a changed
+/// environment for `route` in `lane` (a binary installed, a credential
+/// written): the open host-local hard stops of that route on that host whose
+/// recorded stamp digest differs from `stamp` (or that recorded none). An
+/// account's quota is not the host's to clear.
+pub(crate) fn preflight_resolves(lane: &str, route: &str, host: &str, stamp: &str) -> String {
+    format!(
+        "state = 'open' AND route = {route} AND (lane IS NULL OR lane = {lane}) AND host = {host}
+         AND classifier IN ({local}) AND (stamp IS NULL OR stamp <> {stamp})",
+        local = labels(|c| c.stops_route() && c.is_host_local()),
+    )
+}
+
+/// A parked job whose incident is still an open hard stop stays parked when
+/// its route's parked jobs are released: the cause is still there.
+pub(crate) fn still_blocked_parked() -> String {
+    format!(
+        "incident_id IN (SELECT id FROM incidents WHERE state = 'open' AND classifier IN ({stops}))",
+        stops = labels(|c| c.stops_route()),
+    )
+}
+
+/// The open blocks of a lane for a worker on `host` (NULL: on any host), one row per blocked
+/// route: `route, id, classifier, repair_hint, host` of the blocking incident (the
+/// latest seen, when several block one route). `{lane}`, `{host}`, `{now}`
+/// are the backend's placeholders and clock.
+pub(crate) fn blocks(lane: &str, host: &str, now: &str) -> String {
+    format!(
+        "SELECT b.route, b.id, b.classifier, b.repair_hint, b.host FROM incidents b
+         WHERE b.state = 'open' AND b.route IS NOT NULL
+           AND (b.lane IS NULL OR b.lane = {lane})
+           AND b.classifier IN ({stops})
+           AND ({host} IS NULL OR b.host = {host} OR b.classifier IN ({anywhere}))
+           AND (b.reset_at IS NULL OR b.reset_at > {now})
+         ORDER BY b.route, b.last_seen DESC, b.id",
+        stops = labels(|c| c.stops_route()),
+        anywhere = labels(|c| c.stops_route() && !c.is_host_local()),
     )
 }
 
@@ -110,10 +184,28 @@ mod tests {
     }
 
     #[test]
+    fn a_block_names_every_hard_stop_and_spares_other_hosts_only_for_host_local_ones() {
+        let sql = unblocked("H", "NOW");
+        for class in NAMED_CLASSES {
+            let quoted = format!("'{}'", class.label());
+            assert_eq!(sql.contains(&quoted), class.stops_route(), "{class:?}");
+        }
+        let anywhere = sql
+            .split("b.classifier IN (")
+            .nth(2)
+            .expect("the second list");
+        assert!(anywhere.contains("'quota_exhausted'"), "{sql}");
+        assert!(!anywhere.contains("'auth_unavailable'"), "{sql}");
+    }
+
+    #[test]
     fn the_rules_name_only_shared_sql() {
         // Fragments both dialects accept: no placeholders or clock of their own.
         for sql in [
-            claimable("L", "NOW", "IN R"),
+            claimable("L", "NOW", "IN R", "H"),
+            blocks("L", "H", "NOW"),
+            preflight_resolves("L", "R", "H", "S"),
+            still_blocked_parked(),
             claim_set("O", "U", "NOW"),
             success_resolves("J"),
             CLAIM_ORDER.to_string(),

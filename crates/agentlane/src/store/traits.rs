@@ -8,7 +8,7 @@ use super::{
 use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, RouteBlock, Status,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -98,8 +98,27 @@ pub trait QueueStore: DispatchLog {
     async fn open_incident(&self, facts: &IncidentFacts) -> Result<String, StoreError>;
     /// Takes over running jobs whose lease expired, finishing their attempt as worker_lost.
     async fn rescue_expired(&self, owner: &str, lease: Duration) -> Result<Vec<Job>, StoreError>;
-    /// Releases the parked jobs of a lane's route back to the lane (runtime classes only).
-    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError>;
+    /// Preflight passed on `host` for `route` in `lane`, whose stamp digest
+    /// is now `stamp`: resolves the route's open host-local hard stops on
+    /// that host that failed under another stamp (`why` is the resolution),
+    /// then releases the route's parked jobs, except payload and policy
+    /// refusals that no environment fixes and jobs whose incident is still
+    /// an open hard stop; returns the jobs released.
+    async fn release_parked(
+        &self,
+        lane: &str,
+        route: &str,
+        host: &str,
+        stamp: &str,
+        why: &str,
+    ) -> Result<u64, StoreError>;
+    /// The routes of `lane` that hard stops block for a worker on `host`
+    /// (None: on any host), one per route.
+    async fn route_blocks(
+        &self,
+        lane: &str,
+        host: Option<&str>,
+    ) -> Result<Vec<RouteBlock>, StoreError>;
     /// Resolves an open incident and releases its parked jobs; None when no open incident has that id.
     async fn resolve_incident(&self, id: &str, resolution: &str)
         -> Result<Option<u64>, StoreError>;

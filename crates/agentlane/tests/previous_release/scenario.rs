@@ -254,6 +254,7 @@ pub(crate) async fn scenario(store: &dyn Store) {
             repair_hint: pre.repair_hint.clone().unwrap(),
             evidence: pre.evidence.clone(),
             reset_at: None,
+            stamp: None,
         })
         .await
         .unwrap();

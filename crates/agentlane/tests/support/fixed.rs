@@ -395,6 +395,7 @@ pub fn incident_facts(r: &DispatchReport, lane: &str) -> IncidentFacts {
         repair_hint: r.repair_hint.clone(),
         evidence: r.evidence.clone(),
         reset_at: r.reset_at,
+        stamp: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Claiming: up to the free slots, on the routes that pass the gate now. A
-//! finishing attempt claims its slot's next job in its own settlement, on
-//! those routes too (`NextClaim`).
+//! Claiming: up to the free slots, on the routes that pass the gate now —
+//! one trial job for a route this worker does not trust yet, as many as fit
+//! for the others. A finishing attempt claims its slot's next job in its own
+//! settlement, on the trusted routes (`NextClaim`).
 
 use super::run::run_chain;
 use super::{Worker, WorkerError};
@@ -15,15 +16,47 @@ impl Worker {
                 routes: healthy.to_vec(),
                 lease,
             }));
-        let free = self.concurrency.saturating_sub(self.running.len());
+        let mut free = self.concurrency.saturating_sub(self.running.len());
         if free == 0 || healthy.is_empty() {
             return Ok(());
         }
-        let claimed = self
-            .store
-            .claim(&self.options.lane, healthy, &self.shared.owner, lease, free)
-            .await;
-        let claimed = self.answered(claimed)?;
+        // An untried route first runs one job alone (see `trust.rs`).
+        let plan = self.shared.trust.plan(healthy);
+        let mut claimed = Vec::new();
+        for route in plan.trials {
+            if free == 0 {
+                break;
+            }
+            let trial = self
+                .store
+                .claim(
+                    &self.options.lane,
+                    std::slice::from_ref(&route),
+                    &self.shared.owner,
+                    lease,
+                    1,
+                )
+                .await;
+            let trial = self.answered(trial)?;
+            if !trial.is_empty() {
+                self.shared.trust.started(&route);
+                free -= trial.len();
+            }
+            claimed.extend(trial);
+        }
+        if free > 0 && !plan.proven.is_empty() {
+            let more = self
+                .store
+                .claim(
+                    &self.options.lane,
+                    &plan.proven,
+                    &self.shared.owner,
+                    lease,
+                    free,
+                )
+                .await;
+            claimed.extend(self.answered(more)?);
+        }
         self.summary.claimed += claimed.len() as u64;
         for job in claimed {
             let interrupt = self.shared.held.hold(&job.id);

@@ -1,7 +1,8 @@
 //! The gate: each route of the lane is preflighted (cached) before anything
 //! is claimed for it. A failing route claims nothing and opens one incident;
 //! a route that passes again — or whose environment changed since its jobs
-//! were parked — has its parked jobs released.
+//! were parked — has its parked jobs released and its host-local hard stops
+//! resolved. A route an open hard stop blocks claims nothing.
 
 use std::collections::HashMap;
 
@@ -14,19 +15,16 @@ use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::model::IncidentFacts;
 use crate::preflight::{Options, Preflight, Stamp};
 
-/// Per route, the preflight stamp seen when a job of it was last parked: the
-/// parked jobs are released once preflight passes with a different stamp
-/// (binary installed, PATH fixed, credentials written) — never by a re-probe
-/// of an unchanged environment, which would only park them again.
-pub(super) type ParkedStamps = HashMap<String, Stamp>;
-
 /// What the gate remembers between passes.
 #[derive(Default)]
 pub(super) struct GateMemory {
     /// Each route's health at the previous pass.
     pub(super) healthy_before: HashMap<String, bool>,
-    /// Stamps at the last park, per route.
-    pub(super) parked: ParkedStamps,
+    /// Per route, the stamp digest of the last release: the store is asked
+    /// again only when it changes (binary installed, PATH fixed, credentials
+    /// written). A hard stop records the digest it failed under, so an
+    /// unchanged environment never resolves it — after a restart neither.
+    pub(super) released_at: HashMap<String, String>,
 }
 
 /// Preflights every route (cached); returns the names of the healthy ones.
@@ -54,17 +52,21 @@ pub(super) async fn check_routes(
         if ok {
             healthy.push(route.name.clone());
             summary.unhealthy_routes.remove(&route.name);
-            let changed_since_park = memory.parked.get(&route.name).is_some_and(|at| {
-                *at != Stamp::of(&shared.config, route, shared.dispatcher.home().key())
-            });
-            if was != Some(true) || changed_since_park {
-                memory.parked.remove(&route.name);
-                // Health flipped, the environment changed since a park, or a
-                // fresh worker: release what was parked for this route.
+            let digest = stamp_digest(shared, route);
+            let changed = memory.released_at.get(&route.name) != Some(&digest);
+            if was != Some(true) || changed {
+                // Health flipped, the environment changed, or a fresh
+                // worker: resolve the hard stops this environment no longer
+                // has, and release what they parked.
+                memory
+                    .released_at
+                    .insert(route.name.clone(), digest.clone());
                 store
                     .release_parked(
                         &shared.lane,
                         &route.name,
+                        &shared.host,
+                        &digest,
                         &format!(
                             "released: preflight of route '{}' passes on {}",
                             route.name, shared.host
@@ -85,6 +87,19 @@ pub(super) async fn check_routes(
                     .await?;
             }
         }
+    }
+    // A route a hard stop blocks claims nothing, here or in any settlement
+    // (the store's claim says the same): its jobs wait, blocked, until the
+    // incident is resolved.
+    let blocks = store.route_blocks(&shared.lane, Some(&shared.host)).await?;
+    summary.blocked_routes.clear();
+    for block in blocks {
+        if healthy.contains(&block.route) {
+            summary
+                .blocked_routes
+                .insert(block.route.clone(), block.incident_id.clone());
+        }
+        healthy.retain(|r| *r != block.route);
     }
     Ok(healthy)
 }
@@ -114,5 +129,12 @@ fn preflight_incident(shared: &Shared, route: &Route, r: &PreflightChecked) -> I
         repair_hint: r.repair_hint.clone().unwrap_or_default(),
         evidence: r.evidence.clone(),
         reset_at: None,
+        stamp: Some(stamp_digest(shared, route)),
     }
+}
+
+/// The digest of the route's preflight stamp on this host now.
+fn stamp_digest(shared: &Shared, route: &Route) -> String {
+    let key = shared.dispatcher.home().key();
+    Stamp::of(&shared.config, route, key).digest(key)
 }

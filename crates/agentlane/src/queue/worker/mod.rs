@@ -31,6 +31,7 @@ mod settle;
 mod shutdown;
 mod start;
 mod summary;
+mod trust;
 mod types;
 
 pub use start::run_worker;

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use super::gate;
 use super::summary::{Chain, WorkerSummary};
 use super::types::{Pass, Worker, WorkerError};
-use crate::preflight::Stamp;
 
 impl Worker {
     /// Passes until stopped, then the shutdown. A store outage (the database
@@ -67,15 +66,9 @@ impl Worker {
         Ok(v)
     }
 
-    /// Counts an ended job task; remembers the stamps of routes it parked.
+    /// Counts an ended job task.
     fn collect(&mut self, done: Result<Chain, tokio::task::JoinError>) -> Result<(), WorkerError> {
-        let config = &self.shared.config;
-        for route in self.summary.record(done)? {
-            if let Some(r) = config.routes.get(&route) {
-                let stamp = Stamp::of(config, r, self.shared.dispatcher.home().key());
-                self.gate.parked.insert(route, stamp);
-            }
-        }
+        self.summary.record(done)?;
         Ok(())
     }
 

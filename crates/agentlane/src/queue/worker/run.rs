@@ -21,7 +21,7 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
     let (mut job, mut interrupt) = (job, interrupt);
     let mut ran = Vec::new();
     loop {
-        let id = job.id.clone();
+        let (id, route) = (job.id.clone(), job.route.clone());
         let result = run_job(&shared, job, interrupt).await;
         shared.held.release(&id);
         match result {
@@ -34,7 +34,10 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
                 interrupt = shared.held.hold(&next.id);
                 job = next;
             }
-            Err(e) => return (ran, Err(e)),
+            Err(e) => {
+                shared.trust.abandoned(&route);
+                return (ran, Err(e));
+            }
         }
     }
 }
@@ -126,6 +129,10 @@ async fn run_job(
         repair_hint: report.repair_hint.clone(),
         evidence: report.evidence.clone(),
         reset_at: report.reset_at,
+        stamp: report.classifier.stops_route().then(|| {
+            let key = shared.dispatcher.home().key();
+            crate::preflight::Stamp::of(config, route, key).digest(key)
+        }),
     });
     settle(
         shared,

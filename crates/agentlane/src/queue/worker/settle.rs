@@ -98,7 +98,11 @@ pub(super) async fn settle(
     // slot's next job in the same statement. (After a lost reply, the repeat
     // is fenced off and claims nothing: a job the lost reply claimed expires
     // and is rescued.)
+    // A hard stop claims nothing: the route is blocked by its incident, and
+    // this worker's trust in it is gone until an attempt earns it back.
+    shared.trust.settled(&job.route, class);
     let claim = match (&finished, &completion.next) {
+        _ if class.stops_route() => None,
         (Some(_), s) if !matches!(s, Next::Release) => shared.next_claim(),
         _ => None,
     };

@@ -12,6 +12,7 @@ use super::heartbeat;
 use super::held::Held;
 use super::outage::Outage;
 use super::summary::WorkerSummary;
+use super::trust::Trust;
 use super::types::{Shared, Worker, WorkerError, WorkerOptions};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -29,11 +30,11 @@ pub async fn run_worker(
 ) -> Result<WorkerSummary, WorkerError> {
     let routes = crate::plan::worker_routes(&config, &options.lane, &options.kind)?;
     let host = host_name();
-    let owner = format!(
-        "{}@{host}:{}:{}",
-        options.kind,
+    let owner = crate::model::owner::lease_owner(
+        &options.kind,
+        &host,
         std::process::id(),
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
+        &uuid::Uuid::now_v7().simple().to_string()[20..],
     );
     let concurrency = options.concurrency.max(1).min(
         config
@@ -53,7 +54,12 @@ pub async fn run_worker(
         held: Held::default(),
         next: std::sync::Mutex::new(None),
         chained: AtomicU64::new(0),
+        trust: Trust::default(),
     });
+    if options.ungated || !config.queue.trial {
+        let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
+        shared.trust.trust_all(&names);
+    }
     let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = heartbeat::spawn(
         store.clone(),

@@ -32,6 +32,8 @@ pub struct WorkerSummary {
     pub unsettled: u64,
     /// Routes whose preflight failed, with the class.
     pub unhealthy_routes: BTreeMap<String, String>,
+    /// Routes a hard stop blocked at the last pass, with the incident.
+    pub blocked_routes: BTreeMap<String, String>,
 }
 
 /// What a job task hands back: the attempts it settled (more than one when

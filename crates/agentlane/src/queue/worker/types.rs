@@ -11,6 +11,7 @@ use super::gate::GateMemory;
 use super::held::Held;
 use super::outage::Outage;
 use super::summary::{Chain, WorkerSummary};
+use super::trust::Trust;
 use crate::config::{Config, Route};
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::preflight::Preflight;
@@ -79,11 +80,21 @@ pub(super) struct Shared {
     pub(super) next: std::sync::Mutex<Option<NextClaim>>,
     /// Jobs claimed that way.
     pub(super) chained: AtomicU64,
+    /// Which routes have earned full concurrency (see `trust.rs`).
+    pub(super) trust: Trust,
 }
 
 impl Shared {
+    /// What a settlement claims: on the gate's routes that this worker
+    /// trusts (a route on trial runs one job at a time), none when none.
     pub(super) fn next_claim(&self) -> Option<NextClaim> {
-        self.next.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let next = self
+            .next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        let routes = self.trust.chainable(&next.routes);
+        (!routes.is_empty()).then_some(NextClaim { routes, ..next })
     }
 
     pub(super) fn set_next_claim(&self, next: Option<NextClaim>) {

@@ -7,7 +7,7 @@ use crate::dispatch::DispatchReport;
 use crate::events::Event;
 
 /// A report and its final event for `job`'s dispatch `dispatch_id`, classified `class`.
-fn outcome(dispatch_id: &str, job: &Job, class: Class) -> (DispatchReport, Vec<Event>) {
+pub(super) fn outcome(dispatch_id: &str, job: &Job, class: Class) -> (DispatchReport, Vec<Event>) {
     let mut req = crate::dispatch::DispatchRequest::new("claude", Vec::new());
     req.route = Some(job.route.clone());
     req.job = Some(crate::dispatch::JobRef {

@@ -76,6 +76,7 @@ pub(super) fn facts(fingerprint: &str, class: Class, lane: &str, route: &str) ->
         repair_hint: format!("repair {fingerprint}"),
         evidence: Some(format!("evidence of {fingerprint}")),
         reset_at: None,
+        stamp: None,
     }
 }
 

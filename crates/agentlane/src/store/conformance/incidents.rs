@@ -328,7 +328,8 @@ pub(crate) async fn case_incident_resolves_on_success(store: &dyn Store) {
     let other_id = store
         .open_incident(&facts(
             "fp-unrelated",
-            Class::QuotaExhausted,
+            // Not a hard stop, which would block the route (`blocks.rs`).
+            Class::RateLimited,
             "heal-other",
             "r",
         ))
@@ -352,7 +353,7 @@ pub(crate) async fn case_incident_resolves_on_success(store: &dyn Store) {
     // j1 released and succeeds: resolved.
     assert_eq!(
         store
-            .release_parked(lane, "r", "network back")
+            .release_parked(lane, "r", "h", "stamp-2", "network back")
             .await
             .expect("release"),
         1

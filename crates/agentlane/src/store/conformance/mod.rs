@@ -11,6 +11,7 @@
 
 mod helpers;
 
+mod blocks;
 mod claim;
 mod enqueue;
 mod finish;
@@ -24,6 +25,7 @@ mod settle;
 // The helpers, for every case file's and backend module's `use super::*`.
 use helpers::*;
 
+pub(crate) use blocks::*;
 pub(crate) use claim::*;
 pub(crate) use enqueue::*;
 pub(crate) use finish::*;
@@ -58,6 +60,7 @@ macro_rules! every_case {
             prunes_in_batches => case_prunes_in_batches,
             finish_and_settle => case_finish_and_settle,
             finish_settle_and_claim => case_finish_settle_and_claim,
+            hard_stop_blocks_claims => case_hard_stop_blocks_claims,
         }
     };
 }

@@ -221,7 +221,7 @@ async fn settlement_and_renewal_find_the_job_by_primary_key() {
         (
             "finish_settle_and_claim",
             queue_sql::finish_settle_and_claim_sql(),
-            29,
+            30,
             "CTE j",
         ),
         ("renew", queue_sql::RENEW, 3, "Update on jobs"),

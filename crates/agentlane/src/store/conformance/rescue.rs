@@ -279,7 +279,7 @@ pub(crate) async fn case_release_parked(store: &dyn Store) {
 
     assert_eq!(
         store
-            .release_parked(lane, "r", "preflight passed")
+            .release_parked(lane, "r", "h", "stamp-2", "preflight passed")
             .await
             .expect("release"),
         2
@@ -308,7 +308,7 @@ pub(crate) async fn case_release_parked(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .release_parked(lane, "r", "again")
+            .release_parked(lane, "r", "h", "stamp-2", "again")
             .await
             .expect("release"),
         0

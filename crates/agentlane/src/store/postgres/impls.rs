@@ -13,10 +13,10 @@ use super::{
     StoredEvent,
 };
 use crate::events::{Event, Prepare};
-use crate::model::DispatchReport;
 use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
+use crate::model::{DispatchReport, RouteBlock};
 
 #[async_trait]
 impl DispatchLog for PostgresStore {
@@ -178,8 +178,22 @@ impl QueueStore for PostgresStore {
         queue::rescue_expired(self, owner, lease).await
     }
 
-    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError> {
-        queue::release_parked(self, lane, route, why).await
+    async fn release_parked(
+        &self,
+        lane: &str,
+        route: &str,
+        host: &str,
+        stamp: &str,
+        why: &str,
+    ) -> Result<u64, StoreError> {
+        queue::release_parked(self, lane, route, host, stamp, why).await
+    }
+    async fn route_blocks(
+        &self,
+        lane: &str,
+        host: Option<&str>,
+    ) -> Result<Vec<RouteBlock>, StoreError> {
+        queue::route_blocks(self, lane, host).await
     }
 
     async fn resolve_incident(

@@ -5,10 +5,10 @@ use super::connection::SqliteStore;
 use super::records::*;
 use super::{maintain, queue};
 use crate::events::{Event, Prepare};
-use crate::model::DispatchReport;
 use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
+use crate::model::{DispatchReport, RouteBlock};
 use crate::store::{
     DispatchLog, DispatchRecord, DispatchSummary, NextClaim, QueueStore, Reader, Store, StoreError,
     StoredEvent,
@@ -124,8 +124,22 @@ impl QueueStore for SqliteStore {
         self.with(|c| queue::rescue_expired(c, owner, lease))
     }
 
-    async fn release_parked(&self, lane: &str, route: &str, why: &str) -> Result<u64, StoreError> {
-        self.with(|c| queue::release_parked(c, lane, route, why))
+    async fn release_parked(
+        &self,
+        lane: &str,
+        route: &str,
+        host: &str,
+        stamp: &str,
+        why: &str,
+    ) -> Result<u64, StoreError> {
+        self.with(|c| queue::release_parked(c, lane, route, host, stamp, why))
+    }
+    async fn route_blocks(
+        &self,
+        lane: &str,
+        host: Option<&str>,
+    ) -> Result<Vec<RouteBlock>, StoreError> {
+        self.with(|c| queue::route_blocks(c, lane, host))
     }
 
     async fn resolve_incident(

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 use crate::events::Event;
 use crate::model::incident::{incident_priority, repair_address};
+use crate::model::RouteBlock;
 use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob, Next,
     Status,
@@ -135,11 +136,18 @@ pub(super) fn claim_in(
              WHERE id IN (SELECT id FROM jobs WHERE {claimable} ORDER BY {CLAIM_ORDER} LIMIT ?5)
              RETURNING {JOB_COLUMNS}",
             set = rules::claim_set("?1", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2)", NOW),
-            claimable = rules::claimable("?3", NOW, "IN (SELECT value FROM json_each(?4))"),
+            claimable = rules::claimable("?3", NOW, "IN (SELECT value FROM json_each(?4))", "?6",),
         );
         let mut stmt = tx.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![owner, offset(lease), lane, routes, limit as i64],
+            params![
+                owner,
+                offset(lease),
+                lane,
+                routes,
+                limit as i64,
+                crate::model::owner::host_of(owner)
+            ],
             job,
         )?;
         rows.collect::<rusqlite::Result<Vec<Job>>>()?
@@ -181,8 +189,8 @@ fn upsert_incident(
 ) -> rusqlite::Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
     let sql = format!(
-        "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences, reset_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
+        "INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, occurrences, reset_at, stamp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12)
          ON CONFLICT (failure_fingerprint) WHERE state = 'open'
          DO UPDATE SET occurrences = occurrences + 1, last_seen = {NOW},
             reset_at = CASE WHEN reset_at IS NULL OR excluded.reset_at > reset_at
@@ -201,7 +209,8 @@ fn upsert_incident(
             f.host,
             f.repair_hint,
             f.evidence,
-            f.reset_at.map(crate::model::job::stored_time)
+            f.reset_at.map(crate::model::job::stored_time),
+            f.stamp
         ],
         |r| r.get(0),
     )?;
@@ -364,16 +373,59 @@ pub(super) fn release_parked(
     conn: &mut Connection,
     lane: &str,
     route: &str,
+    host: &str,
+    stamp: &str,
     why: &str,
 ) -> rusqlite::Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let sql = format!(
+        "UPDATE incidents SET state = 'resolved', resolved_at = {NOW}, resolution = ?5 WHERE {resolves}",
+        resolves = rules::preflight_resolves("?1", "?2", "?3", "?4"),
+    );
+    tx.prepare_cached(&sql)?
+        .execute(params![lane, route, host, stamp, why])?;
     let sql = format!(
         "UPDATE jobs SET state = 'queued', run_at = {NOW}, next_action = 'run', reason = ?3, updated_at = {NOW}
          WHERE state = 'parked' AND lane = ?1 AND route = ?2
-           AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')"
+           AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')
+           AND NOT ({still})",
+        still = rules::still_blocked_parked(),
     );
-    Ok(conn
+    let released = tx
         .prepare_cached(&sql)?
-        .execute(params![lane, route, why])? as u64)
+        .execute(params![lane, route, why])? as u64;
+    tx.commit()?;
+    Ok(released)
+}
+
+/// The routes of a lane that hard stops block for a worker on `host` (None: any).
+pub(super) fn route_blocks(
+    conn: &mut Connection,
+    lane: &str,
+    host: Option<&str>,
+) -> rusqlite::Result<Vec<RouteBlock>> {
+    let sql = rules::blocks("?1", "?2", NOW);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![lane, host], |row| {
+        let label: String = row.get(2)?;
+        let class = label.parse::<crate::class::Class>().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("incidents.classifier: {e}").into(),
+            )
+        })?;
+        Ok(RouteBlock {
+            route: row.get(0)?,
+            incident_id: row.get(1)?,
+            class,
+            repair_hint: row.get(3)?,
+            host: row.get(4)?,
+        })
+    })?;
+    let mut blocks: Vec<RouteBlock> = rows.collect::<rusqlite::Result<_>>()?;
+    blocks.dedup_by(|a, b| a.route == b.route);
+    Ok(blocks)
 }
 
 pub(super) fn resolve_incident(

@@ -47,6 +47,7 @@ async fn an_incident_row_decodes_by_name_and_a_foreign_label_is_corrupt() {
             repair_hint: "log in".into(),
             evidence: None,
             reset_at: None,
+            stamp: None,
         })
         .await
         .unwrap();

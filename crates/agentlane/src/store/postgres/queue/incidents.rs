@@ -9,8 +9,9 @@ use crate::store::postgres::{err, PostgresStore};
 
 use super::*;
 use crate::model::incident::{incident_priority, repair_address};
+use crate::model::RouteBlock;
 use crate::model::{Incident, IncidentFacts, Job};
-use crate::store::rules::INCIDENT_ORDER;
+use crate::store::rules::{self, INCIDENT_ORDER};
 use crate::store::StoreError;
 
 /// Opens the incident of `f` or finds the open one, attaches the job, and
@@ -29,8 +30,8 @@ pub(super) async fn upsert_incident(
         .prepare_in(
             tx,
             "WITH opened AS (
-                 INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, reset_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12::text::timestamptz)
+                 INSERT INTO incidents (id, failure_fingerprint, classifier, repair_address, priority, route, lane, host, repair_hint, evidence, reset_at, stamp)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12::text::timestamptz, $13)
                  ON CONFLICT (failure_fingerprint) WHERE state = 'open' DO NOTHING
                  RETURNING id),
              inc AS (
@@ -72,6 +73,7 @@ pub(super) async fn upsert_incident(
                     &f.evidence,
                     &job_id,
                     &reset_at,
+                    &f.stamp,
                 ],
             )
             .await
@@ -169,17 +171,57 @@ pub(in crate::store::postgres) async fn release_parked(
     s: &PostgresStore,
     lane: &str,
     route: &str,
+    host: &str,
+    stamp: &str,
     why: &str,
 ) -> Result<u64, StoreError> {
-    let client = s.client().await?;
-    s.exec(
-        &client,
+    let mut client = s.client().await?;
+    let e = err(&s.location);
+    let tx = client.transaction().await.map_err(&e)?;
+    let sql = format!(
+        "UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = $5 WHERE {resolves}",
+        resolves = rules::preflight_resolves("$1", "$2", "$3", "$4"),
+    );
+    tx.execute(&sql, &[&lane, &route, &host, &stamp, &why])
+        .await
+        .map_err(&e)?;
+    let sql = format!(
         "UPDATE jobs SET state = 'queued', run_at = now(), next_action = 'run', reason = $3, updated_at = now()
          WHERE state = 'parked' AND lane = $1 AND route = $2
-           AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')",
-        &[&lane, &route, &why],
-    )
-    .await
+           AND COALESCE(classifier, '') NOT IN ('payload_invalid', 'route_not_allowed')
+           AND NOT ({still})",
+        still = rules::still_blocked_parked(),
+    );
+    let released = tx.execute(&sql, &[&lane, &route, &why]).await.map_err(&e)?;
+    tx.commit().await.map_err(&e)?;
+    Ok(released)
+}
+
+/// The routes of a lane that hard stops block for a worker on `host` (None: any).
+pub(in crate::store::postgres) async fn route_blocks(
+    s: &PostgresStore,
+    lane: &str,
+    host: Option<&str>,
+) -> Result<Vec<RouteBlock>, StoreError> {
+    let client = s.client().await?;
+    let sql = rules::blocks("$1", "$2::text", "now()");
+    let rows = s.rows(&client, &sql, &[&lane, &host]).await?;
+    let mut blocks = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let label: String = row.get(2);
+        let class = label
+            .parse::<crate::class::Class>()
+            .map_err(|e| StoreError::Corrupt(format!("incidents.classifier: {e}")))?;
+        blocks.push(RouteBlock {
+            route: row.get(0),
+            incident_id: row.get(1),
+            class,
+            repair_hint: row.get(3),
+            host: row.get(4),
+        });
+    }
+    blocks.dedup_by(|a, b| a.route == b.route);
+    Ok(blocks)
 }
 
 pub(in crate::store::postgres) async fn resolve_incident(

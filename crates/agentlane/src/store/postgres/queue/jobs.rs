@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 
 use crate::store::postgres::{err, PostgresStore};
 
+use crate::model::owner::host_of;
 use crate::model::{Job, JobFilter, JobStatus, LanePending, NewJob, Status};
 use crate::store::rules::{self, CLAIM_ORDER};
 use crate::store::StoreError;
@@ -188,7 +189,7 @@ pub(in crate::store::postgres) async fn claim(
          UPDATE jobs j SET {set}
          FROM picked WHERE j.id = picked.id
          RETURNING {columns}",
-        claimable = rules::claimable("$3", "now()", "= ANY($4)"),
+        claimable = rules::claimable("$3", "now()", "= ANY($4)", "$6"),
         set = rules::claim_set("$1", "now() + $2 * interval '1 millisecond'", "now()"),
         columns = job_columns("j.")
     );
@@ -196,7 +197,14 @@ pub(in crate::store::postgres) async fn claim(
         .rows(
             &client,
             &sql,
-            &[&owner, &millis(lease), &lane, &routes, &(limit as i64)],
+            &[
+                &owner,
+                &millis(lease),
+                &lane,
+                &routes,
+                &(limit as i64),
+                &host_of(owner),
+            ],
         )
         .await?;
     let mut claimed = jobs_of(&rows)?;

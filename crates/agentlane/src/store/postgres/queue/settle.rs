@@ -68,7 +68,7 @@ pub(crate) fn settle_sql() -> &'static str {
 /// $17–$24) and its events ($25, $26) are written only then, whatever the
 /// fence says; the decision event follows them. The claim happens only when
 /// the settlement was accepted (`f.ok`), for the same owner ($3), in lane
-/// $27 on routes $28 (none: no claim), leased for $29 ms. The job settled here is
+/// $27 on routes $28 (none: no claim), leased for $29 ms, for a worker on host $30. The job settled here is
 /// still running in the statement's snapshot, so it is never the one
 /// claimed. Returns one row: the claimed job's columns (all NULL when none
 /// was claimed), then whether the settlement was accepted.
@@ -103,7 +103,7 @@ pub(crate) fn finish_settle_and_claim_sql() -> &'static str {
             SELECT {columns}, (SELECT ok FROM f)
             FROM (SELECT 1) AS one LEFT JOIN claimed ON true",
             settle = settle_ctes(),
-            claimable = rules::claimable("$27", "now()", "= ANY($28)"),
+            claimable = rules::claimable("$27", "now()", "= ANY($28)", "$30"),
             claim = rules::claim_set("$3", "now() + $29 * interval '1 millisecond'", "now()"),
             columns = job_columns("claimed.")
         )
@@ -220,12 +220,14 @@ pub(in crate::store::postgres) async fn finish_settle_and_claim(
     let p = SettleParams::of(c);
     let f = crate::store::postgres::FinishParams::of(r, events);
     let lease = millis(next.lease);
+    let host = crate::model::owner::host_of(&c.owner);
     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = p.params().to_vec();
     params.extend(f.params());
     params.extend([
         &next.lane as &(dyn tokio_postgres::types::ToSql + Sync),
         &next.routes,
         &lease,
+        &host,
     ]);
     let mut client = s.client().await?;
     let e = err(&s.location);

@@ -1,0 +1,149 @@
+//! Trust in a route: a route earns full concurrency by one attempt that did
+//! not end in a hard stop.
+//!
+//! Until then — in a fresh worker, and again after a hard stop — the worker
+//! runs one job of the route at a time (a trial) and claims none of its jobs
+//! in settlements. So N queued jobs behind a bad key cost one attempt, not
+//! one per slot: the trial parks with the incident, and the incident blocks
+//! the route (`store::rules::unblocked`). Pure bookkeeping, shared by the
+//! loop (which claims trials) and the job tasks (which settle them).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::class::Class;
+
+/// Which routes have proven themselves, and which have a trial running.
+#[derive(Debug, Default)]
+pub(super) struct Trust {
+    inner: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    proven: HashSet<String>,
+    on_trial: HashSet<String>,
+}
+
+/// What the loop may claim now, given the routes that passed the gate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct ClaimPlan {
+    /// Routes claimed up to the free slots, and in settlements.
+    pub(super) proven: Vec<String>,
+    /// Routes that may start one trial job now (none running).
+    pub(super) trials: Vec<String>,
+}
+
+impl Trust {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every route trusted at once (the canary matrix, which must run every
+    /// cell whatever the others did).
+    pub(super) fn trust_all(&self, routes: &[String]) {
+        self.state().proven.extend(routes.iter().cloned());
+    }
+
+    /// Splits the gate's routes into trusted ones and trials to start.
+    pub(super) fn plan(&self, healthy: &[String]) -> ClaimPlan {
+        let s = self.state();
+        let (proven, untried): (Vec<String>, Vec<String>) =
+            healthy.iter().cloned().partition(|r| s.proven.contains(r));
+        let trials = untried
+            .into_iter()
+            .filter(|r| !s.on_trial.contains(r))
+            .collect();
+        ClaimPlan { proven, trials }
+    }
+
+    /// The routes a settlement may claim its slot's next job on.
+    pub(super) fn chainable(&self, routes: &[String]) -> Vec<String> {
+        let s = self.state();
+        routes
+            .iter()
+            .filter(|r| s.proven.contains(*r))
+            .cloned()
+            .collect()
+    }
+
+    /// A trial job of `route` was claimed.
+    pub(super) fn started(&self, route: &str) {
+        self.state().on_trial.insert(route.to_string());
+    }
+
+    /// An attempt on `route` settled as `class`: a hard stop takes the
+    /// route's trust away; any other ended run earns it (a lost worker or a
+    /// store failure says nothing about the route).
+    pub(super) fn settled(&self, route: &str, class: Class) {
+        let mut s = self.state();
+        s.on_trial.remove(route);
+        if class.stops_route() {
+            s.proven.remove(route);
+        } else if class != Class::WorkerLost {
+            s.proven.insert(route.to_string());
+        }
+    }
+
+    /// A trial job ended without a settlement (its task failed).
+    pub(super) fn abandoned(&self, route: &str) {
+        self.state().on_trial.remove(route);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_untried_route_runs_one_trial_until_an_attempt_proves_it() {
+        let t = Trust::default();
+        let healthy = routes(&["a"]);
+        assert_eq!(t.plan(&healthy).trials, routes(&["a"]));
+        assert!(
+            t.chainable(&healthy).is_empty(),
+            "no chained claims on trial"
+        );
+        t.started("a");
+        assert_eq!(
+            t.plan(&healthy),
+            ClaimPlan::default(),
+            "one trial at a time"
+        );
+        t.settled("a", Class::RateLimited);
+        assert_eq!(t.plan(&healthy).proven, routes(&["a"]));
+        assert_eq!(t.chainable(&healthy), routes(&["a"]));
+    }
+
+    #[test]
+    fn a_hard_stop_takes_trust_away_and_a_lost_worker_proves_nothing() {
+        let t = Trust::default();
+        let healthy = routes(&["a", "b"]);
+        t.settled("a", Class::Ok);
+        t.settled("a", Class::AuthUnavailable);
+        assert_eq!(t.plan(&healthy).trials, routes(&["a", "b"]));
+        t.started("b");
+        t.settled("b", Class::WorkerLost);
+        assert_eq!(
+            t.plan(&healthy).trials,
+            routes(&["a", "b"]),
+            "still untried"
+        );
+        t.started("b");
+        t.abandoned("b");
+        assert_eq!(t.plan(&healthy).trials, routes(&["a", "b"]));
+    }
+
+    #[test]
+    fn trusting_all_skips_trials() {
+        let t = Trust::default();
+        let healthy = routes(&["a", "b"]);
+        t.trust_all(&healthy);
+        assert_eq!(t.plan(&healthy).proven, healthy);
+        assert!(t.plan(&healthy).trials.is_empty());
+    }
+}
