@@ -4,6 +4,7 @@
 //! library could decide. Errors are rendered for the person at the terminal
 //! (what failed, why, how to fix it) and mapped to documented exit statuses.
 
+mod controls;
 mod doctor;
 mod envdiff_cmd;
 mod exec;
@@ -75,6 +76,8 @@ enum Command {
     Incident(queue_view::IncidentArgs),
     /// Jobs per lane and state, classes, open incidents.
     Status(queue_view::StatusArgs),
+    /// Pause or resume a lane's workers (`lane pause L --why …`), or list the paused lanes.
+    Lane(controls::LaneArgs),
     /// Run the canary through the production path, varying one dimension at a time, and name the shape.
     Matrix(matrix_cmd::MatrixArgs),
     /// Print or install a systemd unit / launchd plist for a lane's worker.
@@ -274,6 +277,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
         Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
+        Command::Lane(args) => rt.block_on(controls::lane(args, cli.home.as_ref())),
         Command::Store(args) => rt.block_on(store_cmd::run(
             args,
             cli.home.as_ref(),

@@ -251,6 +251,9 @@ fn print_summary(s: &WorkerSummary) {
             outcomes.join(", ")
         }
     );
+    if let Some(paused) = &s.paused {
+        eprintln!("  {paused}: nothing was claimed (`agentlane lane resume` lets its workers claim again)");
+    }
     for (route, incident) in &s.blocked_routes {
         eprintln!("  route {route} blocked by incident {incident} (its jobs wait; `agentlane incidents --open` says why and how to repair)");
     }
@@ -354,8 +357,9 @@ pub async fn worker(
         exit_status::IO_ERROR
     } else if args.drain {
         let count = |step: &str| summary.outcomes.get(step).copied().unwrap_or(0);
+        // A job an operator cancelled did not succeed: the drain says so.
         exit_status::for_drain(
-            count("fail"),
+            count("fail") + count("cancel"),
             count("park"),
             summary.blocked_routes.len(),
             summary.unhealthy_routes.len(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use agentlane::exit_status;
 use agentlane::model::RouteBlock;
 use agentlane::queue::{Job, JobFilter, JobState};
-use agentlane::store::Store;
+use agentlane::store::{IdKind, Store};
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::{json, Value};
@@ -102,7 +102,10 @@ fn job_json(j: &Job, blocks: &Blocks) -> Value {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct JobsArgs {
+    #[command(subcommand)]
+    action: Option<crate::controls::JobsAction>,
     /// Only this lane
     #[arg(long)]
     lane: Option<String>,
@@ -118,6 +121,9 @@ pub struct JobsArgs {
 }
 
 pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+    if let Some(action) = args.action {
+        return crate::controls::jobs_action(action, home).await;
+    }
     let (_, store) = open_store(home).await?;
     let rows = store
         .jobs(&JobFilter {
@@ -166,20 +172,29 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct JobArgs {
-    /// The job id
-    id: String,
+    #[command(subcommand)]
+    action: Option<crate::controls::JobAction>,
+    /// The job id, or a unique prefix or suffix of it (6+ characters)
+    #[arg(required = true)]
+    id: Option<String>,
     /// Print JSON (the job, plus its attempts and their dispatch ids)
     #[arg(long)]
     json: bool,
 }
 
 pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+    if let Some(action) = args.action {
+        return crate::controls::job_action(action, home).await;
+    }
     let (_, store) = open_store(home).await?;
-    let j = store.job(&args.id).await.map_err(io)?.ok_or_else(|| {
+    let fragment = args.id.unwrap_or_default();
+    let id = crate::controls::full_id(store.as_ref(), IdKind::Job, &fragment).await?;
+    let j = store.job(&id).await.map_err(io)?.ok_or_else(|| {
         Failure::new(
             exit_status::USAGE,
-            format!("no job '{}': list them with `agentlane jobs`", args.id),
+            format!("no job '{id}': list them with `agentlane jobs`"),
         )
     })?;
     let blocks = blocks_of(store.as_ref(), std::slice::from_ref(&j)).await?;
@@ -189,6 +204,11 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         .iter()
         .filter(|e| e.kind == "job_admitted")
         .map(|e| json!({"at": e.at, "prompt_redacted": e.body["prompt_redacted"], "reason": e.body["reason"]}))
+        .collect();
+    let controls: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == "operator_action")
+        .map(|e| json!({"at": e.at, "action": e.body["action"], "by": e.body["by"], "why": e.body["why"], "from": e.body["from"]}))
         .collect();
     let decisions: Vec<Value> = events
         .into_iter()
@@ -203,6 +223,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
             .collect::<Vec<_>>());
         v["decisions"] = json!(decisions);
         v["admission"] = json!(admission);
+        if !controls.is_empty() {
+            v["operator_actions"] = json!(controls);
+        }
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(0);
     }
@@ -226,6 +249,23 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     }
     for a in &admission {
         println!("admission  {}", a["reason"].as_str().unwrap_or("-"));
+    }
+    if !controls.is_empty() {
+        println!("\noperator actions:");
+        for c in &controls {
+            let why = c["why"].as_str().unwrap_or("");
+            println!(
+                "  {}  {} by {}{}",
+                c["at"].as_str().unwrap_or(""),
+                c["action"].as_str().unwrap_or(""),
+                c["by"].as_str().unwrap_or(""),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {why}")
+                }
+            );
+        }
     }
     println!("\ndecisions:");
     for d in &decisions {
@@ -312,25 +352,53 @@ pub struct IncidentArgs {
 enum IncidentAction {
     /// Close an incident and release its parked jobs back to their lane
     Resolve {
-        /// The incident id
+        /// The incident id, or a unique prefix or suffix of it (6+ characters)
         id: String,
+        /// Also run again the failed jobs it covers (their attempts are kept)
+        #[arg(long)]
+        retry_failed: bool,
+        /// Why (recorded as the resolution, with who resolved it)
+        #[arg(long)]
+        why: Option<String>,
     },
 }
 
 pub async fn incident(args: IncidentArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
     let (_, store) = open_store(home).await?;
-    if let Some(IncidentAction::Resolve { id }) = args.action {
-        let released = store
-            .resolve_incident(&id, "resolved by an operator")
+    if let Some(IncidentAction::Resolve {
+        id,
+        retry_failed,
+        why,
+    }) = args.action
+    {
+        let id = crate::controls::full_id(store.as_ref(), IdKind::Incident, &id).await?;
+        let who = crate::controls::actor(why);
+        let done = store
+            .resolve_incident(&id, &who, retry_failed)
             .await
             .map_err(io)?
             .ok_or_else(|| {
                 Failure::new(
                     exit_status::USAGE,
-                    format!("no open incident '{id}': list them with `agentlane incidents --open`"),
+                    format!("incident '{id}' is not open: list the open ones with `agentlane incidents --open`"),
                 )
             })?;
-        println!("resolved {id}; released {released} parked job(s) back to their lane");
+        if args.json {
+            println!(
+                "{}",
+                json!({"incident_id": id, "by": who.by, "released": done.released, "retried": done.retried})
+            );
+        } else if retry_failed {
+            println!(
+                "resolved {id}; released {} parked job(s) and queued {} failed job(s) again",
+                done.released, done.retried
+            );
+        } else {
+            println!(
+                "resolved {id}; released {} parked job(s) back to their lane",
+                done.released
+            );
+        }
         return Ok(0);
     }
     let id = args.id.ok_or_else(|| {
@@ -339,6 +407,7 @@ pub async fn incident(args: IncidentArgs, home: Option<&PathBuf>) -> Result<i32,
             "give an incident id, or `incident resolve ID`",
         )
     })?;
+    let id = crate::controls::full_id(store.as_ref(), IdKind::Incident, &id).await?;
     let (i, jobs) = store.incident(&id).await.map_err(io)?.ok_or_else(|| {
         Failure::new(
             exit_status::USAGE,

@@ -38,6 +38,10 @@ pub const CANNOT_EXECUTE: i32 = 126;
 /// The program was not found.
 pub const NOT_FOUND: i32 = 127;
 
+/// A hand control (`job cancel`, `job retry`) changed nothing: the job's
+/// state does not allow it (cancelling a finished job, retrying a running one).
+pub const CONTROL_REFUSED: i32 = 102;
+
 /// `worker --drain`: every job it settled ended, but some failed for good.
 pub const WORKER_SOME_FAILED: i32 = 100;
 /// `worker --drain`: some jobs were parked or are left blocked behind an
@@ -47,7 +51,7 @@ pub const WORKER_NEEDS_REPAIR: i32 = 101;
 /// The documented statuses of `worker --drain`.
 pub const WORKER_TABLE: &[(&str, &str)] = &[
     ("0", "every job the worker settled succeeded (or there was nothing to do)"),
-    ("100", "some jobs failed for good (none was parked or left blocked)"),
+    ("100", "some jobs failed for good or were cancelled (none was parked or left blocked)"),
     (
         "101",
         "some jobs were parked or are left blocked behind an incident, or a route failed preflight: see `agentlane incidents --open`",

@@ -30,6 +30,8 @@ pub enum Event {
     JobDecisionRejected(JobDecided),
     /// A job was admitted with a prompt changed on the way in (secrets redacted).
     JobAdmitted(JobAdmitted),
+    /// An operator's control: cancel, retry, pause, resume, resolve.
+    OperatorAction(super::control::OperatorAction),
 }
 
 /// `job_admitted`: what admission changed in a job before it was stored.
@@ -76,6 +78,7 @@ impl Event {
             Event::JobDecided(_) => "job_decided",
             Event::JobDecisionRejected(_) => "job_decision_rejected",
             Event::JobAdmitted(_) => "job_admitted",
+            Event::OperatorAction(_) => "operator_action",
         }
     }
 
@@ -83,6 +86,7 @@ impl Event {
     pub fn job_id(&self) -> Option<&str> {
         match self {
             Event::JobAdmitted(a) => Some(&a.job_id),
+            Event::OperatorAction(a) => a.job_id.as_deref(),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! (an I/O edge) can be written in its words without knowing the queue or the
 //! dispatcher, and data flows one way.
 
+pub mod control;
 pub mod event;
 pub mod incident;
 pub mod job;
@@ -13,6 +14,10 @@ pub mod report;
 pub mod settle;
 pub mod termination;
 
+pub use control::{
+    Actor, Cancelled, ControlAction, LanePause, OperatorAction, Renewed, Resolved, Retried,
+    RetryFilter,
+};
 pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress, RouteBlock};
 pub use job::{
     Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status, StatusMismatch,

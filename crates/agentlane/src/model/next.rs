@@ -34,6 +34,8 @@ pub enum Next {
     Fail,
     /// Given back to the lane unchanged (a stopping worker).
     Release,
+    /// Stopped by an operator's `job cancel` while it ran: finished.
+    Cancel,
 }
 
 /// [`Next`] without its data: the label events, rows and summaries carry.
@@ -52,17 +54,20 @@ pub enum Step {
     Fail,
     /// Given back by a stopping worker.
     Release,
+    /// Cancelled by an operator.
+    Cancel,
 }
 
 impl Step {
     /// Every step.
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::Run,
         Step::Done,
         Step::Retry,
         Step::Park,
         Step::Fail,
         Step::Release,
+        Step::Cancel,
     ];
 
     /// The label, as stored and printed.
@@ -74,6 +79,7 @@ impl Step {
             Step::Park => "park",
             Step::Fail => "fail",
             Step::Release => "release",
+            Step::Cancel => "cancel",
         }
     }
 }
@@ -90,7 +96,7 @@ impl std::str::FromStr for Step {
         Step::ALL
             .into_iter()
             .find(|step| step.label() == s)
-            .ok_or_else(|| format!("unknown next action '{s}' (expected one of run, done, retry, park, fail, release)"))
+            .ok_or_else(|| format!("unknown next action '{s}' (expected one of run, done, retry, park, fail, release, cancel)"))
     }
 }
 
@@ -131,6 +137,7 @@ impl Next {
             Next::Park => Step::Park,
             Next::Fail => Step::Fail,
             Next::Release => Step::Release,
+            Next::Cancel => Step::Cancel,
         }
     }
 
@@ -159,6 +166,7 @@ impl Next {
             },
             Next::Park => base(JobState::Parked, Step::Park, false),
             Next::Fail => base(JobState::Failed, Step::Fail, true),
+            Next::Cancel => base(JobState::Cancelled, Step::Cancel, true),
             // A released job waits to run again, its attempt given back.
             Next::Release => SettleRow {
                 attempts_delta: -1,
@@ -203,6 +211,11 @@ mod tests {
         assert_eq!(Next::Done.row().state, JobState::Succeeded);
         assert!(Next::Done.row().terminal && Next::Fail.row().terminal);
         assert_eq!(Next::Park.row().state, JobState::Parked);
+        let cancel = Next::Cancel.row();
+        assert_eq!(
+            (cancel.state, cancel.action, cancel.terminal),
+            (JobState::Cancelled, Step::Cancel, true)
+        );
         let release = Next::Release.row();
         assert_eq!(
             (release.state, release.action, release.attempts_delta),

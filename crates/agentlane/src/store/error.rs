@@ -43,6 +43,9 @@ pub enum StoreError {
     /// An id prefix matched more than one dispatch.
     #[error("'{0}' matches more than one dispatch: give more characters of the id")]
     Ambiguous(String),
+    /// An id the user typed cannot name anything (too short, not hex).
+    #[error("{0}")]
+    InvalidId(String),
     /// The store cannot do this.
     #[error("this store does not support {0}")]
     Unsupported(String),

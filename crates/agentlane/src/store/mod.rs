@@ -20,6 +20,7 @@ mod traits;
 pub use error::{with_patience, StoreError};
 pub(crate) use records::stored_report;
 pub use records::{
-    DispatchRecord, DispatchSummary, Maintenance, NextClaim, Snapshot, StoredEvent, TABLES,
+    id_fragment, id_match, DispatchRecord, DispatchSummary, IdKind, IdMatch, Maintenance,
+    NextClaim, Snapshot, StoredEvent, ID_CANDIDATES, MIN_ID_FRAGMENT, TABLES,
 };
-pub use traits::{DispatchLog, QueueStore, Reader, Store};
+pub use traits::{Control, DispatchLog, QueueStore, Reader, Store};

@@ -124,7 +124,14 @@ pub struct Maintenance {
 }
 
 /// The tables of a store, in an order that respects their references.
-pub const TABLES: &[&str] = &["dispatches", "events", "jobs", "incidents", "incident_jobs"];
+pub const TABLES: &[&str] = &[
+    "dispatches",
+    "events",
+    "jobs",
+    "incidents",
+    "incident_jobs",
+    "lane_pauses",
+];
 
 /// Every row of a store: per table, one JSON object per row (times as the
 /// store's RFC 3339 text, JSON columns as JSON).
@@ -132,4 +139,136 @@ pub const TABLES: &[&str] = &["dispatches", "events", "jobs", "incidents", "inci
 pub struct Snapshot {
     /// (table, rows) in [`TABLES`] order.
     pub tables: Vec<(String, Vec<serde_json::Value>)>,
+}
+
+/// What an id names: the tables whose ids `resolve_id` looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// A job.
+    Job,
+    /// A dispatch (an attempt, or an `exec`).
+    Dispatch,
+    /// An incident.
+    Incident,
+}
+
+impl IdKind {
+    /// Its table.
+    pub fn table(self) -> &'static str {
+        match self {
+            IdKind::Job => "jobs",
+            IdKind::Dispatch => "dispatches",
+            IdKind::Incident => "incidents",
+        }
+    }
+
+    /// Its name in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            IdKind::Job => "job",
+            IdKind::Dispatch => "dispatch",
+            IdKind::Incident => "incident",
+        }
+    }
+}
+
+/// What an id fragment matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdMatch {
+    /// Nothing.
+    None,
+    /// Exactly one id (or the fragment was a whole id).
+    One(String),
+    /// Several: the first few, to show.
+    Many(Vec<String>),
+}
+
+/// The fewest characters of an id a prefix or a suffix may have: ids are
+/// time-ordered (UUIDv7), so their first characters are shared for
+/// minutes; their last twelve are random.
+pub const MIN_ID_FRAGMENT: usize = 6;
+
+/// How many candidates an ambiguous fragment reports.
+pub const ID_CANDIDATES: usize = 5;
+
+/// The fragment as it is looked up: trimmed and lower-case; refused when it
+/// is shorter than [`MIN_ID_FRAGMENT`] or holds anything but hex digits and
+/// dashes (the characters of our ids), so it can never act as a pattern.
+pub fn id_fragment(kind: IdKind, fragment: &str) -> Result<String, String> {
+    let f = fragment.trim().to_ascii_lowercase();
+    if f.chars().count() < MIN_ID_FRAGMENT {
+        return Err(format!(
+            "'{fragment}' is too short to name a {noun}: give at least {MIN_ID_FRAGMENT} characters of its id (its start or its end)",
+            noun = kind.noun()
+        ));
+    }
+    if let Some(bad) = f.chars().find(|c| !(c.is_ascii_hexdigit() || *c == '-')) {
+        return Err(format!(
+            "'{fragment}' is not a {noun} id: ids hold only hex digits and dashes (found {bad:?})",
+            noun = kind.noun()
+        ));
+    }
+    Ok(f)
+}
+
+/// The match of candidate ids for a fragment (`found`: the ids that start
+/// or end with it, deduplicated by the caller or not): an exact id wins.
+pub fn id_match(fragment: &str, mut found: Vec<String>) -> IdMatch {
+    found.sort();
+    found.dedup();
+    if found.iter().any(|id| id == fragment) {
+        return IdMatch::One(fragment.to_string());
+    }
+    match found.len() {
+        0 => IdMatch::None,
+        1 => IdMatch::One(found.remove(0)),
+        _ => {
+            found.truncate(ID_CANDIDATES);
+            IdMatch::Many(found)
+        }
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_fragment_is_six_or_more_hex_characters_or_dashes() {
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("019a2b", Ok("019a2b")),
+            ("  019A2B3C ", Ok("019a2b3c")),
+            ("9f1c-4e2a", Ok("9f1c-4e2a")),
+            ("01a24", Err("too short")),
+            ("", Err("too short")),
+            ("0199%%", Err("hex digits")),
+            ("01_9a2b", Err("hex digits")),
+            ("zzzzzzzz", Err("hex digits")),
+            ("0199' OR 1=1", Err("hex digits")),
+        ];
+        for (input, want) in cases {
+            let got = id_fragment(IdKind::Job, input);
+            match (want, &got) {
+                (Ok(w), Ok(g)) => assert_eq!(g, w, "{input:?}"),
+                (Err(w), Err(g)) => assert!(g.contains(w), "{input:?}: {g}"),
+                _ => panic!("{input:?}: {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_exact_id_wins_over_longer_ids_it_prefixes_and_several_are_listed() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(id_match("abcdef", ids(&[])), IdMatch::None);
+        assert_eq!(
+            id_match("abcdef", ids(&["abcdef01", "abcdef01"])),
+            IdMatch::One("abcdef01".into())
+        );
+        assert_eq!(
+            id_match("abcdef", ids(&["abcdef01", "abcdef"])),
+            IdMatch::One("abcdef".into())
+        );
+        let many = id_match("abcdef", ids(&["7", "6", "5", "4", "3", "2", "1"]));
+        assert_eq!(many, IdMatch::Many(ids(&["1", "2", "3", "4", "5"])));
+    }
 }

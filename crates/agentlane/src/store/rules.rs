@@ -29,12 +29,48 @@ pub(crate) fn claim_order(a: &Job, b: &Job) -> Ordering {
 /// The jobs a worker on `host` may claim: in its `lane`, waiting (queued,
 /// or scheduled for a retry) and due by `now`, on one of its routes
 /// (`route_in`: the backend's test of `route` against the worker's list,
-/// e.g. `= ANY($4)`), and not on a route a hard stop blocks ([`unblocked`]).
+/// e.g. `= ANY($4)`), not on a route a hard stop blocks ([`unblocked`]),
+/// and not in a lane an operator paused ([`NOT_PAUSED`]).
 pub(crate) fn claimable(lane: &str, now: &str, route_in: &str, host: &str) -> String {
     format!(
         "lane = {lane} AND state IN ('queued', 'scheduled') AND run_at <= {now} AND route {route_in}
-         AND {unblocked}",
+         AND {unblocked} AND {NOT_PAUSED}",
         unblocked = unblocked(host, now)
+    )
+}
+
+/// A job's lane is not paused (`lane pause`): a paused lane claims nothing,
+/// in a worker's pass or in a settlement's chained claim; running jobs
+/// finish.
+pub(crate) const NOT_PAUSED: &str =
+    "NOT EXISTS (SELECT 1 FROM lane_pauses p WHERE p.lane = jobs.lane)";
+
+/// The labels of `states`, as an SQL list.
+pub(crate) fn state_list(states: &[crate::model::JobState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.label()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What `job retry` (and `jobs retry`, `incident resolve --retry-failed`)
+/// writes: the job waits in its lane again, due now, its attempts kept, no
+/// longer finished, with the operator's reason. `{reason}` and `{now}` are
+/// the backend's placeholder and clock.
+pub(crate) fn retry_set(reason: &str, now: &str) -> String {
+    format!(
+        "state = 'queued', run_at = {now}, updated_at = {now}, finished_at = NULL,
+         lease_owner = NULL, lease_expires_at = NULL, cancel_reason = NULL,
+         next_action = 'run', reason = {reason}"
+    )
+}
+
+/// What cancelling a waiting job writes: finished, cancelled, with the reason.
+pub(crate) fn cancel_set(reason: &str, now: &str) -> String {
+    format!(
+        "state = 'cancelled', finished_at = {now}, updated_at = {now},
+         next_action = 'cancel', reason = {reason}"
     )
 }
 

@@ -3,12 +3,14 @@
 //! through a [`Reader`]; a [`Store`] is all three (and a copy's target).
 
 use super::{
-    DispatchRecord, DispatchSummary, Maintenance, NextClaim, Snapshot, StoreError, StoredEvent,
+    DispatchRecord, DispatchSummary, IdKind, IdMatch, Maintenance, NextClaim, Snapshot, StoreError,
+    StoredEvent,
 };
 use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, RouteBlock, Status,
+    Actor, Cancelled, Completion, Incident, IncidentFacts, Job, JobFilter, LanePause, LanePending,
+    NewJob, Renewed, Resolved, Retried, RetryFilter, RouteBlock, Status,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -48,16 +50,18 @@ pub trait QueueStore: DispatchLog {
         limit: usize,
     ) -> Result<Vec<Job>, StoreError>;
     /// Renews, in one statement, the leases `owner` holds on `jobs` that have
-    /// not expired; returns the ids renewed. A job missing from the answer is
-    /// lost (expired, rescued or settled): its agent must stop. A job the
-    /// owner does not know it holds (a claim whose reply was lost) is never
+    /// not expired; returns the jobs renewed, each with the reason of its
+    /// cancel when an operator asked for one (its worker stops it and
+    /// settles it cancelled). A job missing from the answer is lost
+    /// (expired, rescued or settled): its agent must stop. A job the owner
+    /// does not know it holds (a claim whose reply was lost) is never
     /// renewed, so it expires and is rescued.
     async fn heartbeat(
         &self,
         owner: &str,
         jobs: &[String],
         lease: Duration,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<Renewed>, StoreError>;
     /// Settles an attempt, fenced by (job, attempt, owner); false when the lease was lost.
     async fn settle(&self, completion: &Completion) -> Result<bool, StoreError>;
     /// Records the outcome of a job's dispatch ([`DispatchLog::record_finish`]) and
@@ -119,9 +123,20 @@ pub trait QueueStore: DispatchLog {
         lane: &str,
         host: Option<&str>,
     ) -> Result<Vec<RouteBlock>, StoreError>;
-    /// Resolves an open incident and releases its parked jobs; None when no open incident has that id.
-    async fn resolve_incident(&self, id: &str, resolution: &str)
-        -> Result<Option<u64>, StoreError>;
+    /// Resolves an open incident (by `who`, whose reason is the resolution)
+    /// and releases its parked jobs; with `retry_failed`, re-queues the
+    /// failed jobs it covers too (attempts kept). Records an
+    /// `operator_action` event per job moved. None when no open incident
+    /// has that id.
+    async fn resolve_incident(
+        &self,
+        id: &str,
+        who: &Actor,
+        retry_failed: bool,
+    ) -> Result<Option<Resolved>, StoreError>;
+    /// The lane's pause, when an operator paused it: its workers claim
+    /// nothing (the claim checks it too).
+    async fn lane_paused(&self, lane: &str) -> Result<Option<LanePause>, StoreError>;
     /// Work left in a lane on these routes.
     async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError>;
     /// Takes or renews the leadership lease `name` for `owner`; true when
@@ -146,6 +161,35 @@ pub trait QueueStore: DispatchLog {
     }
 }
 
+/// The operator's controls: each a conditional write that applies only to
+/// jobs in the states it names (so it never overwrites a worker's
+/// settlement), recorded with an `operator_action` event (who, why) in the
+/// same transaction.
+#[async_trait]
+pub trait Control: Send + Sync {
+    /// Cancels a job: a waiting one (queued, scheduled, parked) at once; a
+    /// running one by asking its worker, which stops its process tree within
+    /// a heartbeat and settles it cancelled (a running job whose lease has
+    /// expired is cancelled at once: no worker holds it). None: no such job.
+    async fn cancel_job(&self, id: &str, who: &Actor) -> Result<Option<Cancelled>, StoreError>;
+    /// Puts a failed, cancelled or parked job back in its lane, queued now,
+    /// its attempts kept. None: no such job.
+    async fn retry_job(&self, id: &str, who: &Actor) -> Result<Option<Retried>, StoreError>;
+    /// [`Control::retry_job`] for every job the filter selects, in one
+    /// transaction; returns their ids.
+    async fn retry_jobs(
+        &self,
+        filter: &RetryFilter,
+        who: &Actor,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Pauses a lane; false when it was already paused (its pause is kept).
+    async fn pause_lane(&self, lane: &str, who: &Actor) -> Result<bool, StoreError>;
+    /// Resumes a lane; false when it was not paused.
+    async fn resume_lane(&self, lane: &str, who: &Actor) -> Result<bool, StoreError>;
+    /// Every paused lane.
+    async fn lane_pauses(&self) -> Result<Vec<LanePause>, StoreError>;
+}
+
 /// What the read commands (`show`, `runs`, `jobs`, `job`, `incidents`,
 /// `status`) and `store copy` read.
 #[async_trait]
@@ -155,6 +199,9 @@ pub trait Reader: Send + Sync {
         -> Result<Vec<StoredEvent>, StoreError>;
     /// The most recent dispatches, newest first.
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError>;
+    /// The full id of a job, dispatch or incident that `fragment` (a whole
+    /// id, or a prefix or suffix of at least 6 characters) names.
+    async fn resolve_id(&self, kind: IdKind, fragment: &str) -> Result<IdMatch, StoreError>;
     /// One dispatch by id or unique id prefix.
     async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
     /// The events of a job (its attempts' and its decisions), in order.
@@ -183,7 +230,7 @@ pub trait Reader: Send + Sync {
 /// copy (`agentlane store copy`). Callers take the narrowest trait they need
 /// (`Arc<dyn Store>` coerces to each).
 #[async_trait]
-pub trait Store: QueueStore + Reader {
+pub trait Store: QueueStore + Reader + Control {
     /// Loads a snapshot into this (empty) store, in one transaction.
     async fn import_rows(&self, _snapshot: &Snapshot) -> Result<(), StoreError> {
         Err(StoreError::Unsupported("importing into this store".into()))

@@ -322,10 +322,17 @@ pub(crate) async fn keeps_working(store: &dyn Store, v: &Value) {
     assert_eq!(job.last_dispatch_id.as_deref(), Some(id.as_str()));
     let quota = incident_of(v, "fp-quota-9c1d7e20")["id"].as_str().unwrap();
     let released = store
-        .resolve_incident(quota, "resolved after the move")
+        .resolve_incident(
+            quota,
+            &agentlane::model::Actor {
+                by: "tester@host".into(),
+                why: "resolved after the move".into(),
+            },
+            false,
+        )
         .await
         .unwrap();
-    assert_eq!(released, Some(2));
+    assert_eq!(released.map(|r| r.released), Some(2));
     let status = store.status().await.unwrap();
     assert_eq!(status.open_incidents, 2);
 }

@@ -221,10 +221,17 @@ pub(crate) async fn scenario(store: &dyn Store) {
     let j = id("released_by_resolve");
     let incident = store.job(&j).await.unwrap().unwrap().incident_id.unwrap();
     let released = store
-        .resolve_incident(&incident, "resolved by an operator")
+        .resolve_incident(
+            &incident,
+            &agentlane::model::Actor {
+                by: "tester@host".into(),
+                why: "resolved by an operator".into(),
+            },
+            false,
+        )
         .await
         .unwrap();
-    assert_eq!(released, Some(1));
+    assert_eq!(released.map(|r| r.released), Some(1));
 
     store
         .append_event(&Event::JobAdmitted(job_admitted(&id("queued"))))

@@ -1,6 +1,7 @@
 //! The heartbeat: every lease/3, renew the leases of the jobs this worker
 //! runs, in one statement. A job whose lease was not renewed (expired,
-//! rescued) is stopped at once. A worker that cannot renew at all (cut off
+//! rescued) is stopped at once; so is one an operator cancelled (the
+//! renewal reads the request), which then settles cancelled. A worker that cannot renew at all (cut off
 //! from the store) stops its agents 2/3 of a lease after its last renewal
 //! that counted, measured on its own monotonic clock: with the dispatch's
 //! kill grace capped at lease/6 they are gone before the lease can expire
@@ -50,7 +51,7 @@ pub(super) fn spawn(
             let renewed = match renewal {
                 Some(Ok(renewed)) => {
                     last_renewed = sent;
-                    held.stop_unrenewed(&ids, &renewed);
+                    held.renewed(&ids, &renewed);
                     true
                 }
                 _ if Instant::now() >= deadline => {

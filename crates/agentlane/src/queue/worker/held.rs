@@ -1,13 +1,22 @@
 //! The jobs this worker holds a lease on, each with the trigger that stops
-//! its agent: the heartbeat renews exactly these, and stops the ones whose
-//! lease it could not renew.
+//! its agent: the heartbeat renews exactly these, stops the ones whose
+//! lease it could not renew, and stops (remembering why) the ones an
+//! operator cancelled.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::dispatch::Interrupt;
+use crate::model::Renewed;
 
-type Triggers = HashMap<String, tokio::sync::watch::Sender<Option<i32>>>;
+/// A held job: its stop trigger, and the reason of its cancel once an
+/// operator asked for one.
+struct Entry {
+    trigger: tokio::sync::watch::Sender<Option<i32>>,
+    cancel: Option<String>,
+}
+
+type Triggers = HashMap<String, Entry>;
 
 /// Held jobs and their stop triggers (shared by the loop, the job tasks and
 /// the heartbeat).
@@ -21,14 +30,26 @@ impl Held {
 
     /// Holds `job`; the returned interrupt stops its agent.
     pub(super) fn hold(&self, job: &str) -> Interrupt {
-        let (tx, interrupt) = Interrupt::channel();
-        self.lock().insert(job.to_string(), tx);
+        let (trigger, interrupt) = Interrupt::channel();
+        self.lock().insert(
+            job.to_string(),
+            Entry {
+                trigger,
+                cancel: None,
+            },
+        );
         interrupt
     }
 
     /// Lets `job` go (its attempt settled).
     pub(super) fn release(&self, job: &str) {
         self.lock().remove(job);
+    }
+
+    /// Why an operator cancelled `job`, if they did: its attempt settles
+    /// it cancelled.
+    pub(super) fn cancelled(&self, job: &str) -> Option<String> {
+        self.lock().get(job).and_then(|e| e.cancel.clone())
     }
 
     /// The ids held now.
@@ -38,17 +59,31 @@ impl Held {
 
     /// Stops every held job's agent with `signal`.
     pub(super) fn stop_all(&self, signal: i32) {
-        for tx in self.lock().values() {
-            let _ = tx.send(Some(signal));
+        for e in self.lock().values() {
+            let _ = e.trigger.send(Some(signal));
         }
     }
 
-    /// Stops the jobs asked for but not renewed: their lease is gone.
-    pub(super) fn stop_unrenewed(&self, asked: &[String], renewed: &[String]) {
-        let held = self.lock();
-        for id in asked.iter().filter(|id| !renewed.contains(id)) {
-            if let Some(tx) = held.get(id) {
-                let _ = tx.send(Some(libc::SIGTERM));
+    /// After a renewal: stops the jobs asked for but not renewed (their
+    /// lease is gone), and the renewed ones an operator cancelled (the
+    /// first time it is seen), remembering why.
+    pub(super) fn renewed(&self, asked: &[String], renewed: &[Renewed]) {
+        let mut held = self.lock();
+        for id in asked
+            .iter()
+            .filter(|id| !renewed.iter().any(|r| &r.id == *id))
+        {
+            if let Some(e) = held.get(id) {
+                let _ = e.trigger.send(Some(libc::SIGTERM));
+            }
+        }
+        for r in renewed {
+            let (Some(reason), Some(e)) = (&r.cancel, held.get_mut(&r.id)) else {
+                continue;
+            };
+            if e.cancel.is_none() {
+                e.cancel = Some(reason.clone());
+                let _ = e.trigger.send(Some(libc::SIGTERM));
             }
         }
     }
@@ -64,13 +99,38 @@ mod tests {
             .ok()
     }
 
+    fn renewed(id: &str, cancel: Option<&str>) -> Renewed {
+        Renewed {
+            id: id.into(),
+            cancel: cancel.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_job_is_stopped_once_with_its_reason_and_the_others_run_on() {
+        let held = Held::default();
+        let mut a = held.hold("a");
+        let mut b = held.hold("b");
+        let asked = held.ids();
+        held.renewed(
+            &asked,
+            &[renewed("a", None), renewed("b", Some("cancelled by ana"))],
+        );
+        assert_eq!(fired(&mut b).await, Some(libc::SIGTERM), "b was cancelled");
+        assert_eq!(fired(&mut a).await, None, "a runs on");
+        assert_eq!(held.cancelled("b").as_deref(), Some("cancelled by ana"));
+        assert_eq!(held.cancelled("a"), None);
+        held.release("b");
+        assert_eq!(held.cancelled("b"), None, "a released job is forgotten");
+    }
+
     #[tokio::test]
     async fn only_the_jobs_whose_lease_was_not_renewed_are_stopped() {
         let held = Held::default();
         let mut a = held.hold("a");
         let mut b = held.hold("b");
         let asked = held.ids();
-        held.stop_unrenewed(&asked, &["a".to_string()]);
+        held.renewed(&asked, &[renewed("a", None)]);
         assert_eq!(
             fired(&mut b).await,
             Some(libc::SIGTERM),

@@ -73,7 +73,25 @@ impl Worker {
     }
 
     /// The gate (see `gate.rs`); every route passes for an ungated worker.
+    /// A paused lane claims nothing (its claim says so too): running jobs
+    /// finish, and a draining worker ends once they have.
     async fn gate(&mut self) -> Result<Vec<String>, WorkerError> {
+        let paused = self.store.lane_paused(&self.options.lane).await;
+        if let Some(pause) = self.answered(paused)? {
+            self.summary.paused = Some(format!(
+                "lane '{}' paused by {} at {}{}",
+                pause.lane,
+                pause.by,
+                pause.at,
+                if pause.why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", pause.why)
+                }
+            ));
+            return Ok(Vec::new());
+        }
+        self.summary.paused = None;
         if self.options.ungated {
             return Ok(self.routes.iter().map(|r| r.name.clone()).collect());
         }

@@ -91,6 +91,22 @@ async fn run_job(
         Err(e) => return Err(e.into()),
     };
     let report = &finished.report;
+    // An operator cancelled it while it ran: its heartbeat stopped the
+    // process tree; it ends cancelled, whatever the stop made of the attempt.
+    if let Some(reason) = shared.held.cancelled(&job.id) {
+        return settle(
+            shared,
+            &job,
+            Attempt::Ran(&finished),
+            report.classifier,
+            Decision {
+                next: Next::Cancel,
+                reason,
+            },
+            None,
+        )
+        .await;
+    }
     if report.termination.interrupted_by().is_some() {
         let reason = "released: the worker stopped before the attempt finished".to_string();
         return settle(

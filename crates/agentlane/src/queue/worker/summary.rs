@@ -34,6 +34,9 @@ pub struct WorkerSummary {
     pub unhealthy_routes: BTreeMap<String, String>,
     /// Routes a hard stop blocked at the last pass, with the incident.
     pub blocked_routes: BTreeMap<String, String>,
+    /// The lane's pause at the last pass (who, when, why), if an operator paused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 /// What a job task hands back: the attempts it settled (more than one when

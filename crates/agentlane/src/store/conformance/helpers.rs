@@ -234,3 +234,11 @@ pub(super) fn assert_claimed(j: &Job, owner: &str, attempts: u32, lease: Duratio
         "lease in the future: {j:?}"
     );
 }
+
+/// An operator with a reason.
+pub(super) fn who(why: &str) -> crate::model::Actor {
+    crate::model::Actor {
+        by: "ana@console".into(),
+        why: why.into(),
+    }
+}

@@ -208,9 +208,10 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     // Resolving releases the incident's parked jobs, once.
     assert_eq!(
         store
-            .resolve_incident(&auth_inc.id, "token renewed")
+            .resolve_incident(&auth_inc.id, &who("token renewed"), false)
             .await
-            .expect("resolve"),
+            .expect("resolve")
+            .map(|r| r.released),
         Some(5)
     );
     for id in &ids[1..6] {
@@ -229,19 +230,25 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     let resolved = incident(store, &auth_inc.id).await.0;
     assert_eq!(resolved.state.label(), "resolved");
     assert!(resolved.resolved_at.is_some());
-    assert_eq!(resolved.resolution.as_deref(), Some("token renewed"));
+    assert_eq!(
+        resolved.resolution.as_deref(),
+        Some("resolved by ana@console: token renewed"),
+        "the resolution names who resolved it and why"
+    );
     assert_eq!(
         store
-            .resolve_incident(&auth_inc.id, "again")
+            .resolve_incident(&auth_inc.id, &who("again"), false)
             .await
-            .expect("resolve"),
+            .expect("resolve")
+            .map(|r| r.released),
         None
     );
     assert_eq!(
         store
-            .resolve_incident("no-such-incident", "x")
+            .resolve_incident("no-such-incident", &who("x"), false)
             .await
-            .expect("resolve"),
+            .expect("resolve")
+            .map(|r| r.released),
         None
     );
     let open = store.incidents(true).await.expect("incidents");
@@ -261,9 +268,10 @@ pub(crate) async fn case_incidents(store: &dyn Store) {
     // An incident with no parked job releases none.
     assert_eq!(
         store
-            .resolve_incident(&rate_inc.id, "waited")
+            .resolve_incident(&rate_inc.id, &who("waited"), false)
             .await
-            .expect("resolve"),
+            .expect("resolve")
+            .map(|r| r.released),
         Some(0)
     );
     assert_eq!(get(store, &ids[0]).await.state(), JobState::Failed);

@@ -158,9 +158,10 @@ pub(crate) async fn case_status(store: &dyn Store) {
         .expect("open_incident");
     assert_eq!(
         store
-            .resolve_incident(&pre, "fixed")
+            .resolve_incident(&pre, &who("fixed"), false)
             .await
-            .expect("resolve"),
+            .expect("resolve")
+            .map(|r| r.released),
         Some(0)
     );
 

@@ -52,9 +52,10 @@ pub(crate) async fn case_prunes_on_retention(store: &dyn Store) {
     .await;
     let resolved = open_with(store, "fp-prune").await.remove(0);
     store
-        .resolve_incident(&resolved.id, "fixed")
+        .resolve_incident(&resolved.id, &who("fixed"), false)
         .await
         .expect("resolve")
+        .map(|r| r.released)
         .expect("it was open");
     let exec_run = uuid::Uuid::now_v7().to_string();
     let mut run = prepare(&exec_run, &job(0));

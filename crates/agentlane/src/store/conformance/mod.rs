@@ -13,6 +13,7 @@ mod helpers;
 
 mod blocks;
 mod claim;
+mod controls;
 mod enqueue;
 mod finish;
 mod incidents;
@@ -27,6 +28,7 @@ use helpers::*;
 
 pub(crate) use blocks::*;
 pub(crate) use claim::*;
+pub(crate) use controls::*;
 pub(crate) use enqueue::*;
 pub(crate) use finish::*;
 pub(crate) use incidents::*;
@@ -61,6 +63,11 @@ macro_rules! every_case {
             finish_and_settle => case_finish_and_settle,
             finish_settle_and_claim => case_finish_settle_and_claim,
             hard_stop_blocks_claims => case_hard_stop_blocks_claims,
+            cancel => case_cancel,
+            retry => case_retry,
+            pause => case_pause,
+            resolve_retry_failed => case_resolve_retry_failed,
+            resolve_ids => case_resolve_ids,
         }
     };
 }

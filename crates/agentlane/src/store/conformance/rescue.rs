@@ -18,7 +18,10 @@ pub(crate) async fn case_rescue_expired(store: &dyn Store) {
         store
             .heartbeat("worker-H", &held, LEASE)
             .await
-            .expect("heartbeat"),
+            .expect("heartbeat")
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
         held,
         "the owner renews the lease it holds"
     );

@@ -14,9 +14,11 @@ use super::{
 };
 use crate::events::{Event, Prepare};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+    Actor, Cancelled, Completion, Incident, IncidentFacts, Job, JobFilter, LanePause, LanePending,
+    NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
 };
 use crate::model::{DispatchReport, RouteBlock};
+use crate::store::{id_fragment, Control, IdKind, IdMatch};
 
 #[async_trait]
 impl DispatchLog for PostgresStore {
@@ -143,7 +145,7 @@ impl QueueStore for PostgresStore {
         owner: &str,
         jobs: &[String],
         lease: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Renewed>, StoreError> {
         queue::heartbeat(self, owner, jobs, lease).await
     }
 
@@ -199,9 +201,17 @@ impl QueueStore for PostgresStore {
     async fn resolve_incident(
         &self,
         id: &str,
-        resolution: &str,
-    ) -> Result<Option<u64>, StoreError> {
-        queue::resolve_incident(self, id, resolution).await
+        who: &Actor,
+        retry_failed: bool,
+    ) -> Result<Option<Resolved>, StoreError> {
+        controls::resolve_incident(self, id, who, retry_failed).await
+    }
+
+    async fn lane_paused(&self, lane: &str) -> Result<Option<LanePause>, StoreError> {
+        Ok(controls::lane_pauses(self, Some(lane))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError> {
@@ -210,7 +220,43 @@ impl QueueStore for PostgresStore {
 }
 
 #[async_trait]
+impl Control for PostgresStore {
+    async fn cancel_job(&self, id: &str, who: &Actor) -> Result<Option<Cancelled>, StoreError> {
+        controls::cancel_job(self, id, who).await
+    }
+
+    async fn retry_job(&self, id: &str, who: &Actor) -> Result<Option<Retried>, StoreError> {
+        controls::retry_job(self, id, who).await
+    }
+
+    async fn retry_jobs(
+        &self,
+        filter: &RetryFilter,
+        who: &Actor,
+    ) -> Result<Vec<String>, StoreError> {
+        controls::retry_jobs(self, filter, who).await
+    }
+
+    async fn pause_lane(&self, lane: &str, who: &Actor) -> Result<bool, StoreError> {
+        controls::pause_lane(self, lane, who).await
+    }
+
+    async fn resume_lane(&self, lane: &str, who: &Actor) -> Result<bool, StoreError> {
+        controls::resume_lane(self, lane, who).await
+    }
+
+    async fn lane_pauses(&self) -> Result<Vec<LanePause>, StoreError> {
+        controls::lane_pauses(self, None).await
+    }
+}
+
+#[async_trait]
 impl Reader for PostgresStore {
+    async fn resolve_id(&self, kind: IdKind, fragment: &str) -> Result<IdMatch, StoreError> {
+        let fragment = id_fragment(kind, fragment).map_err(StoreError::InvalidId)?;
+        controls::resolve_id(self, kind, &fragment).await
+    }
+
     async fn recent_events(
         &self,
         kind: &str,

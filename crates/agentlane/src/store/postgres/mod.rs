@@ -8,6 +8,7 @@
 //! database are safe.
 
 mod connect;
+mod controls;
 mod impls;
 mod listen;
 mod maintain;

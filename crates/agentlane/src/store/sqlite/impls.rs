@@ -3,15 +3,16 @@
 
 use super::connection::SqliteStore;
 use super::records::*;
-use super::{maintain, queue};
+use super::{controls, maintain, queue};
 use crate::events::{Event, Prepare};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+    Actor, Cancelled, Completion, Incident, IncidentFacts, Job, JobFilter, LanePause, LanePending,
+    NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
 };
 use crate::model::{DispatchReport, RouteBlock};
 use crate::store::{
-    DispatchLog, DispatchRecord, DispatchSummary, NextClaim, QueueStore, Reader, Store, StoreError,
-    StoredEvent,
+    id_fragment, Control, DispatchLog, DispatchRecord, DispatchSummary, IdKind, IdMatch, NextClaim,
+    QueueStore, Reader, Store, StoreError, StoredEvent,
 };
 use async_trait::async_trait;
 use rusqlite::{params, TransactionBehavior};
@@ -108,7 +109,7 @@ impl QueueStore for SqliteStore {
         owner: &str,
         jobs: &[String],
         lease: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Renewed>, StoreError> {
         self.with(|c| queue::heartbeat(c, owner, jobs, lease))
     }
 
@@ -145,9 +146,17 @@ impl QueueStore for SqliteStore {
     async fn resolve_incident(
         &self,
         id: &str,
-        resolution: &str,
-    ) -> Result<Option<u64>, StoreError> {
-        self.with(|c| queue::resolve_incident(c, id, resolution))
+        who: &Actor,
+        retry_failed: bool,
+    ) -> Result<Option<Resolved>, StoreError> {
+        self.with(|c| controls::resolve_incident(c, id, who, retry_failed))
+    }
+
+    async fn lane_paused(&self, lane: &str) -> Result<Option<LanePause>, StoreError> {
+        Ok(self
+            .with(|c| controls::lane_pauses(c, Some(lane)))?
+            .into_iter()
+            .next())
     }
 
     async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError> {
@@ -200,7 +209,43 @@ impl QueueStore for SqliteStore {
 }
 
 #[async_trait]
+impl Control for SqliteStore {
+    async fn cancel_job(&self, id: &str, who: &Actor) -> Result<Option<Cancelled>, StoreError> {
+        self.with(|c| controls::cancel_job(c, id, who))
+    }
+
+    async fn retry_job(&self, id: &str, who: &Actor) -> Result<Option<Retried>, StoreError> {
+        self.with(|c| controls::retry_job(c, id, who))
+    }
+
+    async fn retry_jobs(
+        &self,
+        filter: &RetryFilter,
+        who: &Actor,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with(|c| controls::retry_jobs(c, filter, who))
+    }
+
+    async fn pause_lane(&self, lane: &str, who: &Actor) -> Result<bool, StoreError> {
+        self.with(|c| controls::pause_lane(c, lane, who))
+    }
+
+    async fn resume_lane(&self, lane: &str, who: &Actor) -> Result<bool, StoreError> {
+        self.with(|c| controls::resume_lane(c, lane, who))
+    }
+
+    async fn lane_pauses(&self) -> Result<Vec<LanePause>, StoreError> {
+        self.with(|c| controls::lane_pauses(c, None))
+    }
+}
+
+#[async_trait]
 impl Reader for SqliteStore {
+    async fn resolve_id(&self, kind: IdKind, fragment: &str) -> Result<IdMatch, StoreError> {
+        let fragment = id_fragment(kind, fragment).map_err(StoreError::InvalidId)?;
+        self.with(|c| controls::resolve_id(c, kind, &fragment))
+    }
+
     async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
         self.with(|conn| {
             let sql = format!(

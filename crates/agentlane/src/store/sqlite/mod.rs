@@ -7,6 +7,7 @@
 //! `BEGIN IMMEDIATE` and tracked with `PRAGMA user_version`, so concurrent
 //! first starts are safe.
 
+mod controls;
 mod maintain;
 mod queue;
 

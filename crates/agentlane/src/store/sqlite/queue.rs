@@ -10,7 +10,7 @@ use crate::model::incident::{incident_priority, repair_address};
 use crate::model::RouteBlock;
 use crate::model::{
     Completion, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob, Next,
-    Status,
+    Renewed, Status,
 };
 use crate::store::rules::{self, CLAIM_ORDER, INCIDENT_ORDER, RESOLVED_BY_SUCCESS};
 
@@ -166,7 +166,7 @@ pub(super) fn heartbeat(
     owner: &str,
     jobs: &[String],
     lease: Duration,
-) -> rusqlite::Result<Vec<String>> {
+) -> rusqlite::Result<Vec<Renewed>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -174,10 +174,15 @@ pub(super) fn heartbeat(
     let sql = "UPDATE jobs SET lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2)
                WHERE state = 'running' AND lease_owner = ?1 AND id IN (SELECT value FROM json_each(?3))
                  AND lease_expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-               RETURNING id";
+               RETURNING id, cancel_reason";
     let mut stmt = conn.prepare_cached(sql)?;
     let renewed = stmt
-        .query_map(params![owner, offset(lease), ids], |r| r.get(0))?
+        .query_map(params![owner, offset(lease), ids], |r| {
+            Ok(Renewed {
+                id: r.get(0)?,
+                cancel: r.get(1)?,
+            })
+        })?
         .collect();
     renewed
 }
@@ -323,6 +328,14 @@ pub(super) fn rescue_expired(
     lease: Duration,
 ) -> rusqlite::Result<Vec<Job>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // A job an operator asked to cancel whose worker disappeared is not run
+    // again: it ends cancelled, as its worker would have settled it.
+    let sql = format!(
+        "UPDATE jobs SET {set}, lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'running' AND lease_expires_at < {NOW} AND cancel_reason IS NOT NULL",
+        set = rules::cancel_set("cancel_reason", NOW)
+    );
+    tx.prepare_cached(&sql)?.execute([])?;
     // RETURNING yields the new owner; the evidence must name the lost one.
     let lost_owners: std::collections::HashMap<String, Option<String>> = {
         let sql = format!(
@@ -426,26 +439,6 @@ pub(super) fn route_blocks(
     let mut blocks: Vec<RouteBlock> = rows.collect::<rusqlite::Result<_>>()?;
     blocks.dedup_by(|a, b| a.route == b.route);
     Ok(blocks)
-}
-
-pub(super) fn resolve_incident(
-    conn: &mut Connection,
-    id: &str,
-    resolution: &str,
-) -> rusqlite::Result<Option<u64>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let sql = format!("UPDATE incidents SET state = 'resolved', resolved_at = {NOW}, resolution = ?2 WHERE id = ?1 AND state = 'open'");
-    if tx.prepare_cached(&sql)?.execute(params![id, resolution])? == 0 {
-        tx.commit()?;
-        return Ok(None);
-    }
-    let sql = format!(
-        "UPDATE jobs SET state = 'queued', run_at = {NOW}, next_action = 'run', reason = 'released: incident ' || ?1 || ' resolved', updated_at = {NOW}
-         WHERE state = 'parked' AND id IN (SELECT job_id FROM incident_jobs WHERE incident_id = ?1)"
-    );
-    let released = tx.prepare_cached(&sql)?.execute([id])? as u64;
-    tx.commit()?;
-    Ok(Some(released))
 }
 
 #[allow(

@@ -111,6 +111,14 @@ pub(in crate::store::postgres) async fn rescue_expired(
     let mut client = s.client().await?;
     let e = err(&s.location);
     let tx = client.transaction().await.map_err(&e)?;
+    // A job an operator asked to cancel whose worker disappeared is not run
+    // again: it ends cancelled, as its worker would have settled it.
+    let sql = format!(
+        "UPDATE jobs SET {set}, lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'running' AND lease_expires_at < now() AND cancel_reason IS NOT NULL",
+        set = crate::store::rules::cancel_set("cancel_reason", "now()")
+    );
+    tx.execute(&sql, &[]).await.map_err(&e)?;
     let sql = format!(
         "WITH lost AS (
              SELECT id, lease_owner AS old_owner FROM jobs
@@ -222,34 +230,6 @@ pub(in crate::store::postgres) async fn route_blocks(
     }
     blocks.dedup_by(|a, b| a.route == b.route);
     Ok(blocks)
-}
-
-pub(in crate::store::postgres) async fn resolve_incident(
-    s: &PostgresStore,
-    id: &str,
-    resolution: &str,
-) -> Result<Option<u64>, StoreError> {
-    let mut client = s.client().await?;
-    let e = err(&s.location);
-    let tx = client.transaction().await.map_err(&e)?;
-    let closed = tx
-        .execute("UPDATE incidents SET state = 'resolved', resolved_at = now(), resolution = $2 WHERE id = $1 AND state = 'open'", &[&id, &resolution])
-        .await
-        .map_err(&e)?;
-    if closed == 0 {
-        tx.commit().await.map_err(&e)?;
-        return Ok(None);
-    }
-    let released = tx
-        .execute(
-            "UPDATE jobs SET state = 'queued', run_at = now(), next_action = 'run', reason = 'released: incident ' || $1 || ' resolved', updated_at = now()
-             WHERE state = 'parked' AND id IN (SELECT job_id FROM incident_jobs WHERE incident_id = $1)",
-            &[&id],
-        )
-        .await
-        .map_err(&e)?;
-    tx.commit().await.map_err(&e)?;
-    Ok(Some(released))
 }
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, failure_fingerprint, classifier, state, repair_address, priority, route, lane, host, repair_hint, evidence, affected_jobs, occurrences, al_ts(first_seen) AS first_seen, al_ts(last_seen) AS last_seen, al_ts(resolved_at) AS resolved_at, resolution, al_ts(reset_at) AS reset_at";

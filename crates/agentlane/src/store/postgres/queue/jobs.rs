@@ -222,14 +222,14 @@ pub(in crate::store::postgres) async fn claim(
 pub(crate) const RENEW: &str =
     "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'
      WHERE lease_owner = $1 AND id = ANY($3) AND lease_expires_at > now()
-     RETURNING id";
+     RETURNING id, cancel_reason";
 
 pub(in crate::store::postgres) async fn heartbeat(
     s: &PostgresStore,
     owner: &str,
     jobs: &[String],
     lease: Duration,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<crate::model::Renewed>, StoreError> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
@@ -237,7 +237,13 @@ pub(in crate::store::postgres) async fn heartbeat(
     let rows = s
         .rows(&client, RENEW, &[&owner, &millis(lease), &jobs])
         .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| crate::model::Renewed {
+            id: r.get(0),
+            cancel: r.get(1),
+        })
+        .collect())
 }
 
 pub(in crate::store::postgres) async fn lane_pending(
