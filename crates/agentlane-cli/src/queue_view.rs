@@ -182,6 +182,30 @@ pub struct JobArgs {
     /// Print JSON (the job, plus its attempts and their dispatch ids)
     #[arg(long)]
     json: bool,
+    /// Also print the start of the prompt (stored without secrets: admission refuses or redacts them)
+    #[arg(long)]
+    show_prompt: bool,
+}
+
+/// How much of the prompt `job --show-prompt` prints.
+const PROMPT_EXCERPT_CHARS: usize = 400;
+
+/// The first `n` characters of `text`, marked when cut.
+fn excerpt(text: &str, n: usize) -> String {
+    match text.char_indices().nth(n) {
+        Some((cut, _)) => format!("{}… ({} more bytes)", &text[..cut], text.len() - cut),
+        None => text.to_string(),
+    }
+}
+
+/// An attempt's duration in words: `850ms`, `12.3s`, `4m05s`.
+fn took(ms: Option<u64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms < 1000 => format!("{ms}ms"),
+        Some(ms) if ms < 60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        Some(ms) => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
+    }
 }
 
 pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
@@ -215,12 +239,35 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         .filter(|e| e.kind == "job_decided" || e.kind == "job_decision_rejected")
         .map(|e| json!({"at": e.at, "kind": e.kind, "attempt": e.body["attempt"], "classifier": e.body["classifier"], "action": e.body["action"], "reason": e.body["reason"]}))
         .collect();
+    // The last attempt's output, from the store: it reads the same on any host.
+    let last = match attempts.last() {
+        Some(d) => store
+            .dispatch(&d.dispatch_id)
+            .await
+            .map_err(io)?
+            .and_then(|r| r.report),
+        None => None,
+    };
+    let tail = |k: &str| {
+        last.as_ref()
+            .and_then(|r| r[k].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (stdout_tail, stderr_tail) = (tail("stdout_tail"), tail("stderr_tail"));
     if args.json {
         let mut v = job_json(&j, &blocks);
+        v["prompt_bytes"] = json!(j.prompt.len());
+        if args.show_prompt {
+            v["prompt_excerpt"] = json!(excerpt(&j.prompt, PROMPT_EXCERPT_CHARS));
+        }
         v["attempts_detail"] = json!(attempts
             .iter()
-            .map(|d| json!({"dispatch_id": d.dispatch_id, "classifier": d.classifier, "exit_code": d.exit_code, "started_at": d.created_at, "finished_at": d.finished_at}))
+            .map(|d| json!({"dispatch_id": d.dispatch_id, "classifier": d.classifier, "exit_code": d.exit_code, "started_at": d.created_at, "finished_at": d.finished_at, "duration_ms": d.duration_ms}))
             .collect::<Vec<_>>());
+        if last.is_some() {
+            v["last_attempt_tails"] = json!({"stdout": stdout_tail, "stderr": stderr_tail});
+        }
         v["decisions"] = json!(decisions);
         v["admission"] = json!(admission);
         if !controls.is_empty() {
@@ -246,6 +293,32 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     );
     if let Some(i) = &j.incident_id {
         println!("incident   {i}");
+    }
+    println!(
+        "prompt     {} bytes{}",
+        j.prompt.len(),
+        if args.show_prompt {
+            String::new()
+        } else {
+            " (--show-prompt prints its start)".to_string()
+        }
+    );
+    if !j.fields.is_empty() {
+        let fields: Vec<String> = j.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("fields     {}", fields.join(" "));
+    }
+    println!(
+        "created    {}{}",
+        j.created_at,
+        j.finished_at()
+            .map(|f| format!("   finished {f}"))
+            .unwrap_or_default()
+    );
+    if args.show_prompt {
+        println!(
+            "\nprompt:\n  {}",
+            excerpt(&j.prompt, PROMPT_EXCERPT_CHARS).replace('\n', "\n  ")
+        );
     }
     for a in &admission {
         println!("admission  {}", a["reason"].as_str().unwrap_or("-"));
@@ -277,15 +350,55 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         );
     }
     println!("\nattempts:");
-    for d in &attempts {
+    for (n, d) in attempts.iter().enumerate() {
         println!(
-            "  {}  {}  {}",
+            "  {}  {}  {}  started {}  took {}{}",
+            n + 1,
             d.dispatch_id,
             d.classifier.as_deref().unwrap_or("(no exit)"),
-            d.created_at
+            d.created_at,
+            took(d.duration_ms),
+            d.exit_code
+                .map(|c| format!("  exit {c}"))
+                .unwrap_or_default()
         );
     }
+    if last.is_some() {
+        for (name, text) in [("stdout", &stdout_tail), ("stderr", &stderr_tail)] {
+            if text.trim().is_empty() {
+                continue;
+            }
+            println!("\nlast attempt's {name} (tail):");
+            for line in text.lines() {
+                println!("  {line}");
+            }
+        }
+    }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_takes_words_not_raw_milliseconds() {
+        for (ms, want) in [
+            (None, "-"),
+            (Some(0), "0ms"),
+            (Some(850), "850ms"),
+            (Some(12_345), "12.3s"),
+            (Some(245_000), "4m05s"),
+        ] {
+            assert_eq!(took(ms), want, "{ms:?}");
+        }
+    }
+
+    #[test]
+    fn an_excerpt_cuts_on_a_character_and_says_how_much_is_left() {
+        assert_eq!(excerpt("short", 10), "short");
+        assert_eq!(excerpt("héllo wörld", 5), "héllo… (7 more bytes)");
+    }
 }
 
 #[derive(Debug, Args)]

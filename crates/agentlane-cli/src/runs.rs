@@ -21,7 +21,7 @@ pub struct RunsArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The dispatch id (or a unique prefix of it)
+    /// The dispatch id, or a unique prefix or suffix of it (6+ characters)
     id: String,
     /// Print JSON ({summary, report, events})
     #[arg(long)]
@@ -162,14 +162,16 @@ fn print_record(record: &DispatchRecord) {
 
 pub async fn show(args: ShowArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
     let (_, store) = open_store(home).await?;
+    let id = crate::controls::full_id(store.as_ref(), agentlane::store::IdKind::Dispatch, &args.id)
+        .await?;
     let record = store
-        .dispatch(&args.id)
+        .dispatch(&id)
         .await
         .map_err(store_failure)?
         .ok_or_else(|| {
             Failure::new(
                 exit_status::USAGE,
-                format!("no dispatch '{}': list them with `agentlane runs`", args.id),
+                format!("no dispatch '{id}': list them with `agentlane runs`"),
             )
         })?;
     if args.json {

@@ -315,3 +315,32 @@ fn ids_are_typed_as_a_unique_prefix_or_suffix_and_refused_when_they_name_several
     assert_eq!(code, Some(64));
     assert!(stderr.contains("no job 'ffffffffffff'"), "{stderr}");
 }
+
+#[test]
+fn a_job_shows_its_prompt_size_attempt_timings_and_its_last_output() {
+    let q = flaky_queue();
+    let id = q.enqueue("k", "this will fail, with a secret-free prompt");
+    assert_eq!(q.drain("1").status.code(), Some(100));
+    let (code, stdout, stderr) = status_of(&q.cli(&["job", &id]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("prompt     41 bytes"), "{stdout}");
+    assert!(
+        !stdout.contains("secret-free prompt"),
+        "the prompt stays hidden unless asked: {stdout}"
+    );
+    assert!(stdout.contains("took "), "timings per attempt: {stdout}");
+    assert!(
+        stdout.contains("last attempt's stderr (tail):\n  something broke"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = status_of(&q.cli(&["job", &id, "--show-prompt"]));
+    assert!(
+        stdout.contains("this will fail, with a secret-free prompt"),
+        "{stdout}"
+    );
+    let v = q.json(&["job", &id, "--json"]);
+    assert_eq!(v["prompt_bytes"], 41);
+    assert_eq!(v["last_attempt_tails"]["stderr"], "something broke\n");
+    assert!(v["attempts_detail"][0]["duration_ms"].is_u64(), "{v}");
+    assert!(v.get("prompt_excerpt").is_none());
+}
