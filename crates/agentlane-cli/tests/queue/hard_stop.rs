@@ -8,15 +8,9 @@ use super::*;
 /// preflight's `--version`) is counted in `$DIR/calls`.
 const BAD_KEY_CLI: &str = "#!/bin/sh\ncase \"$1\" in --version) echo 1.0; exit 0;; esac\necho run >> \"$CALLS\"\necho 'Invalid API key · Please run /login'\nexit 1\n";
 
+/// A drain's exit status and stderr (`Queue::drain` checks the status is one a drain documents).
 fn drain_status(q: &Queue, concurrency: &str) -> (Option<i32>, String) {
-    let out = q.cli(&[
-        "worker",
-        "--lane",
-        "main",
-        "--concurrency",
-        concurrency,
-        "--drain",
-    ]);
+    let out = q.drain(concurrency);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -38,8 +38,8 @@ impl Worker {
                 )
                 .await;
             let trial = self.answered(trial)?;
-            if !trial.is_empty() {
-                self.shared.trust.started(&route);
+            if let Some(job) = trial.first() {
+                self.shared.trust.started(&route, &job.id);
                 free -= trial.len();
             }
             claimed.extend(trial);

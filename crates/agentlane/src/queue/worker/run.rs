@@ -35,7 +35,7 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
                 job = next;
             }
             Err(e) => {
-                shared.trust.abandoned(&route);
+                shared.trust.abandoned(&route, &id);
                 return (ran, Err(e));
             }
         }

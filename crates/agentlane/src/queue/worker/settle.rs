@@ -100,7 +100,7 @@ pub(super) async fn settle(
     // and is rescued.)
     // A hard stop claims nothing: the route is blocked by its incident, and
     // this worker's trust in it is gone until an attempt earns it back.
-    shared.trust.settled(&job.route, class);
+    shared.trust.settled(&job.route, &job.id, class);
     let claim = match (&finished, &completion.next) {
         _ if class.stops_route() => None,
         (Some(_), s) if !matches!(s, Next::Release) => shared.next_claim(),

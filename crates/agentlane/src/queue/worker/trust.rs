@@ -8,7 +8,7 @@
 //! the route (`store::rules::unblocked`). Pure bookkeeping, shared by the
 //! loop (which claims trials) and the job tasks (which settle them).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::class::Class;
@@ -22,7 +22,8 @@ pub(super) struct Trust {
 #[derive(Debug, Default)]
 struct State {
     proven: HashSet<String>,
-    on_trial: HashSet<String>,
+    /// Route → the job running as its trial.
+    on_trial: HashMap<String, String>,
 }
 
 /// What the loop may claim now, given the routes that passed the gate.
@@ -52,7 +53,7 @@ impl Trust {
             healthy.iter().cloned().partition(|r| s.proven.contains(r));
         let trials = untried
             .into_iter()
-            .filter(|r| !s.on_trial.contains(r))
+            .filter(|r| !s.on_trial.contains_key(r))
             .collect();
         ClaimPlan { proven, trials }
     }
@@ -67,17 +68,27 @@ impl Trust {
             .collect()
     }
 
-    /// A trial job of `route` was claimed.
-    pub(super) fn started(&self, route: &str) {
-        self.state().on_trial.insert(route.to_string());
+    /// `job` was claimed as the trial of `route`.
+    pub(super) fn started(&self, route: &str, job: &str) {
+        self.state()
+            .on_trial
+            .insert(route.to_string(), job.to_string());
     }
 
-    /// An attempt on `route` settled as `class`: a hard stop takes the
+    /// Ends `route`'s trial if `job` is it: another job of the route
+    /// settling (one this worker rescued) does not end the trial early.
+    fn end_trial(s: &mut State, route: &str, job: &str) {
+        if s.on_trial.get(route).is_some_and(|t| t == job) {
+            s.on_trial.remove(route);
+        }
+    }
+
+    /// `job`'s attempt on `route` settled as `class`: a hard stop takes the
     /// route's trust away; any other ended run earns it (a lost worker or a
     /// store failure says nothing about the route).
-    pub(super) fn settled(&self, route: &str, class: Class) {
+    pub(super) fn settled(&self, route: &str, job: &str, class: Class) {
         let mut s = self.state();
-        s.on_trial.remove(route);
+        Self::end_trial(&mut s, route, job);
         if class.stops_route() {
             s.proven.remove(route);
         } else if class != Class::WorkerLost {
@@ -85,9 +96,9 @@ impl Trust {
         }
     }
 
-    /// A trial job ended without a settlement (its task failed).
-    pub(super) fn abandoned(&self, route: &str) {
-        self.state().on_trial.remove(route);
+    /// `job` ended without a settlement (its task failed).
+    pub(super) fn abandoned(&self, route: &str, job: &str) {
+        Self::end_trial(&mut self.state(), route, job);
     }
 }
 
@@ -108,13 +119,22 @@ mod tests {
             t.chainable(&healthy).is_empty(),
             "no chained claims on trial"
         );
-        t.started("a");
+        t.started("a", "j1");
         assert_eq!(
             t.plan(&healthy),
             ClaimPlan::default(),
             "one trial at a time"
         );
-        t.settled("a", Class::RateLimited);
+        // A job of the route this worker rescued settles while the trial
+        // runs: the trial is still the only one.
+        t.settled("a", "rescued", Class::AuthUnavailable);
+        t.abandoned("a", "rescued");
+        assert_eq!(
+            t.plan(&healthy),
+            ClaimPlan::default(),
+            "another job's settlement does not end the trial"
+        );
+        t.settled("a", "j1", Class::RateLimited);
         assert_eq!(t.plan(&healthy).proven, routes(&["a"]));
         assert_eq!(t.chainable(&healthy), routes(&["a"]));
     }
@@ -123,18 +143,18 @@ mod tests {
     fn a_hard_stop_takes_trust_away_and_a_lost_worker_proves_nothing() {
         let t = Trust::default();
         let healthy = routes(&["a", "b"]);
-        t.settled("a", Class::Ok);
-        t.settled("a", Class::AuthUnavailable);
+        t.settled("a", "j1", Class::Ok);
+        t.settled("a", "j2", Class::AuthUnavailable);
         assert_eq!(t.plan(&healthy).trials, routes(&["a", "b"]));
-        t.started("b");
-        t.settled("b", Class::WorkerLost);
+        t.started("b", "j3");
+        t.settled("b", "j3", Class::WorkerLost);
         assert_eq!(
             t.plan(&healthy).trials,
             routes(&["a", "b"]),
             "still untried"
         );
-        t.started("b");
-        t.abandoned("b");
+        t.started("b", "j4");
+        t.abandoned("b", "j4");
         assert_eq!(t.plan(&healthy).trials, routes(&["a", "b"]));
     }
 
