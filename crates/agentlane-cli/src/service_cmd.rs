@@ -81,7 +81,11 @@ struct Rendered {
 fn failure(e: ServiceError) -> Failure {
     let status = match &e {
         ServiceError::Write { .. } => exit_status::CANT_CREATE,
-        ServiceError::EnvFile { .. } | ServiceError::Config(_) => exit_status::CONFIG,
+        // A lane the configuration does not define is a configuration error, as
+        // `worker --lane` says it.
+        ServiceError::EnvFile { .. } | ServiceError::Config(_) | ServiceError::Plan(_) => {
+            exit_status::CONFIG
+        }
         _ => exit_status::USAGE,
     };
     Failure::new(status, e.to_string())

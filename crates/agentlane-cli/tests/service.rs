@@ -247,10 +247,10 @@ fn install_names_a_route_the_unit_cannot_run() {
 }
 
 #[test]
-fn unknown_lanes_and_bad_flags_are_usage_errors() {
+fn unknown_lanes_are_config_errors_as_for_the_worker_and_bad_flags_usage_errors() {
     let m = Machine::new("");
     let out = m.run(&["service", "print", "--lane", "nope"]);
-    assert_status(&out, 64);
+    assert_status(&out, 78);
     assert!(text(&out).1.contains("use one of [main]"));
     let out = m.run(&[
         "service",
