@@ -120,7 +120,10 @@ pub async fn run(
     let job_payload = match &args.job {
         Some(id) => Some(
             store
-                .job(id)
+                .job(
+                    &crate::controls::full_id(store.as_ref(), agentlane::store::IdKind::Job, id)
+                        .await?,
+                )
                 .await
                 .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?
                 .ok_or_else(|| {
@@ -133,6 +136,14 @@ pub async fn run(
         ),
         None => None,
     };
+    // Old runs' scratch areas are removed, the newest kept (KEPT_RUNS).
+    let (_, not_removed) = matrix::setup::prune_runs(&home.root().join("matrix"));
+    for (path, why) in not_removed {
+        eprintln!(
+            "agentlane: warning: cannot remove the old matrix run {}: {why}",
+            path.display()
+        );
+    }
     let scratch = home.root().join("matrix").join(uuid_like());
     let request = matrix::setup::Request {
         job_payload,

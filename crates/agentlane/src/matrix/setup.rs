@@ -156,3 +156,92 @@ mod tests {
         assert!(service_user(None, true).unwrap().is_none());
     }
 }
+
+/// How many matrix runs' scratch areas (`HOME/matrix/*`: their store, report
+/// and artifacts) are kept: a new run removes the oldest beyond this many.
+pub const KEPT_RUNS: usize = 20;
+
+/// Of the runs in `runs` (path, last modified), the ones to remove so that,
+/// with the run about to start, at most `keep` remain: the oldest. Pure.
+pub fn runs_to_prune(mut runs: Vec<(PathBuf, std::time::SystemTime)>, keep: usize) -> Vec<PathBuf> {
+    runs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    runs.into_iter()
+        .skip(keep.saturating_sub(1))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Removes the oldest matrix runs under `dir` beyond [`KEPT_RUNS`] (with the
+/// one about to start). Best effort: a run that cannot be removed stays,
+/// and is named in the answer's second list.
+pub fn prune_runs(dir: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (Vec::new(), Vec::new());
+    };
+    let runs: Vec<(PathBuf, std::time::SystemTime)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            meta.is_dir()
+                .then(|| (e.path(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
+        })
+        .collect();
+    let (mut removed, mut failed) = (Vec::new(), Vec::new());
+    for path in runs_to_prune(runs, KEPT_RUNS) {
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) => failed.push((path, e.to_string())),
+        }
+    }
+    (removed, failed)
+}
+
+#[cfg(test)]
+mod prune_tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_new_run_removes_the_oldest_beyond_the_kept_number() {
+        let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+        let runs = vec![
+            (PathBuf::from("b"), at(2)),
+            (PathBuf::from("d"), at(4)),
+            (PathBuf::from("a"), at(1)),
+            (PathBuf::from("c"), at(3)),
+        ];
+        assert_eq!(
+            runs_to_prune(runs.clone(), 3),
+            vec![PathBuf::from("b"), PathBuf::from("a")],
+            "two kept, plus the new one"
+        );
+        assert!(runs_to_prune(runs.clone(), 5).is_empty());
+        assert_eq!(runs_to_prune(runs, 0).len(), 4);
+        assert!(runs_to_prune(Vec::new(), KEPT_RUNS).is_empty());
+    }
+
+    #[test]
+    fn pruning_removes_only_directories_and_keeps_the_newest() {
+        let t = tempfile::tempdir().unwrap();
+        for i in 0..(KEPT_RUNS + 3) {
+            let d = t.path().join(format!("run-{i:03}"));
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("report.json"), "{}").unwrap();
+            let f = std::fs::File::options()
+                .write(true)
+                .open(d.join("report.json"))
+                .unwrap();
+            drop(f);
+            let when = UNIX_EPOCH + Duration::from_secs(1_000 + i as u64);
+            std::fs::File::open(&d).unwrap().set_modified(when).unwrap();
+        }
+        std::fs::write(t.path().join("stray-file"), "x").unwrap();
+        let (removed, failed) = prune_runs(t.path());
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert!(!t.path().join("run-000").exists());
+        assert!(!t.path().join("run-003").exists());
+        assert!(t.path().join("run-004").exists());
+        assert!(t.path().join("stray-file").exists());
+    }
+}
