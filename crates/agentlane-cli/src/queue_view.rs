@@ -574,6 +574,7 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
     let (_, store) = open_store(home).await?;
     let s = store.status().await.map_err(io)?;
     let open = store.incidents(true).await.map_err(io)?;
+    let paused = store.lane_pauses().await.map_err(io)?;
     if args.json {
         let lanes: Vec<Value> = s
             .lanes
@@ -585,10 +586,11 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
             .iter()
             .map(|(c, n)| json!({"classifier": c, "count": n}))
             .collect();
-        println!(
-            "{}",
-            json!({"lanes": lanes, "classes": classes, "open_incidents": open})
-        );
+        let mut v = json!({"lanes": lanes, "classes": classes, "open_incidents": open});
+        if !paused.is_empty() {
+            v["paused_lanes"] = json!(paused);
+        }
+        println!("{v}");
         return Ok(0);
     }
     let mut t = table(&["lane", "state", "jobs"]);
@@ -610,6 +612,20 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
         println!(
             "  {} [{} p{}] {} x{}: {}",
             i.id, i.repair_address, i.priority, i.classifier, i.affected_jobs, i.repair_hint
+        );
+    }
+    for p in &paused {
+        println!(
+            "lane {} paused by {} at {}{} (`agentlane lane resume {}`)",
+            p.lane,
+            p.by,
+            p.at,
+            if p.why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", p.why)
+            },
+            p.lane
         );
     }
     Ok(0)

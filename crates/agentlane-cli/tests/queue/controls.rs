@@ -234,6 +234,14 @@ fn a_paused_lane_claims_nothing_until_it_is_resumed() {
         "{stdout}"
     );
 
+    let (_, stdout, _) = status_of(&q.cli(&["status"]));
+    assert!(
+        stdout.contains("lane main paused by") && stdout.contains("deploy in progress"),
+        "{stdout}"
+    );
+    let v = q.json(&["status", "--json"]);
+    assert_eq!(v["paused_lanes"][0]["lane"], "main", "{v}");
+
     let out = q.drain("2");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -247,6 +255,7 @@ fn a_paused_lane_claims_nothing_until_it_is_resumed() {
     let (code, stdout, _) = status_of(&q.cli(&["lane", "resume", "main"]));
     assert_eq!(code, Some(0));
     assert!(stdout.contains("resumed"), "{stdout}");
+    assert!(q.json(&["status", "--json"]).get("paused_lanes").is_none());
     assert_eq!(q.drain("2").status.code(), Some(0));
     assert_eq!(state(&q, &a), "succeeded");
     assert_eq!(state(&q, &b), "succeeded");
