@@ -10,6 +10,7 @@ mod envdiff_cmd;
 mod exec;
 mod explain;
 mod init;
+mod logs;
 mod matrix_cmd;
 mod queue;
 mod queue_view;
@@ -42,6 +43,9 @@ struct Cli {
     /// The store: postgres://user@host/db for many machines, sqlite:///path [default: $AGENTLANE_STORE, [store] url, else SQLite in the home]
     #[arg(long, global = true, value_name = "URL")]
     store: Option<String>,
+    /// How log events are written to stderr: human lines, or one JSON object per line (journald, log shippers). Which events: $AGENTLANE_LOG, else $RUST_LOG (e.g. `warn`, `info`), default `info` for `worker`, none for other commands
+    #[arg(long, global = true, value_enum, default_value_t = logs::LogFormat::Human)]
+    log_format: logs::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -347,6 +351,15 @@ fn main() -> ExitCode {
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
+    }
+    let default_filter = if matches!(cli.command, Command::Worker(_)) {
+        "info"
+    } else {
+        "off"
+    };
+    if let Err(failure) = logs::init(cli.log_format, default_filter) {
+        eprintln!("agentlane: {}", failure.message);
+        return ExitCode::from(failure.status as u8);
     }
     for name in agentlane::input::non_utf8_vars() {
         eprintln!(

@@ -6,6 +6,7 @@
 mod common;
 mod controls;
 mod hard_stop;
+mod logs;
 mod postgres;
 mod workers;
 

@@ -59,6 +59,13 @@ impl Worker {
         }
         self.summary.claimed += claimed.len() as u64;
         for job in claimed {
+            tracing::info!(
+                job_id = %job.id,
+                lane = %job.lane,
+                route = %job.route,
+                attempt = job.attempts,
+                "claimed"
+            );
             let interrupt = self.shared.held.hold(&job.id);
             self.running
                 .spawn(run_chain(self.shared.clone(), job, interrupt));

@@ -25,6 +25,9 @@ pub(super) struct GateMemory {
     /// written). A hard stop records the digest it failed under, so an
     /// unchanged environment never resolves it — after a restart neither.
     pub(super) released_at: HashMap<String, String>,
+    /// The blocks at the previous pass (route → incident), so each change
+    /// is logged once.
+    pub(super) blocked: HashMap<String, String>,
 }
 
 /// Preflights every route (cached); returns the names of the healthy ones.
@@ -49,6 +52,27 @@ pub(super) async fn check_routes(
             .await?;
         let ok = result.cli_resolves && result.cli_ready;
         let was = memory.healthy_before.insert(route.name.clone(), ok);
+        if was != Some(ok) {
+            if ok {
+                tracing::info!(
+                    route = %route.name,
+                    cli_resolves = result.cli_resolves,
+                    cli_ready = result.cli_ready,
+                    route_allowed = result.route_allowed,
+                    "preflight passes"
+                );
+            } else {
+                tracing::warn!(
+                    route = %route.name,
+                    cli_resolves = result.cli_resolves,
+                    cli_ready = result.cli_ready,
+                    route_allowed = result.route_allowed,
+                    class = %result.classifier.map_or_else(|| "unknown".into(), |c| c.label()),
+                    hint = %result.repair_hint.as_deref().unwrap_or(""),
+                    "preflight fails: nothing is claimed for the route"
+                );
+            }
+        }
         if ok {
             healthy.push(route.name.clone());
             summary.unhealthy_routes.remove(&route.name);
@@ -61,7 +85,7 @@ pub(super) async fn check_routes(
                 memory
                     .released_at
                     .insert(route.name.clone(), digest.clone());
-                store
+                let released = store
                     .release_parked(
                         &shared.lane,
                         &route.name,
@@ -73,6 +97,13 @@ pub(super) async fn check_routes(
                         ),
                     )
                     .await?;
+                if released > 0 {
+                    tracing::info!(
+                        route = %route.name,
+                        released,
+                        "released parked jobs: preflight passes in a changed environment"
+                    );
+                }
             }
         } else {
             summary.unhealthy_routes.insert(
@@ -82,9 +113,15 @@ pub(super) async fn check_routes(
                     .map_or_else(|| "unknown".into(), |c| c.label()),
             );
             if !result.cached {
-                store
-                    .open_incident(&preflight_incident(shared, route, &result))
-                    .await?;
+                let facts = preflight_incident(shared, route, &result);
+                let id = store.open_incident(&facts).await?;
+                tracing::warn!(
+                    incident_id = %id,
+                    route = %route.name,
+                    class = %facts.class.label(),
+                    fingerprint = %facts.fingerprint,
+                    "incident opened or counted"
+                );
             }
         }
     }
@@ -92,6 +129,26 @@ pub(super) async fn check_routes(
     // (the store's claim says the same): its jobs wait, blocked, until the
     // incident is resolved.
     let blocks = store.route_blocks(&shared.lane, Some(&shared.host)).await?;
+    for block in &blocks {
+        if memory.blocked.get(&block.route) != Some(&block.incident_id) {
+            tracing::warn!(
+                route = %block.route,
+                incident_id = %block.incident_id,
+                class = %block.class.label(),
+                hint = %block.repair_hint,
+                "route blocked: its jobs wait until the incident is resolved"
+            );
+        }
+    }
+    for route in memory.blocked.keys() {
+        if !blocks.iter().any(|b| &b.route == route) {
+            tracing::info!(route = %route, "route unblocked");
+        }
+    }
+    memory.blocked = blocks
+        .iter()
+        .map(|b| (b.route.clone(), b.incident_id.clone()))
+        .collect();
     summary.blocked_routes.clear();
     for block in blocks {
         if healthy.contains(&block.route) {

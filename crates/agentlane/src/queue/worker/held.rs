@@ -74,6 +74,7 @@ impl Held {
             .filter(|id| !renewed.iter().any(|r| &r.id == *id))
         {
             if let Some(e) = held.get(id) {
+                tracing::warn!(job_id = %id, "lease lost: stopping its agent (another worker may rescue the job)");
                 let _ = e.trigger.send(Some(libc::SIGTERM));
             }
         }
@@ -82,6 +83,7 @@ impl Held {
                 continue;
             };
             if e.cancel.is_none() {
+                tracing::info!(job_id = %r.id, reason = %reason, "cancel asked: stopping its agent");
                 e.cancel = Some(reason.clone());
                 let _ = e.trigger.send(Some(libc::SIGTERM));
             }

@@ -37,10 +37,7 @@ impl Outage {
         if self.since.is_none() {
             self.since = Some(std::time::Instant::now());
             self.count += 1;
-            eprintln!(
-                "agentlane: worker {}: {e}; retrying until it answers",
-                self.owner
-            );
+            tracing::error!(owner = %self.owner, "{e}; retrying until it answers");
         }
         tokio::select! {
             _ = tokio::time::sleep(self.wait) => {}
@@ -52,9 +49,9 @@ impl Outage {
     /// The store answered: says so if it had not.
     pub(super) fn over(&mut self) {
         if let Some(since) = self.since.take() {
-            eprintln!(
-                "agentlane: worker {}: the store answers again after {:.1} s",
-                self.owner,
+            tracing::info!(
+                owner = %self.owner,
+                "the store answers again after {:.1} s",
                 since.elapsed().as_secs_f64()
             );
         }

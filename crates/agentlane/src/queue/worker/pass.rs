@@ -78,6 +78,14 @@ impl Worker {
     async fn gate(&mut self) -> Result<Vec<String>, WorkerError> {
         let paused = self.store.lane_paused(&self.options.lane).await;
         if let Some(pause) = self.answered(paused)? {
+            if self.summary.paused.is_none() {
+                tracing::warn!(
+                    lane = %pause.lane,
+                    by = %pause.by,
+                    why = %pause.why,
+                    "lane paused: claiming nothing until it is resumed"
+                );
+            }
             self.summary.paused = Some(format!(
                 "lane '{}' paused by {} at {}{}",
                 pause.lane,
@@ -91,7 +99,9 @@ impl Worker {
             ));
             return Ok(Vec::new());
         }
-        self.summary.paused = None;
+        if self.summary.paused.take().is_some() {
+            tracing::info!(lane = %self.options.lane, "lane resumed: claiming again");
+        }
         if self.options.ungated {
             return Ok(self.routes.iter().map(|r| r.name.clone()).collect());
         }

@@ -31,6 +31,13 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
                     return (ran, Ok(()));
                 };
                 shared.chained.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    job_id = %next.id,
+                    lane = %next.lane,
+                    route = %next.route,
+                    attempt = next.attempts,
+                    "claimed with the previous settlement"
+                );
                 interrupt = shared.held.hold(&next.id);
                 job = next;
             }
@@ -69,6 +76,12 @@ async fn run_job(
     };
     let req = crate::plan::job_request(config, route, &job);
     let timeout = req.timeout;
+    tracing::info!(
+        job_id = %job.id,
+        route = %job.route,
+        attempt = job.attempts,
+        "launching"
+    );
     let finished = match shared.dispatcher.dispatch_unrecorded(req, interrupt).await {
         Ok(finished) => finished,
         // The store failed around the attempt (its prepare or its outcome
@@ -91,6 +104,18 @@ async fn run_job(
         Err(e) => return Err(e.into()),
     };
     let report = &finished.report;
+    tracing::info!(
+        job_id = %job.id,
+        dispatch_id = %report.dispatch_id,
+        route = %job.route,
+        attempt = job.attempts,
+        class = %report.classifier.label(),
+        exit_code = report.termination.exit_code(),
+        signal = report.termination.signal(),
+        timed_out = report.termination.timed_out(),
+        duration_ms = report.duration_ms,
+        "attempt ended"
+    );
     // An operator cancelled it while it ran: its heartbeat stopped the
     // process tree; it ends cancelled, whatever the stop made of the attempt.
     if let Some(reason) = shared.held.cancelled(&job.id) {

@@ -65,6 +65,55 @@ pub(super) async fn settle_lost(
     .await
 }
 
+/// The decision's log line: a job that needs a person (parked, failed for
+/// good, a settlement the fence refused) is a warning; the rest is info.
+fn log_decision(job: &Job, c: &Completion, accepted: bool) {
+    let action = c.next.step().label();
+    let delay_secs = c.next.row().delay.map(|d| d.as_secs_f64());
+    if !accepted {
+        tracing::warn!(
+            job_id = %job.id,
+            route = %job.route,
+            attempt = c.attempt,
+            class = %c.class.label(),
+            action = %action,
+            "settlement refused: this worker lost the job's lease (another worker decides it)"
+        );
+        return;
+    }
+    if let Some(i) = &c.incident {
+        tracing::warn!(
+            job_id = %job.id,
+            route = %job.route,
+            class = %i.class.label(),
+            fingerprint = %i.fingerprint,
+            hint = %i.repair_hint,
+            "incident opened or counted"
+        );
+    }
+    match c.next {
+        Next::Park | Next::Fail => tracing::warn!(
+            job_id = %job.id,
+            route = %job.route,
+            attempt = c.attempt,
+            class = %c.class.label(),
+            action = %action,
+            reason = %c.reason,
+            "decided"
+        ),
+        _ => tracing::info!(
+            job_id = %job.id,
+            route = %job.route,
+            attempt = c.attempt,
+            class = %c.class.label(),
+            action = %action,
+            delay_secs,
+            reason = %c.reason,
+            "decided"
+        ),
+    }
+}
+
 /// Settles `job`'s attempt.
 pub(super) async fn settle(
     shared: &Shared,
@@ -125,6 +174,7 @@ pub(super) async fn settle(
             None,
         ),
     };
+    log_decision(job, &completion, accepted);
     let ran = Ran {
         route: job.route.clone(),
         class,

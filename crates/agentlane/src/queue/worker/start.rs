@@ -60,6 +60,14 @@ pub async fn run_worker(
         let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
         shared.trust.trust_all(&names);
     }
+    tracing::info!(
+        owner = %owner,
+        lane = %options.lane,
+        routes = %routes.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(","),
+        concurrency,
+        drain = options.drain,
+        "worker started"
+    );
     let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = heartbeat::spawn(
         store.clone(),
@@ -88,5 +96,14 @@ pub async fn run_worker(
     };
     let summary = worker.run().await;
     heartbeat.abort();
+    match &summary {
+        Ok(s) => tracing::info!(
+            owner = %owner,
+            claimed = s.claimed,
+            rescued = s.rescued,
+            "worker stopped"
+        ),
+        Err(e) => tracing::error!(owner = %owner, "worker stopped: {e}"),
+    }
     summary
 }

@@ -73,7 +73,7 @@ impl WorkerSummary {
                 // The attempt's settlement could not be written: its lease
                 // expires and the maintenance leader rescues it as worker_lost.
                 self.unsettled += 1;
-                eprintln!("agentlane: worker {}: an attempt could not be settled: {e}; its lease will expire and it will be rescued", self.owner);
+                tracing::error!(owner = %self.owner, "an attempt could not be settled: {e}; its lease will expire and it will be rescued");
             }
             Err(e) => return Err(e),
         }
