@@ -18,6 +18,7 @@ mod rules_cmd;
 mod runs;
 mod service_cmd;
 mod store_cmd;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -115,9 +115,15 @@ pub struct JobsArgs {
     /// How many (0 for all)
     #[arg(long, default_value_t = 50)]
     limit: usize,
-    /// Print a JSON array
+    /// Print a JSON array (with --follow: one JSON object per transition)
     #[arg(long)]
     json: bool,
+    /// Keep watching: print one line per job transition as the store shows it, until Ctrl-C
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// How often --follow asks the store (at least 500ms)
+    #[arg(long, default_value = "2s", value_parser = crate::watch::parse_interval, requires = "follow")]
+    interval: std::time::Duration,
 }
 
 pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
@@ -125,11 +131,23 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         return crate::controls::jobs_action(action, home).await;
     }
     let (_, store) = open_store(home).await?;
+    if args.follow {
+        return crate::watch::follow_jobs(
+            store.as_ref(),
+            args.lane,
+            args.state,
+            args.limit,
+            args.interval,
+            args.json,
+        )
+        .await;
+    }
     let rows = store
         .jobs(&JobFilter {
             lane: args.lane,
             state: args.state,
             limit: args.limit,
+            updated_since: None,
         })
         .await
         .map_err(io)?;
@@ -568,14 +586,32 @@ pub struct StatusArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Redraw every INTERVAL (2s if none given; at least 500ms) until Ctrl-C: on a terminal the screen is redrawn, piped a new block is printed when something changed
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = crate::watch::parse_interval)]
+    watch: Option<std::time::Duration>,
 }
 
 pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
     let (_, store) = open_store(home).await?;
+    match args.watch {
+        Some(interval) => {
+            crate::watch::watch_status(interval, || render_status(store.as_ref(), args.json)).await
+        }
+        None => {
+            print!("{}", render_status(store.as_ref(), args.json).await?);
+            Ok(0)
+        }
+    }
+}
+
+/// The status as printed: JSON (one line) or the human summary.
+async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Failure> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let s = store.status().await.map_err(io)?;
     let open = store.incidents(true).await.map_err(io)?;
     let paused = store.lane_pauses().await.map_err(io)?;
-    if args.json {
+    if json_out {
         let lanes: Vec<Value> = s
             .lanes
             .iter()
@@ -590,16 +626,16 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
         if !paused.is_empty() {
             v["paused_lanes"] = json!(paused);
         }
-        println!("{v}");
-        return Ok(0);
+        return Ok(format!("{v}\n"));
     }
     let mut t = table(&["lane", "state", "jobs"]);
     for (l, st, n) in &s.lanes {
         t.add_row(vec![l.clone(), st.clone(), n.to_string()]);
     }
-    println!("{t}");
+    let _ = writeln!(out, "{t}");
     let classes: Vec<String> = s.classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    println!(
+    let _ = writeln!(
+        out,
         "latest class per job: {}",
         if classes.is_empty() {
             "-".into()
@@ -607,15 +643,17 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
             classes.join(", ")
         }
     );
-    println!("open incidents: {}", open.len());
+    let _ = writeln!(out, "open incidents: {}", open.len());
     for i in &open {
-        println!(
+        let _ = writeln!(
+            out,
             "  {} [{} p{}] {} x{}: {}",
             i.id, i.repair_address, i.priority, i.classifier, i.affected_jobs, i.repair_hint
         );
     }
     for p in &paused {
-        println!(
+        let _ = writeln!(
+            out,
             "lane {} paused by {} at {}{} (`agentlane lane resume {}`)",
             p.lane,
             p.by,
@@ -628,5 +666,5 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
             p.lane
         );
     }
-    Ok(0)
+    Ok(out)
 }

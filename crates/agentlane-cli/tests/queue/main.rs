@@ -8,6 +8,7 @@ mod controls;
 mod hard_stop;
 mod logs;
 mod postgres;
+mod watch;
 mod workers;
 
 use std::path::PathBuf;

@@ -118,7 +118,7 @@ pub async fn run_matrix(
             done = &mut worker => { done?; break; }
             _ = tick.tick() => {
                 let finished = store
-                    .jobs(&JobFilter { lane: Some(lane.clone()), state: None, limit: 0 })
+                    .jobs(&JobFilter { lane: Some(lane.clone()), limit: 0, ..Default::default() })
                     .await?
                     .iter()
                     .filter(|j| j.finished_at().is_some())

@@ -374,6 +374,8 @@ pub struct JobFilter {
     pub state: Option<JobState>,
     /// At most this many (0 = all).
     pub limit: usize,
+    /// Only jobs changed at or after this stored time (`jobs --follow`).
+    pub updated_since: Option<String>,
 }
 
 /// Work left in a lane, for `worker --drain`.

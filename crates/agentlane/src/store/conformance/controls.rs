@@ -486,3 +486,32 @@ pub(crate) async fn case_resolve_ids(store: &dyn Store) {
         "a job's id names no incident"
     );
 }
+
+/// 25. `jobs --follow` reads the jobs changed since a time: a claim, a
+///     settlement and a control each move a job's `updated_at`, and the
+///     filter returns exactly the jobs changed at or after it.
+pub(crate) async fn case_jobs_changed_since(store: &dyn Store) {
+    let ids = enqueue(store, &[new_job("since", "r", 0), new_job("since", "r", 0)]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let claimed = claim(store, "since", &["r"], "worker-S", 1).await.remove(0);
+    let since = claimed.updated_at.clone();
+    let changed = |since: String| async move {
+        let filter = JobFilter {
+            lane: Some("since".into()),
+            updated_since: Some(since),
+            ..Default::default()
+        };
+        id_list(&store.jobs(&filter).await.expect("jobs"))
+    };
+    assert_eq!(changed(since.clone()).await, vec![claimed.id.clone()]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let other = ids.iter().find(|i| **i != claimed.id).unwrap().clone();
+    store.cancel_job(&other, &who("x")).await.expect("cancel");
+    let after_cancel = get(store, &other).await.updated_at;
+    assert_eq!(changed(after_cancel).await, vec![other.clone()]);
+    let mut both = changed(since).await;
+    both.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(both, want);
+}

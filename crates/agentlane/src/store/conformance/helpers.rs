@@ -194,6 +194,7 @@ pub(super) async fn jobs(
         lane: lane.map(str::to_string),
         state,
         limit,
+        updated_since: None,
     };
     id_list(&store.jobs(&filter).await.expect("jobs"))
 }

@@ -68,6 +68,7 @@ macro_rules! every_case {
             pause => case_pause,
             resolve_retry_failed => case_resolve_retry_failed,
             resolve_ids => case_resolve_ids,
+            jobs_changed_since => case_jobs_changed_since,
         }
     };
 }

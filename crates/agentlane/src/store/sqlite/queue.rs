@@ -466,7 +466,8 @@ pub(super) fn lane_pending(
 
 pub(super) fn jobs(conn: &mut Connection, f: &JobFilter) -> rusqlite::Result<Vec<Job>> {
     let sql = format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR lane = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3"
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR lane = ?1) AND (?2 IS NULL OR state = ?2)
+           AND (?4 IS NULL OR updated_at >= ?4) ORDER BY id DESC LIMIT ?3"
     );
     let limit = if f.limit == 0 {
         i64::MAX
@@ -474,7 +475,10 @@ pub(super) fn jobs(conn: &mut Connection, f: &JobFilter) -> rusqlite::Result<Vec
         f.limit as i64
     };
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![f.lane, f.state.map(|s| s.label()), limit], job)?;
+    let rows = stmt.query_map(
+        params![f.lane, f.state.map(|s| s.label()), limit, f.updated_since],
+        job,
+    )?;
     rows.collect()
 }
 

@@ -280,10 +280,13 @@ pub(in crate::store::postgres) async fn jobs(
     };
     let state = f.state.map(|st| st.label());
     let sql = format!(
-        "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2) ORDER BY id DESC LIMIT $3",
+        "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2)
+           AND ($4::text IS NULL OR updated_at >= $4::timestamptz) ORDER BY id DESC LIMIT $3",
         job_columns("")
     );
-    let rows = s.rows(&client, &sql, &[&f.lane, &state, &limit]).await?;
+    let rows = s
+        .rows(&client, &sql, &[&f.lane, &state, &limit, &f.updated_since])
+        .await?;
     jobs_of(&rows)
 }
 
