@@ -8,7 +8,6 @@ use agentlane::events::PreflightChecked;
 use agentlane::exit_status;
 use agentlane::preflight::{Options, Preflight};
 use clap::Args;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::json;
 
 use crate::{open_store, require_config, Failure};
@@ -38,11 +37,7 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 fn render_table(results: &[PreflightChecked]) {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header([
+    let mut table = crate::render::table(&[
         "route",
         "cli_resolves",
         "cli_ready",

@@ -21,8 +21,24 @@ pub struct ExplainArgs {
     #[arg(long, conflicts_with_all = ["class", "markdown"])]
     list: bool,
     /// Print Markdown: the runbook's whole classifier section, or one class's section with CLASS
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     markdown: bool,
+    /// Print JSON: the class (or with --list, every class) with its meaning, causes, repair steps and retry policy
+    #[arg(long)]
+    json: bool,
+}
+
+/// A class's catalogue entry as JSON; `label` is the class's own (e.g. unknown_exit_1).
+fn info_json(label: &str, class: Class) -> serde_json::Value {
+    let i = class.info();
+    serde_json::json!({
+        "class": label,
+        "meaning": i.meaning,
+        "causes": i.causes,
+        "repair": i.repair,
+        "retry": i.retry,
+        "stops_route": class.stops_route(),
+    })
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
@@ -39,6 +55,17 @@ fn emit(text: &str) -> Result<i32, Failure> {
 }
 
 pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
+    if args.list && args.json {
+        let all: Vec<serde_json::Value> = NAMED_CLASSES
+            .iter()
+            .map(|c| info_json(&c.label(), *c))
+            .chain(std::iter::once(info_json(
+                "unknown_exit_N",
+                Class::UnknownExit(1),
+            )))
+            .collect();
+        return emit(&format!("{}\n", serde_json::Value::from(all)));
+    }
     if args.list {
         let mut text = String::new();
         for class in NAMED_CLASSES {
@@ -57,7 +84,9 @@ pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
     let class: Class = label.parse().map_err(|e: agentlane::class::UnknownClass| {
         Failure::new(exit_status::USAGE, e.to_string())
     })?;
-    if args.markdown {
+    if args.json {
+        emit(&format!("{}\n", info_json(&label, class)))
+    } else if args.markdown {
         emit(&runbook::class_markdown(class))
     } else {
         emit(&runbook::explain_text(class))

@@ -14,6 +14,7 @@ mod logs;
 mod matrix_cmd;
 mod queue;
 mod queue_view;
+mod render;
 mod rules_cmd;
 mod runs;
 mod service_cmd;
@@ -30,10 +31,9 @@ use agentlane::store::sqlite::SqliteStore;
 use agentlane::store::Store;
 use clap::{Parser, Subcommand};
 
-/// The dispatch layer for coding-agent CLIs: runs them at an instrumented
-/// boundary and names every failure with a class and a repair hint.
+/// Runs coding-agent CLIs (Codex, Claude Code, Gemini, Qwen Code, aider, opencode) unattended and names every failure: a class, the evidence and a repair hint, instead of `exit 1`.
 #[derive(Debug, Parser)]
-#[command(name = "agentlane", version, about, long_about = None, after_help = exit_table())]
+#[command(name = "agentlane", version, long_about = None, after_help = exit_table())]
 struct Cli {
     /// State directory (database, artifacts, key) [default: $AGENTLANE_HOME, else the XDG data dir]
     #[arg(long, global = true, value_name = "DIR")]
@@ -93,6 +93,48 @@ enum Command {
     Migrate,
     /// Move a queue between stores: `store copy --from sqlite://… --to postgres://…`.
     Store(store_cmd::StoreArgs),
+    /// Print a shell completion script: `agentlane completions bash > /etc/bash_completion.d/agentlane`.
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into --dir.
+    Man {
+        /// Write agentlane.1 and agentlane-COMMAND.1 here instead of printing agentlane.1
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `agentlane completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> Result<i32, Failure> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "agentlane", &mut std::io::stdout());
+    Ok(0)
+}
+
+/// `agentlane man [--dir DIR]`.
+fn man(dir: Option<PathBuf>) -> Result<i32, Failure> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let io = |e: std::io::Error| {
+        Failure::new(
+            exit_status::CANT_CREATE,
+            format!("cannot write the man page: {e}"),
+        )
+    };
+    match dir {
+        None => {
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(io)?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            clap_mangen::generate_to(cmd, &dir).map_err(io)?;
+            println!("wrote the man pages into {}", dir.display());
+        }
+    }
+    Ok(0)
 }
 
 fn exit_table() -> String {
@@ -312,6 +354,8 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Runs(args) => rt.block_on(runs::list(args, cli.home.as_ref())),
         Command::Show(args) => rt.block_on(runs::show(args, cli.home.as_ref())),
         Command::Explain(args) => explain::run(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { dir } => man(dir),
         Command::Rules(args) => rt.block_on(rules_cmd::run(
             args,
             cli.home.as_ref(),
@@ -346,6 +390,8 @@ fn main() -> ExitCode {
             | Command::Job(_)
             | Command::Incidents(_)
             | Command::Status(_)
+            | Command::Completions { .. }
+            | Command::Man { .. }
     ) {
         // SAFETY: restoring the default disposition of one signal before any
         // thread is started; no handler is installed.

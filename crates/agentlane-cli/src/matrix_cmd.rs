@@ -9,7 +9,6 @@ use agentlane::dispatch::Dispatcher;
 use agentlane::exit_status;
 use agentlane::matrix::{self, plan, run_matrix, shape, Dimension, Row, Shape};
 use clap::Args;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::json;
 
 use crate::exec::parse_duration;
@@ -274,10 +273,7 @@ pub async fn run(
         }
         println!("\n**cells recorded in:** `{scratch_url}` (the matrix's scratch store, not the live one)");
     } else {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        t.set_header([
+        let mut t = crate::render::table(&[
             "dimension",
             "value",
             "classifier",

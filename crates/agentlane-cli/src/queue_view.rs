@@ -7,7 +7,7 @@ use agentlane::model::RouteBlock;
 use agentlane::queue::{Job, JobFilter, JobState};
 use agentlane::store::{IdKind, Store};
 use clap::{Args, Subcommand};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use comfy_table::Cell;
 use serde_json::{json, Value};
 
 use crate::{open_store, Failure};
@@ -16,13 +16,7 @@ fn io(e: impl std::fmt::Display) -> Failure {
     Failure::new(exit_status::IO_ERROR, e.to_string())
 }
 
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(header.to_vec());
-    t
-}
+use crate::render::table;
 
 /// The hard stops that block waiting jobs, by (lane, route), on any host.
 type Blocks = std::collections::BTreeMap<(String, String), RouteBlock>;
@@ -142,15 +136,20 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         )
         .await;
     }
-    let rows = store
-        .jobs(&JobFilter {
-            lane: args.lane,
-            state: args.state,
-            limit: args.limit,
-            updated_since: None,
-        })
-        .await
-        .map_err(io)?;
+    // One more than asked: whether the list was cut.
+    let filter = JobFilter {
+        lane: args.lane,
+        state: args.state,
+        limit: if args.limit == 0 { 0 } else { args.limit + 1 },
+        updated_since: None,
+    };
+    let mut rows = store.jobs(&filter).await.map_err(io)?;
+    let cut = args.limit != 0 && rows.len() > args.limit;
+    rows.truncate(if args.limit == 0 {
+        rows.len()
+    } else {
+        args.limit
+    });
     let blocks = blocks_of(store.as_ref(), &rows).await?;
     if args.json {
         println!(
@@ -173,19 +172,40 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         "job", "kind", "lane", "route", "state", "attempts", "class", "next", "reason",
     ]);
     for j in &rows {
+        let next = next_action(j, &blocks);
+        // "retry at …" is words, not a label.
+        let next_cell = if next.contains(' ') {
+            Cell::new(&next)
+        } else {
+            crate::render::label_cell(&next)
+        };
         t.add_row(vec![
-            j.id.clone(),
-            j.kind.clone(),
-            j.lane.clone(),
-            j.route.clone(),
-            j.state().label().to_string(),
-            j.attempts.to_string(),
-            j.classifier.clone().unwrap_or_else(|| "-".into()),
-            next_action(j, &blocks),
-            reason(j, &blocks).unwrap_or_default(),
+            Cell::new(&j.id),
+            Cell::new(&j.kind),
+            Cell::new(&j.lane),
+            Cell::new(&j.route),
+            crate::render::label_cell(j.state().label()),
+            Cell::new(j.attempts),
+            crate::render::label_cell(j.classifier.as_deref().unwrap_or("-")),
+            next_cell,
+            Cell::new(reason(j, &blocks).unwrap_or_default()),
         ]);
     }
     println!("{t}");
+    if cut {
+        // The total the filter selects, from the per-lane counts.
+        let total = store.status().await.ok().map(|s| {
+            s.lanes
+                .iter()
+                .filter(|(l, st, _)| {
+                    filter.lane.as_ref().is_none_or(|f| f == l)
+                        && filter.state.is_none_or(|f| f.label() == st)
+                })
+                .map(|(_, _, n)| n)
+                .sum::<u64>()
+        });
+        println!("{}", crate::render::cut_footer(rows.len(), total));
+    }
     Ok(0)
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use agentlane::exit_status;
 use agentlane::store::{DispatchRecord, DispatchSummary, StoreError};
 use clap::Args;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use comfy_table::Cell;
 
 use crate::{open_store, Failure};
 
@@ -46,11 +46,16 @@ fn outcome(s: &DispatchSummary) -> String {
 
 pub async fn list(args: RunsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
     let (_, store) = open_store(home).await?;
-    let runs = store
-        .recent_dispatches(args.limit)
-        .await
-        .map_err(store_failure)?;
+    // One more than asked: whether the list was cut.
+    let ask = if args.limit == 0 { 0 } else { args.limit + 1 };
+    let mut runs = store.recent_dispatches(ask).await.map_err(store_failure)?;
+    let shown = if args.limit == 0 {
+        runs.len()
+    } else {
+        runs.len().min(args.limit)
+    };
     if args.json {
+        runs.truncate(shown);
         println!(
             "{}",
             serde_json::to_string_pretty(&runs).expect("summaries serialise")
@@ -61,34 +66,45 @@ pub async fn list(args: RunsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         println!("no dispatches yet: try `agentlane exec -- <agent CLI> ...`");
         return Ok(0);
     }
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header([
+    let mut table = crate::render::table(&[
         "dispatch",
         "started (UTC)",
         "class",
         "exit",
-        "ms",
+        "took",
         "program",
         "cwd",
     ]);
-    for r in &runs {
-        table.add_row([
-            r.dispatch_id.clone(),
-            r.created_at
-                .replace('T', " ")
-                .trim_end_matches('Z')
-                .chars()
-                .take(19)
-                .collect(),
-            r.classifier.clone().unwrap_or_else(|| "-".into()),
-            outcome(r),
-            r.duration_ms.map_or_else(|| "-".into(), |d| d.to_string()),
-            r.program.clone(),
-            r.cwd.clone(),
+    for r in runs.iter().take(shown) {
+        table.add_row(vec![
+            Cell::new(&r.dispatch_id),
+            Cell::new(
+                r.created_at
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .chars()
+                    .take(19)
+                    .collect::<String>(),
+            ),
+            crate::render::label_cell(r.classifier.as_deref().unwrap_or("-")),
+            Cell::new(outcome(r)),
+            Cell::new(
+                r.duration_ms
+                    .map_or_else(|| "-".into(), crate::render::duration_ms),
+            ),
+            Cell::new(&r.program),
+            Cell::new(&r.cwd),
         ]);
     }
     println!("{table}");
+    if runs.len() > shown {
+        let total = store.row_counts().await.ok().and_then(|c| {
+            c.into_iter()
+                .find(|(t, _)| t == "dispatches")
+                .map(|(_, n)| n)
+        });
+        println!("{}", crate::render::cut_footer(shown, total));
+    }
     Ok(0)
 }
 

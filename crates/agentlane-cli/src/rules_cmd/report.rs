@@ -4,7 +4,6 @@ use std::path::Path;
 
 use agentlane::exit_status;
 use agentlane::rules_loop::{self, ClassFrom, Replay, Suggestion};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use super::context::{Context, Skipped, Target};
 use crate::Failure;
@@ -47,9 +46,7 @@ pub(super) async fn propose(
 
 pub(super) fn print_replay(replay: &Replay, skipped: &Skipped, what: &str) {
     if !replay.changes.is_empty() {
-        let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header([
+        let mut table = crate::render::table(&[
             "dispatch",
             "program",
             "now (class / rule)",
