@@ -278,14 +278,12 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         .map(|e| json!({"at": e.at, "kind": e.kind, "attempt": e.body["attempt"], "classifier": e.body["classifier"], "action": e.body["action"], "reason": e.body["reason"]}))
         .collect();
     // The last attempt's output, from the store: it reads the same on any host.
-    let last = match attempts.last() {
-        Some(d) => store
-            .dispatch(&d.dispatch_id)
-            .await
-            .map_err(io)?
-            .and_then(|r| r.report),
+    let last_record = match attempts.last() {
+        Some(d) => store.dispatch(&d.dispatch_id).await.map_err(io)?,
         None => None,
     };
+    let last_host = last_record.as_ref().and_then(crate::runs::ran_on);
+    let last = last_record.and_then(|r| r.report);
     let tail = |k: &str| {
         last.as_ref()
             .and_then(|r| r[k].as_str())
@@ -305,6 +303,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
             .collect::<Vec<_>>());
         if last.is_some() {
             v["last_attempt_tails"] = json!({"stdout": stdout_tail, "stderr": stderr_tail});
+        }
+        if let Some(h) = &last_host {
+            v["last_attempt_host"] = json!(h);
         }
         v["decisions"] = json!(decisions);
         v["admission"] = json!(admission);
@@ -400,6 +401,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
                 .map(|c| format!("  exit {c}"))
                 .unwrap_or_default()
         );
+    }
+    if let Some(h) = last_host.filter(|h| *h != agentlane::os::host_name()) {
+        println!("\nthe last attempt ran on {h}, which holds its full artifacts (`agentlane show` names them); its tails:");
     }
     if last.is_some() {
         for (name, text) in [("stdout", &stdout_tail), ("stderr", &stderr_tail)] {

@@ -108,6 +108,17 @@ pub async fn list(args: RunsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
     Ok(0)
 }
 
+/// The host that ran a dispatch, from its `runner_prepare` (None in a
+/// record of a release that did not say).
+pub fn ran_on(record: &DispatchRecord) -> Option<String> {
+    record
+        .events
+        .iter()
+        .find(|e| e.kind == "runner_prepare")
+        .and_then(|e| e.body["host"].as_str())
+        .map(str::to_string)
+}
+
 fn print_record(record: &DispatchRecord) {
     let s = &record.summary;
     println!("dispatch   {}", s.dispatch_id);
@@ -140,15 +151,28 @@ fn print_record(record: &DispatchRecord) {
                 );
             }
         }
+        // Artifacts are files on the host that ran the dispatch: from
+        // another host, say which one holds them (the tails below come from
+        // the store and read the same everywhere).
+        let elsewhere = ran_on(record).filter(|h| *h != agentlane::os::host_name());
+        if let Some(host) = &elsewhere {
+            println!(
+                "host       {host} (holds the full artifacts; the tails below are from the store)"
+            );
+        }
         if let Some(a) = field("artifacts") {
             for stream in ["stdout", "stderr"] {
                 if let Some(p) = a.get(stream).and_then(|p| p.as_str()) {
                     let dropped = field(&format!("{stream}_dropped_bytes"))
                         .and_then(|d| d.as_u64())
                         .filter(|d| *d > 0);
+                    let at = match &elsewhere {
+                        Some(h) => format!("{h}:{p}"),
+                        None => p.to_string(),
+                    };
                     match dropped {
-                        Some(d) => println!("{stream:<10} {p} ({d} bytes not written)"),
-                        None => println!("{stream:<10} {p}"),
+                        Some(d) => println!("{stream:<10} {at} ({d} bytes not written)"),
+                        None => println!("{stream:<10} {at}"),
                     }
                 }
             }

@@ -405,3 +405,57 @@ fn uuid_like(mut seed: u64) -> String {
     out.truncate(40);
     out
 }
+
+/// `show` read on another host than the one that ran the dispatch names
+/// that host with the artifact paths (they are files on its disk) and still
+/// prints the tails, which come from the store (issue 16).
+#[test]
+fn show_from_another_host_names_the_host_that_holds_the_artifacts() {
+    let sb = Sandbox::new();
+    let on = |host: &str, args: &[&str]| {
+        std::process::Command::new(agentlane())
+            .arg("--home")
+            .arg(sb.home())
+            .args(args)
+            .env("AGENTLANE_HOST", host)
+            .output()
+            .unwrap()
+    };
+    let out = on(
+        "worker-a",
+        &[
+            "exec",
+            "--json",
+            "--",
+            fake_agent().to_str().unwrap(),
+            "--stderr",
+            "Error: 429 Too Many Requests",
+            "--exit",
+            "1",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = report["dispatch_id"].as_str().unwrap();
+    let there = String::from_utf8_lossy(&on("laptop", &["show", id]).stdout).into_owned();
+    assert!(
+        there.contains("host       worker-a (holds the full artifacts"),
+        "{there}"
+    );
+    assert!(there.contains("stderr     worker-a:/"), "{there}");
+    assert!(
+        there.contains("Error: 429 Too Many Requests"),
+        "the tail: {there}"
+    );
+    let here = String::from_utf8_lossy(&on("worker-a", &["show", id]).stdout).into_owned();
+    assert!(!here.contains("host       "), "{here}");
+    assert!(!here.contains("worker-a:/"), "{here}");
+    let shown: serde_json::Value =
+        serde_json::from_slice(&on("laptop", &["show", id, "--json"]).stdout).unwrap();
+    let prepare = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "runner_prepare")
+        .unwrap();
+    assert_eq!(prepare["body"]["host"], "worker-a");
+}

@@ -174,6 +174,7 @@ pub(super) fn prepare(req: &DispatchRequest, dispatch_id: &str, home: &Home) -> 
         attempt: req.job.as_ref().map(|j| j.attempt),
         env_fingerprint: fingerprint,
         env_names: req.diagnostics.then(|| env.keys().cloned().collect()),
+        host: Some(crate::os::host_name()),
     };
     let outcome = outcome.map(|resolved| {
         let bytes = req.prompt.clone();

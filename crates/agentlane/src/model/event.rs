@@ -13,6 +13,10 @@ use crate::class::Class;
 use crate::envprint::EnvFingerprint;
 
 /// One event.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a dispatch builds a handful of events once; boxing the prepare would only move the bytes"
+)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -134,6 +138,10 @@ pub struct Prepare {
     /// Every variable name of the child's environment (expanded diagnostics only; names, never values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_names: Option<Vec<String>>,
+    /// The host that ran it, which holds its artifacts (`show` from another
+    /// host names it). Absent in records of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A process left behind by the agent, as evidence.

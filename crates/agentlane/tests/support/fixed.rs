@@ -106,6 +106,7 @@ pub fn prepare(id: &str, job: JobAttempt<'_>) -> Prepare {
         attempt: job.map(|(_, a)| a),
         env_fingerprint: env_fingerprint(),
         env_names: None,
+        host: None,
     }
 }
 

@@ -130,6 +130,7 @@ pub(super) fn prepare(dispatch_id: &str, job: &Job) -> Prepare {
             &[0u8; 32],
         ),
         env_names: None,
+        host: None,
     }
 }
 
