@@ -174,14 +174,6 @@ async fn diff(
     Ok(0)
 }
 
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "(none)".to_string()
-    } else {
-        items.join(", ")
-    }
-}
-
 fn shown(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("<unset>")
 }
@@ -199,47 +191,79 @@ fn resolution_text(r: &Resolution) -> String {
     }
 }
 
-/// The diff for a terminal: names, hashes, PATH entries, HOME/USER/TMPDIR; never a secret value.
+/// The diff for a terminal: only what differs, one variable per line, by
+/// group; never a secret value.
 fn render_text(d: &EnvDiff) -> String {
     let mut out = format!("{}  vs  {}\n", d.a, d.b);
-    let presence = |v: &[envdiff::VarPresence]| -> Vec<String> {
-        v.iter()
-            .map(|p| {
-                let secret = if p.secret { " (secret)" } else { "" };
-                format!("{}{secret} #{}", p.name, p.hash)
-            })
-            .collect()
+    let state = |p: envdiff::Presence| match p {
+        envdiff::Presence::OnlyA => format!("set in {} only", d.a),
+        envdiff::Presence::OnlyB => format!("set in {} only", d.b),
+        envdiff::Presence::Differs => "different values".to_string(),
     };
-    out.push_str(&format!(
-        "  only in {}: {}\n",
-        d.a,
-        list(&presence(&d.only_in_a))
-    ));
-    out.push_str(&format!(
-        "  only in {}: {}\n",
-        d.b,
-        list(&presence(&d.only_in_b))
-    ));
-    let changes: Vec<String> = d
-        .differs
+    let width = d
+        .groups
+        .credentials
         .iter()
-        .map(|c| format!("{} #{} ≠ #{}", c.name, c.hash_a, c.hash_b))
-        .collect();
-    out.push_str(&format!("  different values: {}\n", list(&changes)));
-    out.push_str(&format!(
-        "  PATH entries missing from {}: {}\n",
-        d.b,
-        list(&d.path.missing_from_b)
-    ));
-    out.push_str(&format!(
-        "  PATH entries missing from {}: {}\n",
-        d.a,
-        list(&d.path.missing_from_a)
-    ));
-    for i in &d.identity {
-        let mark = if i.same { "" } else { "   ← differs" };
+        .chain(&d.groups.network)
+        .chain(&d.groups.other)
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut section = |title: &str,
+                       items: &[envdiff::Differing],
+                       presence: &dyn Fn(envdiff::Presence) -> String| {
+        if items.is_empty() {
+            return;
+        }
+        out.push_str(&format!("  {title}\n"));
+        for v in items {
+            out.push_str(&format!(
+                "    {:<width$}  {}\n",
+                v.name,
+                presence(v.presence)
+            ));
+        }
+    };
+    let credential = |p: envdiff::Presence| match p {
+        envdiff::Presence::OnlyA => format!("present in {}, absent in {}", d.a, d.b),
+        envdiff::Presence::OnlyB => format!("absent in {}, present in {}", d.a, d.b),
+        envdiff::Presence::Differs => "present in both, different values".to_string(),
+    };
+    section(
+        "credentials (values never shown):",
+        &d.groups.credentials,
+        &credential,
+    );
+    section(
+        "network and certificates (change how Node and Python CLIs reach the network or trust certificates):",
+        &d.groups.network,
+        &state,
+    );
+    section("other variables:", &d.groups.other, &state);
+    if !d.path.same {
+        out.push_str(&format!("  PATH ({} | {}):\n", d.a, d.b));
+        let rows = envdiff::path_side_by_side(&d.path.a, &d.path.b);
+        let left = rows
+            .iter()
+            .map(|(e, _, _)| e.len())
+            .max()
+            .unwrap_or(0)
+            .max(d.a.len());
+        for (entry, in_a, in_b) in rows {
+            let (l, r) = (
+                if in_a { entry.as_str() } else { "" },
+                if in_b { entry.as_str() } else { "" },
+            );
+            let mark = if in_a && in_b { "" } else { "   ← differs" };
+            out.push_str(&format!("    {l:<left$} | {r}{mark}\n"));
+        }
+        if d.path.missing_from_a.is_empty() && d.path.missing_from_b.is_empty() {
+            out.push_str("    (the same entries in another order)\n");
+        }
+    }
+    for i in d.identity.iter().filter(|i| !i.same) {
         out.push_str(&format!(
-            "  {:<7} {} | {}{mark}\n",
+            "  {:<7} {} | {}   ← differs\n",
             i.name,
             shown(&i.a),
             shown(&i.b)
@@ -260,12 +284,28 @@ fn render_text(d: &EnvDiff) -> String {
         .map(|f| (f.file.as_str(), (f.a, f.b)))
         .collect();
     let yes = |b: bool| if b { "yes" } else { "no" };
-    for (file, (a, b)) in files {
-        let mark = if a == b { "" } else { "   ← differs" };
+    for (file, (a, b)) in files.into_iter().filter(|(_, (a, b))| a != b) {
         out.push_str(&format!(
-            "  credential file {file}: {} | {}{mark}\n",
+            "  credential file {file}: {} | {}   ← differs\n",
             yes(a),
             yes(b)
+        ));
+    }
+    if !d.groups.harmless.is_empty() {
+        let n = d.groups.harmless.len();
+        let some: Vec<&str> = d
+            .groups
+            .harmless
+            .iter()
+            .take(4)
+            .map(String::as_str)
+            .collect();
+        out.push_str(&format!(
+            "  ({n} harmless variable{} differ{}, folded: {}{})\n",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "" },
+            some.join(", "),
+            if n > 4 { ", …" } else { "" }
         ));
     }
     if !d.has_differences() {

@@ -275,7 +275,7 @@ fn env_diff_names_a_binary_only_on_the_login_shells_path() {
     std::fs::write(
         m.user_home().join(".profile"),
         format!(
-            "echo noise from the profile\nexport PATH=\"$HOME/.local/bin:{}:$PATH\"\nexport ONLY_IN_SHELL=1\n",
+            "echo noise from the profile\nexport PATH=\"$HOME/.local/bin:{}:$PATH\"\nexport ONLY_IN_SHELL=1\nexport HTTPS_PROXY=http://proxy.internal:3128\nexport TERM_PROGRAM=fancy\n",
             m.node_dir().display()
         ),
     )
@@ -316,7 +316,46 @@ fn env_diff_names_a_binary_only_on_the_login_shells_path() {
     assert_status(&text_out, 0);
     let (stdout, _) = text(&text_out);
     assert!(!stdout.contains(SECRET), "{stdout}");
-    assert!(stdout.contains("ANTHROPIC_API_KEY (secret) #"), "{stdout}");
+    // One variable per line, by group; harmless ones folded away.
+    let line_of = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(
+        line_of("ANTHROPIC_API_KEY").contains("present in"),
+        "{stdout}"
+    );
+    assert!(line_of("ONLY_IN_SHELL").contains("only"), "{stdout}");
+    let network = stdout
+        .find("network and certificates")
+        .expect("the network group");
+    assert!(stdout.find("HTTPS_PROXY").unwrap() > network, "{stdout}");
+    assert!(!stdout.contains("TERM_PROGRAM "), "folded: {stdout}");
+    assert!(stdout.contains("harmless variable"), "{stdout}");
+    assert!(
+        !stdout.contains(", ONLY_IN_SHELL") && !stdout.contains("ONLY_IN_SHELL,"),
+        "not a comma list: {stdout}"
+    );
+    let groups = &shell_vs_worker["groups"];
+    assert!(
+        groups["network"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "HTTPS_PROXY"),
+        "{groups}"
+    );
+    assert!(
+        groups["harmless"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "TERM_PROGRAM"),
+        "{groups}"
+    );
     assert!(
         stdout.contains("NO — 'agent-cli' is not on this PATH"),
         "{stdout}"

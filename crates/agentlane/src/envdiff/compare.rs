@@ -54,7 +54,7 @@ pub fn diff(a: &Side, b: &Side, key: &[u8; 32]) -> EnvDiff {
         })
         .collect();
     let (pa, pb) = (path_entries(&a.env), path_entries(&b.env));
-    EnvDiff {
+    let mut d = EnvDiff {
         a: a.label.clone(),
         b: b.label.clone(),
         only_in_a: only(&a.env, &b.env),
@@ -90,7 +90,10 @@ pub fn diff(a: &Side, b: &Side, key: &[u8; 32]) -> EnvDiff {
             _ => None,
         },
         credential_files: file_visibility(&a.credential_files, &b.credential_files),
-    }
+        groups: super::Groups::default(),
+    };
+    d.groups = super::group(&d);
+    d
 }
 
 pub(super) fn file_visibility(

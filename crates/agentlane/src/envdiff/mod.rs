@@ -19,6 +19,7 @@
 
 mod capture;
 mod compare;
+mod group;
 mod observe;
 mod types;
 
@@ -26,6 +27,9 @@ pub use capture::{
     capture_script, capture_shell_env, login_shell, parse_capture, parse_env0, parse_env_lines,
 };
 pub use compare::diff;
+pub use group::{
+    group, is_harmless, is_network, path_side_by_side, Differing, Groups, Presence, NETWORK_VARS,
+};
 pub use observe::{credential_files, describe_failure, observe, resolution};
 pub use types::{
     Env, EnvDiff, EnvDiffError, FileVisibility, IdentityVar, PathDiff, Resolution, ResolutionDiff,

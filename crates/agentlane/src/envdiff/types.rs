@@ -174,14 +174,17 @@ pub struct EnvDiff {
     pub resolution: Option<ResolutionDiff>,
     /// Credential files visible on each side.
     pub credential_files: Vec<FileVisibility>,
+    /// The differing variables by group (credentials, network, other, harmless).
+    pub groups: super::Groups,
 }
 
 impl EnvDiff {
     /// Whether anything that can change how an agent runs differs.
     pub fn has_differences(&self) -> bool {
-        !self.only_in_a.is_empty()
-            || !self.only_in_b.is_empty()
-            || !self.differs.is_empty()
+        // Harmless variables (terminal, shell, session) decide nothing.
+        !self.groups.credentials.is_empty()
+            || !self.groups.network.is_empty()
+            || !self.groups.other.is_empty()
             || !self.path.same
             || self.identity.iter().any(|i| !i.same)
             || self.resolution.as_ref().is_some_and(|r| !r.same)
