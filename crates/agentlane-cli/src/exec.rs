@@ -20,6 +20,63 @@ use serde_json::Value;
 
 use crate::{load_config, open_store, require_config, Failure};
 
+/// `exec --stdin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StdinMode {
+    /// Piped or redirected input is passed on; a terminal or /dev/null is not.
+    Auto,
+    /// Always passed on (a terminal too).
+    Pass,
+    /// The child reads /dev/null.
+    Null,
+}
+
+/// What agentlane's stdin is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinKind {
+    /// A terminal.
+    Terminal,
+    /// /dev/null, or closed: nothing to pass.
+    Nothing,
+    /// Input: a pipe, a file, a socket.
+    Input,
+}
+
+fn stdin_kind() -> StdinKind {
+    use std::io::IsTerminal;
+    use std::os::unix::fs::MetadataExt;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return StdinKind::Terminal;
+    }
+    let null = std::fs::metadata("/dev/null").ok().map(|m| m.rdev());
+    // SAFETY: fstat(2) of fd 0 into a zeroed struct we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut st) } != 0 {
+        return StdinKind::Nothing;
+    }
+    let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if is_char && Some(st.st_rdev) == null {
+        StdinKind::Nothing
+    } else {
+        StdinKind::Input
+    }
+}
+
+/// Whether the child reads agentlane's stdin: never when the prompt takes
+/// it; with `auto`, only when it is input (not a terminal, not /dev/null).
+/// Pure.
+pub fn pass_stdin(mode: StdinMode, prompt_takes_stdin: bool, kind: StdinKind) -> bool {
+    if prompt_takes_stdin {
+        return false;
+    }
+    match mode {
+        StdinMode::Null => false,
+        StdinMode::Pass => kind != StdinKind::Nothing,
+        StdinMode::Auto => kind == StdinKind::Input,
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  agentlane exec --timeout 20m -- codex exec --json 'fix the failing test'\n  agentlane exec --prompt-file task.md --prompt-via arg -- claude -p\n  agentlane exec --json --env-clear --env PATH=/usr/bin:/bin -- gemini -p 'Return the string ok and exit zero'"
@@ -46,6 +103,9 @@ pub struct ExecArgs {
     /// How the prompt reaches the child: stdin, arg ({prompt} or appended) or file ({prompt_file} or appended)
     #[arg(long, value_name = "HOW", default_value = "stdin", value_parser = |s: &str| s.parse::<PromptVia>())]
     prompt_via: PromptVia,
+    /// What the child gets as stdin when the prompt does not take it: auto (piped input is passed on; a terminal is not), pass (always), null (/dev/null)
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = StdinMode::Auto)]
+    stdin: StdinMode,
     /// Set a variable in the child's environment (repeatable; wins over --env-file)
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_assignment)]
     env: Vec<(String, String)>,
@@ -274,6 +334,18 @@ pub async fn run(
             req
         }
     };
+    req.inherit_stdin = pass_stdin(
+        args.stdin,
+        req.prompt.is_some() && req.prompt_via == PromptVia::Stdin,
+        stdin_kind(),
+    );
+    if stdin_kind() == StdinKind::Input
+        && req.prompt.is_some()
+        && req.prompt_via == PromptVia::Stdin
+        && args.prompt_file.as_deref() != Some(std::path::Path::new("-"))
+    {
+        eprintln!("agentlane: warning: the input piped to agentlane is not passed to the child: the prompt takes its stdin (use --prompt-via arg or file to pass both)");
+    }
     req.kill_grace = args.kill_grace;
     req.leak_timeout = args.leak_timeout;
     req.tail_bytes = args.tail_bytes;
@@ -326,5 +398,34 @@ fn print_outcome(report: &DispatchReport, json: bool) {
         let mut out = std::io::stdout().lock();
         let _ = serde_json::to_writer(&mut out, report);
         let _ = writeln!(out);
+    }
+}
+
+#[cfg(test)]
+mod stdin_tests {
+    use super::*;
+
+    #[test]
+    fn piped_input_reaches_the_child_unless_the_prompt_takes_stdin_or_it_is_refused() {
+        use StdinKind::*;
+        use StdinMode::*;
+        // (mode, the prompt takes stdin, what stdin is) → passed on
+        let cases = [
+            (Auto, false, Input, true),
+            (Auto, false, Terminal, false),
+            (Auto, false, Nothing, false),
+            (Auto, true, Input, false),
+            (Pass, false, Terminal, true),
+            (Pass, false, Nothing, false),
+            (Pass, true, Input, false),
+            (Null, false, Input, false),
+        ];
+        for (mode, prompt, kind, want) in cases {
+            assert_eq!(
+                pass_stdin(mode, prompt, kind),
+                want,
+                "{mode:?} {prompt} {kind:?}"
+            );
+        }
     }
 }

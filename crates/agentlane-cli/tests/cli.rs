@@ -211,3 +211,46 @@ fn store_prune_deletes_only_runs_older_than_the_retention() {
         stderr(&bad)
     );
 }
+
+/// Piped input reaches the child (issue 16: it was silently replaced by
+/// /dev/null); `--stdin null` refuses it; a child that never reads a large
+/// input does not hold agentlane up.
+#[test]
+fn piped_stdin_reaches_the_child_unless_refused() {
+    use std::io::Write;
+    let sb = Sandbox::new();
+    let run = |stdin_arg: &[&str], input: &[u8], cmd: &[&str]| {
+        let mut child = std::process::Command::new(agentlane())
+            .arg("--home")
+            .arg(sb.home())
+            .args(["exec", "--json"])
+            .args(stdin_arg)
+            .arg("--")
+            .args(cmd)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut w = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        report
+    };
+    let r = run(&[], b"hello from a pipe\n", &["cat"]);
+    assert_eq!(r["stdout_tail"], "hello from a pipe\n", "{r}");
+    let r = run(&["--stdin", "null"], b"hello from a pipe\n", &["cat"]);
+    assert_eq!(r["stdout_tail"], "", "{r}");
+    // 16 MiB the child never reads: agentlane finishes with the child.
+    let big = vec![b'x'; 16 << 20];
+    let started = std::time::Instant::now();
+    let r = run(&[], &big, &["sleep", "0.2"]);
+    assert_eq!(r["classifier"], "ok", "{r}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -168,6 +168,10 @@ pub(super) fn launch(
         .current_dir(&ready.cwd)
         .stdin(if ready.stdin.is_some() {
             Stdio::piped()
+        } else if req.inherit_stdin {
+            // The child reads agentlane's stdin itself: nothing is buffered
+            // here, and a child that never reads it cannot block us.
+            Stdio::inherit()
         } else {
             Stdio::null()
         })

@@ -105,6 +105,9 @@ pub struct DispatchRequest {
     pub base_env: Option<BTreeMap<String, String>>,
     /// Run the child as another user (this process must be root).
     pub run_as: Option<RunAs>,
+    /// Give the child this process's stdin when the prompt does not take it
+    /// (`exec` with piped input); otherwise the child's stdin is /dev/null.
+    pub inherit_stdin: bool,
 }
 
 /// A user to run the child as.
@@ -157,6 +160,7 @@ impl DispatchRequest {
             diagnostics: false,
             base_env: None,
             run_as: None,
+            inherit_stdin: false,
         }
     }
 }
