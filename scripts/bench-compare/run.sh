@@ -14,6 +14,7 @@
 #   PG_SERVER [postgres://postgres@127.0.0.1:5432]
 # Writes OUTDIR/{exec-AB.json,exec-BA.json,queue.json,summary.md,machine.txt}.
 set -euo pipefail
+HERE=$(dirname "$(readlink -f "$0")")  # before any cd: $0 may be relative
 [ $# -ge 4 ] || { sed -n 2,15p "$0" >&2; exit 64; }
 BA=$(readlink -f "$1"); BF=$(readlink -f "$2"); AA=$(readlink -f "$3"); AF=$(readlink -f "$4")
 OUT=$(readlink -f "${5:-$(mktemp -d /tmp/bench-compare.XXXXXX)}")
@@ -163,4 +164,4 @@ PY
 cp /proc/stat "$OUT/stat.end"
 echo "loadavg at end: $(cat /proc/loadavg)" >> "$OUT/machine.txt"
 
-python3 "$(dirname "$(readlink -f "$0")")/summarize.py" "$OUT" | tee "$OUT/summary.md"
+python3 "$HERE/summarize.py" "$OUT" | tee "$OUT/summary.md"
