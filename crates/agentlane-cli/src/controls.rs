@@ -349,6 +349,17 @@ pub async fn lane(args: LaneArgs, home: Option<&PathBuf>) -> Result<i32, Failure
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// `--since` never panics: a time, an age, or a message naming both forms.
+        #[test]
+        fn any_since_is_a_time_or_a_clear_refusal(input in "\\PC{0,30}") {
+            match parse_since(&input) {
+                Ok(t) => proptest::prop_assert!(t.parse::<jiff::Timestamp>().is_ok()),
+                Err(m) => proptest::prop_assert!(m.contains("RFC 3339") || m.contains("--since")),
+            }
+        }
+    }
+
     #[test]
     fn since_takes_a_time_or_an_age_and_refuses_anything_else() {
         assert_eq!(

@@ -172,6 +172,16 @@ where
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// `--interval` never panics and never accepts less than the floor.
+        #[test]
+        fn any_interval_is_refused_or_at_least_half_a_second(input in "\\PC{0,20}") {
+            if let Ok(d) = parse_interval(&input) {
+                proptest::prop_assert!(d >= MIN_INTERVAL);
+            }
+        }
+    }
+
     #[test]
     fn an_interval_is_a_duration_of_half_a_second_or_more() {
         assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));

@@ -256,6 +256,22 @@ mod id_tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a user types, the fragment is refused with a message or
+        /// comes back as lower-case hex and dashes only, so it can never act
+        /// as a pattern in the lookup.
+        #[test]
+        fn any_typed_id_is_refused_or_safe(input in "\\PC{0,40}") {
+            match id_fragment(IdKind::Dispatch, &input) {
+                Ok(f) => {
+                    proptest::prop_assert!(f.len() >= MIN_ID_FRAGMENT);
+                    proptest::prop_assert!(f.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-'));
+                }
+                Err(m) => proptest::prop_assert!(m.contains("dispatch")),
+            }
+        }
+    }
+
     #[test]
     fn an_exact_id_wins_over_longer_ids_it_prefixes_and_several_are_listed() {
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -13,7 +13,6 @@ use crate::retry::{decide, AttemptFacts};
 
 /// The outcome of one job's attempt, for the summary.
 pub(super) struct Ran {
-    pub(super) route: String,
     pub(super) class: Class,
     pub(super) outcome: Step,
     pub(super) accepted: bool,
@@ -176,7 +175,6 @@ pub(super) async fn settle(
     };
     log_decision(job, &completion, accepted);
     let ran = Ran {
-        route: job.route.clone(),
         class,
         outcome,
         accepted,

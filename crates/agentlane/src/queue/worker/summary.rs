@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use super::settle::Ran;
 use super::WorkerError;
-use crate::model::Step;
 
 /// What a worker did, by class: its summary on exit.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -44,16 +43,15 @@ pub struct WorkerSummary {
 pub(super) type Chain = (Vec<Ran>, Result<(), WorkerError>);
 
 impl WorkerSummary {
-    /// Counts a job task's attempts; returns the routes of the parked ones.
+    /// Counts a job task's attempts.
     pub(super) fn record(
         &mut self,
         done: Result<Chain, tokio::task::JoinError>,
-    ) -> Result<Vec<String>, WorkerError> {
+    ) -> Result<(), WorkerError> {
         let (ran, ended) = match done {
             Ok(chain) => chain,
             Err(e) => return Err(WorkerError::Lane(format!("a job task failed: {e}"))),
         };
-        let mut parked = Vec::new();
         for ran in ran {
             *self.classes.entry(ran.class.label()).or_default() += 1;
             *self
@@ -62,9 +60,6 @@ impl WorkerSummary {
                 .or_default() += 1;
             if !ran.accepted {
                 self.rejected_settles += 1;
-            }
-            if ran.outcome == Step::Park {
-                parked.push(ran.route);
             }
         }
         match ended {
@@ -77,7 +72,7 @@ impl WorkerSummary {
             }
             Err(e) => return Err(e),
         }
-        Ok(parked)
+        Ok(())
     }
 }
 
@@ -85,11 +80,11 @@ impl WorkerSummary {
 mod tests {
     use super::*;
     use crate::class::Class;
+    use crate::model::Step;
     use crate::store::StoreError;
 
-    fn ran(route: &str, class: Class, outcome: Step, accepted: bool) -> Ran {
+    fn ran(class: Class, outcome: Step, accepted: bool) -> Ran {
         Ran {
-            route: route.to_string(),
             class,
             outcome,
             accepted,
@@ -97,19 +92,17 @@ mod tests {
     }
 
     #[test]
-    fn a_chain_is_counted_by_class_and_outcome_and_names_its_parked_routes() {
+    fn a_chain_is_counted_by_class_and_outcome() {
         let mut s = WorkerSummary::default();
-        let parked = s
-            .record(Ok((
-                vec![
-                    ran("a", Class::Ok, Step::Done, true),
-                    ran("b", Class::AuthUnavailable, Step::Park, true),
-                    ran("a", Class::RateLimited, Step::Retry, false),
-                ],
-                Ok(()),
-            )))
-            .unwrap();
-        assert_eq!(parked, vec!["b".to_string()]);
+        s.record(Ok((
+            vec![
+                ran(Class::Ok, Step::Done, true),
+                ran(Class::AuthUnavailable, Step::Park, true),
+                ran(Class::RateLimited, Step::Retry, false),
+            ],
+            Ok(()),
+        )))
+        .unwrap();
         assert_eq!(s.classes["auth_unavailable"], 1);
         assert_eq!(s.outcomes["done"], 1);
         assert_eq!(s.outcomes["retry"], 1);
