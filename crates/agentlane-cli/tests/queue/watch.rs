@@ -8,8 +8,20 @@ use std::sync::mpsc;
 
 use super::*;
 
+/// A watcher that is killed if the test ends without interrupting it.
+struct Watcher(Option<Child>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Spawns a watcher; its stdout lines arrive on the channel.
-fn watcher(q: &Queue, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+fn watcher(q: &Queue, args: &[&str]) -> (Watcher, mpsc::Receiver<String>) {
     let mut child = Command::new(agentlane())
         .args(["--home", q.sb.home().to_str().unwrap()])
         .args(["--config", q.config.to_str().unwrap()])
@@ -27,7 +39,7 @@ fn watcher(q: &Queue, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
             }
         }
     });
-    (child, rx)
+    (Watcher(Some(child)), rx)
 }
 
 /// Lines until one satisfies `ok` (or a minute passes).
@@ -49,7 +61,8 @@ fn until(rx: &mpsc::Receiver<String>, what: &str, ok: impl Fn(&str) -> bool) -> 
     }
 }
 
-fn interrupt(mut child: Child) -> Option<i32> {
+fn interrupt(mut w: Watcher) -> Option<i32> {
+    let mut child = w.0.take().unwrap();
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     child.wait().unwrap().code()

@@ -13,6 +13,24 @@ use std::sync::Mutex;
 
 use crate::class::Class;
 
+/// Whether an attempt that ended as `class` shows the route works: the CLI
+/// ran and answered (a success, or a failure of the job or of the provider's
+/// limits). A timeout, a network failure, a kill or a lost worker says
+/// nothing about it — a CLI with a bad key and no network hangs until its
+/// timeout (seen with Claude Code) — so the route stays on trial, one job at
+/// a time. Pure.
+pub(super) fn proves_route(class: Class) -> bool {
+    !class.stops_route()
+        && !matches!(
+            class,
+            Class::Timeout
+                | Class::NetworkUnavailable
+                | Class::TransientIo
+                | Class::KilledBySignal
+                | Class::WorkerLost
+        )
+}
+
 /// Which routes have proven themselves, and which have a trial running.
 #[derive(Debug, Default)]
 pub(super) struct Trust {
@@ -84,14 +102,14 @@ impl Trust {
     }
 
     /// `job`'s attempt on `route` settled as `class`: a hard stop takes the
-    /// route's trust away; any other ended run earns it (a lost worker or a
-    /// store failure says nothing about the route).
+    /// route's trust away; a run that shows the CLI working earns it
+    /// ([`proves_route`]); the rest leaves it as it was.
     pub(super) fn settled(&self, route: &str, job: &str, class: Class) {
         let mut s = self.state();
         Self::end_trial(&mut s, route, job);
         if class.stops_route() {
             s.proven.remove(route);
-        } else if class != Class::WorkerLost {
+        } else if proves_route(class) {
             s.proven.insert(route.to_string());
         }
     }
@@ -156,6 +174,35 @@ mod tests {
         t.started("b", "j4");
         t.abandoned("b", "j4");
         assert_eq!(t.plan(&healthy).trials, routes(&["a", "b"]));
+    }
+
+    #[test]
+    fn only_a_run_that_shows_the_cli_answering_earns_trust() {
+        let cases = [
+            (Class::Ok, true),
+            (Class::RateLimited, true),
+            (Class::PayloadInvalid, true),
+            (Class::UnknownExit(3), true),
+            (Class::Timeout, false),
+            (Class::NetworkUnavailable, false),
+            (Class::TransientIo, false),
+            (Class::KilledBySignal, false),
+            (Class::WorkerLost, false),
+            (Class::AuthUnavailable, false),
+            (Class::QuotaExhausted, false),
+        ];
+        for (class, proves) in cases {
+            assert_eq!(proves_route(class), proves, "{class:?}");
+        }
+        let t = Trust::default();
+        let healthy = routes(&["a"]);
+        t.started("a", "j1");
+        t.settled("a", "j1", Class::Timeout);
+        assert_eq!(
+            t.plan(&healthy).trials,
+            routes(&["a"]),
+            "a timeout leaves the route on trial"
+        );
     }
 
     #[test]
