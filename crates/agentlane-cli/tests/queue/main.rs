@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod enqueue;
 mod hard_stop;
 mod postgres;
 mod workers;

@@ -15,7 +15,8 @@ pub mod termination;
 
 pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress, RouteBlock};
 pub use job::{
-    Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status, StatusMismatch,
+    Enqueued, Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status,
+    StatusMismatch,
 };
 pub use next::{Decision, Next, SettleRow, Step};
 pub use report::DispatchReport;

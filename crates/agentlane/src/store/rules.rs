@@ -167,6 +167,7 @@ mod tests {
             reason: None,
             incident_id: None,
             last_dispatch_id: None,
+            key: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::events::{Event, Prepare};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+    Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
 use crate::model::{DispatchReport, RouteBlock};
 
@@ -108,7 +108,7 @@ impl QueueStore for PostgresStore {
         maintain::maintain(self, retention, batch).await
     }
 
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+    async fn enqueue_keyed(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>, StoreError> {
         queue::enqueue(self, jobs).await
     }
 

@@ -15,6 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0004_pruning.sql"),
     include_str!("0005_incident_reset.sql"),
     include_str!("0006_incident_stamp.sql"),
+    include_str!("0007_job_key.sql"),
 ];
 
 /// The SQLite store.

@@ -6,7 +6,7 @@ use super::records::*;
 use super::{maintain, queue};
 use crate::events::{Event, Prepare};
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
+    Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePending, NewJob, Status,
 };
 use crate::model::{DispatchReport, RouteBlock};
 use crate::store::{
@@ -88,7 +88,7 @@ impl QueueStore for SqliteStore {
         })
     }
 
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+    async fn enqueue_keyed(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>, StoreError> {
         self.with(|c| queue::enqueue(c, jobs))
     }
 
