@@ -38,7 +38,12 @@ pub struct EnqueueArgs {
     /// A payload field (repeatable)
     #[arg(long = "field", value_name = "KEY=VALUE", value_parser = parse_assignment)]
     fields: Vec<(String, String)>,
-    /// Enqueue one job per JSON line of FILE ('-' for stdin), in one transaction
+    /// An idempotency key (1-200 printable characters): if a job with this
+    /// key is already stored, nothing is added and its id is printed
+    #[arg(long, value_name = "KEY", conflicts_with = "jsonl")]
+    key: Option<String>,
+    /// Enqueue one job per JSON line of FILE ('-' for stdin): every line is
+    /// checked first, and either all are stored (one transaction) or none
     #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "lane", "route"])]
     jsonl: Option<PathBuf>,
     /// Print JSON
@@ -100,6 +105,7 @@ pub async fn enqueue(
                     route: args.route.clone(),
                     prompt,
                     priority: args.priority,
+                    key: args.key.clone(),
                     fields: args
                         .fields
                         .iter()
@@ -109,42 +115,65 @@ pub async fn enqueue(
             )]
         }
     };
+    // Every line is checked before anything is stored: one bad line stores
+    // nothing, and every bad line is reported.
     let mut admitted = Vec::new();
     let mut redacted = Vec::new();
-    let mut refused = Vec::new();
+    let mut refused: Vec<Refused> = Vec::new();
     // One engine for the batch: shapes, context rules, and the values of our
     // own environment and of the routes' env and env_file.
     let redactor = prompt_redactor(&config);
     for (line, request) in requests {
-        match request
-            .map_err(|e| {
+        let checked = match request {
+            Err(e) => Err(Refused {
+                line,
+                field: e.field,
+                class: "payload_invalid".to_string(),
                 // A parse error may quote the line's content: redact it.
-                (
-                    "payload_invalid".to_string(),
-                    format!("not a job object: {}", redactor.redact(&e)),
-                )
-            })
-            .and_then(|r| admit_with(&config, r, &redactor).map_err(|r| (r.class, r.message)))
-        {
+                message: redactor.redact(&e.reason).into_owned(),
+            }),
+            Ok(r) => admit_with(&config, r, &redactor).map_err(|r| Refused {
+                line,
+                field: Some(r.field),
+                class: r.class,
+                message: r.message,
+            }),
+        };
+        match checked {
             Ok(a) => {
                 redacted.push(a.prompt_redacted);
                 admitted.push((line, a.job));
             }
-            Err((class, message)) => refused.push((line, class, message)),
+            Err(r) => refused.push(r),
         }
+    }
+    let single = args.jsonl.is_none();
+    if !refused.is_empty() {
+        return Ok(report_refused(&refused, admitted.len(), single, args.json));
     }
     let (_, store) = open_store(home).await?;
     let jobs: Vec<_> = admitted.iter().map(|(_, j)| j.clone()).collect();
-    let ids = store
-        .enqueue(&jobs)
+    let stored = store
+        .enqueue_keyed(&jobs)
         .await
         .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
-    for (((line, _), id), _) in admitted
+    // A key repeated in the file: the first line's job wins; the later line
+    // names it.
+    let mut first_line: std::collections::HashMap<&str, usize> = Default::default();
+    let mut earlier_line = Vec::with_capacity(admitted.len());
+    for (line, job) in &admitted {
+        earlier_line.push(job.key.as_deref().and_then(|k| {
+            let first = *first_line.entry(k).or_insert(*line);
+            (first != *line).then_some(first)
+        }));
+    }
+    for (((line, _), e), _) in admitted
         .iter()
-        .zip(&ids)
+        .zip(&stored)
         .zip(&redacted)
-        .filter(|(_, r)| **r)
+        .filter(|((_, e), r)| **r && !e.existed)
     {
+        let id = &e.id;
         let event = Event::JobAdmitted(JobAdmitted {
             job_id: id.clone(),
             prompt_redacted: true,
@@ -155,46 +184,105 @@ pub async fn enqueue(
         }
         eprintln!("agentlane: line {line}: job {id}: the prompt or a payload field held a secret; stored with the secret replaced");
     }
-    let single = args.jsonl.is_none();
+    let entry = |i: usize| {
+        let ((line, job), e) = (&admitted[i], &stored[i]);
+        json!({
+            "line": line,
+            "id": e.id,
+            "route": job.route,
+            "prompt_redacted": redacted[i] && !e.existed,
+            "key": job.key,
+            "existed": e.existed,
+        })
+    };
     if args.json {
         let out = if single {
-            match (ids.first(), refused.first()) {
-                (Some(id), _) => {
-                    json!({"id": id, "route": admitted[0].1.route, "prompt_redacted": redacted[0]})
-                }
-                (None, Some((_, class, message))) => {
-                    json!({"refused": {"class": class, "message": message}})
-                }
-                _ => json!({}),
-            }
+            stored
+                .first()
+                .map(|_| entry(0))
+                .unwrap_or_else(|| json!({}))
         } else {
             json!({
-                "enqueued": admitted.iter().zip(&ids).zip(&redacted).map(|(((line, job), id), r)| json!({"line": line, "id": id, "route": job.route, "prompt_redacted": r})).collect::<Vec<_>>(),
-                "refused": refused.iter().map(|(line, class, message)| json!({"line": line, "class": class, "message": message})).collect::<Vec<_>>(),
+                "enqueued": (0..stored.len()).map(entry).collect::<Vec<_>>(),
+                "refused": [],
             })
         };
         println!("{out}");
     } else if single {
-        if let Some(id) = ids.first() {
-            println!("{id}");
+        if let Some(e) = stored.first() {
+            println!("{}", e.id);
+            if e.existed {
+                eprintln!(
+                    "agentlane: key {:?} is already taken: job {} was enqueued before; nothing was added",
+                    admitted[0].1.key.as_deref().unwrap_or_default(),
+                    e.id
+                );
+            }
         }
     } else {
-        for ((line, job), id) in admitted.iter().zip(&ids) {
-            println!("line {line}: enqueued {id} (route {})", job.route);
+        for (i, ((line, job), e)) in admitted.iter().zip(&stored).enumerate() {
+            let key = job.key.as_deref().unwrap_or_default();
+            match (e.existed, earlier_line[i]) {
+                (false, _) => println!("line {line}: enqueued {} (route {})", e.id, job.route),
+                (true, Some(first)) => println!(
+                    "line {line}: key {key:?} repeats line {first}: job {} (first line wins; nothing added)",
+                    e.id
+                ),
+                (true, None) => println!(
+                    "line {line}: key {key:?} already enqueued as {} (nothing added)",
+                    e.id
+                ),
+            }
         }
     }
-    for (line, class, message) in &refused {
-        if single {
-            eprintln!("agentlane: refused: {class}: {message}");
+    Ok(0)
+}
+
+/// A line that was refused: its number, the field at fault, class, message.
+struct Refused {
+    line: usize,
+    field: Option<String>,
+    class: String,
+    message: String,
+}
+
+/// Reports every refused line (nothing was stored); the exit status.
+fn report_refused(refused: &[Refused], good: usize, single: bool, json: bool) -> i32 {
+    if json {
+        let out = if single {
+            let r = &refused[0];
+            json!({"refused": {"field": r.field, "class": r.class, "message": r.message}})
         } else {
-            eprintln!("agentlane: line {line} refused: {class}: {message}");
+            json!({
+                "enqueued": [],
+                "refused": refused.iter().map(|r| json!({"line": r.line, "field": r.field, "class": r.class, "message": r.message})).collect::<Vec<_>>(),
+            })
+        };
+        println!("{out}");
+    }
+    for r in refused {
+        let field = r
+            .field
+            .as_deref()
+            .map(|f| format!("{f}: "))
+            .unwrap_or_default();
+        if single {
+            eprintln!("agentlane: refused: {}: {field}{}", r.class, r.message);
+        } else {
+            eprintln!(
+                "agentlane: line {} refused: {}: {field}{}",
+                r.line, r.class, r.message
+            );
         }
     }
-    Ok(if refused.is_empty() {
-        0
-    } else {
-        exit_status::PAYLOAD_INVALID
-    })
+    if !single {
+        eprintln!(
+            "agentlane: nothing was enqueued: {} of {} lines refused; fix them and submit the whole file again",
+            refused.len(),
+            refused.len() + good
+        );
+    }
+    exit_status::PAYLOAD_INVALID
 }
 
 #[derive(Debug, Args)]
@@ -389,7 +477,7 @@ mod tests {
                 for (n, line) in &parsed {
                     prop_assert!(*n >= 1 && *n <= newlines + 1);
                     if let Err(reason) = line {
-                        prop_assert!(!reason.is_empty());
+                        prop_assert!(!reason.reason.is_empty());
                     }
                 }
             }
@@ -417,7 +505,7 @@ mod tests {
             let parsed = lines(text.as_bytes()).map_err(|f| TestCaseError::fail(f.message))?;
             prop_assert_eq!(parsed.len(), expect.len());
             for ((n, line), (want_n, kind, prompt, priority)) in parsed.iter().zip(expect) {
-                let job = line.as_ref().map_err(|e| TestCaseError::fail(e.clone()))?;
+                let job = line.as_ref().map_err(|e| TestCaseError::fail(e.reason.clone()))?;
                 prop_assert_eq!(*n, want_n);
                 prop_assert_eq!(&job.kind, kind);
                 prop_assert_eq!(&job.prompt, prompt);
@@ -432,6 +520,11 @@ mod tests {
             lines(b"{\"kind\":\"k\",\"lane\":\"l\",\"prompt\":\"a\"}\n\xff\xfe\n").unwrap();
         assert!(parsed[0].1.is_ok());
         assert_eq!(parsed[1].0, 2);
-        assert!(parsed[1].1.as_ref().unwrap_err().contains("not UTF-8"));
+        assert!(parsed[1]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .reason
+            .contains("not UTF-8"));
     }
 }

@@ -85,6 +85,15 @@ fn reason(j: &Job, blocks: &Blocks) -> Option<String> {
 }
 
 fn job_json(j: &Job, blocks: &Blocks) -> Value {
+    let mut v = job_json_base(j, blocks);
+    // The idempotency key, only when the producer gave one.
+    if let Some(key) = &j.key {
+        v["key"] = json!(key);
+    }
+    v
+}
+
+fn job_json_base(j: &Job, blocks: &Blocks) -> Value {
     json!({
         "id": j.id, "kind": j.kind, "lane": j.lane, "route": j.route, "state": j.state(),
         "attempts": j.attempts, "classifier": j.classifier, "next_action": next_action(j, blocks),
@@ -358,6 +367,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
             "\nprompt:\n  {}",
             excerpt(&j.prompt, PROMPT_EXCERPT_CHARS).replace('\n', "\n  ")
         );
+    }
+    if let Some(key) = &j.key {
+        println!("key        {key}");
     }
     for a in &admission {
         println!("admission  {}", a["reason"].as_str().unwrap_or("-"));

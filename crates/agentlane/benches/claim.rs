@@ -101,6 +101,7 @@ fn new_job() -> NewJob {
         prompt: "claim bench".into(),
         fields: BTreeMap::new(),
         priority: 0,
+        key: None,
     }
 }
 

@@ -294,7 +294,7 @@ pub fn jsonl(data: &[u8]) {
             Ok(r) => r,
             Err(reason) => {
                 assert!(
-                    !reason.is_empty(),
+                    !reason.reason.is_empty(),
                     "jsonl: line {n} refused without a reason"
                 );
                 continue;
@@ -308,6 +308,8 @@ pub fn jsonl(data: &[u8]) {
                     assert_no_secret(admitted.job.prompt.as_bytes(), "jsonl: an admitted prompt");
                     let fields = serde_json::to_string(&admitted.job.fields).unwrap_or_default();
                     assert_no_secret(fields.as_bytes(), "jsonl: an admitted job's fields");
+                    let key = admitted.job.key.unwrap_or_default();
+                    assert_no_secret(key.as_bytes(), "jsonl: an admitted job's key");
                     assert!(cfg.routes.contains_key(&admitted.job.route));
                 }
                 Err(refusal) => {

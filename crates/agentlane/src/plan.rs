@@ -231,6 +231,7 @@ mod tests {
             reason: None,
             incident_id: None,
             last_dispatch_id: None,
+            key: None,
         };
         let req = job_request(&cfg, &cfg.routes["a"], &job);
         assert_eq!(

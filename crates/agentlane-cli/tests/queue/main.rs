@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod controls;
+mod enqueue;
 mod hard_stop;
 mod logs;
 mod postgres;

@@ -60,7 +60,10 @@ fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
     let url = pg.url.clone();
     let q = login_queue();
     q.enqueue("k", "one");
-    q.enqueue("k", "two");
+    let keyed = q.cli(&[
+        "enqueue", "--kind", "k", "--lane", "main", "--prompt", "two", "--key", "copy-me",
+    ]);
+    assert!(keyed.status.success());
     q.drain("2");
     let from = format!("sqlite://{}", q.sb.home().join("agentlane.db").display());
     let out = q.cli(&["store", "copy", "--from", &from, "--to", &url]);
@@ -83,6 +86,17 @@ fn store_copy_moves_a_queue_to_postgres_without_losing_anything() {
         vec!["parked", "queued"],
         "one parked, one blocked behind it"
     );
+    let keys: Vec<&Value> = jobs.as_array().unwrap().iter().map(|j| &j["key"]).collect();
+    assert!(
+        keys.contains(&&Value::from("copy-me")),
+        "the key is copied: {jobs}"
+    );
+    // ...and still taken on the target: the same key adds nothing there.
+    let again = q.cli(&[
+        "--store", &url, "enqueue", "--kind", "k", "--lane", "main", "--prompt", "two", "--key",
+        "copy-me",
+    ]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
     let incidents = on_pg(&["incidents", "--json"]);
     assert_eq!(incidents[0]["affected_jobs"], 1);
     let blocked = jobs

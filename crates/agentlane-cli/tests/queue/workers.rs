@@ -210,43 +210,6 @@ impl Queue {
 }
 
 #[test]
-fn jsonl_enqueue_is_one_transaction_and_reports_each_refused_line() {
-    let q = Queue::new(
-        r#"
-[routes.r]
-profile = "generic"
-program = "$FAKE"
-[kinds.k]
-routes = ["r"]
-max_prompt_bytes = 20
-[lanes.main]
-"#,
-    );
-    let body = "{\"kind\":\"k\",\"lane\":\"main\",\"prompt\":\"fine\"}\n\
-                {\"kind\":\"k\",\"lane\":\"main\",\"prompt\":\"this prompt is longer than twenty bytes\"}\n\
-                not json\n\
-                {\"kind\":\"k\",\"lane\":\"main\",\"prompt\":\"also fine\",\"priority\":5}\n";
-    let file = q.sb.path("jobs.jsonl");
-    std::fs::write(&file, body).unwrap();
-    let out = q.cli(&["enqueue", "--jsonl", file.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(65));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["enqueued"].as_array().unwrap().len(), 2);
-    let refused: Vec<u64> = v["refused"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["line"].as_u64().unwrap())
-        .collect();
-    assert_eq!(refused, vec![2, 3]);
-    assert!(v["refused"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("at most 20"));
-    assert_eq!(q.jobs().len(), 2);
-}
-
-#[test]
 fn a_stopped_worker_lets_jobs_finish_up_to_the_grace_then_releases_them() {
     let q = Queue::new(
         r#"

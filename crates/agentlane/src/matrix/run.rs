@@ -99,6 +99,7 @@ pub async fn run_matrix(
             fields: BTreeMap::new(),
             // Plan order: the baseline first.
             priority: (total - i) as i64,
+            key: None,
         })
         .collect();
     let ids = store.enqueue(&jobs).await?;

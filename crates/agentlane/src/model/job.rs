@@ -76,6 +76,49 @@ pub struct NewJob {
     pub fields: BTreeMap<String, Value>,
     /// Higher runs first.
     pub priority: i64,
+    /// The producer's idempotency key: a second job with the same key is not
+    /// stored, its enqueue returns the first one's id ([`Enqueued::existed`]).
+    pub key: Option<String>,
+}
+
+/// One job of an enqueue: its id, and whether a job with its key was
+/// already stored (then `id` is that job's, and nothing was added).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job's id (the existing job's, for a duplicate key).
+    pub id: String,
+    /// True when the key was already taken: no job was added.
+    pub existed: bool,
+}
+
+/// The longest idempotency key, in characters.
+pub const MAX_KEY_CHARS: usize = 200;
+
+/// Checks an idempotency key: 1 to [`MAX_KEY_CHARS`] characters, none of
+/// them a control character or whitespace other than a plain space, and not
+/// blank. The error says what is wrong.
+pub fn check_key(key: &str) -> Result<(), String> {
+    let chars = key.chars().count();
+    if key.trim().is_empty() {
+        return Err("the key is empty: give 1 to 200 printable characters (e.g. a ticket id or a content hash)".into());
+    }
+    if chars > MAX_KEY_CHARS {
+        return Err(format!(
+            "the key is {chars} characters long, over the limit of {MAX_KEY_CHARS}: use a shorter id, or a hash of the content"
+        ));
+    }
+    if let Some((at, c)) = key
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() || (c.is_whitespace() && *c != ' '))
+    {
+        return Err(format!(
+            "the key holds a non-printable character ({:?}) at character {}: use printable characters only",
+            c,
+            at + 1
+        ));
+    }
+    Ok(())
 }
 
 /// A running job's lease: who holds it and until when.
@@ -240,6 +283,8 @@ pub struct Job {
     pub incident_id: Option<String>,
     /// The latest attempt's dispatch.
     pub last_dispatch_id: Option<String>,
+    /// The producer's idempotency key, when it gave one.
+    pub key: Option<String>,
 }
 
 impl Job {
@@ -290,6 +335,10 @@ struct JobWire {
     reason: Option<String>,
     incident_id: Option<String>,
     last_dispatch_id: Option<String>,
+    // Last, and absent when there is none: a job without a key writes the
+    // JSON every earlier release wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
 impl From<Job> for JobWire {
@@ -323,6 +372,7 @@ impl From<Job> for JobWire {
             reason: j.reason,
             incident_id: j.incident_id,
             last_dispatch_id: j.last_dispatch_id,
+            key: j.key,
         }
     }
 }
@@ -355,6 +405,7 @@ impl TryFrom<JobWire> for Job {
             reason: w.reason,
             incident_id: w.incident_id,
             last_dispatch_id: w.last_dispatch_id,
+            key: w.key,
         })
     }
 }
@@ -401,6 +452,26 @@ pub struct Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_one_to_two_hundred_printable_characters() {
+        let cases: &[(&str, bool)] = &[
+            ("ticket-42", true),
+            ("a key with spaces", true),
+            ("ключ/é", true),
+            ("", false),
+            ("   ", false),
+            ("tab\there", false),
+            ("line\nbreak", false),
+            ("nul\0", false),
+        ];
+        for (key, ok) in cases {
+            assert_eq!(check_key(key).is_ok(), *ok, "{key:?}: {:?}", check_key(key));
+        }
+        assert!(check_key(&"é".repeat(200)).is_ok());
+        let e = check_key(&"k".repeat(201)).unwrap_err();
+        assert!(e.contains("201") && e.contains("200"), "{e}");
+    }
 
     #[test]
     fn states_round_trip() {

@@ -20,7 +20,8 @@ pub use control::{
 };
 pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress, RouteBlock};
 pub use job::{
-    Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status, StatusMismatch,
+    Enqueued, Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status,
+    StatusMismatch,
 };
 pub use next::{Decision, Next, SettleRow, Step};
 pub use report::DispatchReport;

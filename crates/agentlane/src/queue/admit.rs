@@ -12,6 +12,7 @@ use crate::policy::{check_contract, route_allowed, Load, Payload};
 use crate::redact::{Redactor, Secrets};
 
 use super::NewJob;
+use crate::model::job::check_key;
 
 /// A job as a producer describes it (one JSONL line, or the enqueue flags).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -32,22 +33,40 @@ pub struct JobRequest {
     /// Named payload fields.
     #[serde(default)]
     pub fields: BTreeMap<String, Value>,
+    /// An idempotency key: a job whose key is already stored is not added
+    /// again (its enqueue answers with the stored job's id).
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
-/// Why a job was refused: a class label and the contract's message.
+/// Why a job was refused: a class label, the field at fault and the
+/// contract's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// `payload_invalid`, `route_not_allowed` or `config_invalid`.
     pub class: String,
+    /// The request's field at fault: `kind`, `lane`, `route`, `prompt`,
+    /// `key`, or `fields.NAME` (`fields` when no one field is).
+    pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
-fn refusal(class: &str, message: impl Into<String>) -> Refusal {
+fn refusal(class: &str, field: &str, message: impl Into<String>) -> Refusal {
     Refusal {
         class: class.to_string(),
+        field: field.to_string(),
         message: message.into(),
     }
+}
+
+/// The field a contract's evidence names (`field 'NAME'`), else the prompt.
+fn contract_field(evidence: &str) -> String {
+    evidence
+        .split_once("field '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(name, _)| format!("fields.{name}"))
+        .unwrap_or_else(|| "prompt".to_string())
 }
 
 /// A payload field given on a command line (`KEY=VALUE`): `true`/`false`
@@ -120,6 +139,7 @@ fn admit_unredacted(
         let known: Vec<&str> = config.kinds.keys().map(String::as_str).collect();
         refusal(
             "config_invalid",
+            "kind",
             format!(
                 "unknown kind '{}': define [kinds.{}] in {} or use one of [{}]",
                 req.kind,
@@ -133,15 +153,28 @@ fn admit_unredacted(
     if let Err(e @ crate::plan::PlanError::UnknownLane { .. }) =
         crate::plan::lane_routes(config, &req.lane)
     {
-        return Err(refusal("config_invalid", e.to_string()));
+        return Err(refusal("config_invalid", "lane", e.to_string()));
     }
     let lane = config.lanes.get(&req.lane);
     let payload = Payload {
         prompt: req.prompt.as_bytes(),
         fields: &req.fields,
     };
-    check_contract(kind, &payload)
-        .map_err(|c| refusal("payload_invalid", c.evidence.unwrap_or(c.repair_hint)))?;
+    check_contract(kind, &payload).map_err(|c| {
+        let message = c.evidence.unwrap_or(c.repair_hint);
+        refusal("payload_invalid", &contract_field(&message), message)
+    })?;
+    if let Some(key) = &req.key {
+        check_key(key).map_err(|m| refusal("payload_invalid", "key", m))?;
+        // A key is stored and printed as it is: it may not carry a secret.
+        if redactor.redact(key) != key.as_str() {
+            return Err(refusal(
+                "payload_invalid",
+                "key",
+                "the key looks like a secret (an API key, token or password): use an id of the work (a ticket, a commit, a hash of the content), never a credential",
+            ));
+        }
+    }
     let redacted = redactor.redact(&req.prompt).into_owned();
     let prompt_redacted = redacted != req.prompt;
     if prompt_redacted {
@@ -155,6 +188,7 @@ fn admit_unredacted(
                 found.dedup();
                 return Err(refusal(
                     "payload_invalid",
+                    "prompt",
                     format!(
                         "the prompt contains what looks like a secret (an API key, token, password or private key; found: {}): secrets reach agents through the route's env or env_file, never through a payload stored in the queue; or set [queue] prompt_secrets = \"redact\" to store such prompts with the secret replaced",
                         found.join(", ")
@@ -176,6 +210,10 @@ fn admit_unredacted(
             PromptSecrets::Refuse => {
                 return Err(refusal(
                     "payload_invalid",
+                    &match secret_fields.as_slice() {
+                        [one] => format!("fields.{one}"),
+                        _ => "fields".to_string(),
+                    },
                     format!(
                         "the payload field(s) {} hold what looks like a secret (an API key, token, password or private key): secrets reach agents through the route's env or env_file, never through a payload stored in the queue; or set [queue] prompt_secrets = \"redact\" to store such fields with the secret replaced",
                         secret_fields.join(", ")
@@ -191,6 +229,7 @@ fn admit_unredacted(
             if !config.routes.contains_key(r) {
                 return Err(refusal(
                     "route_not_allowed",
+                    "route",
                     format!("route '{r}' is not defined in {}", config.path.display()),
                 ));
             }
@@ -211,6 +250,7 @@ fn admit_unredacted(
                         prompt: req.prompt,
                         fields: req.fields,
                         priority: req.priority,
+                        key: req.key,
                     },
                     prompt_redacted,
                 })
@@ -223,6 +263,7 @@ fn admit_unredacted(
         .unwrap_or_else(|| "no route is defined".into());
     Err(refusal(
         "route_not_allowed",
+        "route",
         format!(
             "no route may run this '{}' job in lane '{}': {why}",
             req.kind, req.lane
@@ -281,6 +322,7 @@ mod tests {
             prompt: prompt.into(),
             priority: 0,
             fields: BTreeMap::new(),
+            key: None,
         }
     }
 
@@ -429,6 +471,50 @@ mod tests {
         let a = admit_with(&c, req("plain words", None), &r).unwrap();
         assert!(!a.prompt_redacted);
         assert_eq!(a.job.prompt, "plain words");
+    }
+
+    #[test]
+    fn each_refusal_names_the_field_at_fault() {
+        let c = cfg();
+        let field = |r: JobRequest| admit(&c, r).unwrap_err().field;
+        let with_key = |k: &str| JobRequest {
+            key: Some(k.into()),
+            ..req("hello", None)
+        };
+        let mut needs_object = req("hello", None);
+        needs_object
+            .fields
+            .insert("nested".into(), serde_json::json!({"a": 1}));
+        let cases: Vec<(JobRequest, &str)> = vec![
+            (
+                JobRequest {
+                    kind: "nope".into(),
+                    ..req("hi", None)
+                },
+                "kind",
+            ),
+            (
+                JobRequest {
+                    lane: "nope".into(),
+                    ..req("hi", None)
+                },
+                "lane",
+            ),
+            (req("hello", Some("missing")), "route"),
+            (req("hello", Some("a")), "route"),
+            (req(&"x".repeat(60), None), "prompt"),
+            (req("   ", None), "prompt"),
+            (needs_object, "fields.nested"),
+            (with_key(""), "key"),
+            (with_key(&"k".repeat(201)), "key"),
+            (with_key("a\tb"), "key"),
+            (with_key("sk-proj-abcdefghijklmnopqrstuvwx"), "key"),
+        ];
+        for (request, expected) in cases {
+            assert_eq!(field(request.clone()), expected, "{request:?}");
+        }
+        let a = admit(&c, with_key("ticket-42")).unwrap();
+        assert_eq!(a.key.as_deref(), Some("ticket-42"));
     }
 
     #[test]

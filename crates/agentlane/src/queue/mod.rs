@@ -15,7 +15,7 @@ pub use crate::model::incident::{
     incident_priority, repair_address, Incident, IncidentFacts, RepairAddress,
 };
 pub use crate::model::job::{
-    stored_time, Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status,
+    stored_time, Enqueued, Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status,
 };
 pub use crate::model::next::{Decision, Next, SettleRow, Step};
 pub use crate::model::settle::Completion;

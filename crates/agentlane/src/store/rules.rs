@@ -203,6 +203,7 @@ mod tests {
             reason: None,
             incident_id: None,
             last_dispatch_id: None,
+            key: None,
         }
     }
 

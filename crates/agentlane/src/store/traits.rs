@@ -9,8 +9,8 @@ use super::{
 use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
 use crate::model::{
-    Actor, Cancelled, Completion, Incident, IncidentFacts, Job, JobFilter, LanePause, LanePending,
-    NewJob, Renewed, Resolved, Retried, RetryFilter, RouteBlock, Status,
+    Actor, Cancelled, Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePause,
+    LanePending, NewJob, Renewed, Resolved, Retried, RetryFilter, RouteBlock, Status,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -38,8 +38,21 @@ pub trait DispatchLog: Send + Sync {
 /// store is also a dispatch log.
 #[async_trait]
 pub trait QueueStore: DispatchLog {
-    /// Enqueues jobs in one transaction; returns their ids in order.
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError>;
+    /// Enqueues jobs in one transaction (all or none); returns, in order,
+    /// each job's id and whether its key was already taken. A job whose key
+    /// a stored job (or an earlier job of the same batch: the first wins)
+    /// already holds is not stored: its answer is that job's id. Race-safe:
+    /// two enqueues of one key at once store one job.
+    async fn enqueue_keyed(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>, StoreError>;
+    /// [`QueueStore::enqueue_keyed`], the ids only.
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .enqueue_keyed(jobs)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect())
+    }
     /// Claims up to `limit` due jobs of `lane` on `routes`, leased to `owner`.
     async fn claim(
         &self,

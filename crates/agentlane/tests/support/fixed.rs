@@ -449,6 +449,7 @@ pub fn new_job(case: &str, lane: &str, priority: i64) -> NewJob {
         prompt: format!("fix the failing test ({case})"),
         fields,
         priority,
+        key: None,
     }
 }
 
@@ -525,6 +526,7 @@ pub fn job(state: JobState) -> Job {
         reason: Some("timeout: retry with twice the timeout and diagnostics".to_string()),
         incident_id: parked.then(|| "0193a000-0000-7000-a000-000000000001".to_string()),
         last_dispatch_id: Some(dispatch_id(2)),
+        key: None,
     }
 }
 

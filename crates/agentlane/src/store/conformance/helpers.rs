@@ -31,6 +31,7 @@ pub(super) fn new_job(lane: &str, route: &str, priority: i64) -> NewJob {
         prompt: format!("review {lane}/{route} at {priority}"),
         fields,
         priority,
+        key: None,
     }
 }
 

@@ -46,6 +46,8 @@ macro_rules! every_case {
         $m! {
             enqueue_and_read => case_enqueue_and_read,
             enqueue_many => case_enqueue_many,
+            duplicate_key_returns_the_same_id => case_duplicate_key_returns_the_same_id,
+            batch_with_an_existing_key_stores_the_others => case_batch_with_an_existing_key_stores_the_others,
             claim_order_and_filters => case_claim_order_and_filters,
             claims_never_overlap => case_claims_never_overlap,
             settle_fenced_and_variants => case_settle_fenced_and_variants,

@@ -265,6 +265,17 @@ async fn concurrent_claims() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_enqueued_concurrently_make_one_job() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let a: Arc<dyn Store> = Arc::new(open(&url).await);
+    let b: Arc<dyn Store> = Arc::new(open(&url).await);
+    super::case_keys_enqueued_concurrently_make_one_job(a, b).await;
+    drop_schema(&schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incident_counts_are_exact_under_concurrency() {
     let Some((url, schema)) = fresh_schema().await else {
         return;
@@ -308,6 +319,7 @@ async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
         prompt: "p".into(),
         fields: Default::default(),
         priority: 0,
+        key: None,
     };
     producer.enqueue(&[job]).await.expect("enqueue");
     let waited = idle.await.expect("join");

@@ -36,3 +36,11 @@ async fn incident_counts_are_exact_under_concurrency() {
     let stores: Vec<Arc<dyn Store>> = (0..4).map(|_| Arc::new(open(&dir)) as _).collect();
     super::case_incident_counts_are_exact_under_concurrency(stores).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_enqueued_concurrently_make_one_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a: Arc<dyn Store> = Arc::new(open(&dir));
+    let b: Arc<dyn Store> = Arc::new(open(&dir));
+    super::case_keys_enqueued_concurrently_make_one_job(a, b).await;
+}

@@ -14,8 +14,8 @@ use super::{
 };
 use crate::events::{Event, Prepare};
 use crate::model::{
-    Actor, Cancelled, Completion, Incident, IncidentFacts, Job, JobFilter, LanePause, LanePending,
-    NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
+    Actor, Cancelled, Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePause,
+    LanePending, NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
 };
 use crate::model::{DispatchReport, RouteBlock};
 use crate::store::{id_fragment, Control, IdKind, IdMatch};
@@ -110,7 +110,7 @@ impl QueueStore for PostgresStore {
         maintain::maintain(self, retention, batch).await
     }
 
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+    async fn enqueue_keyed(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>, StoreError> {
         queue::enqueue(self, jobs).await
     }
 

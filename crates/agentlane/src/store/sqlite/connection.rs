@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0005_incident_reset.sql"),
     include_str!("0006_incident_stamp.sql"),
     include_str!("0007_controls.sql"),
+    include_str!("0008_job_key.sql"),
 ];
 
 /// The SQLite store.

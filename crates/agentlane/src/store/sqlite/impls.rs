@@ -6,8 +6,8 @@ use super::records::*;
 use super::{controls, maintain, queue};
 use crate::events::{Event, Prepare};
 use crate::model::{
-    Actor, Cancelled, Completion, Incident, IncidentFacts, Job, JobFilter, LanePause, LanePending,
-    NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
+    Actor, Cancelled, Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePause,
+    LanePending, NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
 };
 use crate::model::{DispatchReport, RouteBlock};
 use crate::store::{
@@ -89,7 +89,7 @@ impl QueueStore for SqliteStore {
         })
     }
 
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<String>, StoreError> {
+    async fn enqueue_keyed(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>, StoreError> {
         self.with(|c| queue::enqueue(c, jobs))
     }
 

@@ -9,8 +9,8 @@ use crate::events::Event;
 use crate::model::incident::{incident_priority, repair_address};
 use crate::model::RouteBlock;
 use crate::model::{
-    Completion, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob, Next,
-    Renewed, Status,
+    Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, JobStatus, LanePending, NewJob,
+    Next, Renewed, Status,
 };
 use crate::store::rules::{self, CLAIM_ORDER, INCIDENT_ORDER, RESOLVED_BY_SUCCESS};
 
@@ -21,7 +21,7 @@ fn offset(d: Duration) -> String {
     format!("+{:.3} seconds", d.as_secs_f64())
 }
 
-const JOB_COLUMNS: &str = "id, kind, lane, route, prompt, fields, priority, state, attempts, run_at, created_at, updated_at, finished_at, lease_owner, lease_expires_at, timeout_ms, diagnostics, classifier, next_action, reason, incident_id, last_dispatch_id";
+const JOB_COLUMNS: &str = "id, kind, lane, route, prompt, fields, priority, state, attempts, run_at, created_at, updated_at, finished_at, lease_owner, lease_expires_at, timeout_ms, diagnostics, classifier, next_action, reason, incident_id, last_dispatch_id, key";
 
 /// A job row, decoded by column name; a state, a next action or payload
 /// fields that do not decode are a conversion failure naming the column (a
@@ -68,6 +68,7 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         reason: row.get("reason")?,
         incident_id: row.get("incident_id")?,
         last_dispatch_id: row.get("last_dispatch_id")?,
+        key: row.get("key")?,
     })
 }
 
@@ -75,25 +76,37 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
     clippy::expect_used,
     reason = "strings, numbers, string-keyed maps and lossily written paths always serialise"
 )]
-pub(super) fn enqueue(conn: &mut Connection, jobs: &[NewJob]) -> rusqlite::Result<Vec<String>> {
+pub(super) fn enqueue(conn: &mut Connection, jobs: &[NewJob]) -> rusqlite::Result<Vec<Enqueued>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut ids = Vec::with_capacity(jobs.len());
+    let mut out = Vec::with_capacity(jobs.len());
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'run', 'queued')",
+        // A taken key inserts nothing (the unique index `jobs_key`); the
+        // existing job's id is read back in the same transaction. Writers
+        // are serialised by BEGIN IMMEDIATE, so no other enqueue can come
+        // between the two.
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason, key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'run', 'queued', ?8)
+             ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
         )?;
+        let mut existing = tx.prepare_cached("SELECT id FROM jobs WHERE key = ?1")?;
         for j in jobs {
             let id = uuid::Uuid::now_v7().to_string();
             let fields = serde_json::to_string(&j.fields).expect("fields serialise");
-            stmt.execute(params![
-                id, j.kind, j.lane, j.route, j.prompt, fields, j.priority
+            let added = insert.execute(params![
+                id, j.kind, j.lane, j.route, j.prompt, fields, j.priority, j.key
             ])?;
-            ids.push(id);
+            out.push(match (added, &j.key) {
+                (0, Some(key)) => Enqueued {
+                    id: existing.query_row([key], |r| r.get(0))?,
+                    existed: true,
+                },
+                _ => Enqueued { id, existed: false },
+            });
         }
     }
     tx.commit()?;
-    Ok(ids)
+    Ok(out)
 }
 
 pub(super) fn claim(

@@ -136,7 +136,7 @@ pub(in crate::store::postgres) async fn rescue_expired(
     let mut rescued = Vec::with_capacity(rows.len());
     for row in &rows {
         let j = job_row(row)?;
-        let old_owner: Option<String> = row.get(22);
+        let old_owner: Option<String> = row.get(JOB_COLUMN_COUNT);
         let dangling = tx
             .query_opt(
                 "SELECT id FROM dispatches WHERE job_id = $1 AND attempt = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1",

@@ -8,13 +8,17 @@ use tokio_postgres::Row;
 use crate::store::postgres::{err, PostgresStore};
 
 use crate::model::owner::host_of;
-use crate::model::{Job, JobFilter, JobStatus, LanePending, NewJob, Status};
+use crate::model::{Enqueued, Job, JobFilter, JobStatus, LanePending, NewJob, Status};
 use crate::store::rules::{self, CLAIM_ORDER};
 use crate::store::StoreError;
 
+/// How many columns [`job_columns`] selects: a statement's own columns
+/// after them start at this index.
+pub(super) const JOB_COLUMN_COUNT: usize = 23;
+
 pub(super) fn job_columns(p: &str) -> String {
     format!(
-        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text AS state, {p}attempts, al_ts({p}run_at) AS run_at, al_ts({p}created_at) AS created_at, al_ts({p}updated_at) AS updated_at, al_ts({p}finished_at) AS finished_at, {p}lease_owner, al_ts({p}lease_expires_at) AS lease_expires_at, {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id"
+        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text AS state, {p}attempts, al_ts({p}run_at) AS run_at, al_ts({p}created_at) AS created_at, al_ts({p}updated_at) AS updated_at, al_ts({p}finished_at) AS finished_at, {p}lease_owner, al_ts({p}lease_expires_at) AS lease_expires_at, {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id, {p}key"
     )
 }
 
@@ -57,6 +61,7 @@ pub(super) fn job_row(row: &Row) -> Result<Job, StoreError> {
         reason: row.get("reason"),
         incident_id: row.get("incident_id"),
         last_dispatch_id: row.get("last_dispatch_id"),
+        key: row.get("key"),
     })
 }
 
@@ -79,51 +84,117 @@ pub(super) const ENQUEUE_CHUNK: usize = 1000;
 pub(in crate::store::postgres) async fn enqueue(
     s: &PostgresStore,
     jobs: &[NewJob],
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<Enqueued>, StoreError> {
     let mut client = s.client().await?;
     let e = err(&s.location);
     let tx = client.transaction().await.map_err(&e)?;
-    // Rows as arrays, one per column, in ascending id order (UUIDv7).
+    // Rows as arrays, one per column; ids are UUIDv7 made in the batch's
+    // order, so they ascend in it. A taken key inserts nothing (the unique
+    // index `jobs_key`): RETURNING names the rows added, and the others' ids
+    // are read back by key in the same transaction. A concurrent enqueue of
+    // the same key waits on the index entry until the other commits, then
+    // inserts nothing, and the next statement (read committed) sees the job
+    // it committed. Rows are inserted in key order (then id: a key repeated
+    // in the batch keeps its first job), so two batches sharing keys take
+    // the index entries in one order and cannot deadlock.
     let stmt = tx
         .prepare(
-            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason)
-             SELECT id, kind, lane, route, prompt, fields, priority, 'run', 'queued'
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
-                  AS t(id, kind, lane, route, prompt, fields, priority)",
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason, key)
+             SELECT id, kind, lane, route, prompt, fields, priority, 'run', 'queued', key
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[], $8::text[])
+                  AS t(id, kind, lane, route, prompt, fields, priority, key)
+             ORDER BY key NULLS LAST, id
+             ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+             RETURNING id",
         )
         .await
         .map_err(&e)?;
-    let mut ids = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(ENQUEUE_CHUNK) {
-        let chunk_ids: Vec<String> = chunk
-            .iter()
-            .map(|_| uuid::Uuid::now_v7().to_string())
-            .collect();
-        let column = |f: fn(&NewJob) -> &str| chunk.iter().map(f).collect::<Vec<&str>>();
+    let existing = tx
+        .prepare("SELECT key, id FROM jobs WHERE key = ANY($1::text[])")
+        .await
+        .map_err(&e)?;
+    let ids: Vec<String> = jobs
+        .iter()
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    // Stable: equal keys (and the unkeyed) keep the batch's order.
+    order.sort_by(|&a, &b| match (&jobs[a].key, &jobs[b].key) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
+    for chunk in order.chunks(ENQUEUE_CHUNK) {
+        let chunk_ids: Vec<&str> = chunk.iter().map(|&i| ids[i].as_str()).collect();
+        let column =
+            |f: fn(&NewJob) -> &str| chunk.iter().map(|&i| f(&jobs[i])).collect::<Vec<&str>>();
         let fields: Vec<serde_json::Value> = chunk
             .iter()
-            .map(|j| serde_json::to_value(&j.fields).expect("fields serialise"))
+            .map(|&i| serde_json::to_value(&jobs[i].fields).expect("fields serialise"))
             .collect();
-        let priorities: Vec<i64> = chunk.iter().map(|j| j.priority).collect();
-        tx.execute(
-            &stmt,
-            &[
-                &chunk_ids,
-                &column(|j| &j.kind),
-                &column(|j| &j.lane),
-                &column(|j| &j.route),
-                &column(|j| &j.prompt),
-                &fields,
-                &priorities,
-            ],
-        )
-        .await
-        .map_err(&e)?;
-        ids.extend(chunk_ids);
+        let priorities: Vec<i64> = chunk.iter().map(|&i| jobs[i].priority).collect();
+        let keys: Vec<Option<&str>> = chunk.iter().map(|&i| jobs[i].key.as_deref()).collect();
+        let added: std::collections::HashSet<String> = tx
+            .query(
+                &stmt,
+                &[
+                    &chunk_ids,
+                    &column(|j| &j.kind),
+                    &column(|j| &j.lane),
+                    &column(|j| &j.route),
+                    &column(|j| &j.prompt),
+                    &fields,
+                    &priorities,
+                    &keys,
+                ],
+            )
+            .await
+            .map_err(&e)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let taken: Vec<&str> = chunk
+            .iter()
+            .filter(|&&i| !added.contains(&ids[i]))
+            .filter_map(|&i| jobs[i].key.as_deref())
+            .collect();
+        let holders: std::collections::HashMap<String, String> = if taken.is_empty() {
+            Default::default()
+        } else {
+            tx.query(&existing, &[&taken])
+                .await
+                .map_err(&e)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        };
+        for &i in chunk {
+            let id = &ids[i];
+            out[i] = Some(if added.contains(id) {
+                Enqueued {
+                    id: id.clone(),
+                    existed: false,
+                }
+            } else {
+                let key = jobs[i].key.as_ref();
+                let holder = key.and_then(|k| holders.get(k)).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "jobs: job {id} was not inserted and no job holds its key {key:?}"
+                    ))
+                })?;
+                Enqueued {
+                    id: holder.clone(),
+                    existed: true,
+                }
+            });
+        }
     }
     // Closed inside the transaction: under transaction pooling, the server
     // connection that prepared it is only ours until the commit.
     drop(stmt);
+    drop(existing);
     // Wake idle workers, once per lane, when (and only if) the jobs commit.
     let mut lanes: Vec<&str> = jobs.iter().map(|j| j.lane.as_str()).collect();
     lanes.sort_unstable();
@@ -140,7 +211,7 @@ pub(in crate::store::postgres) async fn enqueue(
     if jobs.len() >= ENQUEUE_CHUNK {
         refresh_stale_statistics(s, &client, jobs.len()).await;
     }
-    Ok(ids)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// After a large enqueue, refreshes the planner's statistics of `jobs` when

@@ -233,7 +233,7 @@ pub(in crate::store::postgres) async fn finish_settle_and_claim(
     let e = err(&s.location);
     let sql = finish_settle_and_claim_sql();
     let read = |row: &Row| -> Result<(bool, Option<Job>), StoreError> {
-        let accepted: bool = row.get(22);
+        let accepted: bool = row.get(JOB_COLUMN_COUNT);
         let job = match row.get::<_, Option<String>>(0) {
             Some(_) => Some(job_row(row)?),
             None => None,
