@@ -42,6 +42,9 @@ pub struct EnqueueArgs {
     /// key is already stored, nothing is added and its id is printed
     #[arg(long, value_name = "KEY", conflicts_with = "jsonl")]
     key: Option<String>,
+    /// A short label for people, listed by `jobs` (1-120 printable characters)
+    #[arg(long, value_name = "TEXT", conflicts_with = "jsonl")]
+    label: Option<String>,
     /// Enqueue one job per JSON line of FILE ('-' for stdin): every line is
     /// checked first, and either all are stored (one transaction) or none
     #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "lane", "route"])]
@@ -106,6 +109,7 @@ pub async fn enqueue(
                     prompt,
                     priority: args.priority,
                     key: args.key.clone(),
+                    label: args.label.clone(),
                     fields: args
                         .fields
                         .iter()

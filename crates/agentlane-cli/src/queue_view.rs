@@ -90,6 +90,10 @@ fn job_json(j: &Job, blocks: &Blocks) -> Value {
     if let Some(key) = &j.key {
         v["key"] = json!(key);
     }
+    // The label, likewise.
+    if let Some(label) = &j.label {
+        v["label"] = json!(label);
+    }
     v
 }
 
@@ -178,7 +182,7 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         return Ok(0);
     }
     let mut t = table(&[
-        "job", "kind", "lane", "route", "state", "attempts", "class", "next", "reason",
+        "job", "label", "kind", "lane", "route", "state", "attempts", "class", "next", "reason",
     ]);
     for j in &rows {
         let next = next_action(j, &blocks);
@@ -190,6 +194,7 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         };
         t.add_row(vec![
             Cell::new(&j.id),
+            Cell::new(j.label.as_deref().unwrap_or("-")),
             Cell::new(&j.kind),
             Cell::new(&j.lane),
             Cell::new(&j.route),
@@ -370,6 +375,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     }
     if let Some(key) = &j.key {
         println!("key        {key}");
+    }
+    if let Some(label) = &j.label {
+        println!("label      {label}");
     }
     for a in &admission {
         println!("admission  {}", a["reason"].as_str().unwrap_or("-"));

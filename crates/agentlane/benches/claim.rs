@@ -102,6 +102,7 @@ fn new_job() -> NewJob {
         fields: BTreeMap::new(),
         priority: 0,
         key: None,
+        label: None,
     }
 }
 

@@ -232,6 +232,7 @@ mod tests {
             incident_id: None,
             last_dispatch_id: None,
             key: None,
+            label: None,
         };
         let req = job_request(&cfg, &cfg.routes["a"], &job);
         assert_eq!(

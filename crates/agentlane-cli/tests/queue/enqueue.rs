@@ -201,3 +201,66 @@ fn enqueue_with_a_taken_key_prints_the_existing_id_and_adds_nothing() {
     );
     assert_eq!(q.jobs().len(), 1);
 }
+
+/// Fifty rows of one kind looked alike: a label (`--label`, a line's
+/// `label`) names each job in `jobs` and `job`; a label is refused when it
+/// is too long or looks like a credential.
+#[test]
+fn a_label_names_the_job_in_the_lists_and_is_refused_when_it_holds_a_secret() {
+    let q = intake();
+    let out = q.cli(&[
+        "enqueue",
+        "--kind",
+        "k",
+        "--lane",
+        "main",
+        "--prompt",
+        "one",
+        "--label",
+        "review PR 1234",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = submit(
+        &q,
+        "{\"kind\":\"k\",\"lane\":\"main\",\"prompt\":\"two\",\"label\":\"lead 42\"}\n",
+        false,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&q.cli(&["jobs"]).stdout).into_owned();
+    assert!(
+        listed.contains("review PR 1234") && listed.contains("lead 42"),
+        "{listed}"
+    );
+    assert_eq!(q.job(&id)["label"], "review PR 1234");
+    let shown = String::from_utf8_lossy(&q.cli(&["job", &id]).stdout).into_owned();
+    assert!(shown.contains("label      review PR 1234"), "{shown}");
+
+    for (label, why) in [
+        ("x".repeat(121), "over the limit"),
+        (
+            "sk-proj-abcdefghijklmnopqrstuvwxyz012345".to_string(),
+            "secret",
+        ),
+    ] {
+        let out = q.cli(&[
+            "enqueue", "--kind", "k", "--lane", "main", "--prompt", "three", "--label", &label,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "{stderr}");
+        assert!(stderr.contains("label") && stderr.contains(why), "{stderr}");
+        assert!(
+            !stderr.contains("abcdefghijklmnopqrstuvwxyz012345"),
+            "the secret is not echoed: {stderr}"
+        );
+    }
+    assert_eq!(q.jobs().len(), 2, "nothing refused was stored");
+}

@@ -100,6 +100,7 @@ pub async fn run_matrix(
             // Plan order: the baseline first.
             priority: (total - i) as i64,
             key: None,
+            label: None,
         })
         .collect();
     let ids = store.enqueue(&jobs).await?;

@@ -79,6 +79,8 @@ pub struct NewJob {
     /// The producer's idempotency key: a second job with the same key is not
     /// stored, its enqueue returns the first one's id ([`Enqueued::existed`]).
     pub key: Option<String>,
+    /// A short label for people (`jobs` lists it), when the producer gave one.
+    pub label: Option<String>,
 }
 
 /// One job of an enqueue: its id, and whether a job with its key was
@@ -93,6 +95,28 @@ pub struct Enqueued {
 
 /// The longest idempotency key, in characters.
 pub const MAX_KEY_CHARS: usize = 200;
+
+/// The longest label, in characters.
+pub const MAX_LABEL_CHARS: usize = 120;
+
+/// A label is 1 to [`MAX_LABEL_CHARS`] printable characters (spaces allowed). Pure.
+pub fn check_label(label: &str) -> Result<(), String> {
+    let chars = label.chars().count();
+    if label.trim().is_empty() {
+        return Err("the label is empty: give 1 to 120 printable characters (e.g. 'review PR 1234'), or none".into());
+    }
+    if chars > MAX_LABEL_CHARS {
+        return Err(format!(
+            "the label is {chars} characters long, over the limit of {MAX_LABEL_CHARS}: a label names the job for people; put the details in the prompt or a field"
+        ));
+    }
+    if let Some(c) = label.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the label holds a non-printable character ({c:?}): use printable characters only"
+        ));
+    }
+    Ok(())
+}
 
 /// Checks an idempotency key: 1 to [`MAX_KEY_CHARS`] characters, none of
 /// them a control character or whitespace other than a plain space, and not
@@ -285,6 +309,8 @@ pub struct Job {
     pub last_dispatch_id: Option<String>,
     /// The producer's idempotency key, when it gave one.
     pub key: Option<String>,
+    /// Its label for people, when the producer gave one.
+    pub label: Option<String>,
 }
 
 impl Job {
@@ -339,6 +365,8 @@ struct JobWire {
     // JSON every earlier release wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
 }
 
 impl From<Job> for JobWire {
@@ -373,6 +401,7 @@ impl From<Job> for JobWire {
             incident_id: j.incident_id,
             last_dispatch_id: j.last_dispatch_id,
             key: j.key,
+            label: j.label,
         }
     }
 }
@@ -406,6 +435,7 @@ impl TryFrom<JobWire> for Job {
             incident_id: w.incident_id,
             last_dispatch_id: w.last_dispatch_id,
             key: w.key,
+            label: w.label,
         })
     }
 }

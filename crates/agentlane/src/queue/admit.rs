@@ -12,7 +12,7 @@ use crate::policy::{check_contract, route_allowed, Load, Payload};
 use crate::redact::{Redactor, Secrets};
 
 use super::NewJob;
-use crate::model::job::check_key;
+use crate::model::job::{check_key, check_label};
 
 /// A job as a producer describes it (one JSONL line, or the enqueue flags).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -37,6 +37,9 @@ pub struct JobRequest {
     /// again (its enqueue answers with the stored job's id).
     #[serde(default)]
     pub key: Option<String>,
+    /// A short label for people (`jobs` lists it).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// Why a job was refused: a class label, the field at fault and the
@@ -175,6 +178,17 @@ fn admit_unredacted(
             ));
         }
     }
+    if let Some(label) = &req.label {
+        check_label(label).map_err(|m| refusal("payload_invalid", "label", m))?;
+        // A label is listed as it is: it may not carry a secret.
+        if redactor.redact(label) != label.as_str() {
+            return Err(refusal(
+                "payload_invalid",
+                "label",
+                "the label looks like it holds a secret (an API key, token or password): a label names the work for people, never a credential",
+            ));
+        }
+    }
     let redacted = redactor.redact(&req.prompt).into_owned();
     let prompt_redacted = redacted != req.prompt;
     if prompt_redacted {
@@ -251,6 +265,7 @@ fn admit_unredacted(
                         fields: req.fields,
                         priority: req.priority,
                         key: req.key,
+                        label: req.label,
                     },
                     prompt_redacted,
                 })
@@ -323,6 +338,7 @@ mod tests {
             priority: 0,
             fields: BTreeMap::new(),
             key: None,
+            label: None,
         }
     }
 

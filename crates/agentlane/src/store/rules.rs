@@ -204,6 +204,7 @@ mod tests {
             incident_id: None,
             last_dispatch_id: None,
             key: None,
+            label: None,
         }
     }
 

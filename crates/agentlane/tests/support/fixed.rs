@@ -450,6 +450,7 @@ pub fn new_job(case: &str, lane: &str, priority: i64) -> NewJob {
         fields,
         priority,
         key: None,
+        label: None,
     }
 }
 
@@ -527,6 +528,7 @@ pub fn job(state: JobState) -> Job {
         incident_id: parked.then(|| "0193a000-0000-7000-a000-000000000001".to_string()),
         last_dispatch_id: Some(dispatch_id(2)),
         key: None,
+        label: None,
     }
 }
 

@@ -515,3 +515,21 @@ pub(crate) async fn case_jobs_changed_since(store: &dyn Store) {
     want.sort();
     assert_eq!(both, want);
 }
+
+/// 26. A job's label is stored and read back as given, and a job without
+///     one reads back without one.
+pub(crate) async fn case_label_round_trip(store: &dyn Store) {
+    let mut labelled = new_job("labels", "r", 0);
+    labelled.label = Some("review PR 1234 — ünïcode".into());
+    let ids = enqueue(store, &[labelled, new_job("labels", "r", 0)]).await;
+    assert_eq!(
+        get(store, &ids[0]).await.label.as_deref(),
+        Some("review PR 1234 — ünïcode")
+    );
+    assert_eq!(get(store, &ids[1]).await.label, None);
+    let claimed = claim(store, "labels", &["r"], "worker-L", 2).await;
+    assert!(
+        claimed.iter().any(|j| j.label.is_some()),
+        "a claim reads it too"
+    );
+}

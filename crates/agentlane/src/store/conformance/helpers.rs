@@ -32,6 +32,7 @@ pub(super) fn new_job(lane: &str, route: &str, priority: i64) -> NewJob {
         fields,
         priority,
         key: None,
+        label: None,
     }
 }
 

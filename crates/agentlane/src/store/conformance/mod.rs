@@ -71,6 +71,7 @@ macro_rules! every_case {
             resolve_retry_failed => case_resolve_retry_failed,
             resolve_ids => case_resolve_ids,
             jobs_changed_since => case_jobs_changed_since,
+            label_round_trip => case_label_round_trip,
         }
     };
 }

@@ -320,6 +320,7 @@ async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
         fields: Default::default(),
         priority: 0,
         key: None,
+        label: None,
     };
     producer.enqueue(&[job]).await.expect("enqueue");
     let waited = idle.await.expect("join");

@@ -370,6 +370,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_incident_stamp.sql"),
     include_str!("0007_controls.sql"),
     include_str!("0008_job_key.sql"),
+    include_str!("0009_job_label.sql"),
 ];
 
 /// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).

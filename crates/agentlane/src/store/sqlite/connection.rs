@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0006_incident_stamp.sql"),
     include_str!("0007_controls.sql"),
     include_str!("0008_job_key.sql"),
+    include_str!("0009_job_label.sql"),
 ];
 
 /// The SQLite store.

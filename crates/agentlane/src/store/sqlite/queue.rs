@@ -21,7 +21,7 @@ fn offset(d: Duration) -> String {
     format!("+{:.3} seconds", d.as_secs_f64())
 }
 
-const JOB_COLUMNS: &str = "id, kind, lane, route, prompt, fields, priority, state, attempts, run_at, created_at, updated_at, finished_at, lease_owner, lease_expires_at, timeout_ms, diagnostics, classifier, next_action, reason, incident_id, last_dispatch_id, key";
+const JOB_COLUMNS: &str = "id, kind, lane, route, prompt, fields, priority, state, attempts, run_at, created_at, updated_at, finished_at, lease_owner, lease_expires_at, timeout_ms, diagnostics, classifier, next_action, reason, incident_id, last_dispatch_id, key, label";
 
 /// A job row, decoded by column name; a state, a next action or payload
 /// fields that do not decode are a conversion failure naming the column (a
@@ -69,6 +69,7 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         incident_id: row.get("incident_id")?,
         last_dispatch_id: row.get("last_dispatch_id")?,
         key: row.get("key")?,
+        label: row.get("label")?,
     })
 }
 
@@ -85,8 +86,8 @@ pub(super) fn enqueue(conn: &mut Connection, jobs: &[NewJob]) -> rusqlite::Resul
         // are serialised by BEGIN IMMEDIATE, so no other enqueue can come
         // between the two.
         let mut insert = tx.prepare_cached(
-            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason, key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'run', 'queued', ?8)
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason, key, label)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'run', 'queued', ?8, ?9)
              ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
         )?;
         let mut existing = tx.prepare_cached("SELECT id FROM jobs WHERE key = ?1")?;
@@ -94,7 +95,7 @@ pub(super) fn enqueue(conn: &mut Connection, jobs: &[NewJob]) -> rusqlite::Resul
             let id = uuid::Uuid::now_v7().to_string();
             let fields = serde_json::to_string(&j.fields).expect("fields serialise");
             let added = insert.execute(params![
-                id, j.kind, j.lane, j.route, j.prompt, fields, j.priority, j.key
+                id, j.kind, j.lane, j.route, j.prompt, fields, j.priority, j.key, j.label
             ])?;
             out.push(match (added, &j.key) {
                 (0, Some(key)) => Enqueued {

@@ -85,6 +85,7 @@ async fn a_job_row_with_corrupt_fields_is_corrupt_not_empty() {
             fields: [("n".to_string(), serde_json::json!(1))].into(),
             priority: 0,
             key: None,
+            label: None,
         }])
         .await
         .unwrap();

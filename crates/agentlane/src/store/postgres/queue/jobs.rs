@@ -14,11 +14,11 @@ use crate::store::StoreError;
 
 /// How many columns [`job_columns`] selects: a statement's own columns
 /// after them start at this index.
-pub(super) const JOB_COLUMN_COUNT: usize = 23;
+pub(super) const JOB_COLUMN_COUNT: usize = 24;
 
 pub(super) fn job_columns(p: &str) -> String {
     format!(
-        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text AS state, {p}attempts, al_ts({p}run_at) AS run_at, al_ts({p}created_at) AS created_at, al_ts({p}updated_at) AS updated_at, al_ts({p}finished_at) AS finished_at, {p}lease_owner, al_ts({p}lease_expires_at) AS lease_expires_at, {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id, {p}key"
+        "{p}id, {p}kind, {p}lane, {p}route, {p}prompt, {p}fields, {p}priority, {p}state::text AS state, {p}attempts, al_ts({p}run_at) AS run_at, al_ts({p}created_at) AS created_at, al_ts({p}updated_at) AS updated_at, al_ts({p}finished_at) AS finished_at, {p}lease_owner, al_ts({p}lease_expires_at) AS lease_expires_at, {p}timeout_ms, {p}diagnostics, {p}classifier, {p}next_action, {p}reason, {p}incident_id, {p}last_dispatch_id, {p}key, {p}label"
     )
 }
 
@@ -62,6 +62,7 @@ pub(super) fn job_row(row: &Row) -> Result<Job, StoreError> {
         incident_id: row.get("incident_id"),
         last_dispatch_id: row.get("last_dispatch_id"),
         key: row.get("key"),
+        label: row.get("label"),
     })
 }
 
@@ -99,10 +100,10 @@ pub(in crate::store::postgres) async fn enqueue(
     // the index entries in one order and cannot deadlock.
     let stmt = tx
         .prepare(
-            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason, key)
-             SELECT id, kind, lane, route, prompt, fields, priority, 'run', 'queued', key
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[], $8::text[])
-                  AS t(id, kind, lane, route, prompt, fields, priority, key)
+            "INSERT INTO jobs (id, kind, lane, route, prompt, fields, priority, next_action, reason, key, label)
+             SELECT id, kind, lane, route, prompt, fields, priority, 'run', 'queued', key, label
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[], $8::text[], $9::text[])
+                  AS t(id, kind, lane, route, prompt, fields, priority, key, label)
              ORDER BY key NULLS LAST, id
              ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
              RETURNING id",
@@ -136,6 +137,7 @@ pub(in crate::store::postgres) async fn enqueue(
             .collect();
         let priorities: Vec<i64> = chunk.iter().map(|&i| jobs[i].priority).collect();
         let keys: Vec<Option<&str>> = chunk.iter().map(|&i| jobs[i].key.as_deref()).collect();
+        let labels: Vec<Option<&str>> = chunk.iter().map(|&i| jobs[i].label.as_deref()).collect();
         let added: std::collections::HashSet<String> = tx
             .query(
                 &stmt,
@@ -148,6 +150,7 @@ pub(in crate::store::postgres) async fn enqueue(
                     &fields,
                     &priorities,
                     &keys,
+                    &labels,
                 ],
             )
             .await
