@@ -321,7 +321,7 @@ fn explain_json_carries_the_catalogue() {
 #[test]
 fn completions_generate_for_bash_zsh_and_fish_from_the_commands() {
     let sb = Sandbox::new();
-    for shell in ["bash", "zsh", "fish"] {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = sb.run(&["completions", shell]);
         assert!(out.status.success(), "{shell}");
         let t = text(&out);
