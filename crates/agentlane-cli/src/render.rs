@@ -2,10 +2,11 @@
 //! colour where it helps, durations in words.
 //!
 //! On a terminal, tables are drawn with box characters and fit its width
-//! (a cell too wide is wrapped, never silently cut); when stdout is a pipe
-//! or a file, or `TERM=dumb`, they are plain columns aligned with spaces,
-//! no border, no trailing blanks, never cut. Colour (classes and states)
-//! only on a terminal, and never with `NO_COLOR` set (no-color.org).
+//! (a long cell wraps; a row past a few lines is cut with a visible `…`);
+//! when stdout is a pipe or a file, or `TERM=dumb`, they are plain columns
+//! aligned with spaces, no border, no trailing blanks, never cut. Colour
+//! (classes and states) only on a terminal, and never with `NO_COLOR` set
+//! (no-color.org).
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -112,8 +113,7 @@ pub fn styled(header: &[&str], plain: bool) -> Table {
         }
     } else {
         t.load_preset(UTF8_FULL_CONDENSED);
-        // Fit the terminal: long cells wrap onto more lines, none is cut.
-        // A terminal of unknown width (a pseudo-terminal nobody sized
+        // Fit the terminal (the rules are in `Display`). A terminal of unknown width (a pseudo-terminal nobody sized
         // reports 0 columns) gets its table unconstrained rather than one
         // character per column.
         match terminal_width(std::env::var("COLUMNS").ok().as_deref(), t.width()) {
