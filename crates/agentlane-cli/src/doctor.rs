@@ -46,14 +46,17 @@ fn render_table(results: &[PreflightChecked]) {
         "repair hint",
     ]);
     for r in results {
+        let label = crate::render::label_cell;
         table.add_row([
-            r.route.clone(),
-            yes_no(r.cli_resolves).to_string(),
-            yes_no(r.cli_ready).to_string(),
-            yes_no(r.route_allowed).to_string(),
-            r.classifier
-                .map_or_else(|| "-".to_string(), |c| c.to_string()),
-            r.repair_hint.clone().unwrap_or_else(|| "-".to_string()),
+            comfy_table::Cell::new(&r.route),
+            label(yes_no(r.cli_resolves)),
+            label(yes_no(r.cli_ready)),
+            label(yes_no(r.route_allowed)),
+            label(
+                &r.classifier
+                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+            ),
+            comfy_table::Cell::new(r.repair_hint.as_deref().unwrap_or("-")),
         ]);
     }
     println!("{table}");

@@ -31,7 +31,7 @@ use agentlane::store::sqlite::SqliteStore;
 use agentlane::store::Store;
 use clap::{Parser, Subcommand};
 
-/// Runs coding-agent CLIs (Codex, Claude Code, Gemini, Qwen Code, aider, opencode) unattended and names every failure: a class, the evidence and a repair hint, instead of `exit 1`.
+/// Runs coding-agent CLIs (Codex, Claude Code, Gemini, Qwen Code, aider, opencode) unattended, one at a time or from a durable queue, and names every failure: a class, the evidence and a repair hint, instead of `exit 1`.
 #[derive(Debug, Parser)]
 #[command(name = "agentlane", version, long_about = None, after_help = exit_table())]
 struct Cli {
@@ -55,15 +55,15 @@ struct Cli {
 enum Command {
     /// Run one agent CLI invocation through the dispatcher and tell the truth about it.
     Exec(exec::ExecArgs),
-    /// List recent dispatches, newest first.
+    /// List recent dispatches (one per agent run), newest first.
     Runs(runs::RunsArgs),
-    /// Show one dispatch with its events.
+    /// Show one dispatch: outcome, class, repair hint, output tails and events.
     Show(runs::ShowArgs),
     /// Explain a failure class: meaning, usual causes, repair steps.
     Explain(explain::ExplainArgs),
     /// Turn an unknown exit into a classifier rule: `rules suggest ID`, `rules test FILE`, `rules add`.
     Rules(rules_cmd::RulesArgs),
-    /// Preflight every route (or one): cli_resolves, cli_ready, route_allowed.
+    /// Check every route (or one) before work runs on it: the CLI resolves, starts, and is allowed.
     Doctor(doctor::DoctorArgs),
     /// Write a commented starter agentlane.toml for the agent CLIs on this machine.
     Init(init::InitArgs),
@@ -73,13 +73,13 @@ enum Command {
     Worker(queue::WorkerArgs),
     /// List jobs with what happens next and why.
     Jobs(queue_view::JobsArgs),
-    /// Show one job with its attempts.
+    /// Show one job: its prompt size, each attempt with its timing, the last output; or act on it.
     Job(queue_view::JobArgs),
-    /// List incidents by priority.
+    /// List incidents (failures grouped by their repair), most urgent first.
     Incidents(queue_view::IncidentsArgs),
-    /// Show an incident, or `incident resolve ID`.
+    /// Show an incident and the jobs it holds, or close it: `incident resolve ID`.
     Incident(queue_view::IncidentArgs),
-    /// Jobs per lane and state, classes, open incidents.
+    /// Summarise the queue: jobs per lane and state, the latest classes, open incidents, paused lanes.
     Status(queue_view::StatusArgs),
     /// Pause or resume a lane's workers (`lane pause L --why …`), or list the paused lanes.
     Lane(controls::LaneArgs),
@@ -93,12 +93,16 @@ enum Command {
     Migrate,
     /// Move a queue between stores: `store copy --from sqlite://… --to postgres://…`.
     Store(store_cmd::StoreArgs),
-    /// Print a shell completion script: `agentlane completions bash > /etc/bash_completion.d/agentlane`.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example `agentlane completions bash > ~/.local/share/bash-completion/completions/agentlane`,
+    /// `agentlane completions zsh > ~/.zfunc/_agentlane`, or
+    /// `agentlane completions fish > ~/.config/fish/completions/agentlane.fish`.
     Completions {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), or write one page per command into --dir.
+    /// Print the man page (roff), or write one page per command into --dir: `agentlane man | man -l -`.
     Man {
         /// Write agentlane.1 and agentlane-COMMAND.1 here instead of printing agentlane.1
         #[arg(long, value_name = "DIR")]

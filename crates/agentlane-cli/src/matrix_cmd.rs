@@ -278,7 +278,7 @@ pub async fn run(
             "value",
             "classifier",
             "exit",
-            "ms",
+            "took",
             "cwd",
             "cli_path",
             "env",
@@ -286,8 +286,12 @@ pub async fn run(
         ]);
         for r in &rows {
             let f = fields(r);
+            // Words for a person; the CSV keeps raw milliseconds.
+            let took = r
+                .duration_ms
+                .map_or_else(|| "-".into(), crate::render::duration_ms);
             t.add_row([
-                &f[0], &f[1], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[11],
+                &f[0], &f[1], &f[3], &f[4], &took, &f[6], &f[7], &f[8], &f[11],
             ]);
         }
         println!("{t}");

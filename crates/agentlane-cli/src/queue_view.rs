@@ -250,14 +250,9 @@ fn excerpt(text: &str, n: usize) -> String {
     }
 }
 
-/// An attempt's duration in words: `850ms`, `12.3s`, `4m05s`.
+/// An attempt's duration in words: `850ms`, `12.3s`, `4m05s`, `2h03m`.
 fn took(ms: Option<u64>) -> String {
-    match ms {
-        None => "-".into(),
-        Some(ms) if ms < 1000 => format!("{ms}ms"),
-        Some(ms) if ms < 60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        Some(ms) => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
-    }
+    ms.map_or_else(|| "-".into(), crate::render::duration_ms)
 }
 
 pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
@@ -451,6 +446,7 @@ mod tests {
             (Some(850), "850ms"),
             (Some(12_345), "12.3s"),
             (Some(245_000), "4m05s"),
+            (Some(7_380_000), "2h03m"),
         ] {
             assert_eq!(took(ms), want, "{ms:?}");
         }
@@ -468,6 +464,9 @@ pub struct IncidentsArgs {
     /// Only open incidents
     #[arg(long)]
     open: bool,
+    /// How many (0 for all)
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
     /// Print a JSON array
     #[arg(long)]
     json: bool,
@@ -475,7 +474,12 @@ pub struct IncidentsArgs {
 
 pub async fn incidents(args: IncidentsArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
     let (_, store) = open_store(home).await?;
-    let rows = store.incidents(args.open).await.map_err(io)?;
+    let mut rows = store.incidents(args.open).await.map_err(io)?;
+    // The store returns them all (incidents are few): the total is exact.
+    let total = rows.len();
+    if args.limit != 0 {
+        rows.truncate(args.limit);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
         return Ok(0);
@@ -497,18 +501,24 @@ pub async fn incidents(args: IncidentsArgs, home: Option<&PathBuf>) -> Result<i3
     ]);
     for i in &rows {
         t.add_row(vec![
-            i.id.clone(),
-            i.state.to_string(),
-            i.priority.to_string(),
-            i.repair_address.to_string(),
-            i.classifier.to_string(),
-            i.affected_jobs.to_string(),
-            i.occurrences.to_string(),
-            i.route.clone().unwrap_or_default(),
-            i.repair_hint.clone(),
+            Cell::new(&i.id),
+            crate::render::label_cell(&i.state.to_string()),
+            Cell::new(i.priority),
+            Cell::new(i.repair_address),
+            crate::render::label_cell(&i.classifier.to_string()),
+            Cell::new(i.affected_jobs),
+            Cell::new(i.occurrences),
+            Cell::new(i.route.as_deref().unwrap_or_default()),
+            Cell::new(&i.repair_hint),
         ]);
     }
     println!("{t}");
+    if rows.len() < total {
+        println!(
+            "{}",
+            crate::render::cut_footer(rows.len(), Some(total as u64))
+        );
+    }
     Ok(0)
 }
 
@@ -674,7 +684,11 @@ async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Fail
     }
     let mut t = table(&["lane", "state", "jobs"]);
     for (l, st, n) in &s.lanes {
-        t.add_row(vec![l.clone(), st.clone(), n.to_string()]);
+        t.add_row(vec![
+            Cell::new(l),
+            crate::render::label_cell(st),
+            Cell::new(n),
+        ]);
     }
     let _ = writeln!(out, "{t}");
     let classes: Vec<String> = s.classes.iter().map(|(c, n)| format!("{c} {n}")).collect();

@@ -127,6 +127,9 @@ fn print_record(record: &DispatchRecord) {
         "finished   {}",
         s.finished_at.as_deref().unwrap_or("(not finished)")
     );
+    if let Some(ms) = s.duration_ms {
+        println!("took       {}", crate::render::duration_ms(ms));
+    }
     println!("program    {}", s.program);
     println!("cwd        {}", s.cwd);
     if let Some(route) = &s.route {
