@@ -513,6 +513,10 @@ pub async fn incidents(args: IncidentsArgs, home: Option<&PathBuf>) -> Result<i3
         ]);
     }
     println!("{t}");
+    let quotas = store.quota_incidents().await.map_err(io)?;
+    for line in quota_lines(&quotas) {
+        println!("{line}");
+    }
     if rows.len() < total {
         println!(
             "{}",
@@ -658,6 +662,38 @@ pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Fai
     }
 }
 
+/// One line per account out of quota: `claude account (key …a1f3) is out of
+/// quota until 15:00 UTC; 42 jobs parked (incident ID)`.
+pub(crate) fn quota_lines(quotas: &[agentlane::model::QuotaIncident]) -> Vec<String> {
+    quotas
+        .iter()
+        .map(|q| {
+            let who = q.account_label.clone().unwrap_or_else(|| {
+                format!("the account of route {}", q.route.as_deref().unwrap_or("?"))
+            });
+            let until = match q.reset_at {
+                Some(at) => {
+                    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+                    let day = at.strftime("%Y-%m-%d").to_string();
+                    if day == today {
+                        format!("until {} UTC", at.strftime("%H:%M"))
+                    } else {
+                        format!("until {} UTC", at.strftime("%Y-%m-%d %H:%M"))
+                    }
+                }
+                None => "with no reset time (a spend cap?) until an operator resolves it".into(),
+            };
+            format!(
+                "{who} is out of quota {until}; {} job{} parked (incident {}; `agentlane incident resolve {}` releases them now)",
+                q.parked,
+                if q.parked == 1 { "" } else { "s" },
+                q.id,
+                q.id
+            )
+        })
+        .collect()
+}
+
 /// The status as printed: JSON (one line) or the human summary.
 async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Failure> {
     use std::fmt::Write as _;
@@ -665,6 +701,7 @@ async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Fail
     let s = store.status().await.map_err(io)?;
     let open = store.incidents(true).await.map_err(io)?;
     let paused = store.lane_pauses().await.map_err(io)?;
+    let quotas = store.quota_incidents().await.map_err(io)?;
     if json_out {
         let lanes: Vec<Value> = s
             .lanes
@@ -679,6 +716,9 @@ async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Fail
         let mut v = json!({"lanes": lanes, "classes": classes, "open_incidents": open});
         if !paused.is_empty() {
             v["paused_lanes"] = json!(paused);
+        }
+        if !quotas.is_empty() {
+            v["accounts_out_of_quota"] = json!(quotas);
         }
         return Ok(format!("{v}\n"));
     }
@@ -708,6 +748,9 @@ async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Fail
             "  {} [{} p{}] {} x{}: {}",
             i.id, i.repair_address, i.priority, i.classifier, i.affected_jobs, i.repair_hint
         );
+    }
+    for line in quota_lines(&quotas) {
+        let _ = writeln!(out, "{line}");
     }
     for p in &paused {
         let _ = writeln!(

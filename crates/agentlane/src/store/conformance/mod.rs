@@ -20,6 +20,7 @@ mod incidents;
 mod lanes;
 mod leadership;
 mod maintenance;
+mod quota;
 mod rescue;
 mod settle;
 
@@ -35,6 +36,7 @@ pub(crate) use incidents::*;
 pub(crate) use lanes::*;
 pub(crate) use leadership::*;
 pub(crate) use maintenance::*;
+pub(crate) use quota::*;
 pub(crate) use rescue::*;
 pub(crate) use settle::*;
 
@@ -72,6 +74,7 @@ macro_rules! every_case {
             resolve_ids => case_resolve_ids,
             jobs_changed_since => case_jobs_changed_since,
             label_round_trip => case_label_round_trip,
+            account_quota_parks_and_releases => case_account_quota_parks_and_releases,
         }
     };
 }
