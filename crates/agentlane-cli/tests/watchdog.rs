@@ -140,6 +140,22 @@ fn a_terminal_line_stops_the_run_early_and_names_the_cause() {
 }
 
 #[test]
+fn claude_retrying_a_refused_key_is_stopped_early_as_auth_unavailable() {
+    // Claude Code 2.1.197 stream-json with a key the API refuses: it retries
+    // ten times, printing this event each time (docs/agent-clis.md).
+    let retry = r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":534.67,"error_status":401,"error":"authentication_failed","session_id":"0b5e7a3c"}"#;
+    let sb = Sandbox::new();
+    let run = sb.fake(
+        &["--timeout", "120s"],
+        &["--stdout", retry, "--sleep", "1", "--stdout", retry, "--hang"],
+    );
+    run.expect_class("auth_unavailable");
+    assert_eq!(run.str("rule"), "claude.json_retrying_auth");
+    assert_eq!(run.report["watchdog"]["kind"], "terminal");
+    assert!(duration_ms(&run) < 30_000, "{}", run.report);
+}
+
+#[test]
 fn a_cli_that_recovers_within_the_settle_time_is_not_stopped() {
     let sb = Sandbox::new();
     let run = sb.fake(
