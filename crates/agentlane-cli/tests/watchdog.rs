@@ -147,7 +147,9 @@ fn claude_retrying_a_refused_key_is_stopped_early_as_auth_unavailable() {
     let sb = Sandbox::new();
     let run = sb.fake(
         &["--timeout", "120s"],
-        &["--stdout", retry, "--sleep", "1", "--stdout", retry, "--hang"],
+        &[
+            "--stdout", retry, "--sleep", "1", "--stdout", retry, "--hang",
+        ],
     );
     run.expect_class("auth_unavailable");
     assert_eq!(run.str("rule"), "claude.json_retrying_auth");
