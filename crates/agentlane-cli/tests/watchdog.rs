@@ -45,6 +45,20 @@ fn a_cli_that_printed_its_result_and_does_not_exit_keeps_its_success() {
 }
 
 #[test]
+fn a_result_too_long_to_keep_whole_is_still_read_as_the_end() {
+    // A long answer: the line is past the 64 KiB the watchdog keeps of one.
+    let long = format!(
+        r#"{{"type":"result","subtype":"success","is_error":false,"num_turns":4,"result":"{}","total_cost_usd":0.2,"usage":{{"output_tokens":20000}}}}"#,
+        "a".repeat(90 * 1024)
+    );
+    let sb = Sandbox::new();
+    let run = sb.fake(&["--timeout", "120s"], &["--stdout", &long, "--hang"]);
+    run.expect_class("ok");
+    assert_eq!(run.report["watchdog"]["kind"], "done", "{}", run.report["watchdog"]);
+    assert!(duration_ms(&run) < 30_000);
+}
+
+#[test]
 fn a_failed_final_result_that_does_not_exit_stays_a_failure() {
     let sb = Sandbox::new();
     let failed = r#"{"type":"result","subtype":"success","is_error":true,"num_turns":0,"result":"Invalid API key · Please run /login"}"#;

@@ -89,6 +89,37 @@ pub fn line_kind(line: &str) -> LineKind {
     }
 }
 
+/// What the first bytes of a line too long to keep whole say: only a final
+/// verdict is worth reading from a prefix (a long answer in Claude Code's
+/// `result`, whose `type`, `subtype` and `is_error` come first). Anything
+/// else is `None` (activity only). Pure.
+pub fn truncated_final(prefix: &str) -> Option<LineKind> {
+    let compact: String = prefix
+        .chars()
+        .take(512)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if !compact.starts_with(r#"{"type":"result""#) {
+        return None;
+    }
+    let ok = if compact.contains(r#""is_error":false"#) {
+        true
+    } else if compact.contains(r#""is_error":true"#) {
+        false
+    } else {
+        return None;
+    };
+    let kind = match compact
+        .split(r#""subtype":""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    {
+        Some(sub) if !sub.is_empty() => format!("result.{sub}"),
+        _ => "result".to_string(),
+    };
+    Some(LineKind::Final { kind, ok })
+}
+
 fn event_kind(event: &Value) -> Option<String> {
     let obj = event.as_object()?;
     let obj = obj
@@ -222,6 +253,34 @@ pattern = 'Reconnecting'
         let kind = line_kind(line);
         let got = terminal_match(&terminal, origin, line, &kind).map(|(r, _)| r.id.clone());
         assert_eq!(got.as_deref(), expected);
+    }
+
+    #[test]
+    fn a_long_result_line_is_read_from_its_prefix() {
+        let long = format!(
+            r#"{{"type":"result","subtype":"success","is_error":false,"num_turns":3,"result":"{}"#,
+            "x".repeat(100)
+        );
+        assert_eq!(
+            truncated_final(&long),
+            Some(LineKind::Final {
+                kind: "result.success".into(),
+                ok: true
+            })
+        );
+        let failed = r#"{"type":"result","subtype":"error_max_turns","is_error":true,"result":"#;
+        assert_eq!(
+            truncated_final(failed),
+            Some(LineKind::Final {
+                kind: "result.error_max_turns".into(),
+                ok: false
+            })
+        );
+        assert_eq!(truncated_final(r#"{"type":"assistant","message":"#), None);
+        assert_eq!(
+            truncated_final(r#"{"type":"result","result":"no verdict yet"#),
+            None
+        );
     }
 
     #[test]

@@ -68,12 +68,11 @@ impl Lines<'_, '_> {
 
     fn flush(&mut self) {
         let line = String::from_utf8_lossy(&self.partial);
-        // An overflowed line is kept only for what it starts with.
+        // An overflowed line is read only for what it starts with.
         let changed = {
             let mut w = self.live.watch.lock().unwrap_or_else(|p| p.into_inner());
             if self.overflowed {
-                w.activity(Instant::now());
-                false
+                w.long_line(&line, Instant::now())
             } else {
                 w.line(
                     self.live.origin,

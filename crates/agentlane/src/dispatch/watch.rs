@@ -197,6 +197,21 @@ impl<'r> Watch<'r> {
         changed
     }
 
+    /// A line too long to keep whole arrived; `prefix` is what was kept of
+    /// it. Only a final verdict is read from it (a long answer in a
+    /// `result`); anything else is activity. Whether a deadline moved.
+    pub fn long_line(&mut self, prefix: &str, now: Instant) -> bool {
+        self.activity(now);
+        match live::truncated_final(prefix) {
+            Some(LineKind::Final { kind, ok }) if self.done.is_none() => {
+                self.last_event = Some(kind.clone());
+                self.done = Some((now, kind, ok));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The stop due at `now`, else the next instant one may become due.
     pub fn poll(&self, now: Instant) -> Result<Stop, Option<Instant>> {
         let mut next: Option<Instant> = None;
