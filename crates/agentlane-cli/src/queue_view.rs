@@ -316,6 +316,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         if let Some(h) = &last_host {
             v["last_attempt_host"] = json!(h);
         }
+        if let Some(w) = last.as_ref().and_then(|r| r.get("watchdog")) {
+            v["last_attempt_watchdog"] = w.clone();
+        }
         v["decisions"] = json!(decisions);
         v["admission"] = json!(admission);
         if !controls.is_empty() {
@@ -415,6 +418,15 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
             d.exit_code
                 .map(|c| format!("  exit {c}"))
                 .unwrap_or_default()
+        );
+    }
+    // The watchdog stopped the last attempt: a warning even on a success
+    // (a CLI that printed its result and did not exit).
+    if let Some(w) = last.as_ref().and_then(|r| r.get("watchdog")) {
+        println!(
+            "\nwarning: the last attempt was stopped by the watchdog ({}): {}",
+            w["kind"].as_str().unwrap_or("?"),
+            w["message"].as_str().unwrap_or("")
         );
     }
     if let Some(h) = last_host.filter(|h| *h != agentlane::os::host_name()) {

@@ -54,7 +54,11 @@ fn a_result_too_long_to_keep_whole_is_still_read_as_the_end() {
     let sb = Sandbox::new();
     let run = sb.fake(&["--timeout", "120s"], &["--stdout", &long, "--hang"]);
     run.expect_class("ok");
-    assert_eq!(run.report["watchdog"]["kind"], "done", "{}", run.report["watchdog"]);
+    assert_eq!(
+        run.report["watchdog"]["kind"], "done",
+        "{}",
+        run.report["watchdog"]
+    );
     assert!(duration_ms(&run) < 30_000);
 }
 

@@ -309,3 +309,52 @@ routes = ["throttled"]
         "waits until its reset (10 minutes), not the 30s backoff: {waited}s {job}"
     );
 }
+
+/// A CLI that printed its final result and never exits: the job keeps its
+/// success (the work was done) and `job` warns that the watchdog stopped it;
+/// an exit 0 with a zero-turn result is `empty_success`, retried once.
+#[test]
+fn a_job_whose_cli_hangs_after_its_result_succeeds_with_a_warning() {
+    let q = Queue::new(
+        r#"
+[retry.empty_success]
+initial_backoff = "1s"
+[routes.hangs]
+profile = "generic"
+program = "$FAKE"
+args = ["--stdout", '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"done"}', "--hang"]
+timeout = "120s"
+result_grace = "1s"
+[routes.empty]
+profile = "generic"
+program = "$FAKE"
+args = ["--stdout", '{"type":"result","subtype":"success","is_error":false,"num_turns":0,"result":""}']
+[kinds.hangs]
+routes = ["hangs"]
+[kinds.empty]
+routes = ["empty"]
+[lanes.main]
+"#,
+    );
+    let hangs = q.enqueue("hangs", "do it");
+    let empty = q.enqueue("empty", "do nothing");
+    let started = std::time::Instant::now();
+    q.drain("2");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "not the 120s timeout"
+    );
+    let job = q.job(&hangs);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["last_attempt_watchdog"]["kind"], "done", "{job}");
+    let out = q.cli(&["job", &hangs]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: the last attempt was stopped by the watchdog (done)"),
+        "{text}"
+    );
+    let job = q.job(&empty);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["classifier"], "empty_success", "{job}");
+    assert_eq!(job["attempts"], 2, "retried once: {job}");
+}
