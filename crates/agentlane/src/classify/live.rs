@@ -67,11 +67,48 @@ impl LineKind {
     }
 }
 
+/// Event types that end a run or report an error: always parsed whole.
+const DECISIVE_TYPES: &[&str] = &[
+    "result",
+    "turn.completed",
+    "turn_completed",
+    "turn.failed",
+    "turn_failed",
+    "error",
+    "stream_error",
+];
+
+/// The cheap answer for most of a chatty CLI's events: an object whose
+/// first key is `type`, of a type that neither ends a run nor reports an
+/// error, with no `error` or `subtype` anywhere in it, is progress — known
+/// without parsing it. `None`: parse it ([`line_kind`] does).
+fn quick_progress(trimmed: &str) -> Option<LineKind> {
+    let rest = trimmed.strip_prefix(r#"{"type":""#)?;
+    let end = rest.find('"')?;
+    let kind = &rest[..end];
+    if kind.is_empty()
+        || kind.contains('\\')
+        || DECISIVE_TYPES.contains(&kind)
+        || !trimmed.ends_with('}')
+        || memchr::memmem::find(trimmed.as_bytes(), b"error").is_some()
+        || memchr::memmem::find(trimmed.as_bytes(), b"\"subtype\"").is_some()
+        || memchr::memmem::find(trimmed.as_bytes(), b"\"msg\"").is_some()
+    {
+        return None;
+    }
+    Some(LineKind::Event {
+        kind: Some(kind.to_string()),
+    })
+}
+
 /// What `line` is. Lines that start like JSON but do not parse are plain.
 pub fn line_kind(line: &str) -> LineKind {
     let trimmed = line.trim();
     if !trimmed.starts_with('{') {
         return LineKind::Plain;
+    }
+    if let Some(kind) = quick_progress(trimmed) {
+        return kind;
     }
     let Ok(event @ Value::Object(_)) = serde_json::from_str::<Value>(trimmed) else {
         return LineKind::Plain;
@@ -253,6 +290,37 @@ pattern = 'Reconnecting'
         let kind = line_kind(line);
         let got = terminal_match(&terminal, origin, line, &kind).map(|(r, _)| r.id.clone());
         assert_eq!(got.as_deref(), expected);
+    }
+
+    #[test]
+    fn the_quick_path_agrees_with_the_parse() {
+        for line in [
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"done"}}"#,
+            r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"ls"}}"#,
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"hi"}]}}"#,
+        ] {
+            let quick = quick_progress(line).expect("quick");
+            let parsed = serde_json::from_str::<Value>(line).unwrap();
+            assert!(structured::final_verdict(&parsed).is_none());
+            assert!(structured::error_message(&parsed).is_none());
+            assert_eq!(
+                quick,
+                LineKind::Event {
+                    kind: event_kind(&parsed)
+                },
+                "{line}"
+            );
+        }
+        for decisive in [
+            r#"{"type":"result","subtype":"success","is_error":false}"#,
+            r#"{"type":"turn.completed","usage":{}}"#,
+            r#"{"type":"item.completed","item":{"text":"an error"}}"#,
+            r#"{"type":"system","subtype":"init"}"#,
+            r#"{"type":"item.completed""#,
+        ] {
+            assert_eq!(quick_progress(decisive), None, "{decisive}");
+        }
     }
 
     #[test]

@@ -48,13 +48,70 @@ struct Lines<'a, 'r> {
 }
 
 impl Lines<'_, '_> {
-    fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
-            self.take(&bytes[..i]);
-            self.flush();
-            bytes = &bytes[i + 1..];
+    /// Reads the complete lines of a chunk under one lock and one clock
+    /// read: a line the watchdog does not want (most plain output) is
+    /// skipped without decoding; only the part after the last newline is
+    /// copied, to be completed by the next chunk.
+    fn push(&mut self, bytes: &[u8]) {
+        let now = Instant::now();
+        let origin = self.live.origin;
+        let mut changed = false;
+        let mut w = self.live.watch.lock().unwrap_or_else(|p| p.into_inner());
+        // The common case of a chatty child: no JSON in the chunk and no
+        // plain line wanted. Only its last line (for an idle stop) and the
+        // part after its last newline are kept; no line is looked at.
+        if self.partial.is_empty()
+            && !self.overflowed
+            && !w.wants(origin, None)
+            && memchr::memchr(b'{', bytes).is_none()
+        {
+            match memchr::memrchr(b'\n', bytes) {
+                Some(end) => {
+                    let start = memchr::memrchr(b'\n', &bytes[..end]).map_or(0, |i| i + 1);
+                    w.set_last_line(&String::from_utf8_lossy(trim_cr(&bytes[start..end])));
+                    drop(w);
+                    self.take(&bytes[end + 1..]);
+                }
+                None => {
+                    drop(w);
+                    self.take(bytes);
+                }
+            }
+            return;
         }
-        self.take(bytes);
+        let mut last: Option<&[u8]> = None;
+        let mut rest = bytes;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let segment = &rest[..i];
+            rest = &rest[i + 1..];
+            if self.partial.is_empty() && !self.overflowed {
+                changed |= read(&mut w, origin, segment, now);
+                if segment.iter().any(|b| !b.is_ascii_whitespace()) {
+                    last = Some(segment);
+                }
+            } else {
+                self.take(segment);
+                let line = std::mem::take(&mut self.partial);
+                changed |= if self.overflowed {
+                    w.long_line(&String::from_utf8_lossy(&line), now)
+                } else {
+                    w.set_last_line(&String::from_utf8_lossy(&line));
+                    read(&mut w, origin, &line, now)
+                };
+                self.partial = line;
+                self.partial.clear();
+                self.overflowed = false;
+                last = None;
+            }
+        }
+        if let Some(line) = last {
+            w.set_last_line(&String::from_utf8_lossy(trim_cr(line)));
+        }
+        drop(w);
+        self.take(rest);
+        if changed {
+            self.live.notify.notify_one();
+        }
     }
 
     fn take(&mut self, bytes: &[u8]) {
@@ -66,26 +123,11 @@ impl Lines<'_, '_> {
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
-    fn flush(&mut self) {
-        let line = String::from_utf8_lossy(&self.partial);
-        // An overflowed line is read only for what it starts with.
-        let changed = {
-            let mut w = self.live.watch.lock().unwrap_or_else(|p| p.into_inner());
-            if self.overflowed {
-                w.long_line(&line, Instant::now())
-            } else {
-                w.line(
-                    self.live.origin,
-                    line.trim_end_matches('\r'),
-                    Instant::now(),
-                )
-            }
-        };
-        if changed {
-            self.live.notify.notify_one();
+    /// The stream ended: its last line, if it had no newline.
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.push(b"\n");
         }
-        self.partial.clear();
-        self.overflowed = false;
     }
 
     fn activity(&self) {
@@ -95,6 +137,27 @@ impl Lines<'_, '_> {
             .unwrap_or_else(|p| p.into_inner())
             .activity(Instant::now());
     }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// One complete line to the watchdog, decoded only when it wants it; a line
+/// longer than [`LINE_CAP`] is read for what it starts with.
+fn read(w: &mut Watch<'_>, origin: Origin, line: &[u8], now: Instant) -> bool {
+    let first = line.iter().copied().find(|b| !b.is_ascii_whitespace());
+    if !w.wants(origin, first) {
+        return false;
+    }
+    if line.len() > LINE_CAP {
+        let mut cut = LINE_CAP;
+        while cut > 0 && (line[cut] & 0xC0) == 0x80 {
+            cut -= 1;
+        }
+        return w.long_line(&String::from_utf8_lossy(&line[..cut]), now);
+    }
+    w.read_line(origin, &String::from_utf8_lossy(trim_cr(line)), now)
 }
 
 /// The read buffer grows to this once a read fills it (a chatty child).
@@ -473,9 +536,7 @@ pub async fn capture<R: AsyncRead + Unpin>(
     }
     stream.finish(&mut |b| sinks.emit(b));
     if let Some(lines) = &mut sinks.lines {
-        if !lines.partial.is_empty() {
-            lines.flush();
-        }
+        lines.finish();
     }
     let artifact = sinks.file.finish();
     let (tail, tail_truncated) = tail.finish();

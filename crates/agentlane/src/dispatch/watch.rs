@@ -21,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use crate::classify::live::{self, LineKind, Origin};
-use crate::classify::rules::Rule;
+use crate::classify::rules::{Rule, Stream};
 
 /// What the watchdog does for one dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,8 @@ pub struct Watch<'r> {
     last_event: Option<String>,
     hit: Option<Hit>,
     done: Option<(Instant, String, bool)>,
+    /// Whether a terminal rule reads plain lines of stdout, of stderr.
+    reads_plain: (bool, bool),
 }
 
 /// Longest line the watchdog keeps for "last output" evidence.
@@ -117,7 +119,14 @@ impl<'r> Watch<'r> {
         } else {
             Vec::new()
         };
+        let reads = |origin: Stream| {
+            terminal
+                .iter()
+                .any(|r| r.stream == origin || r.stream == Stream::Any)
+        };
+        let reads_plain = (reads(Stream::Stdout), reads(Stream::Stderr));
         Watch {
+            reads_plain,
             settings,
             terminal,
             started,
@@ -138,17 +147,54 @@ impl<'r> Watch<'r> {
     /// whether the state changed in a way that moves a deadline.
     pub fn line(&mut self, origin: Origin, line: &str, now: Instant) -> bool {
         self.activity(now);
-        let trimmed = line.trim();
-        if !trimmed.is_empty() {
-            self.last_line.clear();
-            match trimmed.char_indices().nth(LAST_LINE_CHARS) {
-                Some((cut, _)) => {
-                    self.last_line.push_str(&trimmed[..cut]);
-                    self.last_line.push('…');
-                }
-                None => self.last_line.push_str(trimmed),
-            }
+        self.set_last_line(line);
+        self.read_line(origin, line, now)
+    }
+
+    /// Whether a line of `origin` that starts (after blanks) with `first`
+    /// needs reading: a JSON event always does; a plain line only when a
+    /// terminal rule reads its stream, or when it could show recovery from
+    /// a terminal match on the other stream. The capture skips the others
+    /// (most of a chatty child's output) without decoding them.
+    pub fn wants(&self, origin: Origin, first: Option<u8>) -> bool {
+        if first == Some(b'{') {
+            return true;
         }
+        let reads = match origin {
+            Origin::Stdout => self.reads_plain.0,
+            Origin::Stderr => self.reads_plain.1,
+        };
+        reads
+            || (origin == Origin::Stdout
+                && self
+                    .hit
+                    .as_ref()
+                    .is_some_and(|h| h.origin == Origin::Stderr))
+    }
+
+    /// Keeps `line` as the last line printed, for an idle stop's evidence
+    /// (only when there is an idle timeout: nobody reads it otherwise).
+    pub fn set_last_line(&mut self, line: &str) {
+        if self.settings.idle_timeout.is_none() {
+            return;
+        }
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            return;
+        }
+        self.last_line.clear();
+        match trimmed.char_indices().nth(LAST_LINE_CHARS) {
+            Some((cut, _)) => {
+                self.last_line.push_str(&trimmed[..cut]);
+                self.last_line.push('…');
+            }
+            None => self.last_line.push_str(trimmed),
+        }
+    }
+
+    /// Reads one line (its activity and last-line already counted by the
+    /// caller): a final verdict, progress, a terminal rule's match.
+    pub fn read_line(&mut self, origin: Origin, line: &str, now: Instant) -> bool {
         let kind = live::line_kind(line);
         if let Some(k) = kind.event_kind() {
             if self.last_event.as_deref() != Some(k) {
