@@ -206,6 +206,7 @@ impl Dispatcher {
         report.leaked = !exited.leaked.is_empty();
         report.leaked_processes = exited.leaked.clone();
         report.failure_fingerprint = fingerprint_of(&report);
+        report.usage = crate::usage::extract(&exited.stdout.tail, &exited.stderr.tail);
         let exit_event = Exit {
             dispatch_id: report.dispatch_id.clone(),
             exit_code: t.exit_code(),
@@ -221,6 +222,7 @@ impl Dispatcher {
             leaked: report.leaked,
             leaked_processes: report.leaked_processes.clone(),
             classifier: report.classifier,
+            usage: report.usage.clone(),
         };
         let mut events = vec![Event::RunnerExit(exit_event)];
         if report.classifier.is_failure() {
@@ -316,6 +318,7 @@ pub(crate) fn base_report(
         job_id: req.job.as_ref().map(|j| j.id.clone()),
         attempt: req.job.as_ref().map(|j| j.attempt),
         exit_status,
+        usage: None,
     };
     report.failure_fingerprint = fingerprint_of(&report);
     report

@@ -204,6 +204,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
         job_id: p.job_id,
         attempt: p.attempt,
         exit_status: 0,
+        usage: None,
     };
     let stderr_artifact = PathBuf::from(format!(
         "/home/al/.local/state/agentlane/artifacts/{id}/stderr"
@@ -352,6 +353,7 @@ pub fn exit_event(r: &DispatchReport) -> Exit {
         leaked: r.leaked,
         leaked_processes: r.leaked_processes.clone(),
         classifier: r.classifier,
+        usage: r.usage.clone(),
     }
 }
 
