@@ -203,9 +203,17 @@ fn gemini_document(stdout: &str) -> Option<Usage> {
     Some(usage)
 }
 
-/// A token count: a non-negative integer, else 0.
+/// No attempt uses more tokens than this (a trillion): a larger count is
+/// capped, so sums over millions of attempts still fit the stores' 64-bit
+/// integers.
+pub const MAX_TOKENS: u64 = 1 << 40;
+
+/// A token count: a non-negative integer (at most [`MAX_TOKENS`]), else 0.
 fn count(obj: &Map<String, Value>, key: &str) -> u64 {
-    obj.get(key).and_then(Value::as_u64).unwrap_or(0)
+    obj.get(key)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(MAX_TOKENS)
 }
 
 /// A reported cost: a finite, non-negative number.

@@ -89,3 +89,10 @@ fn the_last_result_wins_over_codex_turns() {
     out.extend(fixture("claude-json.json"));
     assert_eq!(extract(&out, b"").unwrap().cost_usd, Some(0.31));
 }
+
+#[test]
+fn a_huge_count_is_capped() {
+    let line = br#"{"type":"turn.completed","usage":{"input_tokens":18446744073709551615,"cached_input_tokens":0,"output_tokens":1}}"#;
+    let u = extract(line, b"").unwrap();
+    assert_eq!(u.input_tokens, super::extract::MAX_TOKENS);
+}

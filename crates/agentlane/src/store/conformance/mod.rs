@@ -22,6 +22,7 @@ mod leadership;
 mod maintenance;
 mod rescue;
 mod settle;
+mod usage;
 
 // The helpers, for every case file's and backend module's `use super::*`.
 use helpers::*;
@@ -37,6 +38,7 @@ pub(crate) use leadership::*;
 pub(crate) use maintenance::*;
 pub(crate) use rescue::*;
 pub(crate) use settle::*;
+pub(crate) use usage::*;
 
 /// Applies macro `$m` to every conformance case, as `test => case`: each
 /// backend's module runs them all.
@@ -72,6 +74,7 @@ macro_rules! every_case {
             resolve_ids => case_resolve_ids,
             jobs_changed_since => case_jobs_changed_since,
             label_round_trip => case_label_round_trip,
+            usage_per_attempt_and_totals => case_usage_per_attempt_and_totals,
         }
     };
 }

@@ -14,6 +14,7 @@ mod queue;
 mod connection;
 mod impls;
 mod records;
+mod usage;
 
 #[cfg(test)]
 use connection::backend;
