@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 
+use crate::model::{Decision, Next};
+
 /// Why a job may not retry: its summed cost has reached `per_job_usd`.
 /// None when there is no budget or it is not reached.
 pub fn job_budget_spent(spent_usd: Option<f64>, per_job_usd: Option<f64>) -> Option<String> {
@@ -14,6 +16,26 @@ pub fn job_budget_spent(spent_usd: Option<f64>, per_job_usd: Option<f64>) -> Opt
     (spent >= budget).then(|| {
         format!("budget: the job's attempts cost ${spent:.4}, its per-job budget ([budgets] per_job_usd) is ${budget:.4}; not retried")
     })
+}
+
+/// The retry decision within the per-job budget: a retry of a job whose
+/// attempts (this one included) have cost `per_job_usd` becomes a failure
+/// whose reason names the budget; every other decision stands.
+pub fn within_job_budget(
+    decision: Decision,
+    spent_usd: Option<f64>,
+    per_job_usd: Option<f64>,
+) -> Decision {
+    if !matches!(decision.next, Next::Retry { .. }) {
+        return decision;
+    }
+    match job_budget_spent(spent_usd, per_job_usd) {
+        Some(reason) => Decision {
+            next: Next::Fail,
+            reason: format!("{reason} (was: {})", decision.reason),
+        },
+        None => decision,
+    }
 }
 
 /// A lane held by its daily budget.
@@ -72,6 +94,38 @@ mod tests {
         if let Some(r) = reason {
             assert!(r.contains("per_job_usd"), "{r}");
         }
+    }
+
+    fn retry() -> Decision {
+        Decision {
+            next: Next::Retry {
+                delay: std::time::Duration::from_secs(30),
+                timeout: None,
+                diagnostics: false,
+            },
+            reason: "rate_limited: retry in 30s".into(),
+        }
+    }
+
+    #[test]
+    fn a_spent_job_fails_instead_of_retrying() {
+        let d = within_job_budget(retry(), Some(2.5), Some(2.0));
+        assert_eq!(d.next, Next::Fail);
+        assert!(
+            d.reason.contains("per-job budget") && d.reason.contains("rate_limited"),
+            "{}",
+            d.reason
+        );
+        assert_eq!(within_job_budget(retry(), Some(1.0), Some(2.0)), retry());
+        let done = Decision {
+            next: Next::Done,
+            reason: "ok".into(),
+        };
+        assert_eq!(
+            within_job_budget(done.clone(), Some(9.0), Some(2.0)),
+            done,
+            "a success stands"
+        );
     }
 
     #[test_case(0.0, Some(1.0), None ; "nothing spent")]

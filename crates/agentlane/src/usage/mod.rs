@@ -10,7 +10,7 @@
 pub mod budget;
 pub mod extract;
 
-pub use budget::{job_budget_spent, lane_hold, LaneHold};
+pub use budget::{job_budget_spent, lane_hold, within_job_budget, LaneHold};
 pub use extract::extract;
 
 #[cfg(test)]

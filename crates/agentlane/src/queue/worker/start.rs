@@ -90,6 +90,7 @@ pub async fn run_worker(
         running: JoinSet::new(),
         lost,
         stop,
+        budget_held: false,
         options,
         routes,
         concurrency,
