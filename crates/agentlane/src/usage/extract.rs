@@ -25,6 +25,10 @@ use crate::model::Usage;
 /// The usage reported in an attempt's captured output, if any: a final
 /// `result` event (Claude Code, Qwen Code, Gemini's stream) first, else the
 /// sum of Codex's `turn.completed` events, else Gemini's JSON document.
+///
+/// A tail cut at its start needs no care: the rest of a cut line is never
+/// a whole JSON value (its nesting leaves closers behind), so it is skipped
+/// like any text.
 pub fn extract(stdout: &[u8], stderr: &[u8]) -> Option<Usage> {
     let mut seen = Seen::default();
     for tail in [stdout, stderr] {

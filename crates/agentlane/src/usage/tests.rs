@@ -96,3 +96,16 @@ fn a_huge_count_is_capped() {
     let u = extract(line, b"").unwrap();
     assert_eq!(u.input_tokens, super::extract::MAX_TOKENS);
 }
+
+#[test]
+fn the_rest_of_a_cut_line_is_never_read() {
+    // Cut inside the first turn's line, right at its nested usage object.
+    let whole = fixture("codex-exec-json.jsonl");
+    let at = whole.windows(8).position(|w| w == b"\"usage\":").unwrap();
+    let u = extract(&whole[at + 8..], b"").unwrap();
+    assert_eq!(
+        (u.turns, u.input_tokens),
+        (Some(1), 1000),
+        "only the whole second turn"
+    );
+}
