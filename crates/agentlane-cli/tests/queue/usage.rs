@@ -157,3 +157,57 @@ fn an_empty_store_has_no_usage_recorded() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `store copy` keeps what each attempt used: PostgreSQL reads the same
+/// totals from the copied rows as SQLite did.
+#[test]
+fn a_copied_store_keeps_its_usage() {
+    let Some(base) = common::pg::server("PostgreSQL tests of tests/queue/usage.rs") else {
+        return;
+    };
+    let schema = format!("al_usage_copy_{}", std::process::id());
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([base.as_str(), "-qc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ));
+    let q = Queue::new(&format!(
+        r#"
+[routes.claude]
+profile = "generic"
+program = "$FAKE"
+args = ["--json-event", '{}', "--stdout", "{{prompt}}"]
+[kinds.k]
+routes = ["claude"]
+[lanes.main]
+routes = ["claude"]
+"#,
+        claude_result("0.125")
+    ));
+    for i in 0..2 {
+        q.enqueue("k", &format!("job {i}"));
+    }
+    q.drain("1");
+    let here = q.json(&["usage", "--by", "kind", "--json"]);
+    let from = format!("sqlite://{}", q.sb.home().join("agentlane.db").display());
+    let out = q.cli(&["store", "copy", "--from", &from, "--to", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let there = q.json(&["--store", &url, "usage", "--by", "kind", "--json"]);
+    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    assert_eq!(here["groups"][0]["cost_usd"], 0.25, "{here:#}");
+    assert_eq!(there, here);
+}
