@@ -88,6 +88,14 @@ pub struct ExecArgs {
     /// Kill the child (SIGTERM, grace, SIGKILL) after this long, e.g. 90s, 20m
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Stop the child after this long without a byte of output (a `timeout`
+    /// whose evidence names the silence; the process tree is kept first)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    idle_timeout: Option<Duration>,
+    /// Never stop the child early on a `terminal` rule's line (by default
+    /// a CLI that printed why it failed and only retries is stopped after 5s)
+    #[arg(long)]
+    no_stop_early: bool,
     /// Time between SIGTERM and SIGKILL on timeout
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
     kill_grace: Duration,
@@ -345,6 +353,12 @@ pub async fn run(
         && args.prompt_file.as_deref() != Some(std::path::Path::new("-"))
     {
         eprintln!("agentlane: warning: the input piped to agentlane is not passed to the child: the prompt takes its stdin (use --prompt-via arg or file to pass both)");
+    }
+    if args.idle_timeout.is_some() {
+        req.watch.idle_timeout = args.idle_timeout;
+    }
+    if args.no_stop_early {
+        req.watch.terminal_settle = None;
     }
     req.kill_grace = args.kill_grace;
     req.leak_timeout = args.leak_timeout;

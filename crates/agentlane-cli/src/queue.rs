@@ -419,6 +419,7 @@ pub async fn worker(
         drain: args.drain,
         kind: args.worker_kind.clone(),
         ungated: false,
+        clock: agentlane::queue::worker::Clock::system(),
     };
     let summary = run_worker(dispatcher, store.clone(), config, options, stop_rx)
         .await

@@ -319,6 +319,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         if let Some(u) = crate::usage_cmd::job_usage_json(store.as_ref(), &j.id).await? {
             v["usage"] = u;
         }
+        if let Some(w) = last.as_ref().and_then(|r| r.get("watchdog")) {
+            v["last_attempt_watchdog"] = w.clone();
+        }
         v["decisions"] = json!(decisions);
         v["admission"] = json!(admission);
         if !controls.is_empty() {
@@ -423,6 +426,15 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
                 .unwrap_or_default()
         );
     }
+    // The watchdog stopped the last attempt: a warning even on a success
+    // (a CLI that printed its result and did not exit).
+    if let Some(w) = last.as_ref().and_then(|r| r.get("watchdog")) {
+        println!(
+            "\nwarning: the last attempt was stopped by the watchdog ({}): {}",
+            w["kind"].as_str().unwrap_or("?"),
+            w["message"].as_str().unwrap_or("")
+        );
+    }
     if let Some(h) = last_host.filter(|h| *h != agentlane::os::host_name()) {
         println!("\nthe last attempt ran on {h}, which holds its full artifacts (`agentlane show` names them); its tails:");
     }
@@ -519,6 +531,10 @@ pub async fn incidents(args: IncidentsArgs, home: Option<&PathBuf>) -> Result<i3
         ]);
     }
     println!("{t}");
+    let quotas = store.quota_incidents().await.map_err(io)?;
+    for line in quota_lines(&quotas) {
+        println!("{line}");
+    }
     if rows.len() < total {
         println!(
             "{}",
@@ -677,6 +693,38 @@ pub async fn status(
     }
 }
 
+/// One line per account out of quota: `claude account (key …a1f3) is out of
+/// quota until 15:00 UTC; 42 jobs parked (incident ID)`.
+pub(crate) fn quota_lines(quotas: &[agentlane::model::QuotaIncident]) -> Vec<String> {
+    quotas
+        .iter()
+        .map(|q| {
+            let who = q.account_label.clone().unwrap_or_else(|| {
+                format!("the account of route {}", q.route.as_deref().unwrap_or("?"))
+            });
+            let until = match q.reset_at {
+                Some(at) => {
+                    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+                    let day = at.strftime("%Y-%m-%d").to_string();
+                    if day == today {
+                        format!("until {} UTC", at.strftime("%H:%M"))
+                    } else {
+                        format!("until {} UTC", at.strftime("%Y-%m-%d %H:%M"))
+                    }
+                }
+                None => "with no reset time (a spend cap?) until an operator resolves it".into(),
+            };
+            format!(
+                "{who} is out of quota {until}; {} job{} parked (incident {}; `agentlane incident resolve {}` releases them now)",
+                q.parked,
+                if q.parked == 1 { "" } else { "s" },
+                q.id,
+                q.id
+            )
+        })
+        .collect()
+}
+
 /// The status as printed: JSON (one line) or the human summary.
 async fn render_status(
     store: &dyn Store,
@@ -689,6 +737,7 @@ async fn render_status(
     let holds = crate::usage_cmd::holds(store, config).await?;
     let open = store.incidents(true).await.map_err(io)?;
     let paused = store.lane_pauses().await.map_err(io)?;
+    let quotas = store.quota_incidents().await.map_err(io)?;
     if json_out {
         let lanes: Vec<Value> = s
             .lanes
@@ -706,6 +755,9 @@ async fn render_status(
         }
         if !holds.is_empty() {
             v["held_lanes"] = json!(holds);
+        }
+        if !quotas.is_empty() {
+            v["accounts_out_of_quota"] = json!(quotas);
         }
         return Ok(format!("{v}\n"));
     }
@@ -735,6 +787,9 @@ async fn render_status(
             "  {} [{} p{}] {} x{}: {}",
             i.id, i.repair_address, i.priority, i.classifier, i.affected_jobs, i.repair_hint
         );
+    }
+    for line in quota_lines(&quotas) {
+        let _ = writeln!(out, "{line}");
     }
     for p in &paused {
         let _ = writeln!(

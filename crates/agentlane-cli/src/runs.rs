@@ -185,6 +185,19 @@ fn print_record(record: &DispatchRecord) {
                 println!("artifact   incomplete: {e}");
             }
         }
+        // The watchdog stopped the run before it ended on its own.
+        if let Some(w) = field("watchdog") {
+            let kind = w.get("kind").and_then(|k| k.as_str()).unwrap_or("?");
+            let message = w.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            println!("watchdog   {kind}: {message}");
+            if let Some(p) = w.get("snapshot").and_then(|p| p.as_str()) {
+                let at = match &elsewhere {
+                    Some(h) => format!("{h}:{p}"),
+                    None => p.to_string(),
+                };
+                println!("snapshot   {at} (the process tree before it was stopped)");
+            }
+        }
         for (label, key) in [
             ("stderr tail", "stderr_tail"),
             ("stdout tail", "stdout_tail"),

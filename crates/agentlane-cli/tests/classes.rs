@@ -31,7 +31,8 @@ const ROWS: &[Row] = &[
         name: "qwen JSON 401 reported with exit 0",
         fake: &["--json-event", r#"{"type":"result","subtype":"success","is_error":false,"result":"[API Error: 401 Incorrect API key provided: sk-test-0***0000.]"}"#],
         class: "auth_unavailable",
-        status: 0,
+        // A failure the CLI reported with exit 0 exits 104: never success.
+        status: 104,
     },
     Row { name: "permission denied on a path", fake: &["--stderr", "Error: EACCES: permission denied, open '/home/worker/.config/agent/config.json'", "--exit", "1"], class: "sandbox_or_policy_block", status: 1 },
     Row {

@@ -29,6 +29,9 @@ pub enum Class {
     RouteNotAllowed,
     /// The supervisor's timeout ended the run and nothing more specific was seen.
     Timeout,
+    /// The agent exited zero but did no work: its result reports nothing
+    /// done, or it broke its route's success contract.
+    EmptySuccess,
     /// The CLI has no usable credentials in this environment.
     AuthUnavailable,
     /// A sandbox or policy denied a path, a command or an escalation.
@@ -61,6 +64,7 @@ pub const NAMED_CLASSES: &[Class] = &[
     Class::InterpreterMissing,
     Class::RouteNotAllowed,
     Class::Timeout,
+    Class::EmptySuccess,
     Class::AuthUnavailable,
     Class::SandboxOrPolicyBlock,
     Class::RateLimited,
@@ -91,6 +95,7 @@ impl Class {
             Class::InterpreterMissing => "interpreter_missing",
             Class::RouteNotAllowed => "route_not_allowed",
             Class::Timeout => "timeout",
+            Class::EmptySuccess => "empty_success",
             Class::AuthUnavailable => "auth_unavailable",
             Class::SandboxOrPolicyBlock => "sandbox_or_policy_block",
             Class::RateLimited => "rate_limited",
@@ -344,6 +349,21 @@ pub const CLASS_INFO: &[ClassInfo] = &[
         retry: "Retried with a larger timeout (factor, cap), bounded attempts.",
     },
     ClassInfo {
+        label: "empty_success",
+        meaning: "The agent exited 0 but did no work: its result reports zero turns or nothing generated, or the run broke its route's success contract (expected output, non-empty result, turns, a changed work tree, a file).",
+        causes: &[
+            "The prompt never reached the model (an empty prompt, a flag that swallowed it, stdin closed).",
+            "The model answered without doing the task (refused, asked a question, ran out of turns).",
+            "The route's success contract is stricter than what the task produces.",
+        ],
+        repair: &[
+            "Read the final message in the tails (`agentlane show ID`): a refusal or a question names what is missing.",
+            "Check how the prompt reaches the CLI (`prompt_via`, the argument template) with `agentlane exec --route R`.",
+            "Relax or fix the route's `[routes.R.success]` contract if it asks for the wrong thing.",
+        ],
+        retry: "Retried once after a short backoff (a second try may do the work); then failed.",
+    },
+    ClassInfo {
         label: "auth_unavailable",
         meaning: "The CLI has no usable credentials in the environment the worker gives it.",
         causes: &[
@@ -386,7 +406,7 @@ pub const CLASS_INFO: &[ClassInfo] = &[
         meaning: "A usage quota, plan limit or spending cap is exhausted until it resets.",
         causes: &["A plan's usage limit (resets at a stated time).", "insufficient_quota / billing limits."],
         repair: &["Wait for the reset, raise the limit, or route to another account."],
-        retry: "Scheduled after the reset time when known, else parked.",
+        retry: "Never retried on a timer: every job of every route spending the same account is parked behind one incident, and released at the reset (plus jitter) once a preflight passes; with no reset time (a spend cap), when an operator resolves the incident.",
     },
     ClassInfo {
         label: "network_unavailable",

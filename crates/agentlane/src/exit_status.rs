@@ -42,6 +42,15 @@ pub const NOT_FOUND: i32 = 127;
 /// state does not allow it (cancelling a finished job, retrying a running one).
 pub const CONTROL_REFUSED: i32 = 102;
 
+/// The watchdog stopped the agent early because its failure was already
+/// known (a line matched a `terminal` rule, or the CLI printed a failed
+/// final result and did not exit).
+pub const STOPPED_EARLY: i32 = 103;
+
+/// The agent exited 0 but its run is a failure: it did no work
+/// (`empty_success`), or its CLI's own result said it failed.
+pub const FAILED_EXIT_ZERO: i32 = 104;
+
 /// `worker --drain`: every job it settled ended, but some failed for good.
 pub const WORKER_SOME_FAILED: i32 = 100;
 /// `worker --drain`: some jobs were parked or are left blocked behind an
@@ -97,6 +106,14 @@ pub const TABLE: &[(&str, &str)] = &[
         "78",
         "config_invalid before launch (agentlane's config or rules file)",
     ),
+    (
+        "103",
+        "stopped early: the failure was already known (a terminal line, or a failed final result and no exit)",
+    ),
+    (
+        "104",
+        "the agent exited 0 but failed: empty_success, or its CLI's result said it failed",
+    ),
     ("124", "timed out"),
     ("126", "cli_not_executable or interpreter_missing"),
     ("127", "cli_missing"),
@@ -115,6 +132,20 @@ pub fn for_dispatch(
     if timed_out {
         return TIMED_OUT;
     }
+    for_class(class, exit_code, signal)
+}
+
+/// The exit status for a dispatch the watchdog stopped: 0 when its work was
+/// done (a successful final result), [`STOPPED_EARLY`] otherwise.
+pub fn for_stopped(class: Class) -> i32 {
+    if class.is_failure() {
+        STOPPED_EARLY
+    } else {
+        0
+    }
+}
+
+fn for_class(class: Class, exit_code: Option<i32>, signal: Option<i32>) -> i32 {
     match class {
         Class::CliMissing if exit_code.is_none() => return NOT_FOUND,
         Class::CliNotExecutable | Class::InterpreterMissing if exit_code.is_none() => {
@@ -127,6 +158,7 @@ pub fn for_dispatch(
         _ => {}
     }
     match (exit_code, signal) {
+        (Some(0), _) if class.is_failure() => FAILED_EXIT_ZERO,
         (Some(code), _) => code,
         (None, Some(sig)) => 128 + sig,
         (None, None) => SOFTWARE,

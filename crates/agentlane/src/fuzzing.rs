@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("classify", classify),
     ("redact", redact),
     ("redact_setup", redact_setup),
+    ("live", live),
 ];
 
 /// The fixed environment of the redaction targets: secrets of several
@@ -451,5 +452,62 @@ pub fn redact_setup(data: &[u8]) {
                 "redact_setup: the literal {literal:?} of {name} survives its own redactor"
             );
         }
+    }
+}
+
+/// Bytes → lines of a running child, fed to the watchdog at instants a
+/// second apart (the first byte picks the settings), then the same bytes as
+/// a finished run's stdout → its account of its work and the built-in
+/// emptiness checks. Invariants: nothing panics; with no idle timeout a
+/// watch stops only on a line the CLI printed (a final verdict or a
+/// terminal rule's match), never on its own; a run without a `result`
+/// event is never judged empty by the built-in checks.
+pub fn live(data: &[u8]) {
+    use crate::classify::live::{self as live_lines, LineKind, Origin};
+    use crate::dispatch::watch::{Stop, Watch, WatchSettings};
+    use std::time::{Duration, Instant};
+    let (head, rest) = data.split_at(data.len().min(1));
+    let flags = head.first().copied().unwrap_or(0);
+    let settings = WatchSettings {
+        idle_timeout: (flags & 1 != 0).then(|| Duration::from_secs(3)),
+        terminal_settle: (flags & 2 != 0).then(|| Duration::from_secs(2)),
+        done_grace: Duration::from_secs(1),
+    };
+    let rules = live_lines::terminal_rules(RuleSet::builtin());
+    let t0 = Instant::now();
+    let mut watch = Watch::new(settings, rules.clone(), t0);
+    let text = String::from_utf8_lossy(rest);
+    let mut now = t0;
+    let mut decisive = false;
+    for (i, line) in text.split('\n').enumerate() {
+        now += Duration::from_secs(1);
+        let origin = if i % 2 == 0 {
+            Origin::Stdout
+        } else {
+            Origin::Stderr
+        };
+        let kind = live_lines::line_kind(line);
+        decisive |= matches!(kind, LineKind::Final { .. })
+            || live_lines::terminal_match(&rules, origin, line, &kind).is_some();
+        watch.line(origin, line, now);
+        if let Ok(stop) = watch.poll(now) {
+            assert!(!stop.evidence().is_empty(), "live: a stop without evidence");
+        }
+    }
+    match watch.poll(now + Duration::from_secs(3600)) {
+        Ok(Stop::Idle { .. }) => assert!(
+            settings.idle_timeout.is_some(),
+            "live: idle without an idle timeout"
+        ),
+        Ok(_) => assert!(decisive, "live: stopped with no decisive line"),
+        Err(_) => {}
+    }
+    let facts = crate::classify::success::run_facts(rest, flags & 4 != 0);
+    let broken = crate::classify::success::judge(&facts, None, Default::default());
+    if facts.source != Some("result") {
+        assert!(
+            broken.is_none(),
+            "live: judged empty without a result event: {broken:?}"
+        );
     }
 }

@@ -12,6 +12,7 @@
 // (Tests may unwrap: clippy.toml allows it there.)
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod account;
 pub mod class;
 pub mod classify;
 pub mod config;

@@ -100,6 +100,7 @@ pub fn default_policy(class: Class) -> Policy {
         Class::NetworkUnavailable => Policy::backoff(10, 300, 5),
         Class::TransientIo => Policy::backoff(10, 300, 5),
         Class::WorkerLost => Policy::backoff(1, 60, 3),
+        Class::EmptySuccess => Policy::backoff(5, 60, 2),
         Class::QuotaExhausted => Policy {
             action: Action::Park,
             max_attempts: 10,
@@ -199,29 +200,29 @@ pub fn decide(table: &RetryTable, facts: &AttemptFacts<'_>) -> Decision {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    let at_reset = match (facts.reset_at, until_reset) {
-        (Some(at), Some(_)) => format!(" at {at}"),
-        _ => String::new(),
-    };
     match policy.action {
         Action::Fail => Decision {
             next: Next::Fail,
             reason: format!("failed (attempt {}): {because}", facts.attempt),
         },
-        Action::Park => match (facts.class, wait) {
-            // A quota with a known reset is scheduled, not parked.
-            (Class::QuotaExhausted, Some(secs)) if facts.attempt < policy.max_attempts => Decision {
-                next: Next::Retry {
-                    delay: Duration::from_secs(secs),
-                    timeout: facts.timeout,
-                    diagnostics: false,
-                },
-                reason: format!("scheduled after the quota reset{at_reset} in {secs}s (attempt {} of {}): {because}", facts.attempt + 1, policy.max_attempts),
+        // A quota is the account's: never retried on a timer. The worker
+        // parks every job of the account behind it and releases them all at
+        // the reset (plus jitter), after a preflight passes; a spend cap
+        // with no reset waits for an operator.
+        Action::Park if facts.class == Class::QuotaExhausted => Decision {
+            next: Next::Park,
+            reason: match (facts.reset_at, until_reset) {
+                (Some(at), Some(_)) => format!(
+                    "parked with every job of its account until the quota resets at {at} (then released after a preflight passes): {because}"
+                ),
+                _ => format!(
+                    "parked with every job of its account until an operator resolves the incident (no reset time was given: a spend cap?): {because}"
+                ),
             },
-            _ => Decision {
-                next: Next::Park,
-                reason: format!("parked until preflight for the lane changes or the incident is resolved: {because}"),
-            },
+        },
+        Action::Park => Decision {
+            next: Next::Park,
+            reason: format!("parked until preflight for the lane changes or the incident is resolved: {because}"),
         },
         Action::Retry if facts.attempt >= policy.max_attempts => Decision {
             next: Next::Fail,
@@ -398,46 +399,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_quota_with_a_known_reset_is_scheduled_after_it() {
+    #[test_case(Some(3600), None => "park"; "a wait asked for: parked, never on a timer")]
+    #[test_case(None, Some("2026-03-10T14:00:00Z") => "park"; "a reset time: parked until it")]
+    #[test_case(None, Some("2026-03-10T11:00:00Z") => "park"; "a reset in the past: parked")]
+    #[test_case(None, None => "park"; "a spend cap: parked")]
+    fn a_quota_is_never_retried_on_a_timer(
+        after: Option<u64>,
+        reset: Option<&str>,
+    ) -> &'static str {
         let f = AttemptFacts {
-            retry_after_secs: Some(3600),
+            retry_after_secs: after,
+            reset_at: reset.map(|r| r.parse().unwrap()),
             ..facts(Class::QuotaExhausted, 1)
         };
-        match decide(&RetryTable::default(), &f) {
-            Decision {
-                next: Next::Retry { delay, .. },
-                ..
-            } => assert_eq!(delay, Duration::from_secs(3600)),
-            other => panic!("{other:?}"),
-        }
+        kind(&decide(&RetryTable::default(), &f))
     }
 
     #[test]
-    fn a_quota_is_scheduled_at_its_reset_time() {
-        let f = AttemptFacts {
+    fn a_quotas_reason_says_when_it_is_released() {
+        let at = AttemptFacts {
             reset_at: Some("2026-03-10T14:00:00Z".parse().unwrap()),
             ..facts(Class::QuotaExhausted, 1)
         };
-        match decide(&RetryTable::default(), &f) {
-            Decision {
-                next: Next::Retry { delay, .. },
-                reason,
-            } => {
-                assert_eq!(delay, Duration::from_secs(7200));
-                assert!(reason.contains("at 2026-03-10T14:00:00Z"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_reset_in_the_past_is_no_schedule() {
-        let f = AttemptFacts {
-            reset_at: Some("2026-03-10T11:00:00Z".parse().unwrap()),
-            ..facts(Class::QuotaExhausted, 1)
-        };
-        assert_eq!(kind(&decide(&RetryTable::default(), &f)), "park");
+        let reason = decide(&RetryTable::default(), &at).reason;
+        assert!(
+            reason.contains("until the quota resets at 2026-03-10T14:00:00Z"),
+            "{reason}"
+        );
+        let cap = decide(&RetryTable::default(), &facts(Class::QuotaExhausted, 1)).reason;
+        assert!(
+            cap.contains("until an operator resolves the incident"),
+            "{cap}"
+        );
     }
 
     #[test_case(None, 1 => 30; "no reset: the backoff")]

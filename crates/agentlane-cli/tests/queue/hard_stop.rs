@@ -120,3 +120,76 @@ action = "fail"
         "{states:?}"
     );
 }
+
+/// Claude Code out of quota (the legacy `…|<epoch>` form gives the reset);
+/// every run is counted in `$CALLS`.
+const QUOTA_CLI: &str = "#!/bin/sh\ncase \"$1\" in --version) echo 1.0; exit 0;; esac\necho run >> \"$CALLS\"\necho \"Claude AI usage limit reached|$RESET\"\nexit 1\n";
+
+#[test]
+fn one_accounts_quota_parks_both_lanes_and_status_says_until_when() {
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 7200;
+    let q = Queue::new(&format!(
+        r#"
+[routes.fast]
+profile = "claude"
+program = "$DIR/bin/claude"
+env = {{ CALLS = "$DIR/calls", RESET = "{reset}", ANTHROPIC_API_KEY = "sk-ant-api03-shared-account-00000000a1f3" }}
+[routes.slow]
+profile = "claude"
+program = "$DIR/bin/claude"
+env = {{ CALLS = "$DIR/calls", RESET = "{reset}", ANTHROPIC_API_KEY = "sk-ant-api03-shared-account-00000000a1f3" }}
+[kinds.k]
+routes = ["fast", "slow"]
+[lanes.main]
+routes = ["fast"]
+[lanes.other]
+routes = ["slow"]
+"#
+    ));
+    write_exe(&q.sb.path("bin/claude"), QUOTA_CLI, 0o755);
+    enqueue_many(&q, 3);
+    let lines: String = (0..3)
+        .map(|i| format!("{{\"kind\":\"k\",\"lane\":\"other\",\"prompt\":\"other {i}\"}}\n"))
+        .collect();
+    let file = q.sb.path("other.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    assert!(q
+        .cli(&["enqueue", "--jsonl", file.to_str().unwrap()])
+        .status
+        .success());
+
+    let (status, stderr) = drain_status(&q, "2");
+    assert_eq!(status, Some(101), "{stderr}");
+    let jobs = q.jobs();
+    assert!(
+        jobs.iter().all(|j| j["state"] == "parked"),
+        "both lanes' jobs are parked: {jobs:#?}"
+    );
+    // The other lane's worker runs nothing: its route spends the same account.
+    let (status, _) = {
+        let out = q.cli(&["worker", "--lane", "other", "--drain"]);
+        (out.status.code(), ())
+    };
+    assert_eq!(status, Some(101));
+    let calls = std::fs::read_to_string(q.sb.path("calls")).unwrap_or_default();
+    assert_eq!(
+        calls.lines().count(),
+        1,
+        "one attempt for the whole account"
+    );
+
+    let out = q.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("claude account (key …a1f3) is out of quota until ")
+            && text.contains("UTC; 6 jobs parked"),
+        "{text}"
+    );
+    assert!(!text.contains("sk-ant-api03-shared"), "{text}");
+    let v = q.json(&["status", "--json"]);
+    assert_eq!(v["accounts_out_of_quota"][0]["parked"], 6, "{v}");
+}

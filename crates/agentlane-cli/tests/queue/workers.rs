@@ -241,10 +241,11 @@ routes = ["slow"]
     assert!(job["lease_owner"].is_null());
 }
 
-/// A usage limit that names its reset is scheduled at it, and its incident
-/// records it; a rate limit that names one waits at least until it.
+/// A usage limit that names its reset is never retried on a timer: the job
+/// is parked until the reset (its reason says when) and its incident records
+/// it; a rate limit that names one waits at least until it.
 #[test]
-fn a_quota_job_is_scheduled_at_its_reset_and_a_rate_limit_waits_for_its_own() {
+fn a_quota_job_is_parked_until_its_reset_and_a_rate_limit_waits_for_its_own() {
     let reset = jiff::Timestamp::now().as_second() + 7200;
     let q = Queue::new(&format!(
         r#"
@@ -267,10 +268,14 @@ routes = ["throttled"]
     let throttled = q.enqueue("throttled", "b");
     let started = jiff::Timestamp::now();
     let worker = q.spawn_worker();
-    q.wait_until("both jobs scheduled after their first attempt", |jobs| {
-        jobs.iter()
-            .all(|j| j["state"] == "scheduled" && j["attempts"] == 1)
-    });
+    q.wait_until(
+        "the quota job parked, the throttled one scheduled",
+        |jobs| {
+            jobs.iter().all(|j| {
+                j["attempts"] == 1 && (j["state"] == "scheduled" || j["state"] == "parked")
+            }) && jobs.iter().any(|j| j["state"] == "parked")
+        },
+    );
     stop(worker);
     let run_at = |id: &str| -> (jiff::Timestamp, Value) {
         let job = q.job(id);
@@ -278,18 +283,15 @@ routes = ["throttled"]
         (at, job)
     };
 
-    let (at, job) = run_at(&quota);
+    let job = q.job(&quota);
     assert_eq!(job["classifier"], "quota_exhausted", "{job}");
-    assert!(
-        (at.as_second() - reset).abs() <= 2,
-        "scheduled at the reset {reset}, not {at}: {job}"
-    );
+    assert_eq!(job["state"], "parked", "never on a timer: {job}");
     let reset_text = jiff::Timestamp::from_second(reset).unwrap().to_string();
     assert!(
         job["reason"]
             .as_str()
             .unwrap()
-            .contains(&format!("quota reset at {reset_text}")),
+            .contains(&format!("until the quota resets at {reset_text}")),
         "{job}"
     );
     let incident = q
@@ -306,4 +308,53 @@ routes = ["throttled"]
         (598..=700).contains(&waited),
         "waits until its reset (10 minutes), not the 30s backoff: {waited}s {job}"
     );
+}
+
+/// A CLI that printed its final result and never exits: the job keeps its
+/// success (the work was done) and `job` warns that the watchdog stopped it;
+/// an exit 0 with a zero-turn result is `empty_success`, retried once.
+#[test]
+fn a_job_whose_cli_hangs_after_its_result_succeeds_with_a_warning() {
+    let q = Queue::new(
+        r#"
+[retry.empty_success]
+initial_backoff = "1s"
+[routes.hangs]
+profile = "generic"
+program = "$FAKE"
+args = ["--stdout", '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"done"}', "--hang"]
+timeout = "120s"
+result_grace = "1s"
+[routes.empty]
+profile = "generic"
+program = "$FAKE"
+args = ["--stdout", '{"type":"result","subtype":"success","is_error":false,"num_turns":0,"result":""}']
+[kinds.hangs]
+routes = ["hangs"]
+[kinds.empty]
+routes = ["empty"]
+[lanes.main]
+"#,
+    );
+    let hangs = q.enqueue("hangs", "do it");
+    let empty = q.enqueue("empty", "do nothing");
+    let started = std::time::Instant::now();
+    q.drain("2");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "not the 120s timeout"
+    );
+    let job = q.job(&hangs);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["last_attempt_watchdog"]["kind"], "done", "{job}");
+    let out = q.cli(&["job", &hangs]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: the last attempt was stopped by the watchdog (done)"),
+        "{text}"
+    );
+    let job = q.job(&empty);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["classifier"], "empty_success", "{job}");
+    assert_eq!(job["attempts"], 2, "retried once: {job}");
 }

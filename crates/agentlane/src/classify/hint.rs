@@ -103,6 +103,7 @@ pub fn default_hint(class: Class, ctx: &HintContext<'_>) -> String {
         Class::PayloadInvalid => "'{program}' rejected its input: fix the payload's producer; evidence: {evidence}",
         Class::CwdMissing => "'{program}' could not use its working directory {cwd}; evidence: {evidence}",
         Class::RouteNotAllowed => "policy refused this route; evidence: {evidence}",
+        Class::EmptySuccess => "'{program}' exited 0 but did no work ({evidence}): read its final message with `agentlane show {dispatch_id}`; check that the prompt reaches the CLI and that the route's success contract asks for what the task produces",
         Class::Timeout => "'{program}' ran past the {timeout} timeout and its output names no cause (CLIs retrying silently on a bad network or key look like this): read the tails with `agentlane show {dispatch_id}`, or raise the timeout if the work is legitimately long",
         Class::KilledBySignal => "'{program}' died by {signal}, which agentlane did not send: SIGKILL usually means the OOM killer (check `dmesg` and the service's memory limits), SIGSEGV/SIGABRT a crash of the CLI; details: `agentlane show {dispatch_id}`",
         Class::WorkerLost => "the worker running this attempt disappeared before it recorded an exit; the job is re-run elsewhere",

@@ -13,11 +13,13 @@
 
 pub mod generic;
 pub mod hint;
+pub mod live;
 pub mod normalize;
 mod ordered;
 pub mod reset;
 pub mod rules;
 pub mod structured;
+pub mod success;
 
 pub use hint::HintContext;
 pub use rules::{RuleSet, RulesError, Stream};
@@ -25,7 +27,7 @@ pub use rules::{RuleSet, RulesError, Stream};
 pub use crate::class::Layer;
 #[cfg(test)]
 use ordered::exit_zero_failure;
-pub use ordered::{classify, Classification, Observed};
+pub use ordered::{classify, classify_by_rule, Classification, Observed};
 
 #[cfg(test)]
 mod props;

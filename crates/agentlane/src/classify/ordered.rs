@@ -208,14 +208,7 @@ pub fn classify<'r>(
             None,
         ),
     };
-    // A wait the CLI asked for matters only where a retry waits.
-    let retry_after_secs = matches!(
-        class,
-        Class::RateLimited | Class::QuotaExhausted | Class::TransientIo | Class::NetworkUnavailable
-    )
-    .then(|| hint::retry_after_secs(&text.all_text()))
-    .flatten();
-    let (reset_at, retry_after_secs) = reset::of_verdict(class, &text, retry_after_secs, ctx);
+    let (reset_at, retry_after_secs) = waits(class, &text, ctx);
     let ctx = HintContext {
         evidence: evidence.as_deref(),
         retry_after_secs,
@@ -230,6 +223,59 @@ pub fn classify<'r>(
         layer,
         rule,
         evidence,
+        repair_hint,
+        retry_after_secs,
+        reset_at,
+    }
+}
+
+/// The wait the CLI asked for and the reset it named, for a class where a
+/// retry waits (a rate limit, a quota, a transient or network failure).
+fn waits(
+    class: Class,
+    text: &structured::StreamText,
+    ctx: &HintContext<'_>,
+) -> (Option<reset::ResetAt>, Option<u64>) {
+    let retry_after_secs = matches!(
+        class,
+        Class::RateLimited | Class::QuotaExhausted | Class::TransientIo | Class::NetworkUnavailable
+    )
+    .then(|| hint::retry_after_secs(&text.all_text()))
+    .flatten();
+    reset::of_verdict(class, text, retry_after_secs, ctx)
+}
+
+/// Classifies a run the watchdog stopped because `rule` (a `terminal` rule)
+/// matched one of its lines while it ran: the rule's class and hint, with
+/// `evidence` saying so, and the wait or reset the tails name. Pure.
+pub fn classify_by_rule(
+    observed: &Observed<'_>,
+    rule: &rules::Rule,
+    evidence: String,
+    ctx: &HintContext<'_>,
+) -> Classification {
+    let text = structured::StreamText::split(
+        observed.stdout_tail,
+        observed.stdout_truncated,
+        observed.stderr_tail,
+        observed.stderr_truncated,
+    );
+    let class = rule.class;
+    let (reset_at, retry_after_secs) = waits(class, &text, ctx);
+    let hint_ctx = HintContext {
+        evidence: Some(&evidence),
+        retry_after_secs,
+        ..*ctx
+    };
+    let repair_hint = match &rule.hint {
+        Some(template) => hint::render(template, &hint_ctx),
+        None => hint::default_hint(class, &hint_ctx),
+    };
+    Classification {
+        class,
+        layer: rule.layer,
+        rule: rule.id.clone(),
+        evidence: Some(evidence),
         repair_hint,
         retry_after_secs,
         reset_at,

@@ -177,4 +177,30 @@ proptest! {
             prop_assert!(e.column >= 1 && e.column <= width + 1, "{} in {:?}", e, text);
         }
     }
+
+    /// Every line a running child prints goes through the watchdog's reader:
+    /// whatever it is, reading it never panics, and a line that is not a JSON
+    /// object is plain text (never an error event the model could fake).
+    #[test]
+    fn live_lines_never_panic(line in prop_oneof![any::<String>(), prop::sample::select(LINES).prop_map(String::from)]) {
+        let kind = super::live::line_kind(&line);
+        if !line.trim().starts_with('{') {
+            prop_assert_eq!(&kind, &super::live::LineKind::Plain);
+        }
+        let terminal = super::live::terminal_rules(RuleSet::builtin());
+        for origin in [super::live::Origin::Stdout, super::live::Origin::Stderr] {
+            let _ = super::live::terminal_match(&terminal, origin, &line, &kind);
+        }
+    }
+
+    /// Reading a run's account of its work never panics, and a run without a
+    /// `result` event is never judged empty by the built-in checks alone.
+    #[test]
+    fn run_facts_never_panic(stdout in tail(), truncated in any::<bool>()) {
+        let facts = super::success::run_facts(&stdout, truncated);
+        let broken = super::success::judge(&facts, None, super::success::TreeFacts::default());
+        if facts.source != Some("result") {
+            prop_assert!(broken.is_none(), "{:?}", broken);
+        }
+    }
 }

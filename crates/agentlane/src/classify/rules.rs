@@ -63,6 +63,10 @@ pub struct Rule {
     /// disconnected before completion: <cause>`): when the generic layer
     /// finds a signal of another class in the same output, its verdict wins.
     pub relays_cause: bool,
+    /// The outcome is known as soon as this rule matches a running child's
+    /// line: the supervisor stops the tree after a short settle time instead
+    /// of waiting for the CLI's own retries (`dispatch/watch.rs`).
+    pub terminal: bool,
 }
 
 /// A rule's regex, compiled on first use: a dispatch that never needs a rule
@@ -148,6 +152,8 @@ struct RawRule {
     disabled: bool,
     #[serde(default)]
     relays_cause: bool,
+    #[serde(default)]
+    terminal: bool,
 }
 
 /// The ordered rule set.
@@ -218,6 +224,7 @@ fn compile(
             order: 0,
             hint: None,
             relays_cause: false,
+            terminal: false,
         };
         return Ok((placeholder, true));
     }
@@ -262,6 +269,12 @@ fn compile(
             format!("rule '{id}' matches nothing: give it a `pattern`, `exit_codes` or `signals`"),
         ));
     }
+    if raw.terminal && pattern.is_none() {
+        return Err(at(
+            &raw.id,
+            format!("rule '{id}' is `terminal` but has no `pattern`: a running child has no exit code yet, so a terminal rule must name the line that ends the run"),
+        ));
+    }
     Ok((
         Rule {
             id,
@@ -274,6 +287,7 @@ fn compile(
             order: raw.order.unwrap_or(1000),
             hint: raw.hint,
             relays_cause: raw.relays_cause,
+            terminal: raw.terminal,
         },
         false,
     ))

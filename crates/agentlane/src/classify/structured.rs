@@ -218,7 +218,7 @@ pub fn error_message(event: &Value) -> Option<String> {
 
 /// A run's final verdict event: `Some(Some(message))` for a failure,
 /// `Some(None)` for a success, `None` for any other event. The last one wins.
-fn final_verdict(event: &Value) -> Option<Option<String>> {
+pub fn final_verdict(event: &Value) -> Option<Option<String>> {
     let obj = event.as_object()?;
     match obj.get("type").and_then(Value::as_str)? {
         "result" => {

@@ -210,6 +210,9 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         if let Some(trial) = q.trial {
             queue.trial = trial;
         }
+        if let Some(t) = &q.quota_release_jitter {
+            queue.quota_release_jitter = src.duration(t, "queue.quota_release_jitter")?;
+        }
         if let Some(listen) = q.listen {
             queue.listen = listen;
         }
@@ -476,6 +479,31 @@ fn route(
             return Err(src.at(c, format!("route '{name}' has concurrency 0: it could never run; remove the key or set 1 or more")));
         }
     }
+    let watch = crate::dispatch::WatchSettings {
+        idle_timeout: r
+            .idle_timeout
+            .as_ref()
+            .map(|t| src.duration(t, "idle_timeout"))
+            .transpose()?,
+        terminal_settle: match (r.stop_early, &r.stop_early_after) {
+            (Some(false), _) => None,
+            (_, Some(t)) => Some(src.duration(t, "stop_early_after")?),
+            (_, None) => Some(crate::dispatch::watch::DEFAULT_TERMINAL_SETTLE),
+        },
+        done_grace: match &r.result_grace {
+            Some(t) => src.duration(t, "result_grace")?,
+            None => crate::dispatch::watch::DEFAULT_DONE_GRACE,
+        },
+    };
+    if let Some(t) = &r.idle_timeout {
+        if watch.idle_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(src.at(t, format!("route '{name}' has idle_timeout 0: every run would be stopped at once; remove the key or give a duration such as \"10m\"")));
+        }
+    }
+    let success = match &r.success {
+        Some(s) => Some(std::sync::Arc::new(success_contract(src, name, s)?)),
+        None => None,
+    };
     Ok(Route {
         name: name.to_string(),
         profile,
@@ -501,6 +529,37 @@ fn route(
         base_env: None,
         run_as: None,
         artifact_cap: crate::dispatch::DEFAULT_ARTIFACT_CAP,
+        watch,
+        success,
+    })
+}
+
+/// `[routes.NAME.success]`: the regex compiled (an error points at it).
+fn success_contract(
+    src: &Source<'_>,
+    name: &str,
+    s: &super::raw::RawSuccess,
+) -> Result<crate::classify::success::SuccessContract, ConfigError> {
+    let output_matches = match &s.output_matches {
+        Some(p) => Some(regex::Regex::new(p.get_ref()).map_err(|e| {
+            src.at(
+                p,
+                format!("route '{name}': `success.output_matches` is not a valid regex: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    if let Some(f) = &s.file_exists {
+        if f.get_ref().trim().is_empty() {
+            return Err(src.at(f, format!("route '{name}': `success.file_exists` is empty: name a file relative to the route's cwd")));
+        }
+    }
+    Ok(crate::classify::success::SuccessContract {
+        output_matches,
+        non_empty_result: s.non_empty_result,
+        min_turns: s.min_turns.as_ref().map(|m| *m.get_ref()),
+        changed_worktree: s.changed_worktree,
+        file_exists: s.file_exists.as_ref().map(|f| f.get_ref().into()),
     })
 }
 

@@ -106,6 +106,8 @@ pub(crate) struct RawQueue {
     pub(crate) retention: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) prompt_secrets: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) quota_release_jitter: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +147,31 @@ pub(crate) struct RawRoute {
     pub(crate) rules_file: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) retry: BTreeMap<String, Spanned<RawRetry>>,
+    #[serde(default)]
+    pub(crate) idle_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) stop_early: Option<bool>,
+    #[serde(default)]
+    pub(crate) stop_early_after: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) result_grace: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) success: Option<RawSuccess>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSuccess {
+    #[serde(default)]
+    pub(crate) output_matches: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) non_empty_result: bool,
+    #[serde(default)]
+    pub(crate) min_turns: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub(crate) changed_worktree: bool,
+    #[serde(default)]
+    pub(crate) file_exists: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,6 +60,10 @@ pub struct Route {
     pub run_as: Option<crate::dispatch::RunAs>,
     /// Bytes of each stream kept in its artifact file (`[artifacts] max_bytes_per_stream`).
     pub artifact_cap: u64,
+    /// The watchdog: `idle_timeout`, `stop_early` / `stop_early_after`, `result_grace`.
+    pub watch: crate::dispatch::WatchSettings,
+    /// What a successful run must show (`[routes.NAME.success]`).
+    pub success: Option<std::sync::Arc<crate::classify::success::SuccessContract>>,
 }
 
 /// A job kind: its policy and its payload contract.
@@ -277,6 +281,11 @@ pub struct QueueSettings {
     /// alone first (`trial`, default true): N jobs behind a bad key cost one
     /// attempt. Off, a fresh worker fills every slot at once.
     pub trial: bool,
+    /// An account's parked jobs are released at its quota's reset plus up
+    /// to this much (`quota_release_jitter`, default 1m; the same for every
+    /// worker: it is drawn from the incident), so a fleet does not spend the
+    /// fresh quota in the same second.
+    pub quota_release_jitter: Duration,
 }
 
 /// `[queue] prompt_secrets`: what enqueue does with a prompt that holds a
@@ -300,6 +309,7 @@ impl Default for QueueSettings {
             retention: Some(Duration::from_secs(14 * 24 * 60 * 60)),
             prompt_secrets: PromptSecrets::Refuse,
             trial: true,
+            quota_release_jitter: Duration::from_secs(60),
         }
     }
 }
@@ -334,6 +344,8 @@ impl Route {
         req.base_env = self.base_env.clone();
         req.run_as = self.run_as.clone();
         req.artifact_cap = self.artifact_cap;
+        req.watch = self.watch;
+        req.success = self.success.clone();
         req
     }
 

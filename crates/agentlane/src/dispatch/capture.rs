@@ -16,10 +16,86 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::watch;
+use std::sync::Mutex;
+use std::time::Instant;
 
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{watch, Notify};
+
+use super::watch::Watch;
+use crate::classify::live::Origin;
 use crate::redact::{Redactor, StreamRedactor};
+
+/// Longest line handed to the watchdog; the rest of a longer line is
+/// activity only (memory stays bounded whatever the child prints).
+const LINE_CAP: usize = 64 * 1024;
+
+/// Where a stream's complete lines go while the child runs: the watchdog.
+pub(super) struct Live<'a, 'r> {
+    /// The watchdog's state, shared by both streams.
+    pub watch: &'a Mutex<Watch<'r>>,
+    /// Woken when a line moves a deadline.
+    pub notify: &'a Notify,
+    /// Which stream this is.
+    pub origin: Origin,
+}
+
+/// Cuts redacted bytes into lines for the watchdog, bounded by [`LINE_CAP`].
+struct Lines<'a, 'r> {
+    live: Live<'a, 'r>,
+    partial: Vec<u8>,
+    overflowed: bool,
+}
+
+impl Lines<'_, '_> {
+    fn push(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.take(&bytes[..i]);
+            self.flush();
+            bytes = &bytes[i + 1..];
+        }
+        self.take(bytes);
+    }
+
+    fn take(&mut self, bytes: &[u8]) {
+        let room = LINE_CAP.saturating_sub(self.partial.len());
+        if bytes.len() > room {
+            self.overflowed = true;
+        }
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn flush(&mut self) {
+        let line = String::from_utf8_lossy(&self.partial);
+        // An overflowed line is read only for what it starts with.
+        let changed = {
+            let mut w = self.live.watch.lock().unwrap_or_else(|p| p.into_inner());
+            if self.overflowed {
+                w.long_line(&line, Instant::now())
+            } else {
+                w.line(
+                    self.live.origin,
+                    line.trim_end_matches('\r'),
+                    Instant::now(),
+                )
+            }
+        };
+        if changed {
+            self.live.notify.notify_one();
+        }
+        self.partial.clear();
+        self.overflowed = false;
+    }
+
+    fn activity(&self) {
+        self.live
+            .watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .activity(Instant::now());
+    }
+}
 
 /// The read buffer grows to this once a read fills it (a chatty child).
 const READ_BUF: usize = 256 * 1024;
@@ -312,18 +388,22 @@ impl ArtifactFile {
     }
 }
 
-struct Sinks<'a> {
+struct Sinks<'a, 'l, 'r> {
     file: ArtifactFile,
     echo: Echo,
     tail: &'a mut Tail,
+    lines: Option<Lines<'l, 'r>>,
 }
 
-impl Sinks<'_> {
+impl Sinks<'_, '_, '_> {
     fn emit(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
         self.file.write(bytes);
+        if let Some(lines) = &mut self.lines {
+            lines.push(bytes);
+        }
         let echoed = match self.echo {
             Echo::Off => Ok(()),
             Echo::Stdout => std::io::stdout()
@@ -348,12 +428,18 @@ pub async fn capture<R: AsyncRead + Unpin>(
     redactor: &Redactor,
     tail_cap: usize,
     mut cancel: watch::Receiver<bool>,
+    live: Option<Live<'_, '_>>,
 ) -> Captured {
     let mut tail = Tail::new(tail_cap);
     let mut sinks = Sinks {
         file,
         echo,
         tail: &mut tail,
+        lines: live.map(|live| Lines {
+            live,
+            partial: Vec::new(),
+            overflowed: false,
+        }),
     };
     let mut stream = StreamRedactor::new(redactor);
     // Read into spare capacity: nothing is zeroed, and the buffer only grows
@@ -368,6 +454,9 @@ pub async fn capture<R: AsyncRead + Unpin>(
                 Ok(0) => break,
                 Ok(n) => {
                     bytes += n as u64;
+                    if let Some(lines) = &sinks.lines {
+                        lines.activity();
+                    }
                     stream.push(&buf[..n], &mut |b| sinks.emit(b));
                     if n == buf.capacity() && n < READ_BUF {
                         buf.clear();
@@ -383,6 +472,11 @@ pub async fn capture<R: AsyncRead + Unpin>(
         }
     }
     stream.finish(&mut |b| sinks.emit(b));
+    if let Some(lines) = &mut sinks.lines {
+        if !lines.partial.is_empty() {
+            lines.flush();
+        }
+    }
     let artifact = sinks.file.finish();
     let (tail, tail_truncated) = tail.finish();
     Captured {

@@ -5,11 +5,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::model::report::DispatchReport;
+use crate::model::report::{DispatchReport, Watchdog};
 use crate::model::Termination;
 
 use super::{
-    guard, launch, prepare, proctree, supervise, DispatchError, DispatchRequest, Interrupt,
+    guard, launch, prepare, proctree, supervise, watch, DispatchError, DispatchRequest, Interrupt,
 };
 use crate::classify::{self, HintContext, Observed, RuleSet};
 use crate::events::{ClassifiedFailure, Event, Exit};
@@ -115,8 +115,9 @@ impl Dispatcher {
                 return Err(e);
             }
         };
+        let rules = req.rules.as_deref().unwrap_or_else(|| self.rules());
         let exited =
-            supervise::supervise(running, &req, interrupt, &self.running, self.guard).await;
+            supervise::supervise(running, &req, interrupt, &self.running, self.guard, rules).await;
         Ok(self.finish_exited(&req, &prepared.event, exited))
     }
 
@@ -161,24 +162,70 @@ impl Dispatcher {
             ..HintContext::default()
         };
         let t = exited.termination;
-        let classification = match t.interrupted_by() {
-            Some(sig) => interrupted(sig, &ctx),
-            None => classify::classify(
-                &Observed {
-                    exit_code: t.exit_code(),
-                    signal: t.signal(),
-                    timed_out: t.timed_out(),
-                    stdout_tail: &exited.stdout.tail,
-                    stderr_tail: &exited.stderr.tail,
-                    stdout_truncated: exited.stdout.tail_truncated,
-                    stderr_truncated: exited.stderr.tail_truncated,
-                },
-                || req.rules.as_deref().unwrap_or_else(|| self.rules()),
-                &ctx,
-            ),
+        let rules = || req.rules.as_deref().unwrap_or_else(|| self.rules());
+        let observed = |exit_code, timed_out| Observed {
+            exit_code,
+            signal: if exit_code.is_some() {
+                None
+            } else {
+                t.signal()
+            },
+            timed_out,
+            stdout_tail: &exited.stdout.tail,
+            stderr_tail: &exited.stderr.tail,
+            stdout_truncated: exited.stdout.tail_truncated,
+            stderr_truncated: exited.stderr.tail_truncated,
         };
+        let classification = match (t.interrupted_by(), &exited.watchdog) {
+            (Some(sig), _) => interrupted(sig, &ctx),
+            // Its work was done (a final result printed): judged as the exit
+            // zero the CLI owed, so a failed result stays a failure.
+            (None, Some(stop @ watch::Stop::Done { .. })) => {
+                let mut c = classify::classify(&observed(Some(0), false), rules, &ctx);
+                if !c.class.is_failure() {
+                    c.rule = "fact.result_then_stopped".into();
+                    c.evidence = Some(stop.evidence());
+                }
+                c
+            }
+            (None, Some(watch::Stop::Terminal { rule, .. })) => {
+                let stop = exited.watchdog.as_ref().map(watch::Stop::evidence);
+                match rules().rules().iter().find(|r| &r.id == rule) {
+                    Some(r) => classify::classify_by_rule(
+                        &observed(t.exit_code(), false),
+                        r,
+                        stop.unwrap_or_default(),
+                        &ctx,
+                    ),
+                    None => classify::classify(&observed(t.exit_code(), true), rules, &ctx),
+                }
+            }
+            (None, idle) => {
+                let mut c =
+                    classify::classify(&observed(t.exit_code(), t.timed_out()), rules, &ctx);
+                if let (Some(stop @ watch::Stop::Idle { silent_for, .. }), crate::Class::Timeout) =
+                    (idle, c.class)
+                {
+                    c.rule = "fact.idle_timeout".into();
+                    c.evidence = Some(stop.evidence());
+                    c.repair_hint = format!(
+                        "'{}' printed nothing for {} (the route's idle_timeout) and was stopped; the process tree as it hung is in {}: a wchan of a network or pipe wait points at the API or a prompt on stdin; read the tails with `agentlane show {}`, or raise idle_timeout if the work legitimately goes quiet that long",
+                        req.program,
+                        humantime::format_duration(*silent_for),
+                        exited
+                            .snapshot
+                            .as_ref()
+                            .map_or("(no snapshot could be written)".to_string(), |p| p.display().to_string()),
+                        prepare.dispatch_id
+                    );
+                }
+                c
+            }
+        };
+        let classification = judge_success(req, &prepare.cwd, &exited, classification, &ctx);
         let exit_status = match t.interrupted_by() {
             Some(sig) => 128 + sig,
+            None if t.stopped_early() => crate::exit_status::for_stopped(classification.class),
             None => crate::exit_status::for_dispatch(
                 classification.class,
                 t.exit_code(),
@@ -205,6 +252,20 @@ impl Dispatcher {
         report.stderr_dropped_bytes = exited.stderr.dropped_bytes;
         report.leaked = !exited.leaked.is_empty();
         report.leaked_processes = exited.leaked.clone();
+        report.watchdog = exited.watchdog.as_ref().map(|stop| Watchdog {
+            kind: stop.kind().to_string(),
+            message: stop.evidence(),
+            snapshot: exited.snapshot.clone(),
+        });
+        if let Some(stop) = &exited.watchdog {
+            tracing::warn!(
+                dispatch_id = %report.dispatch_id,
+                watchdog = stop.kind(),
+                class = %report.classifier,
+                "{}",
+                stop.evidence()
+            );
+        }
         report.failure_fingerprint = fingerprint_of(&report);
         report.usage = crate::usage::extract(&exited.stdout.tail, &exited.stderr.tail);
         let exit_event = Exit {
@@ -223,6 +284,7 @@ impl Dispatcher {
             leaked_processes: report.leaked_processes.clone(),
             classifier: report.classifier,
             usage: report.usage.clone(),
+            watchdog: report.watchdog.clone(),
         };
         let mut events = vec![Event::RunnerExit(exit_event)];
         if report.classifier.is_failure() {
@@ -230,6 +292,66 @@ impl Dispatcher {
         }
         Finished { report, events }
     }
+}
+
+/// A run judged `ok` that did no work becomes `empty_success`: the built-in
+/// checks of its result, then the route's success contract
+/// (`classify::success`). The two facts that need the file system — the work
+/// tree's status and the contract's file — are gathered here, and only when
+/// the contract asks for them.
+fn judge_success(
+    req: &DispatchRequest,
+    cwd: &std::path::Path,
+    exited: &supervise::Exited,
+    c: classify::Classification,
+    ctx: &HintContext<'_>,
+) -> classify::Classification {
+    use classify::success;
+    if c.class != crate::Class::Ok {
+        return c;
+    }
+    let facts = success::run_facts(&exited.stdout.tail, exited.stdout.tail_truncated);
+    let contract = req.success.as_deref();
+    let tree = success::TreeFacts {
+        worktree_changed: contract
+            .filter(|c| c.changed_worktree)
+            .and_then(|_| worktree_changed(cwd)),
+        file_exists: contract
+            .and_then(|c| c.file_exists.as_ref())
+            .map(|f| cwd.join(f).exists()),
+    };
+    let Some(broken) = success::judge(&facts, contract, tree) else {
+        return c;
+    };
+    let hint_ctx = HintContext {
+        evidence: Some(&broken.evidence),
+        ..*ctx
+    };
+    classify::Classification {
+        class: crate::Class::EmptySuccess,
+        layer: crate::classify::Layer::Fact,
+        rule: broken.rule.to_string(),
+        repair_hint: classify::hint::default_hint(crate::Class::EmptySuccess, &hint_ctx),
+        evidence: Some(broken.evidence),
+        retry_after_secs: None,
+        reset_at: None,
+    }
+}
+
+/// Whether `git status --porcelain` in `cwd` prints anything; `None` when
+/// it cannot tell (not a work tree, git missing). git is run directly, never
+/// through a shell, with a clean locale.
+fn worktree_changed(cwd: &std::path::Path) -> Option<bool> {
+    let out = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=normal"])
+        .current_dir(cwd)
+        .env("LC_ALL", "C")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(!out.stdout.is_empty())
 }
 
 /// The outcome of a dispatch, before it is recorded: its report and its
@@ -319,6 +441,7 @@ pub(crate) fn base_report(
         attempt: req.job.as_ref().map(|j| j.attempt),
         exit_status,
         usage: None,
+        watchdog: None,
     };
     report.failure_fingerprint = fingerprint_of(&report);
     report

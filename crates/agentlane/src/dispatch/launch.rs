@@ -47,6 +47,8 @@ pub(super) struct Running {
     pub child_path: Option<String>,
     /// The child's `TZ`: the zone its CLI prints local times in.
     pub child_tz: Option<String>,
+    /// The dispatch's artifact directory (created on first use).
+    pub artifact_dir: PathBuf,
 }
 
 pub(super) enum LaunchError {
@@ -251,5 +253,6 @@ pub(super) fn launch(
         child_home: ready.env.get("HOME").cloned(),
         child_path: ready.env.get("PATH").cloned(),
         child_tz: ready.env.get("TZ").cloned(),
+        artifact_dir: dir,
     })
 }

@@ -24,6 +24,7 @@ pub mod proctree;
 pub mod prompt_arg;
 mod request;
 mod supervise;
+pub mod watch;
 pub use supervise::CLASSIFY_TAIL;
 
 pub use crate::model::report::DispatchReport;
@@ -36,3 +37,4 @@ pub use error::DispatchError;
 pub use interrupt::Interrupt;
 pub use prepare::{precheck, repo_root, Precheck};
 pub use request::{DispatchRequest, JobRef, PromptVia, RunAs, DEFAULT_ARTIFACT_CAP};
+pub use watch::WatchSettings;

@@ -15,7 +15,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
-pub use crate::os::{become_subreaper, cmdline, pipe_holders, scan, scan_since, ProcInfo};
+pub use crate::os::{
+    become_subreaper, cmdline, open_pipes, pipe_holders, scan, scan_since, wchan, ProcInfo,
+};
 
 /// The variable that marks a dispatch's descendants.
 pub const MARKER_VAR: &str = "AGENTLANE_DISPATCH_ID";

@@ -108,6 +108,12 @@ pub struct DispatchRequest {
     /// Give the child this process's stdin when the prompt does not take it
     /// (`exec` with piped input); otherwise the child's stdin is /dev/null.
     pub inherit_stdin: bool,
+    /// The watchdog: idle timeout, early stop on terminal lines, and the
+    /// grace a CLI gets to exit after its final result (`watch.rs`).
+    pub watch: super::watch::WatchSettings,
+    /// What a successful run must show: a run that exits zero and breaks it
+    /// is `empty_success` (`classify::success`).
+    pub success: Option<Arc<crate::classify::success::SuccessContract>>,
 }
 
 /// A user to run the child as.
@@ -161,6 +167,8 @@ impl DispatchRequest {
             base_env: None,
             run_as: None,
             inherit_stdin: false,
+            watch: super::watch::WatchSettings::default(),
+            success: None,
         }
     }
 }

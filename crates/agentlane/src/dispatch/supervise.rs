@@ -12,6 +12,7 @@
 //! the tree is killed and reported as leaked: no survivors, no zombies.
 
 use std::collections::HashSet;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,13 +20,16 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Child;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-use super::capture::{capture, Captured, Echo};
+use super::capture::{capture, Captured, Echo, Live};
 use super::guard::Guard;
 use super::launch::Running;
 use super::proctree::{self, ProcInfo};
+use super::watch::{Stop, Watch};
 use super::{DispatchRequest, Interrupt};
+use crate::classify::live::{self, Origin};
+use crate::classify::RuleSet;
 use crate::events::{Artifacts, LeakedProcess};
 use crate::model::termination::{Status, Termination};
 use crate::redact::Redactor;
@@ -59,6 +63,10 @@ pub(super) struct Exited {
     pub child_home: Option<String>,
     pub child_path: Option<String>,
     pub child_tz: Option<String>,
+    /// Why the watchdog stopped the run, when it did.
+    pub watchdog: Option<Stop>,
+    /// The process-tree snapshot taken before an idle stop.
+    pub snapshot: Option<std::path::PathBuf>,
 }
 
 enum End {
@@ -67,6 +75,8 @@ enum End {
     Exited(Option<std::process::ExitStatus>),
     TimedOut,
     Interrupted(i32),
+    /// The watchdog stopped it.
+    Stopped(Stop),
 }
 
 /// Identifies the dispatch's processes.
@@ -148,6 +158,7 @@ async fn wait_or_stop(
     child: &mut Child,
     timeout: Option<Duration>,
     interrupt: &mut Interrupt,
+    watchdog: impl std::future::Future<Output = Stop>,
 ) -> End {
     let timer = async {
         match timeout {
@@ -162,7 +173,64 @@ async fn wait_or_stop(
         },
         _ = timer => End::TimedOut,
         sig = interrupt.fired() => End::Interrupted(sig),
+        stop = watchdog => End::Stopped(stop),
     }
+}
+
+/// Resolves when the watchdog says the run should stop.
+async fn watchdog(watch: &std::sync::Mutex<Watch<'_>>, notify: &Notify) -> Stop {
+    loop {
+        let polled = watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .poll(Instant::now());
+        match polled {
+            Ok(stop) => return stop,
+            Err(Some(at)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = notify.notified() => {}
+                }
+            }
+            Err(None) => notify.notified().await,
+        }
+    }
+}
+
+/// Writes the process tree's snapshot (pid, state, wchan, command line,
+/// open pipes) next to the artifacts; its path, when it could be written.
+fn write_snapshot(
+    dir: &std::path::Path,
+    procs: &[ProcInfo],
+    pipe_inodes: &[u64],
+    redactor: &Redactor,
+) -> Option<std::path::PathBuf> {
+    let rows: Vec<serde_json::Value> = procs
+        .iter()
+        .map(|p| {
+            let pipes = proctree::open_pipes(p.pid);
+            serde_json::json!({
+                "pid": p.pid,
+                "ppid": p.ppid,
+                "state": p.state.to_string(),
+                "wchan": proctree::wchan(p.pid),
+                "cmdline": redactor.redact(&proctree::cmdline(p.pid)).into_owned(),
+                "pipes": pipes,
+                "holds_agent_pipes": pipes.iter().any(|i| pipe_inodes.contains(i)),
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec_pretty(&serde_json::json!({ "processes": rows })).ok()?;
+    crate::home::private_dir(dir).ok()?;
+    let path = dir.join("process-tree.json");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .ok()?;
+    std::io::Write::write_all(&mut f, &body).ok()?;
+    Some(path)
 }
 
 fn result(c: Captured, report_bytes: usize) -> StreamResult {
@@ -184,6 +252,7 @@ pub(super) async fn supervise(
     mut interrupt: Interrupt,
     running: &Arc<Mutex<HashSet<i32>>>,
     guard: Option<&Guard>,
+    rules: &RuleSet,
 ) -> Exited {
     let Running {
         mut child,
@@ -201,7 +270,15 @@ pub(super) async fn supervise(
         child_home,
         child_path,
         child_tz,
+        artifact_dir,
     } = r;
+    let watch = std::sync::Mutex::new(Watch::new(req.watch, live::terminal_rules(rules), started));
+    let notify = Notify::new();
+    let live = |origin| Live {
+        watch: &watch,
+        notify: &notify,
+        origin,
+    };
     let tree = Tree {
         pid,
         marker: &marker,
@@ -224,6 +301,7 @@ pub(super) async fn supervise(
             &redactor,
             tail_cap,
             cancel_rx.clone(),
+            Some(live(Origin::Stdout)),
         )
         .await;
         closed_tx.send_modify(|n| *n += 1);
@@ -237,6 +315,7 @@ pub(super) async fn supervise(
             &redactor,
             tail_cap,
             cancel_rx.clone(),
+            Some(live(Origin::Stderr)),
         )
         .await;
         closed_tx.send_modify(|n| *n += 1);
@@ -254,10 +333,27 @@ pub(super) async fn supervise(
         }
     };
     let control = async {
-        let end = wait_or_stop(&mut child, req.timeout, &mut interrupt).await;
-        let status = match end {
-            End::Exited(status) => status,
-            End::TimedOut | End::Interrupted(_) => {
+        let end = wait_or_stop(
+            &mut child,
+            req.timeout,
+            &mut interrupt,
+            watchdog(&watch, &notify),
+        )
+        .await;
+        let mut snapshot = None;
+        let status = match &end {
+            End::Exited(status) => *status,
+            End::TimedOut | End::Interrupted(_) | End::Stopped(_) => {
+                if let End::Stopped(Stop::Idle { .. }) = &end {
+                    // What a hung agent was waiting on, before it is gone.
+                    let mut procs = tree.live();
+                    if let Some(me) = proctree::scan().into_iter().find(|p| p.pid == pid) {
+                        if !procs.iter().any(|p| p.pid == pid) {
+                            procs.insert(0, me);
+                        }
+                    }
+                    snapshot = write_snapshot(&artifact_dir, &procs, &pipe_inodes, &redactor);
+                }
                 tree.kill(req.kill_grace).await;
                 child.wait().await.ok()
             }
@@ -276,9 +372,10 @@ pub(super) async fn supervise(
                 tokio::time::timeout(Duration::from_secs(1), closed_rx.wait_for(|n| *n == 2)).await;
         }
         let _ = cancel_tx.send(true);
-        (end, status, leaks)
+        (end, status, leaks, snapshot)
     };
-    let (stdout, stderr, (), (end, status, mut leaks)) = tokio::join!(out, err, feed, control);
+    let (stdout, stderr, (), (end, status, mut leaks, snapshot)) =
+        tokio::join!(out, err, feed, control);
 
     // Whatever outlived the agent without holding its pipes is leaked too.
     if !proctree::nothing_left(pid) {
@@ -317,12 +414,18 @@ pub(super) async fn supervise(
                 status.and_then(|s| s.code()),
                 status.and_then(|s| s.signal()),
             );
-            match end {
+            match &end {
                 End::Exited(_) => Termination::Ended(status),
-                End::TimedOut => Termination::TimedOut(status),
-                End::Interrupted(by) => Termination::Interrupted { by, status },
+                End::TimedOut | End::Stopped(Stop::Idle { .. }) => Termination::TimedOut(status),
+                End::Stopped(_) => Termination::Stopped(status),
+                End::Interrupted(by) => Termination::Interrupted { by: *by, status },
             }
         },
+        watchdog: match end {
+            End::Stopped(stop) => Some(stop),
+            _ => None,
+        },
+        snapshot,
         duration,
         artifacts: Artifacts {
             stdout: stdout.artifact.clone(),

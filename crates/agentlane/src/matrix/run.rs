@@ -112,6 +112,7 @@ pub async fn run_matrix(
         drain: true,
         kind: "matrix".into(),
         ungated: true,
+        clock: crate::queue::worker::Clock::system(),
     };
     let worker = run_worker(dispatcher.clone(), store.clone(), derived, options, stop);
     tokio::pin!(worker);

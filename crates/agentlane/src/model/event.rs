@@ -190,6 +190,9 @@ pub struct Exit {
     /// Tokens, turns and cost the CLI reported, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::usage::Usage>,
+    /// What the watchdog did, when it stopped the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<crate::model::report::Watchdog>,
 }
 
 /// Paths of the full captured output. A stream that printed nothing has no

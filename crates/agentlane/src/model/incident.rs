@@ -113,10 +113,41 @@ pub fn incident_priority(class: Class) -> i64 {
         | Class::NetworkUnavailable => 80,
         Class::RouteNotAllowed => 60,
         Class::RateLimited | Class::TransientIo | Class::Timeout | Class::WorkerLost => 40,
-        Class::UnknownExit(_) | Class::KilledBySignal => 30,
+        Class::UnknownExit(_) | Class::KilledBySignal | Class::EmptySuccess => 30,
         Class::PayloadInvalid => 10,
         Class::Ok => 0,
     }
+}
+
+/// One provider account, as agentlane names it (`crate::account` finds a
+/// route's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The identity: 16 hex digits, the same on every host for the same credential.
+    pub key: String,
+    /// What people read: `claude account (key …a1f3)`.
+    pub label: String,
+}
+
+/// An open `quota_exhausted` incident, with the account whose jobs it
+/// parked (once a worker has parked them) and how many wait on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaIncident {
+    /// The incident.
+    pub id: String,
+    /// The route whose failure opened it.
+    pub route: Option<String>,
+    /// When the quota resets, as the CLI said (None: a spend cap, or no
+    /// time given: it waits for an operator).
+    pub reset_at: Option<jiff::Timestamp>,
+    /// The account's identity (a hash), once its jobs were parked.
+    pub account: Option<String>,
+    /// The account as people read it (`claude account (key …a1f3)`).
+    pub account_label: Option<String>,
+    /// Jobs parked behind it now.
+    pub parked: u64,
+    /// What to do about it.
+    pub repair_hint: String,
 }
 
 /// A route a hard stop blocks: no worker it applies to claims the route's

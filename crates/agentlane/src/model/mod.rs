@@ -19,7 +19,9 @@ pub use control::{
     Actor, Cancelled, ControlAction, LanePause, OperatorAction, Renewed, Resolved, Retried,
     RetryFilter,
 };
-pub use incident::{Incident, IncidentFacts, IncidentState, RepairAddress, RouteBlock};
+pub use incident::{
+    Account, Incident, IncidentFacts, IncidentState, QuotaIncident, RepairAddress, RouteBlock,
+};
 pub use job::{
     Enqueued, Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status,
     StatusMismatch,

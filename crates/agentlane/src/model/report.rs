@@ -114,6 +114,30 @@ pub struct DispatchReport {
     /// output (absent when it reported none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::usage::Usage>,
+    /// Why agentlane's watchdog stopped the run before it ended on its own
+    /// (idle, a terminal line, or done but not exiting), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<Watchdog>,
+}
+
+/// What the watchdog did to a run (`dispatch/watch.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watchdog {
+    /// `idle` (no output for the route's `idle_timeout`), `terminal` (a
+    /// terminal rule's line stood for the settle time) or `done` (a final
+    /// result, then no exit within the grace: the result is kept).
+    pub kind: String,
+    /// What it saw, as one line (also the report's evidence unless a rule
+    /// named a more specific cause).
+    pub message: String,
+    /// The process tree as it was before an idle stop (pid, state, wchan,
+    /// command line, pipes), a JSON file beside the artifacts.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::lossy_path::write_opt"
+    )]
+    pub snapshot: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub enum Termination {
     Ended(Status),
     /// agentlane's timeout stopped it.
     TimedOut(Status),
+    /// agentlane's watchdog stopped it because its outcome was already
+    /// known: a terminal error line, or a final result after which it did
+    /// not exit (the report's `watchdog` says which).
+    Stopped(Status),
     /// agentlane received signal `by` and stopped it.
     Interrupted {
         /// The signal agentlane received (and forwarded).
@@ -57,7 +61,7 @@ impl Termination {
     pub fn status(self) -> Option<Status> {
         match self {
             Termination::NotStarted => None,
-            Termination::Ended(s) | Termination::TimedOut(s) => Some(s),
+            Termination::Ended(s) | Termination::TimedOut(s) | Termination::Stopped(s) => Some(s),
             Termination::Interrupted { status, .. } => Some(status),
         }
     }
@@ -83,6 +87,11 @@ impl Termination {
         matches!(self, Termination::TimedOut(_))
     }
 
+    /// Whether the watchdog stopped it early (its outcome was known).
+    pub fn stopped_early(self) -> bool {
+        matches!(self, Termination::Stopped(_))
+    }
+
     /// The signal agentlane received, when it was interrupted.
     pub fn interrupted_by(self) -> Option<i32> {
         match self {
@@ -103,6 +112,10 @@ pub struct Flat {
     pub timed_out: bool,
     /// The signal agentlane itself received and forwarded, if interrupted.
     pub interrupted_by: Option<i32>,
+    /// Whether the watchdog stopped it early (written only when true, so
+    /// reports of runs it did not stop keep their shape).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_early: bool,
 }
 
 impl From<Termination> for Flat {
@@ -112,6 +125,7 @@ impl From<Termination> for Flat {
             signal: t.signal(),
             timed_out: t.timed_out(),
             interrupted_by: t.interrupted_by(),
+            stopped_early: t.stopped_early(),
         }
     }
 }
@@ -121,6 +135,7 @@ impl From<Flat> for Termination {
         let status = Status::of(f.exit_code, f.signal);
         match (f.interrupted_by, f.timed_out, status) {
             (Some(by), _, status) => Termination::Interrupted { by, status },
+            (None, false, status) if f.stopped_early => Termination::Stopped(status),
             (None, true, status) => Termination::TimedOut(status),
             (None, false, Status::Lost) => Termination::NotStarted,
             (None, false, status) => Termination::Ended(status),
@@ -140,6 +155,8 @@ mod tests {
     #[test_case(Termination::TimedOut(Status::Signal(15)); "timed out by sigterm")]
     #[test_case(Termination::TimedOut(Status::Code(143)); "timed out and exited")]
     #[test_case(Termination::TimedOut(Status::Lost); "timed out, status lost")]
+    #[test_case(Termination::Stopped(Status::Signal(15)); "stopped early")]
+    #[test_case(Termination::Stopped(Status::Code(0)); "stopped early, exited zero")]
     #[test_case(Termination::Interrupted { by: 2, status: Status::Code(130) }; "interrupted")]
     #[test_case(Termination::Interrupted { by: 15, status: Status::Signal(15) }; "terminated")]
     fn round_trips_through_the_flat_fields(t: Termination) {

@@ -113,6 +113,29 @@ pub(super) fn cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
+pub(super) fn wchan(pid: i32) -> Option<String> {
+    let w = fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?;
+    let w = w.trim();
+    (!w.is_empty() && w != "0").then(|| w.to_string())
+}
+
+pub(super) fn open_pipes(pid: i32) -> Vec<u64> {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut inodes: Vec<u64> = fds
+        .flatten()
+        .filter_map(|fd| {
+            let link = fs::read_link(fd.path()).ok()?;
+            let link = link.to_str()?;
+            link.strip_prefix("pipe:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    inodes
+}
+
 pub(super) fn become_subreaper() -> bool {
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes a plain integer argument.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) == 0 }

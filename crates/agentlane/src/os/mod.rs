@@ -17,6 +17,7 @@
 //! | [`carries_marker`] | `/proc/PID/environ` | always false (see [`become_subreaper`]) |
 //! | [`pipe_holders`] | `/proc/PID/fd` | none found |
 //! | [`cmdline`] | `/proc/PID/cmdline` | `ps -o command=` |
+//! | [`wchan`], [`open_pipes`] | `/proc/PID/wchan`, `/proc/PID/fd` | none |
 //! | [`widen_pipe`] | `F_SETPIPE_SZ` to 1 MiB | the default pipe buffer |
 //! | [`cloexec_pipe`] | `pipe2(O_CLOEXEC)` | `pipe` then `FD_CLOEXEC` |
 //! | [`guard`] (the death guard's) | `/proc` marker sweep, `close_range`, named `agentlane-guard` | groups only, `close` loop, unnamed |
@@ -75,6 +76,19 @@ pub fn pipe_holders(pids: &[i32], inodes: &[u64]) -> Vec<i32> {
 /// A process's command line, space-joined (empty when gone).
 pub fn cmdline(pid: i32) -> String {
     imp::cmdline(pid)
+}
+
+/// The kernel function a sleeping process waits in (`/proc/PID/wchan`), for
+/// a hung agent's snapshot. `None` where it cannot be read (every OS but
+/// Linux, or a kernel that hides it).
+pub fn wchan(pid: i32) -> Option<String> {
+    imp::wchan(pid)
+}
+
+/// The inodes of the pipes a process holds open. Empty where descriptors of
+/// other processes cannot be read (every OS but Linux).
+pub fn open_pipes(pid: i32) -> Vec<u64> {
+    imp::open_pipes(pid)
 }
 
 /// Makes this process a child subreaper, so orphaned descendants of a

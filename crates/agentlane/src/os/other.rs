@@ -77,6 +77,16 @@ pub(super) fn cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
+/// Not readable here.
+pub(super) fn wchan(_pid: i32) -> Option<String> {
+    None
+}
+
+/// Not readable here.
+pub(super) fn open_pipes(_pid: i32) -> Vec<u64> {
+    Vec::new()
+}
+
 /// No child subreaper here (FreeBSD's `procctl(PROC_REAP_ACQUIRE)` is not
 /// used yet): a descendant whose parent exits re-parents to init, out of
 /// reach of the process-tree kill unless it stayed in the dispatch's group.

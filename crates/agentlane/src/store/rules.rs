@@ -177,6 +177,21 @@ pub(crate) fn success_resolves(job: &str) -> String {
     )
 }
 
+/// The open quota incidents and their accounts: `id, route, reset_at,
+/// account, label, parked, repair_hint` (`{incidents}` is the table or view
+/// that holds an incident's latest `reset_at`, aliased `i`; `{reset_at}`
+/// renders it as stored text).
+pub(crate) fn quota_incidents(incidents: &str, reset_at: &str) -> String {
+    format!(
+        "SELECT i.id, i.route, {reset_at} AS reset_at, q.account, q.label,
+                (SELECT count(*) FROM jobs j WHERE j.incident_id = i.id AND j.state = 'parked') AS parked,
+                i.repair_hint
+         FROM {incidents} i LEFT JOIN account_quotas q ON q.incident_id = i.id
+         WHERE i.state = 'open' AND i.classifier = 'quota_exhausted'
+         ORDER BY i.first_seen, i.id"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

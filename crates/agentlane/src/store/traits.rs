@@ -10,7 +10,8 @@ use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
 use crate::model::{
     Actor, Cancelled, Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePause,
-    LanePending, NewJob, Renewed, Resolved, Retried, RetryFilter, RouteBlock, Status,
+    LanePending, NewJob, QuotaIncident, Renewed, Resolved, Retried, RetryFilter, RouteBlock,
+    Status,
 };
 use crate::model::{AttemptUsage, UsageGroup, UsageTotal};
 use async_trait::async_trait;
@@ -137,6 +138,22 @@ pub trait QueueStore: DispatchLog {
         lane: &str,
         host: Option<&str>,
     ) -> Result<Vec<RouteBlock>, StoreError>;
+    /// The open `quota_exhausted` incidents, each with the account whose
+    /// jobs it parked (once a worker did) and how many jobs wait on it.
+    async fn quota_incidents(&self) -> Result<Vec<QuotaIncident>, StoreError>;
+    /// An account is out of quota: parks every queued job of `routes` (the
+    /// routes that spend `account`, in any lane) behind the open incident
+    /// `id`, with `reason`, and records the account on it — in one
+    /// transaction, and only while the incident is open (a release that ran
+    /// first is never undone). Idempotent; returns the jobs parked now.
+    /// They are released with the incident ([`QueueStore::resolve_incident`]).
+    async fn park_for_account(
+        &self,
+        id: &str,
+        account: &crate::model::Account,
+        routes: &[String],
+        reason: &str,
+    ) -> Result<u64, StoreError>;
     /// Resolves an open incident (by `who`, whose reason is the resolution)
     /// and releases its parked jobs; with `retry_failed`, re-queues the
     /// failed jobs it covers too (attempts kept). Records an

@@ -205,6 +205,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
         attempt: p.attempt,
         exit_status: 0,
         usage: None,
+        watchdog: None,
     };
     let stderr_artifact = PathBuf::from(format!(
         "/home/al/.local/state/agentlane/artifacts/{id}/stderr"
@@ -354,6 +355,7 @@ pub fn exit_event(r: &DispatchReport) -> Exit {
         leaked_processes: r.leaked_processes.clone(),
         classifier: r.classifier,
         usage: r.usage.clone(),
+        watchdog: r.watchdog.clone(),
     }
 }
 

@@ -27,6 +27,7 @@ mod held;
 mod maintenance;
 mod outage;
 mod pass;
+mod quota;
 mod run;
 mod settle;
 mod shutdown;
@@ -37,5 +38,5 @@ mod types;
 
 pub use start::run_worker;
 pub use summary::WorkerSummary;
+pub use types::{Clock, WorkerError, WorkerOptions};
 use types::{Shared, Worker};
-pub use types::{WorkerError, WorkerOptions};

@@ -47,7 +47,18 @@ impl Worker {
             self.collect(done)?;
         }
         self.maintain().await?;
-        let healthy = self.gate().await?;
+        let blocked = self.quotas().await?;
+        let mut healthy = self.gate().await?;
+        // An account's quota blocks its routes in every lane: they claim
+        // nothing, and a drain reports them as needing repair.
+        for route in &self.routes {
+            if let Some(incident) = blocked.get(&route.name) {
+                self.summary
+                    .blocked_routes
+                    .insert(route.name.clone(), incident.clone());
+            }
+        }
+        healthy.retain(|r| !blocked.contains_key(r));
         self.claim(&healthy).await?;
         if self.drained(&healthy).await? {
             return Ok(Pass::Stop);

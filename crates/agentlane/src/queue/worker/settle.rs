@@ -149,6 +149,11 @@ pub(super) async fn settle(
     // A hard stop claims nothing: the route is blocked by its incident, and
     // this worker's trust in it is gone until an attempt earns it back.
     shared.trust.settled(&job.route, &job.id, class);
+    if class == Class::QuotaExhausted {
+        shared
+            .quota_seen
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     let claim = match (&finished, &completion.next) {
         _ if class.stops_route() => None,
         (Some(_), s) if !matches!(s, Next::Release) => shared.next_claim(),

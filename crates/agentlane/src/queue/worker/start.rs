@@ -55,6 +55,7 @@ pub async fn run_worker(
         next: std::sync::Mutex::new(None),
         chained: AtomicU64::new(0),
         trust: Trust::default(),
+        quota_seen: AtomicBool::new(false),
     });
     if options.ungated || !config.queue.trial {
         let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
@@ -91,6 +92,7 @@ pub async fn run_worker(
         lost,
         stop,
         budget_held: false,
+        quota: super::quota::QuotaMemory::new(&config, &host_name()),
         options,
         routes,
         concurrency,

@@ -31,6 +31,43 @@ pub struct WorkerOptions {
     /// Claim without the preflight gate. Only the canary matrix does this: it
     /// must record evidence for every cell, impossible ones included.
     pub ungated: bool,
+    /// The clock that decides when an account's quota has reset (the
+    /// system's; tests pass a fixed one).
+    pub clock: Clock,
+}
+
+/// A wall clock for the worker's time decisions: the system's, or one a
+/// test sets.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(std::sync::Arc::new(jiff::Timestamp::now))
+    }
+
+    /// A clock that reads `f`.
+    pub fn from_fn(f: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) -> Clock {
+        Clock(std::sync::Arc::new(f))
+    }
+
+    /// Now.
+    pub fn now(&self) -> jiff::Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 /// A worker failure (the store); a failing agent is never one.
@@ -82,6 +119,9 @@ pub(super) struct Shared {
     pub(super) chained: AtomicU64,
     /// Which routes have earned full concurrency (see `trust.rs`).
     pub(super) trust: Trust,
+    /// A settlement saw `quota_exhausted`: the next pass parks the account's
+    /// jobs at once instead of at its next scheduled check.
+    pub(super) quota_seen: AtomicBool,
 }
 
 impl Shared {
@@ -129,4 +169,6 @@ pub(super) struct Worker {
     pub(super) stop: watch::Receiver<bool>,
     /// Whether the lane's daily budget held it at the last pass (`budget.rs`).
     pub(super) budget_held: bool,
+    /// Accounts' quotas: which routes they block, when last read.
+    pub(super) quota: super::quota::QuotaMemory,
 }

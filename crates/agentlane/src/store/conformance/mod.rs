@@ -20,6 +20,7 @@ mod incidents;
 mod lanes;
 mod leadership;
 mod maintenance;
+mod quota;
 mod rescue;
 mod settle;
 mod usage;
@@ -36,6 +37,7 @@ pub(crate) use incidents::*;
 pub(crate) use lanes::*;
 pub(crate) use leadership::*;
 pub(crate) use maintenance::*;
+pub(crate) use quota::*;
 pub(crate) use rescue::*;
 pub(crate) use settle::*;
 pub(crate) use usage::*;
@@ -75,6 +77,7 @@ macro_rules! every_case {
             jobs_changed_since => case_jobs_changed_since,
             label_round_trip => case_label_round_trip,
             usage_per_attempt_and_totals => case_usage_per_attempt_and_totals,
+            account_quota_parks_and_releases => case_account_quota_parks_and_releases,
         }
     };
 }

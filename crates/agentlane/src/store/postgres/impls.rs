@@ -206,6 +206,20 @@ impl QueueStore for PostgresStore {
         queue::route_blocks(self, lane, host).await
     }
 
+    async fn quota_incidents(&self) -> Result<Vec<crate::model::QuotaIncident>, StoreError> {
+        queue::quota_incidents(self).await
+    }
+
+    async fn park_for_account(
+        &self,
+        id: &str,
+        account: &crate::model::Account,
+        routes: &[String],
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        queue::park_for_account(self, id, account, routes, reason).await
+    }
+
     async fn resolve_incident(
         &self,
         id: &str,

@@ -153,6 +153,7 @@ async fn prune(
         for sql in [
             "DELETE FROM incident_jobs WHERE incident_id = ANY($1)",
             "DELETE FROM incident_counts WHERE incident_id = ANY($1)",
+            "DELETE FROM account_quotas WHERE incident_id = ANY($1)",
         ] {
             tx.execute(sql, &[&incidents]).await.map_err(&e)?;
         }

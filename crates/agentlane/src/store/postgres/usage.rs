@@ -1,4 +1,4 @@
-//! Usage per attempt on PostgreSQL (issue 17): the columns migration 0010
+//! Usage per attempt on PostgreSQL (issue 17): the columns migration 0011
 //! fills from each finished dispatch's report, summed per job, per group
 //! over a window, and per lane for today (UTC, the database clock).
 

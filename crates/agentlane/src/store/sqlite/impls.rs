@@ -9,7 +9,7 @@ use crate::model::{
     Actor, Cancelled, Completion, Enqueued, Incident, IncidentFacts, Job, JobFilter, LanePause,
     LanePending, NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
 };
-use crate::model::{DispatchReport, RouteBlock};
+use crate::model::{DispatchReport, QuotaIncident, RouteBlock};
 use crate::store::{
     id_fragment, Control, DispatchLog, DispatchRecord, DispatchSummary, IdKind, IdMatch, NextClaim,
     QueueStore, Reader, Store, StoreError, StoredEvent,
@@ -149,6 +149,20 @@ impl QueueStore for SqliteStore {
         host: Option<&str>,
     ) -> Result<Vec<RouteBlock>, StoreError> {
         self.with(|c| queue::route_blocks(c, lane, host))
+    }
+
+    async fn quota_incidents(&self) -> Result<Vec<QuotaIncident>, StoreError> {
+        self.with(super::quota::quota_incidents)
+    }
+
+    async fn park_for_account(
+        &self,
+        id: &str,
+        account: &crate::model::Account,
+        routes: &[String],
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        self.with(|c| super::quota::park_for_account(c, id, account, routes, reason))
     }
 
     async fn resolve_incident(

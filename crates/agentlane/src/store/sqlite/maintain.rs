@@ -95,10 +95,12 @@ pub(super) fn maintain(
     )?;
     if !incidents.is_empty() {
         let list = serde_json::to_string(&incidents).expect("ids serialise");
-        tx.prepare_cached(
+        for sql in [
             "DELETE FROM incident_jobs WHERE incident_id IN (SELECT value FROM json_each(?1))",
-        )?
-        .execute(params![list])?;
+            "DELETE FROM account_quotas WHERE incident_id IN (SELECT value FROM json_each(?1))",
+        ] {
+            tx.prepare_cached(sql)?.execute(params![list])?;
+        }
         done.incidents += tx
             .prepare_cached("DELETE FROM incidents WHERE id IN (SELECT value FROM json_each(?1))")?
             .execute(params![list])? as u64;

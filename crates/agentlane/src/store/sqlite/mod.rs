@@ -10,6 +10,7 @@
 mod controls;
 mod maintain;
 mod queue;
+mod quota;
 
 mod connection;
 mod impls;

@@ -3,12 +3,14 @@
 
 mod incidents;
 mod jobs;
+mod quota;
 mod settle;
 
 pub(super) use incidents::*;
 #[cfg(test)]
 pub(crate) use jobs::RENEW;
 pub(super) use jobs::*;
+pub(super) use quota::*;
 pub(super) use settle::*;
 #[cfg(test)]
 pub(crate) use settle::{finish_settle_and_claim_sql, settle_sql};
