@@ -19,6 +19,7 @@ mod rules_cmd;
 mod runs;
 mod service_cmd;
 mod store_cmd;
+mod usage_cmd;
 mod watch;
 
 use std::path::PathBuf;
@@ -81,6 +82,8 @@ enum Command {
     Incident(queue_view::IncidentArgs),
     /// Summarise the queue: jobs per lane and state, the latest classes, open incidents, paused lanes.
     Status(queue_view::StatusArgs),
+    /// Sum the tokens, turns and dollars the agent CLIs reported, by route, lane, kind or day.
+    Usage(usage_cmd::UsageArgs),
     /// Pause or resume a lane's workers (`lane pause L --why …`), or list the paused lanes.
     Lane(controls::LaneArgs),
     /// Run the canary through the production path, varying one dimension at a time, and name the shape.
@@ -327,7 +330,12 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Job(args) => rt.block_on(queue_view::job(args, cli.home.as_ref())),
         Command::Incidents(args) => rt.block_on(queue_view::incidents(args, cli.home.as_ref())),
         Command::Incident(args) => rt.block_on(queue_view::incident(args, cli.home.as_ref())),
-        Command::Status(args) => rt.block_on(queue_view::status(args, cli.home.as_ref())),
+        Command::Status(args) => rt.block_on(queue_view::status(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
+        Command::Usage(args) => rt.block_on(usage_cmd::usage(args, cli.home.as_ref())),
         Command::Lane(args) => rt.block_on(controls::lane(args, cli.home.as_ref())),
         Command::Store(args) => rt.block_on(store_cmd::run(
             args,
@@ -394,6 +402,7 @@ fn main() -> ExitCode {
             | Command::Job(_)
             | Command::Incidents(_)
             | Command::Status(_)
+            | Command::Usage(_)
             | Command::Completions { .. }
             | Command::Man { .. }
     ) {

@@ -165,16 +165,16 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
     });
     let blocks = blocks_of(store.as_ref(), &rows).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &rows
-                    .iter()
-                    .map(|j| job_json(j, &blocks))
-                    .collect::<Vec<_>>()
-            )
-            .expect("json")
-        );
+        let mut out = Vec::with_capacity(rows.len());
+        for j in &rows {
+            let mut v = job_json(j, &blocks);
+            // Summed usage and each attempt's, when the CLI reported any.
+            if let Some(u) = crate::usage_cmd::job_usage_json(store.as_ref(), &j.id).await? {
+                v["usage"] = u;
+            }
+            out.push(v);
+        }
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
         return Ok(0);
     }
     if rows.is_empty() {
@@ -316,6 +316,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
         if let Some(h) = &last_host {
             v["last_attempt_host"] = json!(h);
         }
+        if let Some(u) = crate::usage_cmd::job_usage_json(store.as_ref(), &j.id).await? {
+            v["usage"] = u;
+        }
         if let Some(w) = last.as_ref().and_then(|r| r.get("watchdog")) {
             v["last_attempt_watchdog"] = w.clone();
         }
@@ -344,6 +347,9 @@ pub async fn job(args: JobArgs, home: Option<&PathBuf>) -> Result<i32, Failure> 
     );
     if let Some(i) = &j.incident_id {
         println!("incident   {i}");
+    }
+    for line in crate::usage_cmd::job_usage_lines(store.as_ref(), &j.id).await? {
+        println!("{line}");
     }
     println!(
         "prompt     {} bytes{}",
@@ -661,14 +667,27 @@ pub struct StatusArgs {
     watch: Option<std::time::Duration>,
 }
 
-pub async fn status(args: StatusArgs, home: Option<&PathBuf>) -> Result<i32, Failure> {
+pub async fn status(
+    args: StatusArgs,
+    home: Option<&PathBuf>,
+    config: Option<&std::path::Path>,
+) -> Result<i32, Failure> {
     let (_, store) = open_store(home).await?;
+    // The configuration names the lanes' budgets; without one, none holds.
+    let config = crate::load_config(config).ok().flatten();
+    let config = config.as_ref();
     match args.watch {
         Some(interval) => {
-            crate::watch::watch_status(interval, || render_status(store.as_ref(), args.json)).await
+            crate::watch::watch_status(interval, || {
+                render_status(store.as_ref(), args.json, config)
+            })
+            .await
         }
         None => {
-            print!("{}", render_status(store.as_ref(), args.json).await?);
+            print!(
+                "{}",
+                render_status(store.as_ref(), args.json, config).await?
+            );
             Ok(0)
         }
     }
@@ -707,10 +726,15 @@ pub(crate) fn quota_lines(quotas: &[agentlane::model::QuotaIncident]) -> Vec<Str
 }
 
 /// The status as printed: JSON (one line) or the human summary.
-async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Failure> {
+async fn render_status(
+    store: &dyn Store,
+    json_out: bool,
+    config: Option<&agentlane::config::Config>,
+) -> Result<String, Failure> {
     use std::fmt::Write as _;
     let mut out = String::new();
     let s = store.status().await.map_err(io)?;
+    let holds = crate::usage_cmd::holds(store, config).await?;
     let open = store.incidents(true).await.map_err(io)?;
     let paused = store.lane_pauses().await.map_err(io)?;
     let quotas = store.quota_incidents().await.map_err(io)?;
@@ -728,6 +752,9 @@ async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Fail
         let mut v = json!({"lanes": lanes, "classes": classes, "open_incidents": open});
         if !paused.is_empty() {
             v["paused_lanes"] = json!(paused);
+        }
+        if !holds.is_empty() {
+            v["held_lanes"] = json!(holds);
         }
         if !quotas.is_empty() {
             v["accounts_out_of_quota"] = json!(quotas);
@@ -778,6 +805,9 @@ async fn render_status(store: &dyn Store, json_out: bool) -> Result<String, Fail
             },
             p.lane
         );
+    }
+    for h in &holds {
+        let _ = writeln!(out, "{h}: its jobs stay queued until the UTC day turns");
     }
     Ok(out)
 }

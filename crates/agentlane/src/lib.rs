@@ -44,5 +44,6 @@ pub mod runbook;
 pub mod service;
 pub mod size;
 pub mod store;
+pub mod usage;
 
 pub use class::Class;

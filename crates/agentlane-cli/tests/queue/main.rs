@@ -9,6 +9,7 @@ mod enqueue;
 mod hard_stop;
 mod logs;
 mod postgres;
+mod usage;
 mod watch;
 mod workers;
 

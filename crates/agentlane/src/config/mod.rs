@@ -20,6 +20,8 @@ pub use types::*;
 pub use validate::MIN_LEASE;
 
 #[cfg(test)]
+mod budget_tests;
+#[cfg(test)]
 mod props;
 #[cfg(test)]
 mod tests;

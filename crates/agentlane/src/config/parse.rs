@@ -47,6 +47,21 @@ impl Source<'_> {
             .map_err(|e| self.at(s, format!("`{key}` = \"{}\" is not a duration ({e}): write e.g. \"90s\", \"20m\" or \"1h30m\"", s.get_ref())))
     }
 
+    /// A budget in dollars: a finite amount above zero.
+    pub(crate) fn dollars(&self, s: &Spanned<f64>, key: &str) -> Result<f64, ConfigError> {
+        let v = *s.get_ref();
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(self.at(
+                s,
+                format!(
+                    "`{key}` = {v} is not a budget: write an amount of dollars above 0, e.g. 2.5"
+                ),
+            ))
+        }
+    }
+
     pub(crate) fn size(&self, s: &Spanned<String>, key: &str) -> Result<u64, ConfigError> {
         crate::size::parse_size(s.get_ref()).map_err(|e| self.at(s, format!("`{key}`: {e}")))
     }
@@ -250,6 +265,12 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         queue,
         store_url: raw.store.as_ref().map(|s| s.url.clone()),
         artifacts,
+        budgets: Budgets {
+            per_job_usd: match raw.budgets.as_ref().and_then(|b| b.per_job_usd.as_ref()) {
+                Some(v) => Some(src.dollars(v, "budgets.per_job_usd")?),
+                None => None,
+            },
+        },
         workers: raw
             .workers
             .iter()
@@ -602,5 +623,9 @@ fn lane(
         name: name.to_string(),
         routes: known_routes(src, &format!("lane '{name}'"), &l.routes, routes)?,
         concurrency: l.concurrency.as_ref().map(|c| *c.get_ref()),
+        budget_usd_per_day: match &l.budget_usd_per_day {
+            Some(v) => Some(src.dollars(v, &format!("lanes.{name}.budget_usd_per_day"))?),
+            None => None,
+        },
     })
 }

@@ -29,6 +29,15 @@ pub(crate) struct RawConfig {
     pub(crate) store: Option<RawStore>,
     #[serde(default)]
     pub(crate) artifacts: Option<RawArtifacts>,
+    #[serde(default)]
+    pub(crate) budgets: Option<RawBudgets>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBudgets {
+    #[serde(default)]
+    pub(crate) per_job_usd: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +198,8 @@ pub(crate) struct RawLane {
     pub(crate) routes: Vec<Spanned<String>>,
     #[serde(default)]
     pub(crate) concurrency: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(crate) budget_usd_per_day: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

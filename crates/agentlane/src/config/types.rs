@@ -94,6 +94,9 @@ pub struct Lane {
     pub routes: Vec<String>,
     /// Jobs running at once in the lane.
     pub concurrency: Option<u32>,
+    /// Dollars its attempts may report per UTC day; once spent, its workers
+    /// claim nothing until the next day (`budget_usd_per_day`).
+    pub budget_usd_per_day: Option<f64>,
 }
 
 /// Preflight settings.
@@ -143,6 +146,15 @@ pub struct Config {
     pub store_url: Option<String>,
     /// Artifact settings (`[artifacts]`).
     pub artifacts: ArtifactSettings,
+    /// Spending limits (`[budgets]`).
+    pub budgets: Budgets,
+}
+
+/// Spending limits (`[budgets]`), in the dollars the agent CLIs report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Budgets {
+    /// A job whose attempts have reported this much is not retried.
+    pub per_job_usd: Option<f64>,
 }
 
 /// Artifact settings (`[artifacts]`).

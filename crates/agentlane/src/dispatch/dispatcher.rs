@@ -267,6 +267,7 @@ impl Dispatcher {
             );
         }
         report.failure_fingerprint = fingerprint_of(&report);
+        report.usage = crate::usage::extract(&exited.stdout.tail, &exited.stderr.tail);
         let exit_event = Exit {
             dispatch_id: report.dispatch_id.clone(),
             exit_code: t.exit_code(),
@@ -282,6 +283,7 @@ impl Dispatcher {
             leaked: report.leaked,
             leaked_processes: report.leaked_processes.clone(),
             classifier: report.classifier,
+            usage: report.usage.clone(),
             watchdog: report.watchdog.clone(),
         };
         let mut events = vec![Event::RunnerExit(exit_event)];
@@ -438,6 +440,7 @@ pub(crate) fn base_report(
         job_id: req.job.as_ref().map(|j| j.id.clone()),
         attempt: req.job.as_ref().map(|j| j.attempt),
         exit_status,
+        usage: None,
         watchdog: None,
     };
     report.failure_fingerprint = fingerprint_of(&report);

@@ -61,6 +61,7 @@ fn matrix_config(
             name: lane.to_string(),
             routes: derived.routes.keys().cloned().collect(),
             concurrency: Some(parallel.max(1) as u32),
+            budget_usd_per_day: None,
         },
     )]);
     derived.retry = one_attempt();

@@ -187,6 +187,9 @@ pub struct Exit {
     pub leaked_processes: Vec<LeakedProcess>,
     /// The class (also `ok`).
     pub classifier: Class,
+    /// Tokens, turns and cost the CLI reported, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::usage::Usage>,
     /// What the watchdog did, when it stopped the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watchdog: Option<crate::model::report::Watchdog>,

@@ -13,6 +13,7 @@ pub mod owner;
 pub mod report;
 pub mod settle;
 pub mod termination;
+pub mod usage;
 
 pub use control::{
     Actor, Cancelled, ControlAction, LanePause, OperatorAction, Renewed, Resolved, Retried,
@@ -29,3 +30,4 @@ pub use next::{Decision, Next, SettleRow, Step};
 pub use report::DispatchReport;
 pub use settle::Completion;
 pub use termination::Termination;
+pub use usage::{AttemptUsage, Usage, UsageGroup, UsageTotal};

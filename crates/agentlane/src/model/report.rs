@@ -110,6 +110,10 @@ pub struct DispatchReport {
     pub attempt: Option<u32>,
     /// The exit status `agentlane exec` returns for this dispatch.
     pub exit_status: i32,
+    /// Tokens, turns and cost as the CLI reported them in its structured
+    /// output (absent when it reported none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::usage::Usage>,
     /// Why agentlane's watchdog stopped the run before it ended on its own
     /// (idle, a terminal line, or done but not exiting), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,7 @@ use crate::model::{
     LanePending, NewJob, QuotaIncident, Renewed, Resolved, Retried, RetryFilter, RouteBlock,
     Status,
 };
+use crate::model::{AttemptUsage, UsageGroup, UsageTotal};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -184,6 +185,13 @@ pub trait QueueStore: DispatchLog {
         retention: Option<Duration>,
         batch: usize,
     ) -> Result<Maintenance, StoreError>;
+    /// The dollars a job's finished attempts reported, summed (None: none
+    /// reported a cost). The retry decision compares it with the per-job
+    /// budget.
+    async fn job_spent(&self, job_id: &str) -> Result<Option<f64>, StoreError>;
+    /// The dollars the attempts of `lane`'s jobs reported since the start of
+    /// today (UTC, by the database clock): what its daily budget is spent by.
+    async fn lane_spent_today(&self, lane: &str) -> Result<f64, StoreError>;
     /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
     /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
     async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
@@ -252,6 +260,17 @@ pub trait Reader: Send + Sync {
     async fn export_rows(&self) -> Result<Snapshot, StoreError> {
         Err(StoreError::Unsupported("exporting from this store".into()))
     }
+    /// The usage each attempt of a job reported, in attempt order (attempts
+    /// that reported none are left out).
+    async fn job_usage(&self, job_id: &str) -> Result<Vec<AttemptUsage>, StoreError>;
+    /// Usage summed by route, lane, kind or UTC day over the attempts that
+    /// finished within `since` of now (the database clock; None: all),
+    /// ordered by the group's key.
+    async fn usage_totals(
+        &self,
+        by: UsageGroup,
+        since: Option<Duration>,
+    ) -> Result<Vec<UsageTotal>, StoreError>;
     /// Rows per table, to check a copy.
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
 }

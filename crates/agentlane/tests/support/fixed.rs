@@ -204,6 +204,7 @@ pub fn report(id: &str, outcome: Outcome, job: JobAttempt<'_>) -> DispatchReport
         job_id: p.job_id,
         attempt: p.attempt,
         exit_status: 0,
+        usage: None,
         watchdog: None,
     };
     let stderr_artifact = PathBuf::from(format!(
@@ -353,6 +354,7 @@ pub fn exit_event(r: &DispatchReport) -> Exit {
         leaked: r.leaked,
         leaked_processes: r.leaked_processes.clone(),
         classifier: r.classifier,
+        usage: r.usage.clone(),
         watchdog: r.watchdog.clone(),
     }
 }

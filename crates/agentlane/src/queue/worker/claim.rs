@@ -9,6 +9,11 @@ use crate::store::NextClaim;
 
 impl Worker {
     pub(super) async fn claim(&mut self, healthy: &[String]) -> Result<(), WorkerError> {
+        // A lane whose daily budget is spent claims nothing (`budget.rs`).
+        if self.held_by_budget().await? {
+            self.shared.set_next_claim(None);
+            return Ok(());
+        }
         let lease = self.shared.config.queue.lease;
         self.shared
             .set_next_claim((!healthy.is_empty()).then(|| NextClaim {

@@ -132,6 +132,10 @@ impl Worker {
         if !self.options.drain || !self.running.is_empty() {
             return Ok(false);
         }
+        // A lane its daily budget holds has nothing to run today (`budget.rs`).
+        if self.budget_held {
+            return Ok(true);
+        }
         let pending = self.store.lane_pending(&self.options.lane, healthy).await;
         let pending = self.answered(pending)?;
         Ok(pending.waiting == 0 && pending.running == 0)

@@ -175,6 +175,10 @@ async fn run_job(
             crate::preflight::Stamp::of(config, route, key).digest(key)
         }),
     });
+    // Budgets (`budget.rs`): a spent job is not retried; a spent lane's
+    // settlement claims no next job.
+    let decision = super::budget::job_decision(shared, &job, &finished, decision).await?;
+    super::budget::stop_chaining_if_spent(shared, &finished).await?;
     settle(
         shared,
         &job,

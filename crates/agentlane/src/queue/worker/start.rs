@@ -91,6 +91,7 @@ pub async fn run_worker(
         running: JoinSet::new(),
         lost,
         stop,
+        budget_held: false,
         quota: super::quota::QuotaMemory::new(&config, &host_name()),
         options,
         routes,

@@ -167,6 +167,8 @@ pub(super) struct Worker {
     /// Set by the heartbeat when the worker is cut off from the store.
     pub(super) lost: Arc<AtomicBool>,
     pub(super) stop: watch::Receiver<bool>,
+    /// Whether the lane's daily budget held it at the last pass (`budget.rs`).
+    pub(super) budget_held: bool,
     /// Accounts' quotas: which routes they block, when last read.
     pub(super) quota: super::quota::QuotaMemory,
 }

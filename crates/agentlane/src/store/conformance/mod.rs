@@ -23,6 +23,7 @@ mod maintenance;
 mod quota;
 mod rescue;
 mod settle;
+mod usage;
 
 // The helpers, for every case file's and backend module's `use super::*`.
 use helpers::*;
@@ -39,6 +40,7 @@ pub(crate) use maintenance::*;
 pub(crate) use quota::*;
 pub(crate) use rescue::*;
 pub(crate) use settle::*;
+pub(crate) use usage::*;
 
 /// Applies macro `$m` to every conformance case, as `test => case`: each
 /// backend's module runs them all.
@@ -74,6 +76,7 @@ macro_rules! every_case {
             resolve_ids => case_resolve_ids,
             jobs_changed_since => case_jobs_changed_since,
             label_round_trip => case_label_round_trip,
+            usage_per_attempt_and_totals => case_usage_per_attempt_and_totals,
             account_quota_parks_and_releases => case_account_quota_parks_and_releases,
         }
     };

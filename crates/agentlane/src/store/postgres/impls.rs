@@ -84,6 +84,14 @@ impl DispatchLog for PostgresStore {
 
 #[async_trait]
 impl QueueStore for PostgresStore {
+    async fn job_spent(&self, job_id: &str) -> Result<Option<f64>, StoreError> {
+        super::usage::job_spent(self, job_id).await
+    }
+
+    async fn lane_spent_today(&self, lane: &str) -> Result<f64, StoreError> {
+        super::usage::lane_spent_today(self, lane).await
+    }
+
     async fn try_lead(&self, name: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let ms = lease.as_secs_f64() * 1000.0;
@@ -266,6 +274,18 @@ impl Control for PostgresStore {
 
 #[async_trait]
 impl Reader for PostgresStore {
+    async fn job_usage(&self, job_id: &str) -> Result<Vec<crate::model::AttemptUsage>, StoreError> {
+        super::usage::job_usage(self, job_id).await
+    }
+
+    async fn usage_totals(
+        &self,
+        by: crate::model::UsageGroup,
+        since: Option<Duration>,
+    ) -> Result<Vec<crate::model::UsageTotal>, StoreError> {
+        super::usage::usage_totals(self, by, since).await
+    }
+
     async fn resolve_id(&self, kind: IdKind, fragment: &str) -> Result<IdMatch, StoreError> {
         let fragment = id_fragment(kind, fragment).map_err(StoreError::InvalidId)?;
         controls::resolve_id(self, kind, &fragment).await

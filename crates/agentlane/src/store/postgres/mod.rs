@@ -15,6 +15,7 @@ mod maintain;
 mod queue;
 mod records;
 pub mod tls;
+mod usage;
 
 use super::{
     DispatchLog, DispatchRecord, DispatchSummary, QueueStore, Reader, Store, StoreError,

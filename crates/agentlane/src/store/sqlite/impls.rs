@@ -66,6 +66,14 @@ impl DispatchLog for SqliteStore {
 
 #[async_trait]
 impl QueueStore for SqliteStore {
+    async fn job_spent(&self, job_id: &str) -> Result<Option<f64>, StoreError> {
+        self.with(|c| super::usage::job_spent(c, job_id))
+    }
+
+    async fn lane_spent_today(&self, lane: &str) -> Result<f64, StoreError> {
+        self.with(|c| super::usage::lane_spent_today(c, lane))
+    }
+
     async fn maintain(
         &self,
         retention: Option<Duration>,
@@ -255,6 +263,18 @@ impl Control for SqliteStore {
 
 #[async_trait]
 impl Reader for SqliteStore {
+    async fn job_usage(&self, job_id: &str) -> Result<Vec<crate::model::AttemptUsage>, StoreError> {
+        self.with(|c| super::usage::job_usage(c, job_id))
+    }
+
+    async fn usage_totals(
+        &self,
+        by: crate::model::UsageGroup,
+        since: Option<Duration>,
+    ) -> Result<Vec<crate::model::UsageTotal>, StoreError> {
+        self.with(|c| super::usage::usage_totals(c, by, since))
+    }
+
     async fn resolve_id(&self, kind: IdKind, fragment: &str) -> Result<IdMatch, StoreError> {
         let fragment = id_fragment(kind, fragment).map_err(StoreError::InvalidId)?;
         self.with(|c| controls::resolve_id(c, kind, &fragment))

@@ -15,6 +15,7 @@ mod quota;
 mod connection;
 mod impls;
 mod records;
+mod usage;
 
 #[cfg(test)]
 use connection::backend;
