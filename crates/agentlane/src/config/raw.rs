@@ -29,6 +29,8 @@ pub(crate) struct RawConfig {
     pub(crate) store: Option<RawStore>,
     #[serde(default)]
     pub(crate) artifacts: Option<RawArtifacts>,
+    #[serde(default)]
+    pub(crate) breaker: Option<Spanned<super::breaker::RawBreaker>>,
 }
 
 #[derive(Debug, Deserialize)]

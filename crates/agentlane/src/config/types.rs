@@ -143,6 +143,8 @@ pub struct Config {
     pub store_url: Option<String>,
     /// Artifact settings (`[artifacts]`).
     pub artifacts: ArtifactSettings,
+    /// Circuit breakers per route (`[breaker]`).
+    pub breaker: super::BreakerSettings,
 }
 
 /// Artifact settings (`[artifacts]`).
