@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0008_job_key.sql"),
     include_str!("0009_job_label.sql"),
     include_str!("0010_account_quotas.sql"),
+    include_str!("0012_route_breakers.sql"),
 ];
 
 /// The SQLite store.
