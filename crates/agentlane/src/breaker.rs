@@ -426,6 +426,7 @@ mod tests {
 
     fn settings() -> BreakerSettings {
         BreakerSettings {
+            enabled: true,
             failures: 3,
             window_attempts: 5,
             within: Duration::from_secs(300),

@@ -15,6 +15,8 @@ use super::ConfigError;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBreaker {
     #[serde(default)]
+    pub(crate) enabled: Option<bool>,
+    #[serde(default)]
     pub(crate) failures: Option<Spanned<u32>>,
     #[serde(default)]
     pub(crate) window_attempts: Option<Spanned<u32>>,
@@ -29,6 +31,9 @@ pub(crate) struct RawBreaker {
 /// The breaker's thresholds and probe schedule (`[breaker]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakerSettings {
+    /// Whether runtime failures open breakers (default true). Off, no
+    /// breaker opens; one already open is still probed, so it closes.
+    pub enabled: bool,
     /// Runtime failures among the recent attempts that open it (default 5).
     pub failures: u32,
     /// How many of the route's latest attempts are looked at (default 10).
@@ -45,6 +50,7 @@ pub struct BreakerSettings {
 impl Default for BreakerSettings {
     fn default() -> Self {
         BreakerSettings {
+            enabled: true,
             failures: 5,
             window_attempts: 10,
             within: Duration::from_secs(5 * 60),
@@ -65,6 +71,9 @@ pub(crate) fn settings(
         return Ok(s);
     };
     let b = raw.get_ref();
+    if let Some(on) = b.enabled {
+        s.enabled = on;
+    }
     if let Some(n) = &b.failures {
         if *n.get_ref() == 0 {
             return Err(src.at(
@@ -143,10 +152,10 @@ mod tests {
     #[test]
     fn every_key_is_read() {
         let b = breaker(
-            "[breaker]\nfailures = 2\nwindow_attempts = 3\nwithin = \"1m\"\nprobe_first = \"1s\"\nprobe_max = \"4s\"\n",
+            "[breaker]\nenabled = false\nfailures = 2\nwindow_attempts = 3\nwithin = \"1m\"\nprobe_first = \"1s\"\nprobe_max = \"4s\"\n",
         )
         .unwrap();
-        assert_eq!((b.failures, b.window_attempts), (2, 3));
+        assert_eq!((b.enabled, b.failures, b.window_attempts), (false, 2, 3));
         assert_eq!(b.within.as_secs(), 60);
         assert_eq!((b.probe_first.as_secs(), b.probe_max.as_secs()), (1, 4));
     }
