@@ -39,6 +39,10 @@ fn probe_lease(shared: &Shared) -> Duration {
 /// decides (the system's; tests pass their own).
 pub(super) struct Breakers {
     pub(super) clock: Clock,
+    /// Whether this worker's failures may open a breaker: not an ungated
+    /// worker's (the canary matrix records every cell, impossible ones
+    /// included, and must not rest the routes it measures).
+    pub(super) opens: bool,
 }
 
 async fn row_of(shared: &Shared, route: &str) -> Result<Option<RouteBreaker>, WorkerError> {
@@ -75,7 +79,7 @@ async fn feed(shared: &Shared, job: &Job, class: Class) -> Result<(), WorkerErro
             job: &job.id,
             class,
         },
-        State::Closed if settings.enabled && class.breaker_evidence() => {
+        State::Closed if settings.enabled && shared.breakers.opens && class.breaker_evidence() => {
             attempts = shared
                 .store
                 .route_attempts(&job.route, settings.window_attempts as usize)

@@ -58,6 +58,7 @@ pub async fn run_worker(
         quota_seen: AtomicBool::new(false),
         breakers: super::breaker::Breakers {
             clock: options.clock.clone(),
+            opens: !options.ungated,
         },
     });
     if options.ungated || !config.queue.trial {
