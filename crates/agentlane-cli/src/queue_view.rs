@@ -471,6 +471,39 @@ mod tests {
     }
 
     #[test]
+    fn status_names_open_and_half_open_breakers_with_the_next_probe() {
+        use agentlane::model::{BreakerState, RouteBreaker};
+        let at: jiff::Timestamp = "2031-01-01T12:00:00Z".parse().unwrap();
+        let row = |route: &str, state, trial: Option<&str>| RouteBreaker {
+            route: route.into(),
+            state,
+            opened_at: Some(at),
+            next_probe_at: (state == BreakerState::Open)
+                .then(|| "2031-01-01T12:01:00Z".parse().unwrap()),
+            probes_failed: 1,
+            reason: "5 of the last 10 attempts within 5m failed at runtime".into(),
+            trial_job: trial.map(str::to_string),
+            changed_at: at,
+            incident_id: None,
+            version: 3,
+        };
+        let lines = breaker_lines(&[
+            row("a", BreakerState::Open, None),
+            row("b", BreakerState::HalfOpen, Some("job-1")),
+            row("c", BreakerState::HalfOpen, None),
+            row("d", BreakerState::Closed, None),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "route a: circuit breaker open since 2031-01-01T12:00:00Z; next probe at 2031-01-01T12:01:00Z (1 probe failed): 5 of the last 10 attempts within 5m failed at runtime",
+                "route b: circuit breaker half-open: trial job job-1 running",
+                "route c: circuit breaker half-open: the next job runs alone as the trial",
+            ]
+        );
+    }
+
+    #[test]
     fn an_excerpt_cuts_on_a_character_and_says_how_much_is_left() {
         assert_eq!(excerpt("short", 10), "short");
         assert_eq!(excerpt("héllo wörld", 5), "héllo… (7 more bytes)");
@@ -725,6 +758,36 @@ pub(crate) fn quota_lines(quotas: &[agentlane::model::QuotaIncident]) -> Vec<Str
         .collect()
 }
 
+/// One line per route whose circuit breaker is not closed: open (since
+/// when, why, the next probe) or half-open (its trial).
+fn breaker_lines(breakers: &[agentlane::model::RouteBreaker]) -> Vec<String> {
+    use agentlane::model::BreakerState;
+    breakers
+        .iter()
+        .filter_map(|b| match b.state {
+            BreakerState::Closed => None,
+            BreakerState::Open => Some(format!(
+                "route {}: circuit breaker open since {}; next probe at {} ({} probe{} failed): {}",
+                b.route,
+                b.opened_at.map_or_else(|| "?".into(), |t| t.to_string()),
+                b.next_probe_at
+                    .map_or_else(|| "now".into(), |t| t.to_string()),
+                b.probes_failed,
+                if b.probes_failed == 1 { "" } else { "s" },
+                b.reason
+            )),
+            BreakerState::HalfOpen => Some(format!(
+                "route {}: circuit breaker half-open: {}",
+                b.route,
+                match &b.trial_job {
+                    Some(job) => format!("trial job {job} running"),
+                    None => "the next job runs alone as the trial".into(),
+                }
+            )),
+        })
+        .collect()
+}
+
 /// The status as printed: JSON (one line) or the human summary.
 async fn render_status(
     store: &dyn Store,
@@ -738,6 +801,13 @@ async fn render_status(
     let open = store.incidents(true).await.map_err(io)?;
     let paused = store.lane_pauses().await.map_err(io)?;
     let quotas = store.quota_incidents().await.map_err(io)?;
+    let breakers: Vec<agentlane::model::RouteBreaker> = store
+        .route_breakers()
+        .await
+        .map_err(io)?
+        .into_iter()
+        .filter(|b| b.state != agentlane::model::BreakerState::Closed)
+        .collect();
     if json_out {
         let lanes: Vec<Value> = s
             .lanes
@@ -758,6 +828,9 @@ async fn render_status(
         }
         if !quotas.is_empty() {
             v["accounts_out_of_quota"] = json!(quotas);
+        }
+        if !breakers.is_empty() {
+            v["route_breakers"] = json!(breakers);
         }
         return Ok(format!("{v}\n"));
     }
@@ -789,6 +862,9 @@ async fn render_status(
         );
     }
     for line in quota_lines(&quotas) {
+        let _ = writeln!(out, "{line}");
+    }
+    for line in breaker_lines(&breakers) {
         let _ = writeln!(out, "{line}");
     }
     for p in &paused {

@@ -134,6 +134,25 @@ impl Class {
         )
     }
 
+    /// True when an attempt that ended in this class counts toward opening
+    /// its route's circuit breaker (`crate::breaker`): the runtime side
+    /// failed — the provider (5xx, overload, throttling), the network, a
+    /// hang, a foreign kill, an exit nothing recognised. A refusal of the
+    /// payload or by policy, a hard stop (its incident already blocks the
+    /// route), an account's quota (parked per account), a success judged
+    /// empty and a lost worker say nothing about the route's runtime. Pure.
+    pub fn breaker_evidence(&self) -> bool {
+        matches!(
+            self,
+            Class::TransientIo
+                | Class::NetworkUnavailable
+                | Class::Timeout
+                | Class::RateLimited
+                | Class::KilledBySignal
+                | Class::UnknownExit(_)
+        )
+    }
+
     /// True when the cause lives on the host that saw it (its executables,
     /// credentials, directories, configuration, network), so the same
     /// failure on two hosts is two incidents, each naming its host. Pure.

@@ -29,6 +29,9 @@ program = "$FAKE"
 args = ["--run-log", "$LOG", "--stderr", "Error: 429 Too Many Requests", "--exit", "1"]
 [retry.rate_limited]
 action = "fail"
+# Every job must fail once here; the circuit breaker would stop the storm.
+[breaker]
+enabled = false
 [kinds.storm]
 routes = ["throttled"]
 [lanes.main]

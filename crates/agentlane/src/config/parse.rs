@@ -178,6 +178,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
     {
         artifacts.max_bytes_per_stream = src.size(t, "artifacts.max_bytes_per_stream")?;
     }
+    let breaker = super::breaker::settings(&src, raw.breaker.as_ref())?;
     let mut routes = BTreeMap::new();
     let mut retry = RetryTable::default();
     for (class, policy) in &raw.retry {
@@ -271,6 +272,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
                 None => None,
             },
         },
+        breaker,
         workers: raw
             .workers
             .iter()

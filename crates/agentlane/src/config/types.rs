@@ -146,6 +146,8 @@ pub struct Config {
     pub store_url: Option<String>,
     /// Artifact settings (`[artifacts]`).
     pub artifacts: ArtifactSettings,
+    /// Circuit breakers per route (`[breaker]`).
+    pub breaker: super::BreakerSettings,
     /// Spending limits (`[budgets]`).
     pub budgets: Budgets,
 }

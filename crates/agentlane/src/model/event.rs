@@ -36,6 +36,25 @@ pub enum Event {
     JobAdmitted(JobAdmitted),
     /// An operator's control: cancel, retry, pause, resume, resolve.
     OperatorAction(super::control::OperatorAction),
+    /// A route's circuit breaker changed state (`crate::breaker`).
+    RouteBreaker(RouteBreakerChanged),
+}
+
+/// `route_breaker`: a route's breaker moved from one state to another, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RouteBreakerChanged {
+    /// The route.
+    pub route: String,
+    /// The state before (`closed`, `open`, `half_open`).
+    pub from: super::breaker::BreakerState,
+    /// The state after.
+    pub to: super::breaker::BreakerState,
+    /// Why, in words.
+    pub reason: String,
+    /// Open: when the next probe is due.
+    pub next_probe_at: Option<jiff::Timestamp>,
+    /// The worker that made the change.
+    pub owner: String,
 }
 
 /// `job_admitted`: what admission changed in a job before it was stored.
@@ -83,6 +102,7 @@ impl Event {
             Event::JobDecisionRejected(_) => "job_decision_rejected",
             Event::JobAdmitted(_) => "job_admitted",
             Event::OperatorAction(_) => "operator_action",
+            Event::RouteBreaker(_) => "route_breaker",
         }
     }
 

@@ -4,6 +4,7 @@
 //! (an I/O edge) can be written in its words without knowing the queue or the
 //! dispatcher, and data flows one way.
 
+pub mod breaker;
 pub mod control;
 pub mod event;
 pub mod incident;
@@ -15,6 +16,7 @@ pub mod settle;
 pub mod termination;
 pub mod usage;
 
+pub use breaker::{BreakerState, RouteAttempt, RouteBreaker};
 pub use control::{
     Actor, Cancelled, ControlAction, LanePause, OperatorAction, Renewed, Resolved, Retried,
     RetryFilter,

@@ -30,11 +30,12 @@ pub(crate) fn claim_order(a: &Job, b: &Job) -> Ordering {
 /// or scheduled for a retry) and due by `now`, on one of its routes
 /// (`route_in`: the backend's test of `route` against the worker's list,
 /// e.g. `= ANY($4)`), not on a route a hard stop blocks ([`unblocked`]),
-/// and not in a lane an operator paused ([`NOT_PAUSED`]).
+/// not in a lane an operator paused ([`NOT_PAUSED`]), and not on a route
+/// whose circuit breaker is open or half-open ([`NOT_BROKEN`]).
 pub(crate) fn claimable(lane: &str, now: &str, route_in: &str, host: &str) -> String {
     format!(
         "lane = {lane} AND state IN ('queued', 'scheduled') AND run_at <= {now} AND route {route_in}
-         AND {unblocked} AND {NOT_PAUSED}",
+         AND {unblocked} AND {NOT_PAUSED} AND {NOT_BROKEN}",
         unblocked = unblocked(host, now)
     )
 }
@@ -44,6 +45,20 @@ pub(crate) fn claimable(lane: &str, now: &str, route_in: &str, host: &str) -> St
 /// finish.
 pub(crate) const NOT_PAUSED: &str =
     "NOT EXISTS (SELECT 1 FROM lane_pauses p WHERE p.lane = jobs.lane)";
+
+/// What a half-open breaker's `trial_job` holds, inside the one transaction
+/// that claims its trial (`claim_trial`), and never after it commits: the
+/// only moment a claim may take a job of a route whose breaker is not
+/// closed. (Job ids are UUIDs: no job has this id.)
+pub(crate) const TRIAL_CLAIMING: &str = "(claiming the trial)";
+
+/// A job's route has no open circuit breaker (`crate::breaker`): an open
+/// breaker claims nothing, in a pass or in a settlement's chained claim; a
+/// half-open one claims only its one trial, in `claim_trial`'s transaction
+/// (see [`TRIAL_CLAIMING`]).
+pub(crate) const NOT_BROKEN: &str = "NOT EXISTS (SELECT 1 FROM route_breakers k
+                 WHERE k.route = jobs.route AND k.state <> 'closed'
+                   AND (k.trial_job IS NULL OR k.trial_job <> '(claiming the trial)'))";
 
 /// The labels of `states`, as an SQL list.
 pub(crate) fn state_list(states: &[crate::model::JobState]) -> String {
@@ -249,6 +264,12 @@ mod tests {
             .expect("the second list");
         assert!(anywhere.contains("'quota_exhausted'"), "{sql}");
         assert!(!anywhere.contains("'auth_unavailable'"), "{sql}");
+    }
+
+    #[test]
+    fn the_breaker_rule_names_the_trial_marker() {
+        assert!(NOT_BROKEN.contains(&format!("'{TRIAL_CLAIMING}'")));
+        assert!(claimable("L", "NOW", "IN R", "H").contains(NOT_BROKEN));
     }
 
     #[test]

@@ -154,6 +154,33 @@ pub trait QueueStore: DispatchLog {
         routes: &[String],
         reason: &str,
     ) -> Result<u64, StoreError>;
+    /// Every route's circuit breaker row (`crate::breaker`), by route.
+    async fn route_breakers(&self) -> Result<Vec<crate::model::RouteBreaker>, StoreError>;
+    /// Writes a breaker row, conditionally: only if the stored row is still
+    /// at `row.version` (0: the route has no row yet); the stored version
+    /// becomes `row.version + 1`. False when another worker wrote first —
+    /// so two workers never both open, probe or close one breaker.
+    async fn write_breaker(&self, row: &crate::model::RouteBreaker) -> Result<bool, StoreError>;
+    /// The half-open trial: in one transaction, takes `route`'s half-open
+    /// breaker whose trial is free and claims one due job of `route` in
+    /// `lane` for `owner`, recorded as the trial (`trial_job`, the version
+    /// bumped). None when the breaker is not half-open, another worker took
+    /// the trial, or no job is due — then nothing changed. Across any
+    /// number of concurrent claimers, one trial job.
+    async fn claim_trial(
+        &self,
+        lane: &str,
+        route: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError>;
+    /// The latest `limit` finished job attempts on `route` (any lane, any
+    /// worker), newest first: the breaker's window.
+    async fn route_attempts(
+        &self,
+        route: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::model::RouteAttempt>, StoreError>;
     /// Resolves an open incident (by `who`, whose reason is the resolution)
     /// and releases its parked jobs; with `retry_failed`, re-queues the
     /// failed jobs it covers too (attempts kept). Records an

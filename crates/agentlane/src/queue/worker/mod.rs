@@ -4,6 +4,7 @@
 //! pass: maintenance (leader: rescue expired leases as worker_lost, fold, prune)
 //!     ─▶ gate (preflight each route, cached: a failing route claims nothing and opens one
 //!        incident; passing again — or changed since a park — releases its parked jobs)
+//!     ─▶ breakers (a due probe of an open route; a half-open route's one trial job)
 //!     ─▶ claim up to the free slots on the healthy routes ─▶ run each: dispatch ─▶ decide ─▶ settle (fenced)
 //!     ─▶ drain? stop when the lane has nothing queued, scheduled or running on runnable routes
 //!     ─▶ idle until a job ends, new work is announced, or the poll interval passes
@@ -20,6 +21,7 @@
 //! outage means (wait and run the pass again) — no hidden control flow.
 
 mod budget;
+mod breaker;
 mod claim;
 mod gate;
 mod heartbeat;

@@ -59,6 +59,7 @@ impl Worker {
             }
         }
         healthy.retain(|r| !blocked.contains_key(r));
+        self.breakers().await?;
         self.claim(&healthy).await?;
         if self.drained(&healthy).await? {
             return Ok(Pass::Stop);

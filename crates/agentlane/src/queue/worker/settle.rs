@@ -179,6 +179,9 @@ pub(super) async fn settle(
         ),
     };
     log_decision(job, &completion, accepted);
+    if accepted {
+        super::breaker::after_settle(shared, job, class).await;
+    }
     let ran = Ran {
         class,
         outcome,

@@ -56,6 +56,10 @@ pub async fn run_worker(
         chained: AtomicU64::new(0),
         trust: Trust::default(),
         quota_seen: AtomicBool::new(false),
+        breakers: super::breaker::Breakers {
+            clock: options.clock.clone(),
+            opens: !options.ungated,
+        },
     });
     if options.ungated || !config.queue.trial {
         let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();

@@ -31,8 +31,8 @@ pub struct WorkerOptions {
     /// Claim without the preflight gate. Only the canary matrix does this: it
     /// must record evidence for every cell, impossible ones included.
     pub ungated: bool,
-    /// The clock that decides when an account's quota has reset (the
-    /// system's; tests pass a fixed one).
+    /// The clock that decides when an account's quota has reset and when a
+    /// route's circuit breaker probes (the system's; tests pass their own).
     pub clock: Clock,
 }
 
@@ -122,6 +122,8 @@ pub(super) struct Shared {
     /// A settlement saw `quota_exhausted`: the next pass parks the account's
     /// jobs at once instead of at its next scheduled check.
     pub(super) quota_seen: AtomicBool,
+    /// The routes' circuit breakers (see `breaker.rs`).
+    pub(super) breakers: super::breaker::Breakers,
 }
 
 impl Shared {

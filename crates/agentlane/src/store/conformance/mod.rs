@@ -1,7 +1,7 @@
 //! The store conformance suite: one set of cases, generic over [`Store`], that
 //! every backend must pass. The cases live by concern (`enqueue`, `claim`,
 //! `settle`, `incidents`, `rescue`, `lanes`, `leadership`, `finish`,
-//! `maintenance`) on the helpers of `helpers`; the `sqlite` and `postgres`
+//! `maintenance`, `breaker`) on the helpers of `helpers`; the `sqlite` and `postgres`
 //! modules run every case on their backend.
 //!
 //! Each case asserts behaviour that breaks when the backend's SQL is wrong:
@@ -12,6 +12,7 @@
 mod helpers;
 
 mod blocks;
+mod breaker;
 mod claim;
 mod controls;
 mod enqueue;
@@ -29,6 +30,7 @@ mod usage;
 use helpers::*;
 
 pub(crate) use blocks::*;
+pub(crate) use breaker::*;
 pub(crate) use claim::*;
 pub(crate) use controls::*;
 pub(crate) use enqueue::*;
@@ -78,6 +80,8 @@ macro_rules! every_case {
             label_round_trip => case_label_round_trip,
             usage_per_attempt_and_totals => case_usage_per_attempt_and_totals,
             account_quota_parks_and_releases => case_account_quota_parks_and_releases,
+            breaker_blocks_claims_until_closed => case_breaker_blocks_claims_until_closed,
+            route_attempts_newest_first => case_route_attempts_newest_first,
         }
     };
 }

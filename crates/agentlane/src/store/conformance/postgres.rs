@@ -352,3 +352,16 @@ async fn five_workers_migrating_an_empty_database_at_once() {
     }
     drop_schema(&schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_gives_one_trial() {
+    let Some((url, schema)) = fresh_schema().await else {
+        return;
+    };
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(open(&url).await));
+    }
+    super::case_half_open_gives_one_trial(stores).await;
+    drop_schema(&schema).await;
+}

@@ -44,3 +44,10 @@ async fn keys_enqueued_concurrently_make_one_job() {
     let b: Arc<dyn Store> = Arc::new(open(&dir));
     super::case_keys_enqueued_concurrently_make_one_job(a, b).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_gives_one_trial() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stores: Vec<Arc<dyn Store>> = (0..4).map(|_| Arc::new(open(&dir)) as _).collect();
+    super::case_half_open_gives_one_trial(stores).await;
+}

@@ -220,6 +220,32 @@ impl QueueStore for PostgresStore {
         queue::park_for_account(self, id, account, routes, reason).await
     }
 
+    async fn route_breakers(&self) -> Result<Vec<crate::model::RouteBreaker>, StoreError> {
+        queue::route_breakers(self).await
+    }
+
+    async fn write_breaker(&self, row: &crate::model::RouteBreaker) -> Result<bool, StoreError> {
+        queue::write_breaker(self, row).await
+    }
+
+    async fn claim_trial(
+        &self,
+        lane: &str,
+        route: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        queue::claim_trial(self, lane, route, owner, lease).await
+    }
+
+    async fn route_attempts(
+        &self,
+        route: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::model::RouteAttempt>, StoreError> {
+        queue::route_attempts(self, route, limit).await
+    }
+
     async fn resolve_incident(
         &self,
         id: &str,

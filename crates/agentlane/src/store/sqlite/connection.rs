@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0009_job_label.sql"),
     include_str!("0010_account_quotas.sql"),
     include_str!("0011_usage.sql"),
+    include_str!("0012_route_breakers.sql"),
 ];
 
 /// The SQLite store.

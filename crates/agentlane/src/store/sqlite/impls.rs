@@ -165,6 +165,32 @@ impl QueueStore for SqliteStore {
         self.with(|c| super::quota::park_for_account(c, id, account, routes, reason))
     }
 
+    async fn route_breakers(&self) -> Result<Vec<crate::model::RouteBreaker>, StoreError> {
+        self.with(super::breaker::route_breakers)
+    }
+
+    async fn write_breaker(&self, row: &crate::model::RouteBreaker) -> Result<bool, StoreError> {
+        self.with(|c| super::breaker::write_breaker(c, row))
+    }
+
+    async fn claim_trial(
+        &self,
+        lane: &str,
+        route: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        self.with(|c| super::breaker::claim_trial(c, lane, route, owner, lease))
+    }
+
+    async fn route_attempts(
+        &self,
+        route: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::model::RouteAttempt>, StoreError> {
+        self.with(|c| super::breaker::route_attempts(c, route, limit))
+    }
+
     async fn resolve_incident(
         &self,
         id: &str,

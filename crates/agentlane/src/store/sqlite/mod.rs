@@ -7,6 +7,7 @@
 //! `BEGIN IMMEDIATE` and tracked with `PRAGMA user_version`, so concurrent
 //! first starts are safe.
 
+mod breaker;
 mod controls;
 mod maintain;
 mod queue;

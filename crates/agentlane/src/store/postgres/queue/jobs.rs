@@ -243,6 +243,23 @@ pub(super) async fn refresh_stale_statistics(
     }
 }
 
+/// The claim: owner $1, lease $2 ms, lane $3, routes $4, limit $5, the
+/// owner's host $6.
+pub(super) fn claim_sql() -> String {
+    format!(
+        "WITH picked AS (
+             SELECT id FROM jobs WHERE {claimable}
+             ORDER BY {CLAIM_ORDER} LIMIT $5
+             FOR UPDATE SKIP LOCKED)
+         UPDATE jobs j SET {set}
+         FROM picked WHERE j.id = picked.id
+         RETURNING {columns}",
+        claimable = rules::claimable("$3", "now()", "= ANY($4)", "$6"),
+        set = rules::claim_set("$1", "now() + $2 * interval '1 millisecond'", "now()"),
+        columns = job_columns("j.")
+    )
+}
+
 pub(in crate::store::postgres) async fn claim(
     s: &PostgresStore,
     lane: &str,
@@ -255,18 +272,7 @@ pub(in crate::store::postgres) async fn claim(
         return Ok(Vec::new());
     }
     let client = s.client().await?;
-    let sql = format!(
-        "WITH picked AS (
-             SELECT id FROM jobs WHERE {claimable}
-             ORDER BY {CLAIM_ORDER} LIMIT $5
-             FOR UPDATE SKIP LOCKED)
-         UPDATE jobs j SET {set}
-         FROM picked WHERE j.id = picked.id
-         RETURNING {columns}",
-        claimable = rules::claimable("$3", "now()", "= ANY($4)", "$6"),
-        set = rules::claim_set("$1", "now() + $2 * interval '1 millisecond'", "now()"),
-        columns = job_columns("j.")
-    );
+    let sql = claim_sql();
     let rows = s
         .rows(
             &client,

@@ -1,11 +1,13 @@
 //! The queue's SQL for PostgreSQL. Claims take `FOR UPDATE SKIP LOCKED`;
 //! times come from `now()`; writes after a claim are fenced.
 
+mod breaker;
 mod incidents;
 mod jobs;
 mod quota;
 mod settle;
 
+pub(super) use breaker::*;
 pub(super) use incidents::*;
 #[cfg(test)]
 pub(crate) use jobs::RENEW;
