@@ -115,9 +115,10 @@ impl Dispatcher {
                 return Err(e);
             }
         };
-        let rules = req.rules.as_deref().unwrap_or_else(|| self.rules());
+        // The rule set is loaded only if the child prints a line that needs it.
+        let rules = || req.rules.as_deref().unwrap_or_else(|| self.rules());
         let exited =
-            supervise::supervise(running, &req, interrupt, &self.running, self.guard, rules).await;
+            supervise::supervise(running, &req, interrupt, &self.running, self.guard, &rules).await;
         Ok(self.finish_exited(&req, &prepared.event, exited))
     }
 

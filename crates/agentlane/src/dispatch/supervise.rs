@@ -28,7 +28,7 @@ use super::launch::Running;
 use super::proctree::{self, ProcInfo};
 use super::watch::{Stop, Watch};
 use super::{DispatchRequest, Interrupt};
-use crate::classify::live::{self, Origin};
+use crate::classify::live::Origin;
 use crate::classify::RuleSet;
 use crate::events::{Artifacts, LeakedProcess};
 use crate::model::termination::{Status, Termination};
@@ -246,13 +246,13 @@ fn result(c: Captured, report_bytes: usize) -> StreamResult {
     }
 }
 
-pub(super) async fn supervise(
+pub(super) async fn supervise<'r>(
     r: Running,
     req: &DispatchRequest,
     mut interrupt: Interrupt,
     running: &Arc<Mutex<HashSet<i32>>>,
     guard: Option<&Guard>,
-    rules: &RuleSet,
+    rules: &'r (dyn Fn() -> &'r RuleSet + Sync),
 ) -> Exited {
     let Running {
         mut child,
@@ -272,7 +272,7 @@ pub(super) async fn supervise(
         child_tz,
         artifact_dir,
     } = r;
-    let watch = std::sync::Mutex::new(Watch::new(req.watch, live::terminal_rules(rules), started));
+    let watch = std::sync::Mutex::new(Watch::lazy(req.watch, Some(rules), started));
     let notify = Notify::new();
     let live = |origin| Live {
         watch: &watch,

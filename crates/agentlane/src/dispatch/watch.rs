@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::classify::live::{self, LineKind, Origin};
 use crate::classify::rules::{Rule, Stream};
+use crate::classify::RuleSet;
 
 /// What the watchdog does for one dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,6 @@ struct Hit {
 }
 
 /// The watchdog's state for one running dispatch.
-#[derive(Debug)]
 pub struct Watch<'r> {
     settings: WatchSettings,
     terminal: Vec<&'r Rule>,
@@ -106,6 +106,21 @@ pub struct Watch<'r> {
     done: Option<(Instant, String, bool)>,
     /// Whether a terminal rule reads plain lines of stdout, of stderr.
     reads_plain: (bool, bool),
+    /// Where the terminal rules come from, until they are loaded.
+    rules: Option<&'r (dyn Fn() -> &'r RuleSet + Sync)>,
+    /// Whether `terminal` and `reads_plain` are set.
+    loaded: bool,
+}
+
+impl std::fmt::Debug for Watch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("settings", &self.settings)
+            .field("terminal", &self.terminal.len())
+            .field("hit", &self.hit)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Longest line the watchdog keeps for "last output" evidence.
@@ -114,21 +129,25 @@ const LAST_LINE_CHARS: usize = 200;
 impl<'r> Watch<'r> {
     /// A watch over a run that started at `started`, with these terminal rules.
     pub fn new(settings: WatchSettings, terminal: Vec<&'r Rule>, started: Instant) -> Watch<'r> {
-        let terminal = if settings.terminal_settle.is_some() {
-            terminal
-        } else {
-            Vec::new()
-        };
-        let reads = |origin: Stream| {
-            terminal
-                .iter()
-                .any(|r| r.stream == origin || r.stream == Stream::Any)
-        };
-        let reads_plain = (reads(Stream::Stdout), reads(Stream::Stderr));
+        let mut w = Watch::lazy(settings, None, started);
+        w.set_terminal(terminal);
+        w
+    }
+
+    /// A watch whose terminal rules are taken from `rules` only when a line
+    /// first needs them: a run that prints nothing never loads the rule set
+    /// (parsing the built-in rules is the costliest step of a trivial dispatch).
+    pub fn lazy(
+        settings: WatchSettings,
+        rules: Option<&'r (dyn Fn() -> &'r RuleSet + Sync)>,
+        started: Instant,
+    ) -> Watch<'r> {
         Watch {
-            reads_plain,
+            reads_plain: (false, false),
             settings,
-            terminal,
+            terminal: Vec::new(),
+            rules,
+            loaded: rules.is_none(),
             started,
             last_activity: started,
             last_line: String::new(),
@@ -136,6 +155,33 @@ impl<'r> Watch<'r> {
             hit: None,
             done: None,
         }
+    }
+
+    fn set_terminal(&mut self, terminal: Vec<&'r Rule>) {
+        self.terminal = if self.settings.terminal_settle.is_some() {
+            terminal
+        } else {
+            Vec::new()
+        };
+        let reads = |origin: Stream| {
+            self.terminal
+                .iter()
+                .any(|r| r.stream == origin || r.stream == Stream::Any)
+        };
+        self.reads_plain = (reads(Stream::Stdout), reads(Stream::Stderr));
+        self.loaded = true;
+    }
+
+    /// Loads the terminal rules, once.
+    fn load(&mut self) {
+        if self.loaded {
+            return;
+        }
+        let rules = match (self.rules, self.settings.terminal_settle) {
+            (Some(rules), Some(_)) => live::terminal_rules(rules()),
+            _ => Vec::new(),
+        };
+        self.set_terminal(rules);
     }
 
     /// Bytes arrived on a stream.
@@ -156,10 +202,11 @@ impl<'r> Watch<'r> {
     /// terminal rule reads its stream, or when it could show recovery from
     /// a terminal match on the other stream. The capture skips the others
     /// (most of a chatty child's output) without decoding them.
-    pub fn wants(&self, origin: Origin, first: Option<u8>) -> bool {
+    pub fn wants(&mut self, origin: Origin, first: Option<u8>) -> bool {
         if first == Some(b'{') {
             return true;
         }
+        self.load();
         let reads = match origin {
             Origin::Stdout => self.reads_plain.0,
             Origin::Stderr => self.reads_plain.1,
@@ -195,6 +242,7 @@ impl<'r> Watch<'r> {
     /// Reads one line (its activity and last-line already counted by the
     /// caller): a final verdict, progress, a terminal rule's match.
     pub fn read_line(&mut self, origin: Origin, line: &str, now: Instant) -> bool {
+        self.load();
         let kind = live::line_kind(line);
         if let Some(k) = kind.event_kind() {
             if self.last_event.as_deref() != Some(k) {

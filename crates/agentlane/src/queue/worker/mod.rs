@@ -20,8 +20,8 @@
 //! `Result`, and the pass loop is the one place that decides what a store
 //! outage means (wait and run the pass again) — no hidden control flow.
 
-mod budget;
 mod breaker;
+mod budget;
 mod claim;
 mod gate;
 mod heartbeat;
