@@ -5,6 +5,7 @@
 //! Every error names the file, line and column, and says how to fix it.
 //! Unknown keys are errors: a typo in a policy must not silently allow work.
 
+mod alerts;
 mod parse;
 pub mod profile;
 mod raw;
@@ -12,6 +13,7 @@ pub mod starter;
 mod types;
 mod validate;
 
+pub use alerts::{check_url, AlertFormat, AlertSettings, Webhook, WebhookUrl, DEFAULT_DEBOUNCE};
 pub(crate) use parse::Source;
 pub use parse::{candidates, discover, load, parse, parse_with, ReadFile};
 pub use profile::{Profile, CANARY_PROMPT};

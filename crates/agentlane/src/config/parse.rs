@@ -250,6 +250,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         queue,
         store_url: raw.store.as_ref().map(|s| s.url.clone()),
         artifacts,
+        alerts: super::alerts::alerts(&src, raw.alerts.as_ref())?,
         workers: raw
             .workers
             .iter()

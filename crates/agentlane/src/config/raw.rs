@@ -29,6 +29,8 @@ pub(crate) struct RawConfig {
     pub(crate) store: Option<RawStore>,
     #[serde(default)]
     pub(crate) artifacts: Option<RawArtifacts>,
+    #[serde(default)]
+    pub(crate) alerts: Option<super::alerts::RawAlerts>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -143,6 +143,8 @@ pub struct Config {
     pub store_url: Option<String>,
     /// Artifact settings (`[artifacts]`).
     pub artifacts: ArtifactSettings,
+    /// Alerts (`[alerts]`, `[[alerts.webhook]]`).
+    pub alerts: super::AlertSettings,
 }
 
 /// Artifact settings (`[artifacts]`).

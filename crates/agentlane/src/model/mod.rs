@@ -4,6 +4,7 @@
 //! (an I/O edge) can be written in its words without knowing the queue or the
 //! dispatcher, and data flows one way.
 
+pub mod alert;
 pub mod control;
 pub mod event;
 pub mod incident;
@@ -14,6 +15,7 @@ pub mod report;
 pub mod settle;
 pub mod termination;
 
+pub use alert::{AlertDelivery, AlertKind};
 pub use control::{
     Actor, Cancelled, ControlAction, LanePause, OperatorAction, Renewed, Resolved, Retried,
     RetryFilter,

@@ -179,6 +179,9 @@ pub(super) async fn settle(
         ),
     };
     log_decision(job, &completion, accepted);
+    if accepted {
+        super::alerting::settled(shared, &job.route, &completion);
+    }
     let ran = Ran {
         class,
         outcome,

@@ -44,6 +44,15 @@ pub async fn run_worker(
             .map_or(usize::MAX, |c| c as usize),
     );
     let lease = config.queue.lease;
+    let clock = options.clock.clone();
+    let (alerts, alerts_task) = crate::alerts::spawn(
+        &config.alerts,
+        store.clone(),
+        &host,
+        Some(options.lane.clone()),
+        Arc::new(move || clock.now()),
+        |var| std::env::var(var).ok(),
+    );
     let shared = Arc::new(Shared {
         dispatcher,
         store: store.clone(),
@@ -56,6 +65,7 @@ pub async fn run_worker(
         chained: AtomicU64::new(0),
         trust: Trust::default(),
         quota_seen: AtomicBool::new(false),
+        alerts,
     });
     if options.ungated || !config.queue.trial {
         let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
@@ -98,6 +108,7 @@ pub async fn run_worker(
     };
     let summary = worker.run().await;
     heartbeat.abort();
+    alerts_task.flush(super::alerting::FLUSH_WAIT).await;
     match &summary {
         Ok(s) => tracing::info!(
             owner = %owner,

@@ -122,6 +122,8 @@ pub(super) struct Shared {
     /// A settlement saw `quota_exhausted`: the next pass parks the account's
     /// jobs at once instead of at its next scheduled check.
     pub(super) quota_seen: AtomicBool,
+    /// Where alerts go (off without webhooks).
+    pub(super) alerts: crate::alerts::Alerts,
 }
 
 impl Shared {
