@@ -11,6 +11,7 @@
 
 mod helpers;
 
+mod alerts;
 mod blocks;
 mod claim;
 mod controls;
@@ -27,6 +28,7 @@ mod settle;
 // The helpers, for every case file's and backend module's `use super::*`.
 use helpers::*;
 
+pub(crate) use alerts::*;
 pub(crate) use blocks::*;
 pub(crate) use claim::*;
 pub(crate) use controls::*;
@@ -75,6 +77,7 @@ macro_rules! every_case {
             jobs_changed_since => case_jobs_changed_since,
             label_round_trip => case_label_round_trip,
             account_quota_parks_and_releases => case_account_quota_parks_and_releases,
+            alert_outcomes_are_events => case_alert_outcomes_are_events,
         }
     };
 }
