@@ -357,11 +357,8 @@ exit 1
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_job_makes_exactly_one_webhook_call_with_its_class_and_hint() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = write_agent(dir.path());
-    let rx = Receiver::start(vec![Answer::Status(200)]).await;
+/// The configuration of one Codex route whose alerts go to `AGENTLANE_TEST_ALERT_URL`.
+fn worker_config(dir: &Path, agent: &Path) -> agentlane::config::Config {
     let text = format!(
         r#"
 [queue]
@@ -385,13 +382,20 @@ name = "ops"
 url_env = "AGENTLANE_TEST_ALERT_URL"
 "#,
         agent = agent.display(),
-        home = dir.path().display()
+        home = dir.display()
     );
-    let config =
-        Arc::new(agentlane::config::parse(&dir.path().join("agentlane.toml"), &text).unwrap());
-    // The URL by reference, as an operator keeps a secret out of the file.
-    std::env::set_var("AGENTLANE_TEST_ALERT_URL", &rx.url);
-    let home = Home::open(&dir.path().join("home")).unwrap();
+    agentlane::config::parse(&dir.join("agentlane.toml"), &text).unwrap()
+}
+
+/// Runs a draining worker of lane `main` over one queued job; returns the store.
+async fn run_one_job(dir: &Path, url: &str, ungated: bool) -> (Arc<dyn Store>, Arc<SqliteStore>) {
+    let agent = write_agent(dir);
+    let config = Arc::new(worker_config(dir, &agent));
+    // The URL by reference, as an operator keeps a secret out of the file
+    // (both tests set it to their own receiver before the worker reads it).
+    let _guard = ENV.lock().await;
+    std::env::set_var("AGENTLANE_TEST_ALERT_URL", url);
+    let home = Home::open(&dir.join("home")).unwrap();
     let sqlite = Arc::new(SqliteStore::open(&home.database()).unwrap());
     let store: Arc<dyn Store> = sqlite.clone();
     let dispatcher = Arc::new(Dispatcher::new(home, store.clone(), None));
@@ -413,28 +417,43 @@ url_env = "AGENTLANE_TEST_ALERT_URL"
         concurrency: 1,
         drain: true,
         kind: "default".into(),
-        ungated: true,
+        ungated,
         clock: Clock::system(),
     };
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let queue: Arc<dyn QueueStore> = store.clone();
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        run_worker(dispatcher, queue, config, options, stop),
-    )
-    .await
-    .expect("the worker drains")
-    .expect("the worker runs");
+    let worker = run_worker(dispatcher, queue, config, options, stop);
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("the worker drains")
+        .expect("the worker runs");
+    (store, sqlite)
+}
+
+/// The process environment is shared by the tests of this file.
+static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_makes_exactly_one_webhook_call_with_its_class_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(vec![Answer::Status(200)]).await;
+    let (store, sqlite) = run_one_job(dir.path(), &rx.url, true).await;
 
     let bodies = rx.bodies();
     assert_eq!(bodies.len(), 1, "exactly one call: {bodies:?}");
     let b = &bodies[0];
     assert_eq!(b["kind"], "incident_opened");
     assert_eq!(b["class"], "auth_unavailable");
-    let hint = b["hint"].as_str().unwrap();
-    assert!(!hint.is_empty(), "{b}");
-    let report = store.jobs(&Default::default()).await.unwrap();
-    let job = &report[0];
+    let incidents = store.incidents(false).await.unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(b["hint"], incidents[0].repair_hint.as_str());
+    assert!(!incidents[0].repair_hint.is_empty());
+    assert_eq!(
+        b["key"],
+        format!("incident:{}", incidents[0].failure_fingerprint)
+    );
+    let jobs = store.jobs(&Default::default()).await.unwrap();
+    let job = &jobs[0];
     assert_eq!(b["see"], format!("agentlane job {}", job.id));
     assert_eq!(b["details"]["route"], "codex");
     let delivered = events(&sqlite, "alert_delivered").await;
@@ -449,4 +468,24 @@ url_env = "AGENTLANE_TEST_ALERT_URL"
             .any(|e| e.kind == "alert_delivered"),
         "the job shows its alert"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_preflight_alerts_once_with_its_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(vec![Answer::Status(200)]).await;
+    let (store, _) = run_one_job(dir.path(), &rx.url, false).await;
+    let incidents = store.incidents(false).await.unwrap();
+    let bodies = rx.bodies();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "exactly one call: {bodies:?} {incidents:?}"
+    );
+    let b = &bodies[0];
+    assert_eq!(b["kind"], "incident_opened");
+    assert_eq!(b["class"], "auth_unavailable");
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(b["see"], format!("agentlane incident {}", incidents[0].id));
+    assert_eq!(b["hint"], incidents[0].repair_hint.as_str());
 }
