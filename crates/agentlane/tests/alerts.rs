@@ -489,3 +489,89 @@ async fn a_failing_preflight_alerts_once_with_its_incident() {
     assert_eq!(b["see"], format!("agentlane incident {}", incidents[0].id));
     assert_eq!(b["hint"], incidents[0].repair_hint.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_failed_jobs_make_one_mass_failure_and_one_debounced_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(vec![Answer::Status(200)]).await;
+    let agent = dir.path().join("tool");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\necho 'tool: internal failure 17' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        r#"
+[queue]
+poll = "50ms"
+listen = false
+
+[retry.unknown_exit]
+action = "fail"
+
+[routes.tool]
+program = "{agent}"
+env_clear = true
+env = {{ PATH = "/usr/bin:/bin" }}
+
+[kinds.review]
+routes = ["tool"]
+
+[lanes.main]
+routes = ["tool"]
+
+[[alerts.webhook]]
+name = "ops"
+url = "{url}"
+on = ["incident_opened", "mass_failure"]
+"#,
+        agent = agent.display(),
+        url = rx.url
+    );
+    let config =
+        Arc::new(agentlane::config::parse(&dir.path().join("agentlane.toml"), &text).unwrap());
+    let home = Home::open(&dir.path().join("home")).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&home.database()).unwrap());
+    let dispatcher = Arc::new(Dispatcher::new(home, store.clone(), None));
+    let jobs: Vec<NewJob> = (0..3)
+        .map(|i| NewJob {
+            kind: "review".into(),
+            lane: "main".into(),
+            route: "tool".into(),
+            prompt: format!("job {i}"),
+            fields: Default::default(),
+            priority: 0,
+            key: None,
+            label: None,
+        })
+        .collect();
+    store.enqueue(&jobs).await.unwrap();
+    let options = WorkerOptions {
+        lane: "main".into(),
+        concurrency: 3,
+        drain: true,
+        kind: "default".into(),
+        ungated: true,
+        clock: Clock::system(),
+    };
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let queue: Arc<dyn QueueStore> = store.clone();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        run_worker(dispatcher, queue, config, options, stop),
+    )
+    .await
+    .expect("the worker drains")
+    .expect("the worker runs");
+    let mut bodies = rx.bodies();
+    bodies.sort_by_key(|b| b["kind"].as_str().unwrap().to_string());
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["incident_opened", "mass_failure"], "{bodies:?}");
+    let mass = &bodies[1];
+    assert_eq!(mass["class"], "unknown_exit_3");
+    assert_eq!(mass["affected"], 3);
+    assert_eq!(mass["see"], "agentlane jobs --lane main");
+    assert_eq!(mass["details"]["routes"], serde_json::json!(["tool"]));
+    assert!(!mass["hint"].as_str().unwrap().is_empty(), "{mass}");
+}
