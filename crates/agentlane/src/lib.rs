@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod account;
+pub mod alerts;
 pub mod breaker;
 pub mod class;
 pub mod classify;

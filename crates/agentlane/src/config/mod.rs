@@ -5,6 +5,7 @@
 //! Every error names the file, line and column, and says how to fix it.
 //! Unknown keys are errors: a typo in a policy must not silently allow work.
 
+mod alerts;
 mod breaker;
 mod parse;
 pub mod profile;
@@ -13,6 +14,7 @@ pub mod starter;
 mod types;
 mod validate;
 
+pub use alerts::{check_url, AlertFormat, AlertSettings, Webhook, WebhookUrl, DEFAULT_DEBOUNCE};
 pub use breaker::BreakerSettings;
 pub(crate) use parse::Source;
 pub use parse::{candidates, discover, load, parse, parse_with, ReadFile};

@@ -273,6 +273,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
             },
         },
         breaker,
+        alerts: super::alerts::alerts(&src, raw.alerts.as_ref())?,
         workers: raw
             .workers
             .iter()

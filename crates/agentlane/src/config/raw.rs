@@ -30,6 +30,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) artifacts: Option<RawArtifacts>,
     #[serde(default)]
+    pub(crate) alerts: Option<super::alerts::RawAlerts>,
     pub(crate) breaker: Option<Spanned<super::breaker::RawBreaker>>,
     pub(crate) budgets: Option<RawBudgets>,
 }

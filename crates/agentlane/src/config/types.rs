@@ -146,6 +146,8 @@ pub struct Config {
     pub store_url: Option<String>,
     /// Artifact settings (`[artifacts]`).
     pub artifacts: ArtifactSettings,
+    /// Alerts (`[alerts]`, `[[alerts.webhook]]`).
+    pub alerts: super::AlertSettings,
     /// Circuit breakers per route (`[breaker]`).
     pub breaker: super::BreakerSettings,
     /// Spending limits (`[budgets]`).

@@ -36,6 +36,10 @@ pub enum Event {
     JobAdmitted(JobAdmitted),
     /// An operator's control: cancel, retry, pause, resume, resolve.
     OperatorAction(super::control::OperatorAction),
+    /// An alert reached a webhook (after its retries).
+    AlertDelivered(super::alert::AlertDelivery),
+    /// An alert could not reach a webhook: its attempts ran out, or it was refused.
+    AlertFailed(super::alert::AlertDelivery),
     /// A route's circuit breaker changed state (`crate::breaker`).
     RouteBreaker(RouteBreakerChanged),
 }
@@ -102,6 +106,8 @@ impl Event {
             Event::JobDecisionRejected(_) => "job_decision_rejected",
             Event::JobAdmitted(_) => "job_admitted",
             Event::OperatorAction(_) => "operator_action",
+            Event::AlertDelivered(_) => "alert_delivered",
+            Event::AlertFailed(_) => "alert_failed",
             Event::RouteBreaker(_) => "route_breaker",
         }
     }
@@ -111,6 +117,7 @@ impl Event {
         match self {
             Event::JobAdmitted(a) => Some(&a.job_id),
             Event::OperatorAction(a) => a.job_id.as_deref(),
+            Event::AlertDelivered(a) | Event::AlertFailed(a) => a.job_id.as_deref(),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! (an I/O edge) can be written in its words without knowing the queue or the
 //! dispatcher, and data flows one way.
 
+pub mod alert;
 pub mod breaker;
 pub mod control;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod settle;
 pub mod termination;
 pub mod usage;
 
+pub use alert::{AlertDelivery, AlertKind};
 pub use breaker::{BreakerState, RouteAttempt, RouteBreaker};
 pub use control::{
     Actor, Cancelled, ControlAction, LanePause, OperatorAction, Renewed, Resolved, Retried,

@@ -176,6 +176,15 @@ pub fn build_spec(config: &Config, inputs: SpecInputs<'_>) -> Result<UnitSpec, S
             env.insert(name.to_string(), expand_home(&value, &home));
         }
     }
+    // A webhook URL given by reference is a secret the worker itself needs
+    // (alerts): named with the others, its value never written into the unit.
+    for w in &config.alerts.webhooks {
+        if let crate::config::WebhookUrl::Env(name) = &w.url {
+            if is_env_name(name) && !secret_names.contains(name) {
+                secret_names.push(name.clone());
+            }
+        }
+    }
     let lane = config.lanes.get(inputs.lane);
     Ok(UnitSpec {
         lane: inputs.lane.to_string(),

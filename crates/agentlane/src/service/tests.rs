@@ -438,3 +438,37 @@ async fn preflight_in_the_unit_environment_finds_what_the_unit_lacks() {
         .unwrap();
     assert_eq!(bad[0].classifier, Some(crate::Class::InterpreterMissing));
 }
+
+#[test]
+fn a_webhook_url_by_reference_is_a_secret_named_never_written() {
+    let w = World::new();
+    let url = "https://hooks.example.com/services/T000/B000/xoxb-not-in-the-unit";
+    let config = crate::config::parse(
+        &w.dir.path().join("agentlane.toml"),
+        "[routes.r]\nprofile = \"claude\"\nprogram = \"agent-cli\"\n[lanes.main]\nroutes = [\"r\"]\n[[alerts.webhook]]\nname = \"slack\"\nurl_env = \"SLACK_WEBHOOK_URL\"\nformat = \"slack\"\n",
+    )
+    .unwrap();
+    let mut parent = w.parent_env();
+    parent.insert("SLACK_WEBHOOK_URL".into(), url.into());
+    let spec = build_spec(
+        &config,
+        SpecInputs {
+            lane: "main",
+            concurrency: None,
+            agentlane_path: std::env::current_exe().unwrap(),
+            home_dir: w.dir.path().join("state"),
+            working_directory: w.dir.path().join("work"),
+            user: None,
+            parent_env: &parent,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        spec.secret_names,
+        vec!["ANTHROPIC_API_KEY", "SLACK_WEBHOOK_URL"]
+    );
+    for text in [render_systemd(&spec, false), render_launchd(&spec)] {
+        assert!(!text.contains(url), "{text}");
+        assert!(text.contains("SLACK_WEBHOOK_URL"), "{text}");
+    }
+}

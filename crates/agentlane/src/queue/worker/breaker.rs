@@ -116,9 +116,11 @@ async fn apply(
 ) -> Result<Option<RouteBreaker>, WorkerError> {
     let mut row = t.to.to_row(route, before.as_ref());
     let to = row.state;
+    let mut opened_by: Option<(Class, String)> = None;
     if t.from == BreakerState::Closed && to == BreakerState::Open {
         let class = dominant.unwrap_or(Class::TransientIo);
         let facts = incident(shared, route, &row, class);
+        opened_by = Some((class, facts.repair_hint.clone()));
         row.incident_id = Some(shared.store.open_incident(&facts).await?);
     }
     if !shared.store.write_breaker(&row).await? {
@@ -167,7 +169,7 @@ async fn apply(
                 "circuit breaker changed"
             ),
         }
-        breaker_transition(&event);
+        breaker_transition(shared, &event, opened_by);
         shared
             .store
             .append_event(&Event::RouteBreaker(event))
@@ -177,9 +179,29 @@ async fn apply(
 }
 
 /// Every change of a route's breaker passes here once, written and
-/// recorded: the place for the webhook alert sender (breaker opened /
-/// closed) to be called from.
-fn breaker_transition(_event: &RouteBreakerChanged) {}
+/// recorded: the webhooks hear of it opening (with the class and hint of
+/// the failures that opened it) and closing.
+fn breaker_transition(
+    shared: &Shared,
+    event: &RouteBreakerChanged,
+    opened_by: Option<(Class, String)>,
+) {
+    use crate::alerts::Alert;
+    match (event.to, opened_by) {
+        (BreakerState::Open, Some((class, hint))) => shared.alerts.send(Alert::BreakerOpened {
+            route: event.route.clone(),
+            class,
+            hint,
+            failures: 0,
+            waiting: None,
+        }),
+        (BreakerState::Closed, _) => shared.alerts.send(Alert::BreakerClosed {
+            route: event.route.clone(),
+            reason: event.reason.clone(),
+        }),
+        _ => {}
+    }
+}
 
 /// The incident a breaker opens: one per route and dominant class (the
 /// fingerprint leaves the host out: the breaker is the fleet's).

@@ -115,6 +115,11 @@ pub(super) async fn check_routes(
             if !result.cached {
                 let facts = preflight_incident(shared, route, &result);
                 let id = store.open_incident(&facts).await?;
+                shared.alerts.send(super::alerting::incident_opened(
+                    &facts,
+                    Some(id.clone()),
+                    None,
+                ));
                 tracing::warn!(
                     incident_id = %id,
                     route = %route.name,

@@ -20,6 +20,7 @@
 //! `Result`, and the pass loop is the one place that decides what a store
 //! outage means (wait and run the pass again) — no hidden control flow.
 
+mod alerting;
 mod breaker;
 mod budget;
 mod claim;

@@ -161,7 +161,18 @@ impl Worker {
                 .park_for_account(&q.id, &account, &routes, &reason)
                 .await;
             let parked = self.answered(parked)?;
-            if parked > 0 || self.quota.reported.insert(q.id.clone()) {
+            let first = self.quota.reported.insert(q.id.clone());
+            if first && parked > 0 {
+                self.shared.alerts.send(crate::alerts::Alert::QuotaParked {
+                    account: account.label.clone(),
+                    class: crate::class::Class::QuotaExhausted,
+                    hint: q.repair_hint.clone(),
+                    parked: q.parked + parked,
+                    reset_at: q.reset_at,
+                    incident_id: Some(q.id.clone()),
+                });
+            }
+            if parked > 0 || first {
                 tracing::warn!(
                     incident_id = %q.id,
                     account = %account.label,
@@ -233,6 +244,13 @@ impl Worker {
                 released = r.released,
                 "account quota reset: its parked jobs are released"
             );
+            self.shared
+                .alerts
+                .send(crate::alerts::Alert::QuotaReleased {
+                    account: account.label.clone(),
+                    released: r.released,
+                    incident_id: Some(id.to_string()),
+                });
         }
         self.quota.reported.remove(id);
         Ok(true)

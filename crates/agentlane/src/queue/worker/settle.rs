@@ -181,6 +181,7 @@ pub(super) async fn settle(
     log_decision(job, &completion, accepted);
     if accepted {
         super::breaker::after_settle(shared, job, class).await;
+        super::alerting::settled(shared, &job.route, &completion);
     }
     let ran = Ran {
         class,

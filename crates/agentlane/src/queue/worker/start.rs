@@ -44,6 +44,15 @@ pub async fn run_worker(
             .map_or(usize::MAX, |c| c as usize),
     );
     let lease = config.queue.lease;
+    let clock = options.clock.clone();
+    let (alerts, alerts_task) = crate::alerts::spawn(
+        &config.alerts,
+        store.clone(),
+        &host,
+        Some(options.lane.clone()),
+        Arc::new(move || clock.now()),
+        |var| std::env::var(var).ok(),
+    );
     let shared = Arc::new(Shared {
         dispatcher,
         store: store.clone(),
@@ -60,6 +69,7 @@ pub async fn run_worker(
             clock: options.clock.clone(),
             opens: !options.ungated,
         },
+        alerts,
     });
     if options.ungated || !config.queue.trial {
         let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
@@ -103,6 +113,7 @@ pub async fn run_worker(
     };
     let summary = worker.run().await;
     heartbeat.abort();
+    alerts_task.flush(super::alerting::FLUSH_WAIT).await;
     match &summary {
         Ok(s) => tracing::info!(
             owner = %owner,

@@ -124,6 +124,8 @@ pub(super) struct Shared {
     pub(super) quota_seen: AtomicBool,
     /// The routes' circuit breakers (see `breaker.rs`).
     pub(super) breakers: super::breaker::Breakers,
+    /// Where alerts go (off without webhooks).
+    pub(super) alerts: crate::alerts::Alerts,
 }
 
 impl Shared {

@@ -11,6 +11,7 @@
 
 mod helpers;
 
+mod alerts;
 mod blocks;
 mod breaker;
 mod claim;
@@ -29,6 +30,7 @@ mod usage;
 // The helpers, for every case file's and backend module's `use super::*`.
 use helpers::*;
 
+pub(crate) use alerts::*;
 pub(crate) use blocks::*;
 pub(crate) use breaker::*;
 pub(crate) use claim::*;
@@ -82,6 +84,7 @@ macro_rules! every_case {
             account_quota_parks_and_releases => case_account_quota_parks_and_releases,
             breaker_blocks_claims_until_closed => case_breaker_blocks_claims_until_closed,
             route_attempts_newest_first => case_route_attempts_newest_first,
+            alert_outcomes_are_events => case_alert_outcomes_are_events,
         }
     };
 }
