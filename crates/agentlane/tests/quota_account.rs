@@ -21,6 +21,9 @@ use agentlane::queue::worker::{run_worker, Clock, WorkerOptions};
 use agentlane::store::sqlite::SqliteStore;
 use agentlane::store::{QueueStore, Store};
 
+#[path = "support/webhook.rs"]
+mod webhook;
+
 const JITTER_SECS: i64 = 30;
 
 fn write_agent(dir: &Path, flag: &Path) -> std::path::PathBuf {
@@ -41,7 +44,7 @@ echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1,"resu
     path
 }
 
-fn config(dir: &Path, agent: &Path) -> agentlane::config::Config {
+fn config(dir: &Path, agent: &Path, webhook: &str) -> agentlane::config::Config {
     let home = dir.join("user");
     std::fs::create_dir_all(&home).unwrap();
     let env = format!(
@@ -51,6 +54,11 @@ env = {{ PATH = "/usr/bin:/bin", HOME = "{home}", ANTHROPIC_API_KEY = "sk-ant-ap
     );
     let text = format!(
         r#"
+[[alerts.webhook]]
+name = "ops"
+url = "{webhook}"
+on = ["quota_parked", "quota_released"]
+
 [queue]
 quota_release_jitter = "{JITTER_SECS}s"
 poll = "50ms"
@@ -146,7 +154,8 @@ async fn one_accounts_quota_parks_every_lane_until_its_reset_then_releases_all()
     let reset = jiff::Timestamp::now().as_second() + 3 * 3600;
     std::fs::write(&flag, reset.to_string()).unwrap();
     let agent = write_agent(dir.path(), &flag);
-    let config = Arc::new(config(dir.path(), &agent));
+    let receiver = webhook::Receiver::start(vec![webhook::Answer::Status(200)]).await;
+    let config = Arc::new(config(dir.path(), &agent, &receiver.url));
     let home = Home::open(&dir.path().join("home")).unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&home.database()).unwrap());
     let dispatcher = Arc::new(Dispatcher::new(home, store.clone(), None));
@@ -222,4 +231,19 @@ async fn one_accounts_quota_parks_every_lane_until_its_reset_then_releases_all()
         "each job ran once more, the first twice"
     );
     assert!(store.quota_incidents().await.unwrap().is_empty());
+
+    // The webhook heard both: once parked (with the account and how many),
+    // once released.
+    let bodies = receiver.bodies();
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["quota_parked", "quota_released"], "{bodies:#?}");
+    assert_eq!(bodies[0]["class"], "quota_exhausted");
+    assert!(
+        bodies[0].to_string().contains("claude account (key …a1f3)"),
+        "{}",
+        bodies[0]
+    );
+    assert!(!bodies
+        .iter()
+        .any(|b| b.to_string().contains("sk-ant-api03")));
 }
