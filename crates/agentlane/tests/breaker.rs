@@ -43,7 +43,10 @@ echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1,"resu
     path
 }
 
-fn config(dir: &Path, agent: &Path) -> agentlane::config::Config {
+#[path = "support/webhook.rs"]
+mod webhook;
+
+fn config(dir: &Path, agent: &Path, webhook: &str) -> agentlane::config::Config {
     let home = dir.join("user");
     std::fs::create_dir_all(&home).unwrap();
     let text = format!(
@@ -51,6 +54,11 @@ fn config(dir: &Path, agent: &Path) -> agentlane::config::Config {
 [queue]
 poll = "50ms"
 listen = false
+
+[[alerts.webhook]]
+name = "ops"
+url = "{webhook}"
+on = ["breaker_opened", "breaker_closed"]
 
 [breaker]
 failures = 3
@@ -132,7 +140,8 @@ async fn the_breaker_opens_probes_half_opens_and_closes() {
     let broken = dir.path().join("overloaded");
     std::fs::write(&broken, "").unwrap();
     let agent = write_agent(dir.path(), &broken);
-    let config = Arc::new(config(dir.path(), &agent));
+    let receiver = webhook::Receiver::start(vec![webhook::Answer::Status(200)]).await;
+    let config = Arc::new(config(dir.path(), &agent, &receiver.url));
     let home = Home::open(&dir.path().join("home")).unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&home.database()).unwrap());
     let dispatcher = Arc::new(Dispatcher::new(home, store.clone(), None));
@@ -212,6 +221,15 @@ async fn the_breaker_opens_probes_half_opens_and_closes() {
     );
     let closed = breaker(&*store).await.unwrap();
     assert_eq!(closed.state, BreakerState::Closed, "{closed:?}");
+    // The webhook heard it open (with the class that opened it) and close.
+    let bodies = receiver.bodies();
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        vec!["breaker_opened", "breaker_closed"],
+        "{bodies:#?}"
+    );
+    assert_eq!(bodies[0]["class"], "transient_io", "{}", bodies[0]);
 
     // Every transition is an event with its reason, in order.
     let mut events = store.recent_events("route_breaker", 100).await.unwrap();
