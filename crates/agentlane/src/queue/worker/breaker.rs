@@ -43,6 +43,10 @@ pub(super) struct Breakers {
     /// worker's (the canary matrix records every cell, impossible ones
     /// included, and must not rest the routes it measures).
     pub(super) opens: bool,
+    /// The half-open trials this worker claimed and has not settled: only
+    /// their settlements (and failures that count, and lost attempts) need
+    /// the breaker's row; a plain success reads nothing more.
+    pub(super) trials: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 async fn row_of(shared: &Shared, route: &str) -> Result<Option<RouteBreaker>, WorkerError> {
@@ -64,6 +68,18 @@ pub(super) async fn after_settle(shared: &Shared, job: &Job, class: Class) {
 }
 
 async fn feed(shared: &Shared, job: &Job, class: Class) -> Result<(), WorkerError> {
+    let trial = shared
+        .breakers
+        .trials
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&job.id);
+    // A success (or any class that is no evidence) of a job that is not
+    // this worker's trial changes no breaker: no store read per job. A
+    // lost attempt is read: it may be another worker's trial.
+    if !trial && !class.breaker_evidence() && class != Class::WorkerLost {
+        return Ok(());
+    }
     let before = row_of(shared, &job.route).await?;
     let breaker = before
         .as_ref()
@@ -342,6 +358,12 @@ impl Worker {
             "claimed as the circuit breaker's half-open trial"
         );
         self.summary.claimed += 1;
+        self.shared
+            .breakers
+            .trials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.id.clone());
         let interrupt = self.shared.held.hold(&job.id);
         self.running
             .spawn(run_chain(self.shared.clone(), job, interrupt));

@@ -68,6 +68,7 @@ pub async fn run_worker(
         breakers: super::breaker::Breakers {
             clock: options.clock.clone(),
             opens: !options.ungated,
+            trials: Default::default(),
         },
         alerts,
     });
