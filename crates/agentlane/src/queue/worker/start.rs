@@ -108,6 +108,7 @@ pub async fn run_worker(
         stop,
         budget_held: false,
         quota: super::quota::QuotaMemory::new(&config, &host_name()),
+        breakers_checked: None,
         options,
         routes,
         concurrency,

@@ -175,4 +175,6 @@ pub(super) struct Worker {
     pub(super) budget_held: bool,
     /// Accounts' quotas: which routes they block, when last read.
     pub(super) quota: super::quota::QuotaMemory,
+    /// When the breakers' rows were last read for probes and trials.
+    pub(super) breakers_checked: Option<std::time::Instant>,
 }

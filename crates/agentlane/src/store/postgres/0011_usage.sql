@@ -26,8 +26,10 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Called only for a report that has usage (the WHEN is evaluated without
+-- entering PL/pgSQL): most dispatches report none and pay nothing.
 CREATE TRIGGER dispatches_usage BEFORE INSERT OR UPDATE OF report ON dispatches
-    FOR EACH ROW EXECUTE FUNCTION al_dispatch_usage();
+    FOR EACH ROW WHEN (NEW.report ? 'usage') EXECUTE FUNCTION al_dispatch_usage();
 
 -- What a lane spent today: its finished attempts that reported usage.
 CREATE INDEX dispatches_usage_finished ON dispatches (finished_at) WHERE usage_input_tokens IS NOT NULL;
