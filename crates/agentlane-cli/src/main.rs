@@ -17,6 +17,7 @@ mod queue_view;
 mod render;
 mod rules_cmd;
 mod runs;
+mod serve_cmd;
 mod service_cmd;
 mod store_cmd;
 mod usage_cmd;
@@ -86,6 +87,8 @@ enum Command {
     Usage(usage_cmd::UsageArgs),
     /// Pause or resume a lane's workers (`lane pause L --why …`), or list the paused lanes.
     Lane(controls::LaneArgs),
+    /// Serve the HTTP API, the live dashboard and Prometheus /metrics over the store the workers use.
+    Serve(serve_cmd::ServeArgs),
     /// Run the canary through the production path, varying one dimension at a time, and name the shape.
     Matrix(matrix_cmd::MatrixArgs),
     /// Print or install a systemd unit / launchd plist for a lane's worker.
@@ -316,6 +319,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             rt.block_on(doctor::run(args, cli.home.as_ref(), cli.config.as_deref()))
         }
         Command::Init(args) => init::run(args),
+        Command::Serve(args) => multi_thread_runtime()?.block_on(serve_cmd::run(
+            args,
+            cli.home.as_ref(),
+            cli.config.as_deref(),
+        )),
         Command::Enqueue(args) => rt.block_on(queue::enqueue(
             args,
             cli.home.as_ref(),

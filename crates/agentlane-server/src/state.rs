@@ -1,0 +1,41 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use agentlane::config::Config;
+use agentlane::store::Store;
+
+use crate::auth::Access;
+
+/// The server's shared state: cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts.
+pub struct Inner {
+    /// The store the workers use.
+    pub store: Arc<dyn Store>,
+    /// The configuration (routes, kinds, lanes), when the server has one:
+    /// enqueue, doctor and matrix need it; reads do not.
+    pub config: Option<Arc<Config>>,
+    /// Who may do what.
+    pub access: Access,
+}
+
+impl AppState {
+    /// The state over a store.
+    pub fn new(store: Arc<dyn Store>, config: Option<Arc<Config>>, access: Access) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            config,
+            access,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
