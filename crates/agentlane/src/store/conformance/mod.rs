@@ -17,6 +17,7 @@ mod breaker;
 mod claim;
 mod controls;
 mod enqueue;
+mod feed;
 mod finish;
 mod incidents;
 mod lanes;
@@ -36,6 +37,7 @@ pub(crate) use breaker::*;
 pub(crate) use claim::*;
 pub(crate) use controls::*;
 pub(crate) use enqueue::*;
+pub(crate) use feed::*;
 pub(crate) use finish::*;
 pub(crate) use incidents::*;
 pub(crate) use lanes::*;
@@ -85,6 +87,7 @@ macro_rules! every_case {
             breaker_blocks_claims_until_closed => case_breaker_blocks_claims_until_closed,
             route_attempts_newest_first => case_route_attempts_newest_first,
             alert_outcomes_are_events => case_alert_outcomes_are_events,
+            events_after_and_job_pages => case_events_after_and_job_pages,
         }
     };
 }
