@@ -5,6 +5,7 @@ use std::sync::Arc;
 use agentlane::config::Config;
 use agentlane::store::Store;
 
+use crate::api::Feed;
 use crate::auth::Access;
 
 /// The server's shared state: cheap to clone (one `Arc`).
@@ -20,6 +21,8 @@ pub struct Inner {
     pub config: Option<Arc<Config>>,
     /// Who may do what.
     pub access: Access,
+    /// The live feed every SSE client shares.
+    pub feed: Arc<Feed>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             store,
             config,
             access,
+            feed: Arc::new(Feed::new(std::time::Duration::from_millis(250))),
         }))
     }
 }

@@ -276,6 +276,9 @@ pub trait Reader: Send + Sync {
     /// and a transaction may commit after a later one, so a reader that must
     /// see every event re-reads a window below its last number.
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<FeedEvent>, StoreError>;
+    /// The highest event sequence number stored (0 when none): where a live
+    /// feed starts.
+    async fn last_event_seq(&self) -> Result<i64, StoreError>;
     /// The dispatches (attempts) of a job, in order.
     async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
     /// Jobs, newest first.

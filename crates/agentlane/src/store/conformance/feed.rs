@@ -28,6 +28,12 @@ pub(crate) async fn case_events_after_and_job_pages(store: &dyn Store) {
         store.append_event(&e).await.expect("append_event");
     }
     let feed = store.events_after(base, 100).await.expect("events_after");
+    let last = store.last_event_seq().await.expect("last_event_seq");
+    assert_eq!(
+        Some(last),
+        feed.last().map(|e| e.seq),
+        "the last sequence number is the newest event's"
+    );
     assert_eq!(
         feed.len(),
         3,

@@ -418,6 +418,14 @@ impl Reader for PostgresStore {
             .collect())
     }
 
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = self
+            .row(&client, "SELECT COALESCE(MAX(seq), 0) FROM events", &[])
+            .await?;
+        Ok(row.get::<_, i64>(0))
+    }
+
     async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {
         let client = self.client().await?;
         let sql = format!(

@@ -463,6 +463,13 @@ impl Reader for SqliteStore {
             .collect()
     }
 
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        Ok(self.with(|conn| {
+            conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+                .query_row([], |r| r.get::<_, i64>(0))
+        })?)
+    }
+
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {
         self.with(|conn| {
             let sql = format!("SELECT {SUMMARY_COLUMNS} FROM dispatches ORDER BY id DESC LIMIT ?1");
