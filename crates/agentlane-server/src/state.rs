@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use agentlane::config::Config;
+use agentlane::home::Home;
 use agentlane::store::Store;
 
 use crate::api::Feed;
@@ -23,6 +24,10 @@ pub struct Inner {
     pub access: Access,
     /// The live feed every SSE client shares.
     pub feed: Arc<Feed>,
+    /// The agentlane home (artifacts, matrix runs): doctor and matrix need it.
+    pub home: Option<Home>,
+    /// Matrix runs this server started, by id.
+    pub matrix: crate::api::MatrixRuns,
 }
 
 impl AppState {
@@ -33,7 +38,17 @@ impl AppState {
             config,
             access,
             feed: Arc::new(Feed::new(std::time::Duration::from_millis(250))),
+            home: None,
+            matrix: Default::default(),
         }))
+    }
+
+    /// With the home doctor and matrix work in (set before the state is shared).
+    pub fn with_home(mut self, home: Home) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.home = Some(home);
+        }
+        self
     }
 }
 

@@ -160,10 +160,7 @@ impl Filter {
         self.lane
             .as_ref()
             .is_none_or(|l| e.lane.as_ref() == Some(l))
-            && self
-                .kinds
-                .as_ref()
-                .is_none_or(|k| k.contains(&e.kind))
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&e.kind))
     }
 }
 

@@ -6,6 +6,7 @@ mod extract;
 mod feed;
 mod ids;
 mod openapi;
+mod ops;
 mod read;
 mod write;
 
@@ -16,6 +17,7 @@ use crate::state::AppState;
 
 pub use feed::{Feed, FEED_WINDOW};
 pub use openapi::DOCUMENT;
+pub use ops::{MatrixRuns, RunState};
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {
@@ -37,5 +39,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/incidents/{id}/resolve", post(write::resolve))
         .route("/api/v1/routes", get(read::routes))
         .route("/api/v1/usage", get(read::usage))
+        .route("/api/v1/doctor", post(ops::doctor))
+        .route(
+            "/api/v1/matrix",
+            get(ops::matrix_runs).post(ops::start_matrix),
+        )
+        .route("/api/v1/matrix/{id}", get(ops::matrix_run))
         .route("/api/v1/events", get(feed::events))
 }
