@@ -67,7 +67,7 @@ impl Traces {
             .build()
             .map_err(|e| {
                 usage(format!(
-                    "cannot export traces to {}: {e}: fix OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318) or unset it",
+                    "cannot export traces to {}: {e}: fix the OTEL_EXPORTER_OTLP_* variable it names (the endpoint e.g. http://127.0.0.1:4318; no compression), or unset OTEL_EXPORTER_OTLP_ENDPOINT",
                     shown(&endpoint)
                 ))
             })?;
