@@ -63,7 +63,7 @@ impl Traces {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
-            .with_http_client(client(timeout())?)
+            .with_http_client(client(timeout(), endpoint.starts_with("https:"))?)
             .build()
             .map_err(|e| {
                 usage(format!(
@@ -150,10 +150,20 @@ fn timeout() -> Duration {
 
 /// The blocking client the export thread sends with. Built on a thread of
 /// its own: a blocking client may not be made (or dropped) inside an async
-/// runtime, and `serve` may call this from one.
-fn client(timeout: Duration) -> Result<Blocking, Failure> {
+/// runtime, and `serve` may call this from one. The machine's root
+/// certificates are read only for an https endpoint.
+fn client(timeout: Duration, https: bool) -> Result<Blocking, Failure> {
     let built = std::thread::spawn(move || {
-        let tls = agentlane::alerts::tls_config()?;
+        let tls = if https {
+            agentlane::alerts::tls_config()?
+        } else {
+            let ring = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            rustls::ClientConfig::builder_with_provider(ring)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        };
         reqwest::blocking::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(timeout)
