@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use agentlane::dispatch::Dispatcher;
 use agentlane::exit_status;
+use agentlane::queue::worker::{run_worker, WorkerOptions};
 use agentlane_server::auth::{check_bind, Access, Token};
 use agentlane_server::{AppState, ServeOptions};
 use clap::Args;
@@ -23,6 +25,28 @@ pub struct ServeArgs {
     /// Serve /metrics without the token (for a scraper on a trusted network)
     #[arg(long)]
     open_metrics: bool,
+    /// Host workers in this process: LANE=N runs N jobs at once from LANE
+    /// (comma-separated or repeated: --workers main=4,nightly=1)
+    #[arg(long, value_name = "LANE=N", value_delimiter = ',', value_parser = parse_lane_workers)]
+    workers: Vec<(String, usize)>,
+    /// The hosted workers' kind (their context and lease-owner label)
+    #[arg(long = "worker-kind", default_value = "local", requires = "workers")]
+    worker_kind: String,
+}
+
+/// `LANE=N`, N from 1 to 256.
+fn parse_lane_workers(s: &str) -> Result<(String, usize), String> {
+    let (lane, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': write LANE=N, e.g. main=4"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}': N must be a whole number of jobs at once"))?;
+    if lane.trim().is_empty() || !(1..=256).contains(&n) {
+        return Err(format!("'{s}': give a lane and 1 to 256 jobs at once"));
+    }
+    Ok((lane.trim().to_string(), n))
 }
 
 /// The token: `--token-file`, else `AGENTLANE_TOKEN`, else none.
@@ -47,6 +71,18 @@ pub async fn run(
     check_bind(args.listen, token.as_ref())
         .map_err(|e| Failure::new(exit_status::CONFIG, e.to_string()))?;
     let config = load_config(config)?.map(Arc::new);
+    if !args.workers.is_empty() {
+        let c = config.as_deref().ok_or_else(|| {
+            Failure::new(
+                exit_status::USAGE,
+                "--workers runs jobs: give the configuration with --config FILE",
+            )
+        })?;
+        for (lane, _) in &args.workers {
+            c.check_lane(lane)
+                .map_err(|e| Failure::new(exit_status::CONFIG, e))?;
+        }
+    }
     let (home, store) = open_store(home).await?;
     let opts = ServeOptions {
         listen: args.listen,
@@ -70,13 +106,70 @@ pub async fn run(
         open_metrics: args.open_metrics,
         loopback: bound.ip().is_loopback(),
     };
-    let state = AppState::new(store, config, access).with_home(home);
+    let state = AppState::new(store.clone(), config.clone(), access).with_home(home.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    // Hosted workers: the worker code `agentlane worker` runs, one per lane,
+    // sharing the server's store and stopping with it.
+    let mut hosted = Vec::new();
+    if let Some(config) = config.filter(|_| !args.workers.is_empty()) {
+        let dispatcher = Arc::new(Dispatcher::new(
+            home,
+            store.clone(),
+            Some(config.rules.clone()),
+        ));
+        for (lane, n) in &args.workers {
+            let options = WorkerOptions {
+                lane: lane.clone(),
+                concurrency: *n,
+                drain: false,
+                kind: args.worker_kind.clone(),
+                ungated: false,
+                clock: agentlane::queue::worker::Clock::system(),
+            };
+            let run = run_worker(
+                dispatcher.clone(),
+                store.clone(),
+                config.clone(),
+                options,
+                stop_rx.clone(),
+            );
+            hosted.push((lane.clone(), tokio::spawn(run)));
+        }
+    }
     // The first line says where: a test or a script started on port 0 reads it.
     eprintln!("agentlane serve: listening on http://{bound}");
-    agentlane_server::serve(listener, state, shutdown_signal())
+    for (lane, n) in &args.workers {
+        eprintln!("agentlane serve: hosting a worker for lane {lane} ({n} at once)");
+    }
+    let mut stopped = stop_rx.clone();
+    let shutdown = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    agentlane_server::serve(listener, state, shutdown)
         .await
         .map_err(|e| Failure::new(exit_status::OS_ERROR, format!("the server stopped: {e}")))?;
-    Ok(0)
+    let mut status = 0;
+    for (lane, worker) in hosted {
+        match worker.await {
+            Ok(Ok(s)) => eprintln!(
+                "agentlane serve: worker for lane {lane} stopped: claimed {}, rescued {}",
+                s.claimed, s.rescued
+            ),
+            Ok(Err(e)) => {
+                eprintln!("agentlane serve: the worker for lane {lane} failed: {e}");
+                status = exit_status::IO_ERROR;
+            }
+            Err(e) => {
+                eprintln!("agentlane serve: the worker for lane {lane} panicked: {e}");
+                status = exit_status::SOFTWARE;
+            }
+        }
+    }
+    Ok(status)
 }
 
 /// SIGINT or SIGTERM.

@@ -10,4 +10,5 @@ mod common;
 mod api;
 mod auth;
 mod feed;
+mod hosted;
 mod server;

@@ -332,3 +332,27 @@ pub fn next_event(rx: &std::sync::mpsc::Receiver<String>, secs: u64) -> Option<S
         }
     }
 }
+
+impl Server {
+    /// SIGTERM, then the exit status and everything it printed.
+    pub fn stop(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id() as i32;
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let err = self.stderr.lock().unwrap().clone();
+        (status, err)
+    }
+}

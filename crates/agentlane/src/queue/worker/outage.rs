@@ -31,7 +31,7 @@ impl Outage {
     /// Says the outage started (the first time), then waits (or until stopped).
     pub(super) async fn wait(
         &mut self,
-        e: &dyn std::fmt::Display,
+        e: &(dyn std::fmt::Display + Sync),
         stop: &mut watch::Receiver<bool>,
     ) {
         if self.since.is_none() {
