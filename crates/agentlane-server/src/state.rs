@@ -20,6 +20,9 @@ pub struct Inner {
     pub config: Option<Arc<Config>>,
     /// Who may do what.
     pub access: Access,
+    /// The counters of the workers this process hosts, for `/metrics`
+    /// (set by [`AppState::with_process_metrics`]).
+    pub process_metrics: std::sync::OnceLock<Arc<agentlane::metrics::WorkerMetrics>>,
 }
 
 impl AppState {
@@ -29,7 +32,19 @@ impl AppState {
             store,
             config,
             access,
+            process_metrics: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// This process hosts workers: `/metrics` shows their counters too.
+    pub fn with_process_metrics(self, metrics: Arc<agentlane::metrics::WorkerMetrics>) -> Self {
+        let _ = self.0.process_metrics.set(metrics);
+        self
+    }
+
+    /// The hosted workers' counters, when set.
+    pub fn process_metrics(&self) -> Option<&agentlane::metrics::WorkerMetrics> {
+        self.0.process_metrics.get().map(|m| m.as_ref())
     }
 }
 

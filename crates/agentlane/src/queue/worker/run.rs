@@ -22,6 +22,9 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
     let mut ran = Vec::new();
     loop {
         let (id, route) = (job.id.clone(), job.route.clone());
+        if let Some(waited) = crate::metrics::claim_wait(&job.run_at, &job.updated_at) {
+            shared.count(|m| m.claimed(&job.lane, waited));
+        }
         let result = run_job(&shared, job, interrupt).await;
         shared.held.release(&id);
         match result {
@@ -104,6 +107,13 @@ async fn run_job(
         Err(e) => return Err(e.into()),
     };
     let report = &finished.report;
+    shared.count(|m| {
+        m.dispatched(
+            &job.route,
+            report.classifier,
+            std::time::Duration::from_millis(report.duration_ms),
+        )
+    });
     tracing::info!(
         job_id = %job.id,
         dispatch_id = %report.dispatch_id,
