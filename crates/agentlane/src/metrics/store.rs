@@ -55,52 +55,46 @@ pub fn store_gauges(snapshot: Option<&MetricsSnapshot>) -> Registry {
         "Jobs in the store by lane and state (a store fact: aggregate with max).",
         jobs,
     );
-    let incidents = Family::<Labels, Gauge>::default();
-    for c in &s.open_incidents {
-        incidents
-            .get_or_create(&vec![
+    let incidents = s.open_incidents.iter().map(|c| {
+        (
+            vec![
                 ("class", c.class.clone()),
                 ("repair_address", c.repair_address.clone()),
-            ])
-            .set(count(c.count));
-    }
+            ],
+            count(c.count),
+        )
+    });
     registry.register(
         "agentlane_open_incidents",
         "Open incidents by class and repair address (runtime, router, producer).",
-        incidents,
+        gauges(incidents),
     );
-    let parked = Family::<Labels, Gauge>::default();
-    for c in &s.parked {
-        parked
-            .get_or_create(&vec![
-                ("lane", c.lane.clone()),
-                ("reason", c.reason.clone()),
-            ])
-            .set(count(c.count));
-    }
+    let parked = s.parked.iter().map(|c| {
+        (
+            vec![("lane", c.lane.clone()), ("reason", c.reason.clone())],
+            count(c.count),
+        )
+    });
     registry.register(
         "agentlane_parked_jobs",
         "Parked jobs by lane and reason: the class of the attempt that parked them (none: no attempt).",
-        parked,
+        gauges(parked),
     );
-    let preflight = Family::<Labels, Gauge>::default();
-    for p in &s.preflight {
-        for (check, passed) in CHECKS
+    let preflight = s.preflight.iter().flat_map(|p| {
+        CHECKS
             .iter()
             .zip([p.cli_resolves, p.cli_ready, p.route_allowed])
-        {
-            preflight
-                .get_or_create(&vec![
-                    ("route", p.route.clone()),
-                    ("check", check.to_string()),
-                ])
-                .set(i64::from(passed));
-        }
-    }
+            .map(|(check, passed)| {
+                (
+                    vec![("route", p.route.clone()), ("check", check.to_string())],
+                    i64::from(passed),
+                )
+            })
+    });
     registry.register(
         "agentlane_preflight_passed",
         "The latest preflight of each route, per check (cli_resolves, cli_ready, route_allowed): 1 passed, 0 failed.",
-        preflight,
+        gauges(preflight),
     );
     let seen = Family::<Labels, Gauge<f64, AtomicU64>>::default();
     for w in &s.workers {
@@ -118,6 +112,15 @@ pub fn store_gauges(snapshot: Option<&MetricsSnapshot>) -> Registry {
         seen,
     );
     registry
+}
+
+/// A gauge family with these (labels, value) rows.
+fn gauges(rows: impl Iterator<Item = (Labels, i64)>) -> Family<Labels, Gauge> {
+    let family = Family::<Labels, Gauge>::default();
+    for (labels, v) in rows {
+        family.get_or_create(&labels).set(v);
+    }
+    family
 }
 
 fn count(n: u64) -> i64 {

@@ -83,6 +83,35 @@ pub struct WorkerSeen {
     pub last_seen: f64,
 }
 
+/// A grouped count's row, (key, key, count), read by each backend.
+type CountRow = (String, String, u64);
+
+impl From<CountRow> for LaneStateCount {
+    fn from((lane, state, count): CountRow) -> Self {
+        LaneStateCount { lane, state, count }
+    }
+}
+
+impl From<CountRow> for IncidentCount {
+    fn from((class, repair_address, count): CountRow) -> Self {
+        IncidentCount {
+            class,
+            repair_address,
+            count,
+        }
+    }
+}
+
+impl From<CountRow> for ParkedCount {
+    fn from((lane, reason, count): CountRow) -> Self {
+        ParkedCount {
+            lane,
+            reason,
+            count,
+        }
+    }
+}
+
 /// What a worker's heartbeat writes ([`crate::store::QueueStore::worker_seen`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerBeat {

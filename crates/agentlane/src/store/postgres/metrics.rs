@@ -9,10 +9,7 @@ use tokio_postgres::IsolationLevel;
 
 use super::connect::{err, PostgresStore};
 use crate::model::metrics::WORKER_SEEN_KEPT;
-use crate::model::{
-    IncidentCount, LaneStateCount, MetricsSnapshot, ParkedCount, PreflightLatest, WorkerBeat,
-    WorkerSeen,
-};
+use crate::model::{MetricsSnapshot, PreflightLatest, WorkerBeat, WorkerSeen};
 use crate::store::StoreError;
 
 /// A grouped count's rows as (key, key, count).
@@ -45,7 +42,7 @@ pub(super) async fn snapshot(s: &PostgresStore) -> Result<MetricsSnapshot, Store
     )
     .await?
     .into_iter()
-    .map(|(lane, state, count)| LaneStateCount { lane, state, count })
+    .map(Into::into)
     .collect();
     let open_incidents = counts(
         s,
@@ -55,11 +52,7 @@ pub(super) async fn snapshot(s: &PostgresStore) -> Result<MetricsSnapshot, Store
     )
     .await?
     .into_iter()
-    .map(|(class, repair_address, count)| IncidentCount {
-        class,
-        repair_address,
-        count,
-    })
+    .map(Into::into)
     .collect();
     let parked = counts(
         s,
@@ -69,11 +62,7 @@ pub(super) async fn snapshot(s: &PostgresStore) -> Result<MetricsSnapshot, Store
     )
     .await?
     .into_iter()
-    .map(|(lane, reason, count)| ParkedCount {
-        lane,
-        reason,
-        count,
-    })
+    .map(Into::into)
     .collect();
     let preflight = tx
         .query(

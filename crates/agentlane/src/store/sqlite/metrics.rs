@@ -7,10 +7,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::queue::NOW;
 use crate::model::metrics::WORKER_SEEN_KEPT;
-use crate::model::{
-    IncidentCount, LaneStateCount, MetricsSnapshot, ParkedCount, PreflightLatest, WorkerBeat,
-    WorkerSeen,
-};
+use crate::model::{MetricsSnapshot, PreflightLatest, WorkerBeat, WorkerSeen};
 
 /// A grouped count's rows as (key, key, count).
 fn counts(tx: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, String, u64)>> {
@@ -28,7 +25,7 @@ pub(super) fn snapshot(conn: &mut Connection) -> rusqlite::Result<MetricsSnapsho
         "SELECT lane, state, count(*) FROM jobs GROUP BY lane, state ORDER BY lane, state",
     )?
     .into_iter()
-    .map(|(lane, state, count)| LaneStateCount { lane, state, count })
+    .map(Into::into)
     .collect();
     let open_incidents = counts(
         &tx,
@@ -36,11 +33,7 @@ pub(super) fn snapshot(conn: &mut Connection) -> rusqlite::Result<MetricsSnapsho
          GROUP BY classifier, repair_address ORDER BY classifier, repair_address",
     )?
     .into_iter()
-    .map(|(class, repair_address, count)| IncidentCount {
-        class,
-        repair_address,
-        count,
-    })
+    .map(Into::into)
     .collect();
     let parked = counts(
         &tx,
@@ -48,11 +41,7 @@ pub(super) fn snapshot(conn: &mut Connection) -> rusqlite::Result<MetricsSnapsho
          GROUP BY lane, classifier ORDER BY lane, classifier",
     )?
     .into_iter()
-    .map(|(lane, reason, count)| ParkedCount {
-        lane,
-        reason,
-        count,
-    })
+    .map(Into::into)
     .collect();
     let preflight = {
         let mut stmt = tx.prepare_cached(
