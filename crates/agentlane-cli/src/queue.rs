@@ -245,6 +245,11 @@ pub struct WorkerArgs {
     /// Print the exit summary as JSON
     #[arg(long)]
     json: bool,
+    /// Serve /metrics and /healthz on this address (e.g. 127.0.0.1:9464;
+    /// port 0 picks one, printed on stderr). Counts only, no job content:
+    /// any address is allowed, a non-loopback one is named in a warning
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// The exit statuses of `worker --drain`, for its `--help`.
@@ -351,6 +356,10 @@ pub async fn worker(
             });
         }
     }
+    let metrics = match args.metrics {
+        Some(addr) => Some(serve_metrics(addr, store.clone()).await?),
+        None => None,
+    };
     let options = WorkerOptions {
         lane: args.lane.clone(),
         concurrency: args.concurrency,
@@ -358,6 +367,7 @@ pub async fn worker(
         kind: args.worker_kind.clone(),
         ungated: false,
         clock: agentlane::queue::worker::Clock::system(),
+        metrics,
     };
     let summary = run_worker(dispatcher, store.clone(), config, options, stop_rx)
         .await
@@ -398,6 +408,42 @@ pub async fn worker(
     } else {
         0
     })
+}
+
+/// `worker --metrics ADDR`: binds, says where on stderr (a test or script
+/// that asked for port 0 reads it), and serves `/metrics` and `/healthz`
+/// for as long as the process lives (through a graceful stop too, so the
+/// last jobs' counts can still be scraped).
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    store: Arc<dyn agentlane::store::Store>,
+) -> Result<Arc<agentlane::metrics::WorkerMetrics>, Failure> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Failure::new(
+            exit_status::UNAVAILABLE,
+            format!("cannot serve metrics on {addr}: {e}; pick another address with --metrics"),
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::new(exit_status::OS_ERROR, e.to_string()))?;
+    eprintln!("agentlane worker: metrics on http://{bound}/metrics");
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "agentlane worker: warning: /metrics on {bound} answers anyone who can reach it (counts and the names of lanes, routes and hosts; no job content)"
+        );
+    }
+    let metrics = Arc::new(agentlane::metrics::WorkerMetrics::new());
+    let served = metrics.clone();
+    tokio::spawn(async move {
+        let shutdown = std::future::pending::<()>();
+        if let Err(e) =
+            agentlane_server::metrics::serve_worker_metrics(listener, store, served, shutdown).await
+        {
+            tracing::warn!("the metrics endpoint stopped: {e}");
+        }
+    });
+    Ok(metrics)
 }
 
 #[cfg(test)]

@@ -107,6 +107,8 @@ pub async fn run(
         loopback: bound.ip().is_loopback(),
     };
     let state = AppState::new(store.clone(), config.clone(), access).with_home(home.clone());
+    // The hosted workers' counters, served by this server's /metrics.
+    let metrics = Arc::new(agentlane::metrics::WorkerMetrics::new());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -115,6 +117,11 @@ pub async fn run(
     // Hosted workers: the worker code `agentlane worker` runs, one per lane,
     // sharing the server's store and stopping with it.
     let mut hosted = Vec::new();
+    let state = if args.workers.is_empty() {
+        state
+    } else {
+        state.with_process_metrics(metrics.clone())
+    };
     if let Some(config) = config.filter(|_| !args.workers.is_empty()) {
         let dispatcher = Arc::new(Dispatcher::new(
             home,
@@ -129,6 +136,7 @@ pub async fn run(
                 kind: args.worker_kind.clone(),
                 ungated: false,
                 clock: agentlane::queue::worker::Clock::system(),
+                metrics: Some(metrics.clone()),
             };
             let run = run_worker(
                 dispatcher.clone(),

@@ -28,6 +28,9 @@ pub struct Inner {
     pub home: Option<Home>,
     /// Matrix runs this server started, by id.
     pub matrix: crate::api::MatrixRuns,
+    /// The counters of the workers this process hosts, for `/metrics`
+    /// (set by [`AppState::with_process_metrics`]).
+    pub process_metrics: std::sync::OnceLock<Arc<agentlane::metrics::WorkerMetrics>>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             feed: Arc::new(Feed::new(std::time::Duration::from_millis(250))),
             home: None,
             matrix: Default::default(),
+            process_metrics: std::sync::OnceLock::new(),
         }))
     }
 
@@ -49,6 +53,17 @@ impl AppState {
             inner.home = Some(home);
         }
         self
+    }
+
+    /// This process hosts workers: `/metrics` shows their counters too.
+    pub fn with_process_metrics(self, metrics: Arc<agentlane::metrics::WorkerMetrics>) -> Self {
+        let _ = self.0.process_metrics.set(metrics);
+        self
+    }
+
+    /// The hosted workers' counters, when set.
+    pub fn process_metrics(&self) -> Option<&agentlane::metrics::WorkerMetrics> {
+        self.0.process_metrics.get().map(|m| m.as_ref())
     }
 }
 

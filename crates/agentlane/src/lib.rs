@@ -29,6 +29,7 @@ pub mod home;
 pub mod input;
 mod lossy_path;
 pub mod matrix;
+pub mod metrics;
 pub mod model;
 pub mod os;
 pub mod plan;

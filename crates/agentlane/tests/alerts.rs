@@ -334,6 +334,7 @@ async fn run_one_job(dir: &Path, url: &str, ungated: bool) -> (Arc<dyn Store>, A
         kind: "default".into(),
         ungated,
         clock: Clock::system(),
+        metrics: None,
     };
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let queue: Arc<dyn QueueStore> = store.clone();
@@ -469,6 +470,7 @@ on = ["incident_opened", "mass_failure"]
         kind: "default".into(),
         ungated: true,
         clock: Clock::system(),
+        metrics: None,
     };
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let queue: Arc<dyn QueueStore> = store.clone();

@@ -157,6 +157,7 @@ async fn the_breaker_opens_probes_half_opens_and_closes() {
         kind: "default".into(),
         ungated: false,
         clock: Clock::system(),
+        metrics: None,
     };
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let queue: Arc<dyn QueueStore> = store.clone();

@@ -118,6 +118,7 @@ impl World {
             kind: "default".into(),
             ungated: false,
             clock: Clock::from_fn(move || *now.lock().unwrap()),
+            metrics: None,
         };
         let (_stop, stop) = tokio::sync::watch::channel(false);
         let queue: Arc<dyn QueueStore> = self.store.clone();

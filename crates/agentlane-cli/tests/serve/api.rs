@@ -471,6 +471,14 @@ fn every_documented_operation_answers_as_documented_and_serves_no_secret() {
         .expect("a resumed feed replays the stored runner_exit events");
     assert_eq!(first.event.as_deref(), Some("runner_exit"));
 
+    let metrics = s.get("/metrics");
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(
+        metrics.body.contains("agentlane_jobs{"),
+        "the store's gauges: {}",
+        metrics.body
+    );
+
     let answers = s.answers.lock().unwrap().clone();
     let seen = check_answers(&doc, &answers);
     let missing: Vec<_> = documented(&doc).difference(&seen).cloned().collect();

@@ -24,6 +24,17 @@ fn hosted_workers_run_jobs_enqueued_through_the_api_and_stop_with_the_server() {
             (j["job"]["state"] == "succeeded").then_some(())
         });
     }
+    // The hosted workers' counters are on the server's own /metrics.
+    let m = s.get("/metrics").body;
+    let ran = m
+        .lines()
+        .find(|l| {
+            l.starts_with("agentlane_dispatches_total{")
+                && l.contains("route=\"good\"")
+                && l.contains("class=\"ok\"")
+        })
+        .unwrap_or_else(|| panic!("the hosted workers' dispatches: {m}"));
+    assert!(ran.trim_end().ends_with(" 3"), "three runs counted: {ran}");
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
     assert!(

@@ -115,6 +115,7 @@ pub async fn run_matrix(
         kind: "matrix".into(),
         ungated: true,
         clock: crate::queue::worker::Clock::system(),
+        metrics: None,
     };
     let worker = run_worker(dispatcher.clone(), store.clone(), derived, options, stop);
     tokio::pin!(worker);

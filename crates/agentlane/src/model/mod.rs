@@ -10,6 +10,7 @@ pub mod control;
 pub mod event;
 pub mod incident;
 pub mod job;
+pub mod metrics;
 pub mod next;
 pub mod owner;
 pub mod report;
@@ -29,6 +30,10 @@ pub use incident::{
 pub use job::{
     Enqueued, Job, JobFilter, JobState, JobStatus, LanePending, Lease, NewJob, Status,
     StatusMismatch,
+};
+pub use metrics::{
+    IncidentCount, LaneStateCount, MetricsSnapshot, ParkedCount, PreflightLatest, WorkerBeat,
+    WorkerSeen,
 };
 pub use next::{Decision, Next, SettleRow, Step};
 pub use report::DispatchReport;

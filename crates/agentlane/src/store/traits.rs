@@ -224,6 +224,10 @@ pub trait QueueStore: DispatchLog {
     async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
         tokio::time::sleep(timeout).await;
     }
+    /// A worker's heartbeat for `/metrics`: upserts its row (host, kind,
+    /// lane) as seen now (the database clock) and deletes the rows not seen
+    /// for [`crate::model::metrics::WORKER_SEEN_KEPT`], in one transaction.
+    async fn worker_seen(&self, beat: &crate::model::WorkerBeat) -> Result<(), StoreError>;
 }
 
 /// The operator's controls: each a conditional write that applies only to
@@ -308,6 +312,11 @@ pub trait Reader: Send + Sync {
     ) -> Result<Vec<UsageTotal>, StoreError>;
     /// Rows per table, to check a copy.
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The store's facts for `/metrics`' gauges, read in one snapshot:
+    /// jobs by lane and state, open incidents by class and repair address,
+    /// parked jobs by lane and class, each route's latest preflight, and
+    /// the workers seen within a day.
+    async fn metrics_snapshot(&self) -> Result<crate::model::MetricsSnapshot, StoreError>;
 }
 
 /// The whole contract of a backend: the three narrow traits, and loading a

@@ -32,6 +32,7 @@ impl Worker {
             if free == 0 {
                 break;
             }
+            let started = std::time::Instant::now();
             let trial = self
                 .store
                 .claim(
@@ -42,6 +43,8 @@ impl Worker {
                     1,
                 )
                 .await;
+            self.shared
+                .count(|m| m.claim_took(&self.options.lane, started.elapsed()));
             let trial = self.answered(trial)?;
             if let Some(job) = trial.first() {
                 self.shared.trust.started(&route, &job.id);
@@ -50,6 +53,7 @@ impl Worker {
             claimed.extend(trial);
         }
         if free > 0 && !plan.proven.is_empty() {
+            let started = std::time::Instant::now();
             let more = self
                 .store
                 .claim(
@@ -60,6 +64,8 @@ impl Worker {
                     free,
                 )
                 .await;
+            self.shared
+                .count(|m| m.claim_took(&self.options.lane, started.elapsed()));
             claimed.extend(self.answered(more)?);
         }
         self.summary.claimed += claimed.len() as u64;

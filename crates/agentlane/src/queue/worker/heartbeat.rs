@@ -67,6 +67,27 @@ pub(super) fn spawn(
     })
 }
 
+/// Starts the task that keeps this worker's heartbeat row (host, kind,
+/// lane) fresh for `/metrics`, every `every`. Apart from the lease renewals,
+/// so a slow write here never delays them; a failed write is logged and
+/// tried again at the next tick.
+pub(super) fn spawn_seen(
+    store: Arc<dyn QueueStore>,
+    beat: crate::model::WorkerBeat,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.worker_seen(&beat).await {
+                tracing::debug!("the heartbeat row was not written: {e}");
+            }
+        }
+    })
+}
+
 /// When the heartbeat tries next. After a renewal that counted (sent at
 /// `sent`): a lease/3 later. After a failed one (given up at `now`): again
 /// soon, every lease/12, so a store that is back before the deadline (2/3 of

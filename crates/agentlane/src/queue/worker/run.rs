@@ -24,6 +24,9 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
     let mut ran = Vec::new();
     loop {
         let (id, route) = (job.id.clone(), job.route.clone());
+        if let Some(waited) = crate::metrics::claim_wait(&job.run_at, &job.updated_at) {
+            shared.count(|m| m.claimed(&job.lane, waited));
+        }
         let span = attempt_span(&job);
         let result = run_job(&shared, job, interrupt).instrument(span).await;
         shared.held.release(&id);
@@ -138,6 +141,13 @@ async fn run_job(
         span.record("timed_out", report.termination.timed_out());
         span.record("exit_status", report.exit_status);
     }
+    shared.count(|m| {
+        m.dispatched(
+            &job.route,
+            report.classifier,
+            std::time::Duration::from_millis(report.duration_ms),
+        )
+    });
     tracing::info!(
         job_id = %job.id,
         dispatch_id = %report.dispatch_id,

@@ -208,6 +208,7 @@ pub(super) async fn settle(
     log_decision(job, &completion, accepted);
     trace_decision(job, &completion, accepted);
     if accepted {
+        shared.count(|m| m.decided(class, outcome));
         super::breaker::after_settle(shared, job, class).await;
         super::alerting::settled(shared, &job.route, &completion);
     }

@@ -71,6 +71,7 @@ pub async fn run_worker(
             trials: Default::default(),
         },
         alerts,
+        metrics: options.metrics.clone(),
     });
     if options.ungated || !config.queue.trial {
         let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
@@ -91,6 +92,15 @@ pub async fn run_worker(
         shared.held.clone(),
         lease,
         lost.clone(),
+    );
+    let seen = heartbeat::spawn_seen(
+        store.clone(),
+        crate::model::WorkerBeat {
+            host: host_name(),
+            kind: options.kind.clone(),
+            lane: options.lane.clone(),
+        },
+        lease / 3,
     );
     let worker = Worker {
         shared,
@@ -115,6 +125,7 @@ pub async fn run_worker(
     };
     let summary = worker.run().await;
     heartbeat.abort();
+    seen.abort();
     alerts_task.flush(super::alerting::FLUSH_WAIT).await;
     match &summary {
         Ok(s) => tracing::info!(

@@ -34,6 +34,8 @@ pub struct WorkerOptions {
     /// The clock that decides when an account's quota has reset and when a
     /// route's circuit breaker probes (the system's; tests pass their own).
     pub clock: Clock,
+    /// Where this process counts its work for `/metrics` (None: not counted).
+    pub metrics: Option<Arc<crate::metrics::WorkerMetrics>>,
 }
 
 /// A wall clock for the worker's time decisions: the system's, or one a
@@ -126,6 +128,8 @@ pub(super) struct Shared {
     pub(super) breakers: super::breaker::Breakers,
     /// Where alerts go (off without webhooks).
     pub(super) alerts: crate::alerts::Alerts,
+    /// Where this process counts its work (`WorkerOptions::metrics`).
+    pub(super) metrics: Option<Arc<crate::metrics::WorkerMetrics>>,
 }
 
 impl Shared {
@@ -139,6 +143,13 @@ impl Shared {
             .clone()?;
         let routes = self.trust.chainable(&next.routes);
         (!routes.is_empty()).then_some(NextClaim { routes, ..next })
+    }
+
+    /// Counts into the process's metrics, when it has them.
+    pub(super) fn count(&self, f: impl FnOnce(&crate::metrics::WorkerMetrics)) {
+        if let Some(m) = &self.metrics {
+            f(m);
+        }
     }
 
     pub(super) fn set_next_claim(&self, next: Option<NextClaim>) {

@@ -1,7 +1,7 @@
 //! The store conformance suite: one set of cases, generic over [`Store`], that
 //! every backend must pass. The cases live by concern (`enqueue`, `claim`,
 //! `settle`, `incidents`, `rescue`, `lanes`, `leadership`, `finish`,
-//! `maintenance`, `breaker`) on the helpers of `helpers`; the `sqlite` and `postgres`
+//! `maintenance`, `breaker`, `metrics`) on the helpers of `helpers`; the `sqlite` and `postgres`
 //! modules run every case on their backend.
 //!
 //! Each case asserts behaviour that breaks when the backend's SQL is wrong:
@@ -23,6 +23,7 @@ mod incidents;
 mod lanes;
 mod leadership;
 mod maintenance;
+mod metrics;
 mod quota;
 mod rescue;
 mod settle;
@@ -43,6 +44,7 @@ pub(crate) use incidents::*;
 pub(crate) use lanes::*;
 pub(crate) use leadership::*;
 pub(crate) use maintenance::*;
+pub(crate) use metrics::*;
 pub(crate) use quota::*;
 pub(crate) use rescue::*;
 pub(crate) use settle::*;
@@ -88,6 +90,7 @@ macro_rules! every_case {
             route_attempts_newest_first => case_route_attempts_newest_first,
             alert_outcomes_are_events => case_alert_outcomes_are_events,
             events_after_and_job_pages => case_events_after_and_job_pages,
+            metrics_snapshot => case_metrics_snapshot,
         }
     };
 }

@@ -266,6 +266,10 @@ impl QueueStore for PostgresStore {
     async fn lane_pending(&self, lane: &str, routes: &[String]) -> Result<LanePending, StoreError> {
         queue::lane_pending(self, lane, routes).await
     }
+
+    async fn worker_seen(&self, beat: &crate::model::WorkerBeat) -> Result<(), StoreError> {
+        super::metrics::worker_seen(self, beat).await
+    }
 }
 
 #[async_trait]
@@ -453,6 +457,10 @@ impl Reader for PostgresStore {
 
     async fn status(&self) -> Result<Status, StoreError> {
         queue::status(self).await
+    }
+
+    async fn metrics_snapshot(&self) -> Result<crate::model::MetricsSnapshot, StoreError> {
+        super::metrics::snapshot(self).await
     }
 }
 

@@ -12,6 +12,7 @@ mod controls;
 mod impls;
 mod listen;
 mod maintain;
+mod metrics;
 mod queue;
 mod records;
 pub mod tls;

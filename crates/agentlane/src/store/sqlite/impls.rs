@@ -255,6 +255,10 @@ impl QueueStore for SqliteStore {
             Ok((accepted, job))
         })
     }
+
+    async fn worker_seen(&self, beat: &crate::model::WorkerBeat) -> Result<(), StoreError> {
+        self.with(|c| super::metrics::worker_seen(c, beat))
+    }
 }
 
 #[async_trait]
@@ -528,6 +532,10 @@ impl Reader for SqliteStore {
             }
             .restored(),
         ))
+    }
+
+    async fn metrics_snapshot(&self) -> Result<crate::model::MetricsSnapshot, StoreError> {
+        self.with(super::metrics::snapshot)
     }
 }
 

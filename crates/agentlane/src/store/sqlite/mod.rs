@@ -10,6 +10,7 @@
 mod breaker;
 mod controls;
 mod maintain;
+mod metrics;
 mod queue;
 mod quota;
 
