@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod dashboard;
 pub mod problem;
 pub mod server;
 mod state;

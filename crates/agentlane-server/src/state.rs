@@ -1,6 +1,7 @@
 //! What every handler shares.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use agentlane::config::Config;
 use agentlane::store::Store;
@@ -20,6 +21,8 @@ pub struct Inner {
     pub config: Option<Arc<Config>>,
     /// Who may do what.
     pub access: Access,
+    /// The agentlane home (matrix runs are kept under it), once set.
+    home: OnceLock<PathBuf>,
 }
 
 impl AppState {
@@ -29,7 +32,20 @@ impl AppState {
             store,
             config,
             access,
+            home: OnceLock::new(),
         }))
+    }
+
+    /// Sets the agentlane home, where the matrix page reads the runs kept
+    /// (`<home>/matrix/`). Set once; a second call changes nothing.
+    pub fn set_home(&self, home: PathBuf) -> &Self {
+        let _ = self.0.home.set(home);
+        self
+    }
+
+    /// The agentlane home, when set.
+    pub fn home(&self) -> Option<&Path> {
+        self.0.home.get().map(PathBuf::as_path)
     }
 }
 

@@ -3,8 +3,8 @@
 //! through a [`Reader`]; a [`Store`] is all three (and a copy's target).
 
 use super::{
-    DispatchRecord, DispatchSummary, IdKind, IdMatch, Maintenance, NextClaim, Snapshot, StoreError,
-    StoredEvent,
+    DispatchRecord, DispatchSummary, IdKind, IdMatch, LaneMinute, Maintenance, NextClaim, Snapshot,
+    StoreError, StoredEvent,
 };
 use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
@@ -300,6 +300,10 @@ pub trait Reader: Send + Sync {
     ) -> Result<Vec<UsageTotal>, StoreError>;
     /// Rows per table, to check a copy.
     async fn row_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Jobs finished (succeeded, failed, cancelled) per lane and UTC minute
+    /// within `since` of now (the database clock), by lane then minute;
+    /// minutes without one are left out. The dashboard's sparkline.
+    async fn finished_per_minute(&self, since: Duration) -> Result<Vec<LaneMinute>, StoreError>;
 }
 
 /// The whole contract of a backend: the three narrow traits, and loading a

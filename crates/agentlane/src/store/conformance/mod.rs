@@ -16,6 +16,7 @@ mod blocks;
 mod breaker;
 mod claim;
 mod controls;
+mod dashboard;
 mod enqueue;
 mod finish;
 mod incidents;
@@ -35,6 +36,7 @@ pub(crate) use blocks::*;
 pub(crate) use breaker::*;
 pub(crate) use claim::*;
 pub(crate) use controls::*;
+pub(crate) use dashboard::*;
 pub(crate) use enqueue::*;
 pub(crate) use finish::*;
 pub(crate) use incidents::*;
@@ -85,6 +87,7 @@ macro_rules! every_case {
             breaker_blocks_claims_until_closed => case_breaker_blocks_claims_until_closed,
             route_attempts_newest_first => case_route_attempts_newest_first,
             alert_outcomes_are_events => case_alert_outcomes_are_events,
+            finished_per_minute => case_finished_per_minute,
         }
     };
 }

@@ -420,6 +420,13 @@ impl Reader for PostgresStore {
     async fn status(&self) -> Result<Status, StoreError> {
         queue::status(self).await
     }
+
+    async fn finished_per_minute(
+        &self,
+        since: Duration,
+    ) -> Result<Vec<crate::store::LaneMinute>, StoreError> {
+        super::dashboard::finished_per_minute(self, since).await
+    }
 }
 
 #[async_trait]

@@ -486,6 +486,13 @@ impl Reader for SqliteStore {
             .restored(),
         ))
     }
+
+    async fn finished_per_minute(
+        &self,
+        since: Duration,
+    ) -> Result<Vec<crate::store::LaneMinute>, StoreError> {
+        self.with(|c| super::dashboard::finished_per_minute(c, since))
+    }
 }
 
 #[async_trait]

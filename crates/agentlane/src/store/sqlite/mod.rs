@@ -14,6 +14,7 @@ mod queue;
 mod quota;
 
 mod connection;
+mod dashboard;
 mod impls;
 mod records;
 mod usage;
