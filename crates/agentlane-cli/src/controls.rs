@@ -201,55 +201,28 @@ pub struct BulkRetryArgs {
     json: bool,
 }
 
-/// `--since`: an RFC 3339 time, or an age before now (`30m`, `2h`, `1d`).
+/// `--since`: an RFC 3339 time, or an age before now (the library's reading).
 fn parse_since(s: &str) -> Result<String, String> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(t.to_string());
-    }
-    let age = humantime::parse_duration(s).map_err(|e| {
-        format!("'{s}' is neither an RFC 3339 time (2026-12-05T10:00:00Z) nor an age (30m, 2h, 1d): {e}")
-    })?;
-    let span = jiff::SignedDuration::try_from(age).map_err(|e| e.to_string())?;
-    jiff::Timestamp::now()
-        .checked_sub(span)
-        .map(|t| t.to_string())
-        .map_err(|e| format!("--since {s}: {e}"))
+    RetryFilter::parse_since(s).map_err(|e| format!("--since {e}"))
 }
 
 pub async fn jobs_action(action: JobsAction, home: Option<&PathBuf>) -> Result<i32, Failure> {
     let JobsAction::Retry(a) = action;
-    if a.lane.is_none() && a.class.is_none() && a.since.is_none() {
-        return Err(Failure::new(
-            exit_status::USAGE,
-            "say which jobs to retry: --lane, --class and/or --since (e.g. `agentlane jobs retry --class rate_limited --lane main --since 2h`)",
-        ));
-    }
-    if let Some(bad) = a
-        .state
-        .iter()
-        .find(|s| !agentlane::model::control::RETRYABLE.contains(s))
-    {
-        return Err(Failure::new(
-            exit_status::USAGE,
-            format!(
-                "--state {}: only failed, cancelled or parked jobs can be retried",
-                bad.label()
-            ),
-        ));
-    }
-    if let Some(class) = &a.class {
-        class
-            .parse::<agentlane::class::Class>()
-            .map_err(|e| Failure::new(exit_status::USAGE, e.to_string()))?;
-    }
-    let (_, store) = open_store(home).await?;
-    let who = actor(a.why);
     let filter = RetryFilter {
         lane: a.lane,
         class: a.class,
         since: a.since,
         states: a.state,
     };
+    // The library's check: its words name the flags without their dashes.
+    filter.check().map_err(|e| {
+        let e = e
+            .replace("a lane, a class and/or a since (e.g. class rate_limited in lane main since 2h)", "--lane, --class and/or --since (e.g. `agentlane jobs retry --class rate_limited --lane main --since 2h`)")
+            .replace("state ", "--state ");
+        Failure::new(exit_status::USAGE, e)
+    })?;
+    let (_, store) = open_store(home).await?;
+    let who = actor(a.why);
     let ids = store.retry_jobs(&filter, &who).await.map_err(io)?;
     print(
         a.json,

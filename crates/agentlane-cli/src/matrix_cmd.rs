@@ -2,14 +2,11 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use agentlane::dispatch::Dispatcher;
 use agentlane::exit_status;
-use agentlane::matrix::{self, plan, run_matrix, shape, Dimension, Row, Shape};
+use agentlane::matrix::{self, Dimension, Row, Shape};
 use clap::Args;
-use serde_json::json;
 
 use crate::exec::parse_duration;
 use crate::{open_store, require_config, Failure};
@@ -135,15 +132,7 @@ pub async fn run(
         ),
         None => None,
     };
-    // Old runs' scratch areas are removed, the newest kept (KEPT_RUNS).
-    let (_, not_removed) = matrix::setup::prune_runs(&home.root().join("matrix"));
-    for (path, why) in not_removed {
-        eprintln!(
-            "agentlane: warning: cannot remove the old matrix run {}: {why}",
-            path.display()
-        );
-    }
-    let scratch = home.root().join("matrix").join(uuid_like());
+    drop(store);
     let request = matrix::setup::Request {
         job_payload,
         service_user: args.service_user.clone().or_else(|| {
@@ -155,33 +144,8 @@ pub async fn run(
         only: args.only,
         max_cells: args.max_cells,
     };
-    let setup_failure = |e: matrix::setup::SetupError| match e {
-        matrix::setup::SetupError::UnknownUser(_) => {
-            Failure::new(exit_status::USAGE, e.to_string())
-        }
-        matrix::setup::SetupError::Scratch { .. } => {
-            Failure::new(exit_status::CANT_CREATE, e.to_string())
-        }
-    };
-    let inputs = matrix::setup::inputs(&config, &route, request, &home, &scratch)
-        .await
-        .map_err(setup_failure)?;
-    let cells = plan(&config, &route, &inputs)
-        .map_err(|e| Failure::new(exit_status::CONFIG, e.to_string()))?;
-    // The cells run through the production dispatcher and worker, but record
-    // into a scratch store of their own (SQLite, whatever the live store is):
-    // the live store gets no job, dispatch, incident or `matrix-…` lane.
-    drop(store);
-    let (scratch_home, scratch_store) =
-        matrix::setup::scratch_store(&home, &scratch).map_err(setup_failure)?;
-    let scratch_db = scratch.join("matrix.db");
-    let dispatcher = Arc::new(Dispatcher::new(
-        scratch_home,
-        scratch_store.clone(),
-        Some(config.rules.clone()),
-    ));
     let bar = (std::io::stderr().is_terminal() && !args.json).then(|| {
-        let bar = indicatif::ProgressBar::new(cells.len() as u64);
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} matrix {bar:30} {pos}/{len} cells  {elapsed}",
@@ -190,49 +154,49 @@ pub async fn run(
         );
         bar
     });
-    let progress = |done: u64, _total: u64| {
+    let progress = |done: u64, total: u64| {
         if let Some(b) = &bar {
+            b.set_length(total);
             b.set_position(done);
         }
     };
-    let rows = run_matrix(
-        dispatcher,
-        scratch_store,
-        &config,
-        &cells,
-        args.parallel,
-        Some(args.cell_timeout),
-        &progress,
-    )
-    .await
-    .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
+    let session = matrix::session::Session {
+        request,
+        parallel: args.parallel,
+        cell_timeout: Some(args.cell_timeout),
+    };
+    let id = matrix::session::new_id();
+    let done = matrix::session::run(&config, &route, &home, &id, session, &progress)
+        .await
+        .map_err(|e| match e {
+            matrix::session::SessionError::Setup(matrix::setup::SetupError::UnknownUser(_)) => {
+                Failure::new(exit_status::USAGE, e.to_string())
+            }
+            matrix::session::SessionError::Setup(_) => {
+                Failure::new(exit_status::CANT_CREATE, e.to_string())
+            }
+            matrix::session::SessionError::Plan(_) => {
+                Failure::new(exit_status::CONFIG, e.to_string())
+            }
+            matrix::session::SessionError::Run(_) => {
+                Failure::new(exit_status::IO_ERROR, e.to_string())
+            }
+        })?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let verdict = shape(&rows);
-    let scratch_url = format!("sqlite://{}", scratch_db.display());
-    let report = json!({
-        "shape": verdict.shape,
-        "dimension": verdict.dimension,
-        "repair_address": verdict.repair_address,
-        "route": route.name,
-        "comparison": verdict.comparison,
-        "notes": verdict.notes,
-        "scratch_store": scratch_url,
-        "rows": rows,
-    });
-    // The report stays next to the cells' scratch store.
-    if let Err(e) = std::fs::write(scratch.join("report.json"), format!("{report}\n")) {
-        eprintln!(
-            "agentlane: warning: cannot write {}: {e}",
-            scratch.join("report.json").display()
-        );
+    for w in &done.warnings {
+        eprintln!("agentlane: warning: {w}");
     }
+    let report = done.json();
+    let (rows, verdict) = (&done.rows, &done.verdict);
+    let scratch_url = &done.scratch_store;
+    let scratch_db = done.dir.join("matrix.db");
     if args.json {
         println!("{report}");
     } else if args.csv {
         println!("{}", COLUMNS.join(","));
-        for r in &rows {
+        for r in rows {
             println!(
                 "{}",
                 fields(r)
@@ -245,7 +209,7 @@ pub async fn run(
     } else if args.markdown {
         println!("| {} |", COLUMNS.join(" | "));
         println!("|{}", " --- |".repeat(COLUMNS.len()));
-        for r in &rows {
+        for r in rows {
             println!(
                 "| {} |",
                 fields(r)
@@ -265,7 +229,7 @@ pub async fn run(
         if !verdict.comparison.is_empty() {
             println!(
                 "\n**other routes (comparison, not evidence):** {}",
-                comparison_line(&verdict)
+                comparison_line(verdict)
             );
         }
         for note in &verdict.notes {
@@ -284,7 +248,7 @@ pub async fn run(
             "env",
             "dispatch",
         ]);
-        for r in &rows {
+        for r in rows {
             let f = fields(r);
             // Words for a person; the CSV keeps raw milliseconds.
             let took = r
@@ -306,7 +270,7 @@ pub async fn run(
         if !verdict.comparison.is_empty() {
             println!(
                 "other routes (comparison, not evidence): {}",
-                comparison_line(&verdict)
+                comparison_line(verdict)
             );
         }
         for note in &verdict.notes {
@@ -332,14 +296,4 @@ fn comparison_line(verdict: &agentlane::matrix::Verdict) -> String {
         .map(|c| format!("{} {}", c.route, c.classifier))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    )
 }

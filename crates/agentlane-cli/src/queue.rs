@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentlane::dispatch::{parse_assignment, Dispatcher};
-use agentlane::events::{Event, JobAdmitted};
 use agentlane::exit_status;
-use agentlane::queue::admit::{admit_with, field_value, prompt_redactor, JobRequest};
+use agentlane::queue::admit::{field_value, JobRequest};
+use agentlane::queue::submit::{submit, Refused, Submission, Submitted};
 use agentlane::queue::worker::{run_worker, WorkerOptions, WorkerSummary};
 use clap::Args;
 use serde_json::json;
@@ -120,94 +120,40 @@ pub async fn enqueue(
         }
     };
     // Every line is checked before anything is stored: one bad line stores
-    // nothing, and every bad line is reported.
-    let mut admitted = Vec::new();
-    let mut redacted = Vec::new();
-    let mut refused: Vec<Refused> = Vec::new();
-    // One engine for the batch: shapes, context rules, and the values of our
-    // own environment and of the routes' env and env_file.
-    let redactor = prompt_redactor(&config);
-    for (line, request) in requests {
-        let checked = match request {
-            Err(e) => Err(Refused {
-                line,
-                field: e.field,
-                class: "payload_invalid".to_string(),
-                // A parse error may quote the line's content: redact it.
-                message: redactor.redact(&e.reason).into_owned(),
-            }),
-            Ok(r) => admit_with(&config, r, &redactor).map_err(|r| Refused {
-                line,
-                field: Some(r.field),
-                class: r.class,
-                message: r.message,
-            }),
-        };
-        match checked {
-            Ok(a) => {
-                redacted.push(a.prompt_redacted);
-                admitted.push((line, a.job));
-            }
-            Err(r) => refused.push(r),
-        }
-    }
+    // nothing, and every bad line is reported (the library's one submit).
     let single = args.jsonl.is_none();
-    if !refused.is_empty() {
-        return Ok(report_refused(&refused, admitted.len(), single, args.json));
-    }
     let (_, store) = open_store(home).await?;
-    let jobs: Vec<_> = admitted.iter().map(|(_, j)| j.clone()).collect();
-    let stored = store
-        .enqueue_keyed(&jobs)
+    let submission = submit(&config, store.as_ref(), requests)
         .await
         .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
-    // A key repeated in the file: the first line's job wins; the later line
-    // names it.
-    let mut first_line: std::collections::HashMap<&str, usize> = Default::default();
-    let mut earlier_line = Vec::with_capacity(admitted.len());
-    for (line, job) in &admitted {
-        earlier_line.push(job.key.as_deref().and_then(|k| {
-            let first = *first_line.entry(k).or_insert(*line);
-            (first != *line).then_some(first)
-        }));
-    }
-    for (((line, _), e), _) in admitted
-        .iter()
-        .zip(&stored)
-        .zip(&redacted)
-        .filter(|((_, e), r)| **r && !e.existed)
-    {
-        let id = &e.id;
-        let event = Event::JobAdmitted(JobAdmitted {
-            job_id: id.clone(),
-            prompt_redacted: true,
-            reason: "the prompt or a payload field held a secret; it was stored with the secret replaced ([queue] prompt_secrets = \"redact\")".into(),
-        });
-        if let Err(e) = store.append_event(&event).await {
-            eprintln!("agentlane: job {id}: cannot record its job_admitted event: {e}");
+    let (stored, warnings) = match submission {
+        Submission::Refused { refused, admitted } => {
+            return Ok(report_refused(&refused, admitted, single, args.json));
         }
-        eprintln!("agentlane: line {line}: job {id}: the prompt or a payload field held a secret; stored with the secret replaced");
+        Submission::Stored { jobs, warnings } => (jobs, warnings),
+    };
+    for w in warnings {
+        eprintln!("agentlane: {w}");
     }
-    let entry = |i: usize| {
-        let ((line, job), e) = (&admitted[i], &stored[i]);
+    for e in stored.iter().filter(|e| e.prompt_redacted) {
+        eprintln!("agentlane: line {}: job {}: the prompt or a payload field held a secret; stored with the secret replaced", e.line, e.id);
+    }
+    let entry = |e: &Submitted| {
         json!({
-            "line": line,
+            "line": e.line,
             "id": e.id,
-            "route": job.route,
-            "prompt_redacted": redacted[i] && !e.existed,
-            "key": job.key,
+            "route": e.route,
+            "prompt_redacted": e.prompt_redacted,
+            "key": e.key,
             "existed": e.existed,
         })
     };
     if args.json {
         let out = if single {
-            stored
-                .first()
-                .map(|_| entry(0))
-                .unwrap_or_else(|| json!({}))
+            stored.first().map(entry).unwrap_or_else(|| json!({}))
         } else {
             json!({
-                "enqueued": (0..stored.len()).map(entry).collect::<Vec<_>>(),
+                "enqueued": stored.iter().map(entry).collect::<Vec<_>>(),
                 "refused": [],
             })
         };
@@ -218,16 +164,16 @@ pub async fn enqueue(
             if e.existed {
                 eprintln!(
                     "agentlane: key {:?} is already taken: job {} was enqueued before; nothing was added",
-                    admitted[0].1.key.as_deref().unwrap_or_default(),
+                    e.key.as_deref().unwrap_or_default(),
                     e.id
                 );
             }
         }
     } else {
-        for (i, ((line, job), e)) in admitted.iter().zip(&stored).enumerate() {
-            let key = job.key.as_deref().unwrap_or_default();
-            match (e.existed, earlier_line[i]) {
-                (false, _) => println!("line {line}: enqueued {} (route {})", e.id, job.route),
+        for e in &stored {
+            let (line, key) = (e.line, e.key.as_deref().unwrap_or_default());
+            match (e.existed, e.repeats_line) {
+                (false, _) => println!("line {line}: enqueued {} (route {})", e.id, e.route),
                 (true, Some(first)) => println!(
                     "line {line}: key {key:?} repeats line {first}: job {} (first line wins; nothing added)",
                     e.id
@@ -240,14 +186,6 @@ pub async fn enqueue(
         }
     }
     Ok(0)
-}
-
-/// A line that was refused: its number, the field at fault, class, message.
-struct Refused {
-    line: usize,
-    field: Option<String>,
-    class: String,
-    message: String,
 }
 
 /// Reports every refused line (nothing was stored); the exit status.

@@ -47,7 +47,7 @@ pub async fn run(
     check_bind(args.listen, token.as_ref())
         .map_err(|e| Failure::new(exit_status::CONFIG, e.to_string()))?;
     let config = load_config(config)?.map(Arc::new);
-    let (_, store) = open_store(home).await?;
+    let (home, store) = open_store(home).await?;
     let opts = ServeOptions {
         listen: args.listen,
     };
@@ -70,7 +70,7 @@ pub async fn run(
         open_metrics: args.open_metrics,
         loopback: bound.ip().is_loopback(),
     };
-    let state = AppState::new(store, config, access);
+    let state = AppState::new(store, config, access).with_home(home);
     // The first line says where: a test or a script started on port 0 reads it.
     eprintln!("agentlane serve: listening on http://{bound}");
     agentlane_server::serve(listener, state, shutdown_signal())

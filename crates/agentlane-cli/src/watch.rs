@@ -93,6 +93,7 @@ pub async fn follow_jobs(
         state,
         limit: if limit == 0 { 50 } else { limit },
         updated_since: None,
+        ..Default::default()
     };
     let mut known: HashMap<String, Seen> = HashMap::new();
     let mut since: Option<String> = None;

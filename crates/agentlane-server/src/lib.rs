@@ -13,6 +13,7 @@
 //! already-redacted store.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod problem;

@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/login", get(login_page).post(login))
+        .merge(crate::api::router())
         .merge(crate::dashboard::router())
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)

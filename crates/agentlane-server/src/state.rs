@@ -1,11 +1,12 @@
 //! What every handler shares.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use agentlane::config::Config;
+use agentlane::home::Home;
 use agentlane::store::Store;
 
+use crate::api::Feed;
 use crate::auth::Access;
 
 /// The server's shared state: cheap to clone (one `Arc`).
@@ -21,8 +22,12 @@ pub struct Inner {
     pub config: Option<Arc<Config>>,
     /// Who may do what.
     pub access: Access,
-    /// The agentlane home (matrix runs are kept under it), once set.
-    home: OnceLock<PathBuf>,
+    /// The live feed every SSE client shares.
+    pub feed: Arc<Feed>,
+    /// The agentlane home (artifacts, matrix runs): doctor and matrix need it.
+    pub home: Option<Home>,
+    /// Matrix runs this server started, by id.
+    pub matrix: crate::api::MatrixRuns,
 }
 
 impl AppState {
@@ -32,20 +37,18 @@ impl AppState {
             store,
             config,
             access,
-            home: OnceLock::new(),
+            feed: Arc::new(Feed::new(std::time::Duration::from_millis(250))),
+            home: None,
+            matrix: Default::default(),
         }))
     }
 
-    /// Sets the agentlane home, where the matrix page reads the runs kept
-    /// (`<home>/matrix/`). Set once; a second call changes nothing.
-    pub fn set_home(&self, home: PathBuf) -> &Self {
-        let _ = self.0.home.set(home);
+    /// With the home doctor and matrix work in (set before the state is shared).
+    pub fn with_home(mut self, home: Home) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.home = Some(home);
+        }
         self
-    }
-
-    /// The agentlane home, when set.
-    pub fn home(&self) -> Option<&Path> {
-        self.0.home.get().map(PathBuf::as_path)
     }
 }
 

@@ -155,6 +155,7 @@ pub async fn jobs(args: JobsArgs, home: Option<&PathBuf>) -> Result<i32, Failure
         state: args.state,
         limit: if args.limit == 0 { 0 } else { args.limit + 1 },
         updated_since: None,
+        ..Default::default()
     };
     let mut rows = store.jobs(&filter).await.map_err(io)?;
     let cut = args.limit != 0 && rows.len() > args.limit;

@@ -117,7 +117,6 @@ pub fn body(v: &IncidentView) -> Markup {
             @if open {
                 p { "Once the cause is repaired: close the incident, release the jobs parked behind it and run its failed jobs again." }
                 button #resolve type="button" data-incident=(i.id) { "Resolve and release jobs" }
-                p #resolve-result role="status" aria-live="polite" {}
                 noscript { p { "Without JavaScript: " code { "agentlane incident resolve " (i.id) " --retry-failed --why '…'" } } }
             } @else {
                 p { "Resolved: nothing to do." }

@@ -192,7 +192,11 @@ async fn incident_markup(state: &AppState, id: &str) -> Result<Markup, Response>
 async fn incident_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match incident_markup(&state, &id).await {
         Ok(body) => {
-            let body = html! { div data-fragment=(format!("/fragments/incidents/{id}")) id="f-incident" { (body) } };
+            // The resolve answer stays outside the fragment a refresh replaces.
+            let body = html! {
+                div data-fragment=(format!("/fragments/incidents/{id}")) id="f-incident" { (body) }
+                p #resolve-result role="status" aria-live="polite" {}
+            };
             html_page(
                 StatusCode::OK,
                 page("Incident", Nav::Incident, Some(""), body),
@@ -214,7 +218,7 @@ struct MatrixQuery {
 }
 
 async fn matrix_page(State(state): State<AppState>, Query(q): Query<MatrixQuery>) -> Response {
-    let home = state.home();
+    let home = state.home.as_ref().map(|h| h.root());
     let runs = match home.map(|h| h.to_path_buf()) {
         Some(h) => tokio::task::spawn_blocking(move || agentlane::matrix::stored_runs(&h))
             .await

@@ -9,6 +9,7 @@
 //! `plan` (which cells) and `shape` (what the rows mean, per route) are pure.
 
 mod run;
+pub mod session;
 pub mod setup;
 mod shape;
 mod stored;

@@ -158,6 +158,43 @@ pub struct RetryFilter {
 }
 
 impl RetryFilter {
+    /// Whether the filter is one an operator may run: it names jobs (a lane,
+    /// a class or a time; never "every failed job ever"), only retryable
+    /// states, and a class label that exists. The error says what to send.
+    pub fn check(&self) -> Result<(), String> {
+        if self.lane.is_none() && self.class.is_none() && self.since.is_none() {
+            return Err("say which jobs to retry: a lane, a class and/or a since (e.g. class rate_limited in lane main since 2h)".into());
+        }
+        if let Some(bad) = self.states.iter().find(|s| !RETRYABLE.contains(s)) {
+            return Err(format!(
+                "state {}: only failed, cancelled or parked jobs can be retried",
+                bad.label()
+            ));
+        }
+        if let Some(class) = &self.class {
+            class
+                .parse::<crate::class::Class>()
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// A `since` an operator writes: an RFC 3339 time, or an age before now
+    /// (`30m`, `2h`, `1d`), as the RFC 3339 time the filter keeps.
+    pub fn parse_since(s: &str) -> Result<String, String> {
+        if let Ok(t) = s.parse::<jiff::Timestamp>() {
+            return Ok(t.to_string());
+        }
+        let age = humantime::parse_duration(s).map_err(|e| {
+            format!("'{s}' is neither an RFC 3339 time (2026-12-05T10:00:00Z) nor an age (30m, 2h, 1d): {e}")
+        })?;
+        let span = jiff::SignedDuration::try_from(age).map_err(|e| e.to_string())?;
+        jiff::Timestamp::now()
+            .checked_sub(span)
+            .map(|t| t.to_string())
+            .map_err(|e| format!("since {s}: {e}"))
+    }
+
     /// The states the filter selects: its own, or failed.
     pub fn states(&self) -> Vec<JobState> {
         if self.states.is_empty() {

@@ -457,6 +457,13 @@ pub struct JobFilter {
     pub limit: usize,
     /// Only jobs changed at or after this stored time (`jobs --follow`).
     pub updated_since: Option<String>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only jobs whose latest attempt was classified so.
+    pub class: Option<String>,
+    /// Only jobs older than this id (ids are time-ordered UUIDv7): the next
+    /// page after a page that ended with it.
+    pub before: Option<String>,
 }
 
 /// Work left in a lane, for `worker --drain`.

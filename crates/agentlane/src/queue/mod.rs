@@ -8,6 +8,7 @@
 
 pub mod admit;
 pub mod jsonl;
+pub mod submit;
 pub mod worker;
 
 // The model's types under the names the queue's callers have always used.

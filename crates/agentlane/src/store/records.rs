@@ -47,6 +47,24 @@ pub struct StoredEvent {
     pub body: serde_json::Value,
 }
 
+/// One event of the live feed (`serve`'s Server-Sent Events): a stored
+/// event with the job and lane it concerns, when it concerns one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeedEvent {
+    /// Global sequence number (the SSE `id`).
+    pub seq: i64,
+    /// When it was recorded (database clock).
+    pub at: String,
+    /// Its kind.
+    pub kind: String,
+    /// The job it concerns.
+    pub job_id: Option<String>,
+    /// The lane: the job's, else the body's `lane` (an incident's).
+    pub lane: Option<String>,
+    /// Its body.
+    pub body: serde_json::Value,
+}
+
 /// What a worker claims for the slot a finished attempt frees
 /// ([`QueueStore::finish_settle_and_claim`]).
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@
 //! through a [`Reader`]; a [`Store`] is all three (and a copy's target).
 
 use super::{
-    DispatchRecord, DispatchSummary, IdKind, IdMatch, LaneMinute, Maintenance, NextClaim, Snapshot,
-    StoreError, StoredEvent,
+    DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, LaneMinute, Maintenance,
+    NextClaim, Snapshot, StoreError, StoredEvent,
 };
 use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
@@ -271,6 +271,14 @@ pub trait Reader: Send + Sync {
     async fn dispatch(&self, id_or_prefix: &str) -> Result<Option<DispatchRecord>, StoreError>;
     /// The events of a job (its attempts' and its decisions), in order.
     async fn job_events(&self, job_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Events with a sequence number above `after`, oldest first, at most
+    /// `limit`: the live feed's source. A sequence number is taken at insert
+    /// and a transaction may commit after a later one, so a reader that must
+    /// see every event re-reads a window below its last number.
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<FeedEvent>, StoreError>;
+    /// The highest event sequence number stored (0 when none): where a live
+    /// feed starts.
+    async fn last_event_seq(&self) -> Result<i64, StoreError>;
     /// The dispatches (attempts) of a job, in order.
     async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError>;
     /// Jobs, newest first.

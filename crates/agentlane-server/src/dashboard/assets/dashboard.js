@@ -33,7 +33,8 @@
   const KINDS = ["runner_prepare", "runner_exit", "runner_classified_failure", "preflight_checked",
     "job_decided", "job_decision_rejected", "job_admitted", "operator_action", "route_breaker",
     "job_enqueued", "job_claimed", "job_settled", "job_parked", "job_released", "job_cancelled",
-    "job_retried", "incident_opened", "incident_counted", "incident_resolved", "lane_paused", "lane_resumed"];
+    "job_retried", "incident_opened", "incident_counted", "incident_resolved", "lane_paused", "lane_resumed",
+    "alert_delivered", "alert_failed", "lagged"];
 
   let pollTimer = null;
   function poll() {
@@ -95,6 +96,8 @@
     if (b) {
       const out = document.getElementById("resolve-result");
       b.disabled = true;
+      out.textContent = "Resolving…";
+      delete out.dataset.outcome;
       try {
         const r = await fetch("/api/v1/incidents/" + encodeURIComponent(b.dataset.incident) + "/resolve", {
           method: "POST", credentials: "same-origin",

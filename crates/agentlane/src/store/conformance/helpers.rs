@@ -197,7 +197,7 @@ pub(super) async fn jobs(
         lane: lane.map(str::to_string),
         state,
         limit,
-        updated_since: None,
+        ..Default::default()
     };
     id_list(&store.jobs(&filter).await.expect("jobs"))
 }

@@ -18,6 +18,7 @@ mod claim;
 mod controls;
 mod dashboard;
 mod enqueue;
+mod feed;
 mod finish;
 mod incidents;
 mod lanes;
@@ -38,6 +39,7 @@ pub(crate) use claim::*;
 pub(crate) use controls::*;
 pub(crate) use dashboard::*;
 pub(crate) use enqueue::*;
+pub(crate) use feed::*;
 pub(crate) use finish::*;
 pub(crate) use incidents::*;
 pub(crate) use lanes::*;
@@ -87,6 +89,7 @@ macro_rules! every_case {
             breaker_blocks_claims_until_closed => case_breaker_blocks_claims_until_closed,
             route_attempts_newest_first => case_route_attempts_newest_first,
             alert_outcomes_are_events => case_alert_outcomes_are_events,
+            events_after_and_job_pages => case_events_after_and_job_pages,
             finished_per_minute => case_finished_per_minute,
         }
     };

@@ -1,6 +1,7 @@
 //! The store's traits, implemented over the pool: each method a statement or
 //! a transaction (the queue's SQL is in `queue.rs`).
 
+use crate::store::FeedEvent;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -390,6 +391,39 @@ impl Reader for PostgresStore {
             )
             .await?;
         Ok(rows.iter().map(stored_event).collect())
+    }
+
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<FeedEvent>, StoreError> {
+        let client = self.client().await?;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = self
+            .rows(
+                &client,
+                "SELECT e.seq, al_ts(e.at), e.kind, e.job_id, COALESCE(j.lane, e.body->>'lane'), e.body
+                   FROM events e LEFT JOIN jobs j ON j.id = e.job_id
+                  WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+                &[&after, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FeedEvent {
+                seq: r.get(0),
+                at: r.get(1),
+                kind: r.get(2),
+                job_id: r.get(3),
+                lane: r.get(4),
+                body: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = self
+            .row(&client, "SELECT COALESCE(MAX(seq), 0) FROM events", &[])
+            .await?;
+        Ok(row.get::<_, i64>(0))
     }
 
     async fn job_dispatches(&self, job_id: &str) -> Result<Vec<DispatchSummary>, StoreError> {

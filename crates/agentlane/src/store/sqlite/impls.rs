@@ -10,6 +10,7 @@ use crate::model::{
     LanePending, NewJob, Renewed, Resolved, Retried, RetryFilter, Status,
 };
 use crate::model::{DispatchReport, QuotaIncident, RouteBlock};
+use crate::store::FeedEvent;
 use crate::store::{
     id_fragment, Control, DispatchLog, DispatchRecord, DispatchSummary, IdKind, IdMatch, NextClaim,
     QueueStore, Reader, Store, StoreError, StoredEvent,
@@ -425,6 +426,48 @@ impl Reader for SqliteStore {
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         decode_events(rows)
+    }
+
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<FeedEvent>, StoreError> {
+        let rows = self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT e.seq, e.at, e.kind, e.job_id, COALESCE(j.lane, json_extract(e.body, '$.lane')), e.body
+                   FROM events e LEFT JOIN jobs j ON j.id = e.job_id
+                  WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit.min(i64::MAX as usize) as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(seq, at, kind, job_id, lane, body)| {
+                let body: serde_json::Value = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+                Ok(FeedEvent {
+                    seq,
+                    at,
+                    kind,
+                    job_id,
+                    lane,
+                    body,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        Ok(self.with(|conn| {
+            conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+                .query_row([], |r| r.get::<_, i64>(0))
+        })?)
     }
 
     async fn recent_dispatches(&self, limit: usize) -> Result<Vec<DispatchSummary>, StoreError> {

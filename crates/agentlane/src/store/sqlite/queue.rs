@@ -481,7 +481,9 @@ pub(super) fn lane_pending(
 pub(super) fn jobs(conn: &mut Connection, f: &JobFilter) -> rusqlite::Result<Vec<Job>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR lane = ?1) AND (?2 IS NULL OR state = ?2)
-           AND (?4 IS NULL OR updated_at >= ?4) ORDER BY id DESC LIMIT ?3"
+           AND (?4 IS NULL OR updated_at >= ?4) AND (?5 IS NULL OR kind = ?5)
+           AND (?6 IS NULL OR classifier = ?6) AND (?7 IS NULL OR id < ?7)
+           ORDER BY id DESC LIMIT ?3"
     );
     let limit = if f.limit == 0 {
         i64::MAX
@@ -490,7 +492,15 @@ pub(super) fn jobs(conn: &mut Connection, f: &JobFilter) -> rusqlite::Result<Vec
     };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![f.lane, f.state.map(|s| s.label()), limit, f.updated_since],
+        params![
+            f.lane,
+            f.state.map(|s| s.label()),
+            limit,
+            f.updated_since,
+            f.kind,
+            f.class,
+            f.before
+        ],
         job,
     )?;
     rows.collect()

@@ -361,11 +361,25 @@ pub(in crate::store::postgres) async fn jobs(
     let state = f.state.map(|st| st.label());
     let sql = format!(
         "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2)
-           AND ($4::text IS NULL OR updated_at >= $4::timestamptz) ORDER BY id DESC LIMIT $3",
+           AND ($4::text IS NULL OR updated_at >= $4::timestamptz) AND ($5::text IS NULL OR kind = $5)
+           AND ($6::text IS NULL OR classifier = $6) AND ($7::text IS NULL OR id < $7)
+           ORDER BY id DESC LIMIT $3",
         job_columns("")
     );
     let rows = s
-        .rows(&client, &sql, &[&f.lane, &state, &limit, &f.updated_since])
+        .rows(
+            &client,
+            &sql,
+            &[
+                &f.lane,
+                &state,
+                &limit,
+                &f.updated_since,
+                &f.kind,
+                &f.class,
+                &f.before,
+            ],
+        )
         .await?;
     jobs_of(&rows)
 }
