@@ -1,37 +1,65 @@
 //! The matrix page (`/matrix`): the canary matrix runs kept under the home
-//! (`agentlane::matrix::stored_runs`), each run's rows with the dimension
-//! that flips the result highlighted, and the shape verdict.
+//! (`agentlane::matrix::session::stored_reports`), the chosen run's rows
+//! with the dimension that flips the result highlighted, and the shape
+//! verdict.
 
-use agentlane::matrix::{Dimension, StoredReport, StoredRun};
+use agentlane::matrix::{Comparison, Dimension, Row, Shape};
 use maud::{html, Markup};
+use serde::Deserialize;
 
 use super::layout::label;
 
-/// The page's body: the runs, and the chosen one (`run`, else the newest).
-pub fn body(home: Option<&std::path::Path>, runs: &[StoredRun], run: Option<&str>) -> Markup {
+/// A run's `report.json` as the page reads it.
+#[derive(Debug, Deserialize)]
+struct Report {
+    shape: Shape,
+    dimension: Option<Dimension>,
+    repair_address: String,
+    route: String,
+    #[serde(default)]
+    comparison: Vec<Comparison>,
+    #[serde(default)]
+    notes: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// The page's body over the stored reports (newest first, with their ids):
+/// the run `run` (else the newest) in full, then every run.
+pub fn body(has_home: bool, runs: &[(String, serde_json::Value)], run: Option<&str>) -> Markup {
+    let runs: Vec<(&str, Result<Report, String>)> = runs
+        .iter()
+        .map(|(id, v)| {
+            let r = Report::deserialize(v).map_err(|e| format!("not a matrix report: {e}"));
+            (id.as_str(), r)
+        })
+        .collect();
     let chosen = match run {
-        Some(id) => runs.iter().find(|r| r.id == id),
+        Some(id) => runs.iter().find(|r| r.0 == id),
         None => runs.first(),
     };
     html! {
         h1 { "Canary matrix" }
-        @if home.is_none() {
+        @if !has_home {
             p.empty { "This server was started without an agentlane home, so it cannot read the matrix runs." }
         } @else if runs.is_empty() {
             p.empty { "No matrix run yet: " code { "agentlane matrix --route ROUTE" } " runs one and keeps its report here." }
         } @else {
             @if let (Some(id), None) = (run, chosen) { p.error { "No matrix run " code { (id) } "; the runs kept are listed below." } }
-            @if let Some(r) = chosen { (one_run(r)) }
+            @if let Some((id, r)) = chosen {
+                section aria-labelledby="h-run" {
+                    h2 #h-run { "Run " code { (id) } }
+                    @match r { Err(e) => p.error { (e) }, Ok(rep) => (report(rep)) }
+                }
+            }
             section aria-labelledby="h-runs" {
-                h2 #h-runs { "Runs kept" }
-                table.runs { thead { tr { th scope="col" { "run" } th scope="col" { "written" } th scope="col" { "route" } th scope="col" { "shape" } th scope="col" { "dimension" } } }
-                    tbody { @for r in runs {
-                        tr aria-current=[(chosen.is_some_and(|c| c.id == r.id)).then_some("true")] {
-                            td { a href=(format!("/matrix?run={}", r.id)) { (r.id) } }
-                            td { (super::layout::when(&jiff::Timestamp::try_from(r.written).map(|t| t.to_string()).unwrap_or_default())) }
-                            @match &r.report {
+                h2 #h-runs { "Runs kept (newest first)" }
+                table.runs { thead { tr { th scope="col" { "run" } th scope="col" { "route" } th scope="col" { "shape" } th scope="col" { "dimension" } } }
+                    tbody { @for (id, r) in &runs {
+                        tr aria-current=[(chosen.is_some_and(|c| c.0 == *id)).then_some("true")] {
+                            td { a href=(format!("/matrix?run={id}")) { (id) } }
+                            @match r {
                                 Ok(rep) => { td { code { (rep.route) } } td { (label(rep.shape.label())) } td { (rep.dimension.map(Dimension::label).unwrap_or("-")) } },
-                                Err(e) => { td colspan="3" .error { (e) } },
+                                Err(e) => { td.error colspan="3" { (e) } },
                             }
                         }
                     } }
@@ -41,23 +69,11 @@ pub fn body(home: Option<&std::path::Path>, runs: &[StoredRun], run: Option<&str
     }
 }
 
-fn one_run(run: &StoredRun) -> Markup {
-    html! {
-        section aria-labelledby="h-run" {
-            h2 #h-run { "Run " code { (run.id) } }
-            @match &run.report {
-                Err(e) => p.error { (e) },
-                Ok(rep) => (report(rep)),
-            }
-        }
-    }
-}
-
 /// The verdict and the rows; the cells of the flipping dimension are marked.
-fn report(rep: &StoredReport) -> Markup {
+fn report(rep: &Report) -> Markup {
     let flips = rep.dimension;
     html! {
-        div.verdict data-shape=(rep.shape.label()) {
+        p.verdict #verdict data-shape=(rep.shape.label()) data-dimension=[flips.map(Dimension::label)] {
             "route " code { (rep.route) } " is " (label(rep.shape.label()))
             @if let Some(d) = flips { " — the result flips with " strong.flip { (d.label()) } }
             " — repair address " strong { (rep.repair_address) }

@@ -10,7 +10,7 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use agentlane::store::{IdKind, IdMatch, StoreError};
+use agentlane::store::{IdKind, StoreError};
 
 use super::layout::{page, Nav};
 use super::{incident, job, matrix, overview};
@@ -122,28 +122,22 @@ async fn overview_fragment(State(state): State<AppState>, Path(name): Path<Strin
     }
 }
 
-/// The full id a path's fragment names, or the page that says why not.
+/// The full id a path's fragment names (resolved as the API resolves it),
+/// or the page that says why not.
 async fn full_id(state: &AppState, kind: IdKind, fragment: &str) -> Result<String, Response> {
-    let what = match kind {
-        IdKind::Job => "job",
-        IdKind::Incident => "incident",
-        IdKind::Dispatch => "dispatch",
-    };
-    match state.store.resolve_id(kind, fragment).await {
-        Ok(IdMatch::One(id)) => Ok(id),
-        Ok(IdMatch::None) => Err(error_page(
-            StatusCode::NOT_FOUND,
-            &format!("No such {what}"),
-            &format!("no {what} has the id {fragment:?} (a whole id, or 6+ characters of its start or end): the overview lists the recent ones"),
-        )),
-        Ok(IdMatch::Many(c)) => Err(error_page(
-            StatusCode::CONFLICT,
-            &format!("Several {what}s match"),
-            &format!("{fragment:?} names several: {}; give more characters", c.join(", ")),
-        )),
-        Err(StoreError::Ambiguous(m)) => Err(error_page(StatusCode::CONFLICT, &format!("Several {what}s match"), &m)),
-        Err(e) => Err(store_down(e)),
-    }
+    crate::api::full_id(state, kind, fragment)
+        .await
+        .map_err(|p| {
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            error_page(status, &capitalised(p.title), &p.detail)
+        })
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 async fn job_markup(state: &AppState, id: &str) -> Result<Markup, Response> {
@@ -218,13 +212,16 @@ struct MatrixQuery {
 }
 
 async fn matrix_page(State(state): State<AppState>, Query(q): Query<MatrixQuery>) -> Response {
-    let home = state.home.as_ref().map(|h| h.root());
-    let runs = match home.map(|h| h.to_path_buf()) {
-        Some(h) => tokio::task::spawn_blocking(move || agentlane::matrix::stored_runs(&h))
-            .await
-            .unwrap_or_default(),
+    let root = state.home.as_ref().map(|h| h.root().to_path_buf());
+    let has_home = root.is_some();
+    let runs = match root {
+        Some(r) => {
+            tokio::task::spawn_blocking(move || agentlane::matrix::session::stored_reports(&r))
+                .await
+                .unwrap_or_default()
+        }
         None => Vec::new(),
     };
-    let body = matrix::body(home, &runs, q.run.as_deref());
+    let body = matrix::body(has_home, &runs, q.run.as_deref());
     html_page(StatusCode::OK, page("Matrix", Nav::Matrix, None, body))
 }

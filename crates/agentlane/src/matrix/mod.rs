@@ -12,11 +12,9 @@ mod run;
 pub mod session;
 pub mod setup;
 mod shape;
-mod stored;
 
 pub use run::run_matrix;
 pub use shape::{shape, Comparison, Shape, Verdict};
-pub use stored::{stored_run, stored_runs, StoredReport, StoredRun};
 
 mod plan;
 mod row;
