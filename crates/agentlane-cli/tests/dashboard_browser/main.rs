@@ -215,6 +215,13 @@ async fn a_missing_cli_turns_its_route_red_and_its_incident_appears_without_a_re
     } else {
         eprintln!("no /api/v1/events on this server: the page fell back to polling");
     }
+    // The job waits behind the incident, and says so.
+    wait_until(
+        c,
+        "the job blocked",
+        &format!("document.querySelector('tr[data-job=\"{job}\"][data-blocked]')"),
+    )
+    .await;
     screenshot(c, "overview-cli-missing").await;
 
     // The job's page: inert label, the reason it waits.
@@ -233,6 +240,8 @@ async fn a_missing_cli_turns_its_route_red_and_its_incident_appears_without_a_re
         eval(c, "document.querySelector('dd.label-text').textContent").await,
         HOSTILE_LABEL
     );
+    let state = eval(c, "document.getElementById('job-state').textContent").await;
+    assert_eq!(state, "queued blocked");
     screenshot(c, "job-blocked").await;
 }
 

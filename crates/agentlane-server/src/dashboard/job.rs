@@ -3,7 +3,7 @@
 //! fingerprint and exact argv, and an `agentlane` command that runs the same
 //! dispatch again.
 
-use agentlane::model::Job;
+use agentlane::model::{Job, JobState};
 use agentlane::store::{DispatchRecord, StoreError, StoredEvent};
 use maud::{html, Markup};
 use serde_json::Value;
@@ -67,6 +67,8 @@ pub struct JobView {
     job: Job,
     attempts: Vec<(agentlane::store::DispatchSummary, Option<DispatchRecord>)>,
     events: Vec<StoredEvent>,
+    /// The hard stop it waits behind, when it does.
+    block: Option<agentlane::model::RouteBlock>,
 }
 
 /// Reads a job and its attempts (None: no such job).
@@ -86,10 +88,15 @@ pub async fn load(state: &AppState, id: &str) -> Result<Option<JobView>, StoreEr
         };
         attempts.push((s, record));
     }
+    let block = super::blocks::Blocks::of_jobs(state, std::slice::from_ref(&job))
+        .await?
+        .of_job(&job)
+        .cloned();
     Ok(Some(JobView {
         job,
         attempts,
         events,
+        block,
     }))
 }
 
@@ -125,13 +132,13 @@ pub fn body(v: &JobView) -> Markup {
         h1 { "Job " code.id-full { (j.id) } }
         dl.facts {
             @if let Some(l) = &j.label { dt { "label" } dd.label-text { (l) } }
-            dt { "state" } dd { (label(j.state().label())) }
+            dt { "state" } dd #job-state { (label(j.state().label())) @if v.block.is_some() { " " (label("blocked")) } }
             dt { "lane" } dd { (j.lane) }
             dt { "route" } dd { code { (j.route) } }
             dt { "kind" } dd { (j.kind) }
             dt { "attempts" } dd { (j.attempts) }
             dt { "class" } dd { (label(j.classifier.as_deref().unwrap_or("-"))) }
-            dt { "reason" } dd { (j.reason.as_deref().unwrap_or("-")) }
+            dt { "reason" } dd { (v.block.as_ref().map(|b| b.reason()).or_else(|| j.reason.clone()).unwrap_or_else(|| "-".into())) }
             @if let Some(i) = &j.incident_id { dt { "incident" } dd { (incident_link(i)) } }
             @if let Some(k) = &j.key { dt { "key" } dd { code { (k) } } }
             dt { "created" } dd { (when(&j.created_at)) }
@@ -223,7 +230,9 @@ pub fn body(v: &JobView) -> Markup {
                     code { "agentlane job " (j.id) " --json --show-prompt" } " shows its start; save it to a file and run "
                     code { "agentlane exec --route " (j.route) " --kind " (j.kind) " --prompt-file FILE" } "." },
             }
-            p.small { "Or put the job itself back in its lane: " code { "agentlane job retry " (j.id) } }
+            @if matches!(j.state(), JobState::Failed | JobState::Cancelled | JobState::Parked) {
+                p.small { "Or put the job itself back in its lane: " code { "agentlane job retry " (j.id) } }
+            }
         }
     }
 }

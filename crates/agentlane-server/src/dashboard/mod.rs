@@ -5,6 +5,7 @@
 //! `/api/v1/events` and swaps in the fragments an event touched) and posts
 //! the resolve button's request.
 
+mod blocks;
 mod incident;
 mod job;
 mod layout;

@@ -10,6 +10,7 @@ use agentlane::model::{Incident, JobFilter};
 use agentlane::store::{LaneMinute, StoreError, StoredEvent};
 use maud::{html, Markup};
 
+use super::blocks::Blocks;
 use super::layout::{incident_link, job_link, label, light, when};
 use crate::state::AppState;
 
@@ -178,6 +179,8 @@ async fn incidents(state: &AppState) -> Result<Markup, StoreError> {
         };
         rows.push((i, jobs));
     }
+    let blocks =
+        Blocks::of_lanes(state, rows.iter().filter_map(|(i, _)| i.lane.as_deref())).await?;
     rows.sort_by(|a, b| {
         b.0.priority
             .cmp(&a.0.priority)
@@ -197,6 +200,10 @@ async fn incidents(state: &AppState) -> Result<Markup, StoreError> {
                         " seen " (i.occurrences) "× · last " (when(&i.last_seen))
                     }
                     p.hint { (i.repair_hint) }
+                    @let blocked = blocks.routes_of(&i.id);
+                    @if !blocked.is_empty() {
+                        p.blocks { "blocks route " @for (n, r) in blocked.iter().enumerate() { @if n > 0 { ", " } code { (r) } } ": its waiting jobs are not claimed until this is resolved" }
+                    }
                     p.jobs {
                         (i.affected_jobs) " affected job(s)"
                         @if !jobs.is_empty() {
@@ -301,6 +308,7 @@ async fn recent_jobs(state: &AppState) -> Result<Markup, StoreError> {
     if jobs.is_empty() {
         return Ok(html! { p.empty { "No jobs yet." } });
     }
+    let blocks = Blocks::of_jobs(state, &jobs).await?;
     Ok(html! {
         table.jobs {
             thead { tr {
@@ -310,14 +318,15 @@ async fn recent_jobs(state: &AppState) -> Result<Markup, StoreError> {
             } }
             tbody {
                 @for j in &jobs {
-                    tr data-job=(j.id) data-state=(j.state().label()) {
+                    @let block = blocks.of_job(j);
+                    tr data-job=(j.id) data-state=(j.state().label()) data-blocked=[block.map(|b| &b.incident_id)] {
                         td { (job_link(&j.id)) }
                         td.label-text { (j.label.as_deref().unwrap_or("-")) }
                         td { (j.lane) } td { code { (j.route) } }
-                        td { (label(j.state().label())) }
+                        td { (label(j.state().label())) @if block.is_some() { " " (label("blocked")) } }
                         td.num { (j.attempts) }
                         td { (label(j.classifier.as_deref().unwrap_or("-"))) }
-                        td.reason { (j.reason.as_deref().unwrap_or("")) }
+                        td.reason { (block.map(|b| b.reason()).or_else(|| j.reason.clone()).unwrap_or_default()) }
                         td { (when(&j.updated_at)) }
                     }
                 }
