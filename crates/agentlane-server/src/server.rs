@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login_page).post(login))
         .merge(crate::api::router())
         .merge(crate::dashboard::router())
+        .fallback(no_such_path)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }
@@ -40,6 +41,14 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Any path no route serves: a problem document that says where the list is.
+async fn no_such_path(method: axum::http::Method, uri: axum::http::Uri) -> crate::problem::Problem {
+    crate::problem::Problem::not_found(format!(
+        "nothing is served at {method} {}: the API's endpoints are listed in /api/v1/openapi.json",
+        uri.path()
+    ))
 }
 
 /// Liveness and the store's answer: 200 when the store answers, 503 when not.
