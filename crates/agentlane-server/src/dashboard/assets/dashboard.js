@@ -8,14 +8,19 @@
   };
 
   // Re-fetch every fragment on the page (server-rendered, escaped HTML) and
-  // swap it in; at most one refresh in flight, one more queued.
-  let busy = false, again = false, timer = null;
+  // swap it in; at most one refresh in flight, one more queued, and at most
+  // one a second however busy the queue is (a page costs the store little).
+  const MIN_GAP_MS = 1000;
+  let busy = false, again = false, timer = null, lastRun = 0;
   async function refresh() {
     if (busy) { again = true; return; }
     busy = true;
+    lastRun = Date.now();
     try {
       for (const el of document.querySelectorAll("[data-fragment]")) {
         const r = await fetch(el.dataset.fragment, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+        // The session ended: the guard sent us to the login form.
+        if (r.redirected && new URL(r.url).pathname === "/login") { location.assign(r.url); return; }
         if (r.ok && r.headers.get("content-type")?.startsWith("text/html")) {
           el.innerHTML = await r.text();
           el.dataset.refreshed = String(Date.now());
@@ -26,7 +31,11 @@
     busy = false;
     if (again) { again = false; schedule(); }
   }
-  const schedule = () => { clearTimeout(timer); timer = setTimeout(refresh, 250); };
+  const schedule = () => {
+    if (timer) return;
+    const wait = Math.max(250, MIN_GAP_MS - (Date.now() - lastRun));
+    timer = setTimeout(() => { timer = null; refresh(); }, wait);
+  };
 
   // The events that change what a page shows. Named SSE events do not reach
   // onmessage, so each kind gets a listener.
