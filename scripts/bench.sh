@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Whole-command benchmarks for docs/performance.md (hyperfine, from Debian).
-# Usage: scripts/bench.sh [exec|capture|queue|pg|all]   (needs: apt-get install hyperfine)
+# Usage: scripts/bench.sh [exec|capture|queue|pg|otel|all]   (needs: apt-get install hyperfine)
 # `pg` (part of `all`, skipped there when no server answers) needs a PostgreSQL server
 # whose user may create databases: $AGENTLANE_BENCH_POSTGRES, the server's URL without a
 # database (default postgres://postgres@127.0.0.1:5432). It works in a private database,
@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  exec | capture | queue | pg | all) ;;
-  *) echo "usage: scripts/bench.sh [exec|capture|queue|pg|all]" >&2; exit 64 ;;
+  exec | capture | queue | pg | otel | all) ;;
+  *) echo "usage: scripts/bench.sh [exec|capture|queue|pg|otel|all]" >&2; exit 64 ;;
 esac
 command -v hyperfine >/dev/null || { echo "install hyperfine: apt-get install hyperfine" >&2; exit 64; }
 cargo build --release --workspace --locked -q
@@ -113,6 +113,30 @@ if [ "$what" = queue ] || [ "$what" = all ]; then
   python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'10000 failures in {s:.2f} s = {10000/s:.0f} failures/s')" "$start" "$end"
   $Q incidents --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(len(v), "incident(s):", [(i["classifier"], i["affected_jobs"], i["occurrences"]) for i in v])'
   $Q status --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print("jobs by state:", [(l["state"], l["count"]) for l in v["lanes"]])'
+fi
+
+if [ "$what" = otel ] || [ "$what" = all ]; then
+  echo "== the worker's cost of job traces: 2000 trivial jobs, traces off / exported to a local OTLP receiver / to a port nothing listens on"
+  write_queue_files
+  # A minimal OTLP/HTTP receiver (answers 200 to every POST; the spans are discarded).
+  python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' 14318 &
+  receiver=$!
+  Q="$A --home $work/q --config $work/queue.toml"
+  prep="rm -rf $work/q && $Q enqueue --jsonl $work/jobs.jsonl > /dev/null"
+  hyperfine --warmup 1 --runs "${BENCH_RUNS:-5}" \
+    --prepare "$prep" -n "traces off" "env -u OTEL_EXPORTER_OTLP_ENDPOINT $Q worker --lane main --concurrency 2 --drain" \
+    --prepare "$prep" -n "traces to a receiver" "env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 $Q worker --lane main --concurrency 2 --drain" \
+    --prepare "$prep" -n "traces to nothing" "env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14319 $Q worker --lane main --concurrency 2 --drain"
+  kill "$receiver"
 fi
 
 if [ "$what" = pg ] || [ "$what" = all ]; then

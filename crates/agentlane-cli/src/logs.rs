@@ -43,12 +43,22 @@ fn filter(default: &str) -> Result<EnvFilter, Failure> {
         })
 }
 
-/// Installs the subscriber for this process.
-pub fn init(format: LogFormat, default: &str) -> Result<(), Failure> {
+/// Installs the subscriber for this process; with `traces`, beside the log
+/// lines, the layer that exports the job spans (docs/tracing.md). Without
+/// them the subscriber is the plain log writer: no other layer, nothing more
+/// done per span.
+pub fn init(
+    format: LogFormat,
+    default: &str,
+    traces: Option<&crate::otel::Traces>,
+) -> Result<(), Failure> {
     let filter = filter(default)?;
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    if let Some(traces) = traces {
+        return init_with_traces(format, colour, filter, traces);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,5 +74,38 @@ pub fn init(format: LogFormat, default: &str) -> Result<(), Failure> {
             .with_span_list(false)
             .try_init(),
     };
+    Ok(())
+}
+
+/// The same log lines, their filter applied to them alone, and the trace
+/// layer beside them with its own (the job spans are `TRACE`-level: the log
+/// filter never needs to let them through).
+fn init_with_traces(
+    format: LogFormat,
+    colour: bool,
+    filter: EnvFilter,
+    traces: &crate::otel::Traces,
+) -> Result<(), Failure> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let fmt = match format {
+        LogFormat::Human => fmt.with_ansi(colour).with_filter(filter).boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed(),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(traces.layer().filtered())
+        .try_init();
+    tracing::info!(endpoint = %traces.endpoint(), "exporting job traces over OTLP/HTTP");
     Ok(())
 }

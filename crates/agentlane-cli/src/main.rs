@@ -12,6 +12,7 @@ mod explain;
 mod init;
 mod logs;
 mod matrix_cmd;
+mod otel;
 mod queue;
 mod queue_view;
 mod render;
@@ -425,16 +426,30 @@ fn main() -> ExitCode {
     } else {
         "off"
     };
-    if let Err(failure) = logs::init(cli.log_format, default_filter) {
-        eprintln!("agentlane: {}", failure.message);
-        return ExitCode::from(failure.status as u8);
-    }
+    // Job traces: for the commands that run jobs, when OTEL_* asks for them.
+    let traces = match cli.command {
+        Command::Worker(_) | Command::Serve(_) => otel::Traces::from_env(),
+        _ => Ok(None),
+    };
+    let traces = match traces
+        .and_then(|t| logs::init(cli.log_format, default_filter, t.as_ref()).map(|()| t))
+    {
+        Ok(traces) => traces,
+        Err(failure) => {
+            eprintln!("agentlane: {}", failure.message);
+            return ExitCode::from(failure.status as u8);
+        }
+    };
     for name in agentlane::input::non_utf8_vars() {
         eprintln!(
             "agentlane: warning: the variable {name} is not UTF-8 text and is not passed to agents (set it in UTF-8, or unset it in the service's environment)"
         );
     }
-    match run(cli) {
+    let result = run(cli);
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    match result {
         Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
         Err(failure) => {
             eprintln!("agentlane: {}", failure.message);

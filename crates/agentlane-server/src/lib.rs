@@ -20,5 +20,8 @@ pub mod problem;
 pub mod server;
 mod state;
 
+#[cfg(test)]
+mod adversarial;
+
 pub use server::{router, serve, ServeOptions};
 pub use state::{AppState, Inner};

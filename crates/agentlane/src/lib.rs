@@ -46,6 +46,7 @@ pub mod runbook;
 pub mod service;
 pub mod size;
 pub mod store;
+pub mod trace;
 pub mod usage;
 
 pub use class::Class;

@@ -263,18 +263,24 @@ pub fn spawn(
     )
 }
 
-fn client() -> Result<reqwest::Client, String> {
+/// The TLS every outbound HTTP client of agentlane uses (webhooks, the
+/// binary's trace exporter): rustls with *ring*, the machine's roots.
+pub fn tls_config() -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         let _ = roots.add(cert);
     }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_no_client_auth())
+}
+
+fn client() -> Result<reqwest::Client, String> {
+    let tls = tls_config()?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())

@@ -25,7 +25,7 @@ mod render;
 
 pub use alert::Alert;
 pub use debounce::{Admit, Debouncer};
-pub use deliver::{spawn, Alerts, AlertsTask, Now};
+pub use deliver::{spawn, tls_config, Alerts, AlertsTask, Now};
 pub use mass::{MassFailure, MassFailureSeen};
 pub use policy::{backoff, verdict, Verdict};
 pub use render::{json_body, slack_body, BODY_VERSION};

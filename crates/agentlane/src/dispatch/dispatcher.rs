@@ -16,6 +16,8 @@ use crate::events::{ClassifiedFailure, Event, Exit};
 use crate::fingerprint::{failure_fingerprint, FailureFacts};
 use crate::home::Home;
 use crate::store::{DispatchLog, StoreError};
+use crate::trace;
+use tracing::Instrument;
 
 /// How long the outcome of a dispatch is retried through a store outage.
 const FINISH_PATIENCE: Duration = Duration::from_secs(30);
@@ -89,16 +91,30 @@ impl Dispatcher {
         interrupt: Interrupt,
     ) -> Result<Finished, DispatchError> {
         let dispatch_id = uuid::Uuid::now_v7().to_string();
-        let prepared = prepare::prepare(&req, &dispatch_id, &self.home);
-        self.log.record_prepare(&prepared.event).await?;
+        // The stages' spans (`crate::trace`): nothing listens unless the
+        // binary exports traces.
+        let span = stage_span(trace::PREPARE);
+        span.record("dispatch_id", dispatch_id.as_str());
+        let prepared = span.in_scope(|| prepare::prepare(&req, &dispatch_id, &self.home));
+        span.record("refused", prepared.outcome.is_err());
+        self.log
+            .record_prepare(&prepared.event)
+            .instrument(span)
+            .await?;
         let ready = match prepared.outcome {
             Ok(ready) => ready,
-            Err(refusal) => return Ok(finish_refused(&req, &prepared.event, refusal)),
+            Err(refusal) => {
+                return Ok(stage_span(trace::CLASSIFY)
+                    .in_scope(|| classified(finish_refused(&req, &prepared.event, refusal))))
+            }
         };
-        let running = match launch::launch(ready, &req, &self.home, &self.running, self.guard) {
+        let launched = stage_span(trace::LAUNCH)
+            .in_scope(|| launch::launch(ready, &req, &self.home, &self.running, self.guard));
+        let running = match launched {
             Ok(running) => running,
             Err(launch::LaunchError::Refused(refusal)) => {
-                return Ok(finish_refused(&req, &prepared.event, refusal))
+                return Ok(stage_span(trace::CLASSIFY)
+                    .in_scope(|| classified(finish_refused(&req, &prepared.event, refusal))))
             }
             Err(launch::LaunchError::Agentlane(e)) => {
                 let refusal = classify::Classification {
@@ -118,8 +134,11 @@ impl Dispatcher {
         // The rule set is loaded only if the child prints a line that needs it.
         let rules = || req.rules.as_deref().unwrap_or_else(|| self.rules());
         let exited =
-            supervise::supervise(running, &req, interrupt, &self.running, self.guard, &rules).await;
-        Ok(self.finish_exited(&req, &prepared.event, exited))
+            supervise::supervise(running, &req, interrupt, &self.running, self.guard, &rules)
+                .instrument(stage_span(trace::SUPERVISE))
+                .await;
+        Ok(stage_span(trace::CLASSIFY)
+            .in_scope(|| classified(self.finish_exited(&req, &prepared.event, exited))))
     }
 
     /// Records the outcome of a dispatch that happened: worth waiting for
@@ -293,6 +312,34 @@ impl Dispatcher {
         }
         Finished { report, events }
     }
+}
+
+/// One stage's span of a job's trace (`crate::trace`), a child of the
+/// attempt's. Disabled (a no-op) unless the binary exports traces.
+fn stage_span(name: &'static str) -> tracing::Span {
+    // `span!` needs its name at compile time: one arm per stage.
+    match name {
+        trace::PREPARE => {
+            tracing::trace_span!(target: trace::TARGET, trace::PREPARE, dispatch_id = tracing::field::Empty, refused = tracing::field::Empty)
+        }
+        trace::LAUNCH => tracing::trace_span!(target: trace::TARGET, trace::LAUNCH),
+        trace::SUPERVISE => tracing::trace_span!(target: trace::TARGET, trace::SUPERVISE),
+        _ => {
+            tracing::trace_span!(target: trace::TARGET, trace::CLASSIFY, class = tracing::field::Empty, exit_status = tracing::field::Empty)
+        }
+    }
+}
+
+/// Records a finished dispatch's class and exit status on the current
+/// (classify) span.
+fn classified(finished: Finished) -> Finished {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return finished;
+    }
+    span.record("class", finished.report.classifier.label().as_str());
+    span.record("exit_status", finished.report.exit_status);
+    finished
 }
 
 /// A run judged `ok` that did no work becomes `empty_success`: the built-in

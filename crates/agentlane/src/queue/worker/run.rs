@@ -14,6 +14,8 @@ use crate::class::Class;
 use crate::dispatch::{DispatchError, Interrupt};
 use crate::model::{Decision, IncidentFacts, Job, Next};
 use crate::retry::{decide, AttemptFacts};
+use crate::trace;
+use tracing::Instrument;
 
 /// Runs a claimed job and, as long as each settlement claims the slot's next
 /// job, those too.
@@ -22,7 +24,8 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
     let mut ran = Vec::new();
     loop {
         let (id, route) = (job.id.clone(), job.route.clone());
-        let result = run_job(&shared, job, interrupt).await;
+        let span = attempt_span(&job);
+        let result = run_job(&shared, job, interrupt).instrument(span).await;
         shared.held.release(&id);
         match result {
             Ok((r, next)) => {
@@ -47,6 +50,29 @@ pub(super) async fn run_chain(shared: Arc<Shared>, job: Job, interrupt: Interrup
             }
         }
     }
+}
+
+/// The attempt's span of the job's trace (`crate::trace`): the parent of
+/// the dispatcher's stage spans. A no-op unless the binary exports traces.
+fn attempt_span(job: &Job) -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::trace_span!(
+        target: trace::TARGET,
+        trace::ATTEMPT,
+        job_id = %job.id,
+        lane = %job.lane,
+        kind = %job.kind,
+        route = %job.route,
+        attempt = job.attempts,
+        dispatch_id = Empty,
+        class = Empty,
+        exit_code = Empty,
+        signal = Empty,
+        timed_out = Empty,
+        exit_status = Empty,
+        decision = Empty,
+        accepted = Empty,
+    )
 }
 
 async fn run_job(
@@ -104,6 +130,14 @@ async fn run_job(
         Err(e) => return Err(e.into()),
     };
     let report = &finished.report;
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("dispatch_id", report.dispatch_id.as_str());
+        span.record("exit_code", report.termination.exit_code());
+        span.record("signal", report.termination.signal());
+        span.record("timed_out", report.termination.timed_out());
+        span.record("exit_status", report.exit_status);
+    }
     tracing::info!(
         job_id = %job.id,
         dispatch_id = %report.dispatch_id,

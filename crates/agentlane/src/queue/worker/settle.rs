@@ -10,6 +10,7 @@ use crate::class::Class;
 use crate::dispatch::Finished;
 use crate::model::{Completion, Decision, IncidentFacts, Job, Next, Step};
 use crate::retry::{decide, AttemptFacts};
+use crate::trace;
 
 /// The outcome of one job's attempt, for the summary.
 pub(super) struct Ran {
@@ -113,6 +114,32 @@ fn log_decision(job: &Job, c: &Completion, accepted: bool) {
     }
 }
 
+/// The decision on the attempt's span (`crate::trace`) and, when the job
+/// reached a final state, the event its job span is built from.
+fn trace_decision(job: &Job, c: &Completion, accepted: bool) {
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("class", c.class.label().as_str());
+        span.record("decision", c.next.step().label());
+        span.record("accepted", accepted);
+    }
+    if accepted && matches!(c.next, Next::Done | Next::Fail | Next::Cancel) {
+        tracing::trace!(
+            target: trace::TARGET,
+            job_id = %job.id,
+            lane = %job.lane,
+            kind = %job.kind,
+            route = %job.route,
+            attempts = c.attempt,
+            class = %c.class.label(),
+            decision = c.next.step().label(),
+            created_at = %job.created_at,
+            "{}",
+            trace::JOB
+        );
+    }
+}
+
 /// Settles `job`'s attempt.
 pub(super) async fn settle(
     shared: &Shared,
@@ -179,6 +206,7 @@ pub(super) async fn settle(
         ),
     };
     log_decision(job, &completion, accepted);
+    trace_decision(job, &completion, accepted);
     if accepted {
         super::breaker::after_settle(shared, job, class).await;
         super::alerting::settled(shared, &job.route, &completion);
