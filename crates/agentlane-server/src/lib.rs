@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod metrics;
 pub mod problem;
 pub mod server;

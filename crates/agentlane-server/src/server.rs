@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/login", get(login_page).post(login))
         .merge(crate::api::router())
+        .merge(crate::dashboard::router())
         .fallback(no_such_path)
         .route("/metrics", get(crate::metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))

@@ -16,6 +16,7 @@ use axum::Router;
 use crate::state::AppState;
 
 pub use feed::{Feed, FEED_WINDOW};
+pub(crate) use ids::full_id;
 pub use openapi::DOCUMENT;
 pub use ops::{MatrixRuns, RunState};
 

@@ -306,3 +306,16 @@ mod id_tests {
         assert_eq!(many, IdMatch::Many(ids(&["1", "2", "3", "4", "5"])));
     }
 }
+
+/// Jobs of one lane that finished (succeeded, failed or were cancelled)
+/// within one UTC minute: a point of the dashboard's throughput sparkline
+/// ([`crate::store::Reader::finished_per_minute`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LaneMinute {
+    /// The lane.
+    pub lane: String,
+    /// The minute, UTC, as `YYYY-MM-DDTHH:MM`.
+    pub minute: String,
+    /// Jobs that finished in it.
+    pub finished: u64,
+}

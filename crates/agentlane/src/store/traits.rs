@@ -3,8 +3,8 @@
 //! through a [`Reader`]; a [`Store`] is all three (and a copy's target).
 
 use super::{
-    DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, Maintenance, NextClaim, Snapshot,
-    StoreError, StoredEvent,
+    DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, LaneMinute, Maintenance,
+    NextClaim, Snapshot, StoreError, StoredEvent,
 };
 use crate::events::{Event, Prepare};
 use crate::model::DispatchReport;
@@ -317,6 +317,10 @@ pub trait Reader: Send + Sync {
     /// parked jobs by lane and class, each route's latest preflight, and
     /// the workers seen within a day.
     async fn metrics_snapshot(&self) -> Result<crate::model::MetricsSnapshot, StoreError>;
+    /// Jobs finished (succeeded, failed, cancelled) per lane and UTC minute
+    /// within `since` of now (the database clock), by lane then minute;
+    /// minutes without one are left out. The dashboard's sparkline.
+    async fn finished_per_minute(&self, since: Duration) -> Result<Vec<LaneMinute>, StoreError>;
 }
 
 /// The whole contract of a backend: the three narrow traits, and loading a

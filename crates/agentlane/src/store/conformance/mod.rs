@@ -16,6 +16,7 @@ mod blocks;
 mod breaker;
 mod claim;
 mod controls;
+mod dashboard;
 mod enqueue;
 mod feed;
 mod finish;
@@ -37,6 +38,7 @@ pub(crate) use blocks::*;
 pub(crate) use breaker::*;
 pub(crate) use claim::*;
 pub(crate) use controls::*;
+pub(crate) use dashboard::*;
 pub(crate) use enqueue::*;
 pub(crate) use feed::*;
 pub(crate) use finish::*;
@@ -91,6 +93,7 @@ macro_rules! every_case {
             alert_outcomes_are_events => case_alert_outcomes_are_events,
             events_after_and_job_pages => case_events_after_and_job_pages,
             metrics_snapshot => case_metrics_snapshot,
+            finished_per_minute => case_finished_per_minute,
         }
     };
 }

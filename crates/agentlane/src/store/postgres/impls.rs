@@ -462,6 +462,13 @@ impl Reader for PostgresStore {
     async fn metrics_snapshot(&self) -> Result<crate::model::MetricsSnapshot, StoreError> {
         super::metrics::snapshot(self).await
     }
+
+    async fn finished_per_minute(
+        &self,
+        since: Duration,
+    ) -> Result<Vec<crate::store::LaneMinute>, StoreError> {
+        super::dashboard::finished_per_minute(self, since).await
+    }
 }
 
 #[async_trait]

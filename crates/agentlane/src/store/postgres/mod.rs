@@ -9,6 +9,7 @@
 
 mod connect;
 mod controls;
+mod dashboard;
 mod impls;
 mod listen;
 mod maintain;

@@ -537,6 +537,13 @@ impl Reader for SqliteStore {
     async fn metrics_snapshot(&self) -> Result<crate::model::MetricsSnapshot, StoreError> {
         self.with(super::metrics::snapshot)
     }
+
+    async fn finished_per_minute(
+        &self,
+        since: Duration,
+    ) -> Result<Vec<crate::store::LaneMinute>, StoreError> {
+        self.with(|c| super::dashboard::finished_per_minute(c, since))
+    }
 }
 
 #[async_trait]

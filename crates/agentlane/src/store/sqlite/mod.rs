@@ -15,6 +15,7 @@ mod queue;
 mod quota;
 
 mod connection;
+mod dashboard;
 mod impls;
 mod records;
 mod usage;
