@@ -20,6 +20,7 @@ mod enqueue;
 mod feed;
 mod finish;
 mod incidents;
+mod job_list;
 mod lanes;
 mod leadership;
 mod maintenance;
@@ -40,6 +41,7 @@ pub(crate) use enqueue::*;
 pub(crate) use feed::*;
 pub(crate) use finish::*;
 pub(crate) use incidents::*;
+pub(crate) use job_list::*;
 pub(crate) use lanes::*;
 pub(crate) use leadership::*;
 pub(crate) use maintenance::*;
@@ -88,6 +90,7 @@ macro_rules! every_case {
             route_attempts_newest_first => case_route_attempts_newest_first,
             alert_outcomes_are_events => case_alert_outcomes_are_events,
             events_after_and_job_pages => case_events_after_and_job_pages,
+            job_list_filters_combine => case_job_list_filters_combine,
         }
     };
 }

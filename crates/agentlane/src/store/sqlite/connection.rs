@@ -21,6 +21,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0010_account_quotas.sql"),
     include_str!("0011_usage.sql"),
     include_str!("0012_route_breakers.sql"),
+    include_str!("0014_job_list.sql"),
 ];
 
 /// The SQLite store.
