@@ -1,6 +1,8 @@
 //! The live feed: one poller reads new events from the store and fans them
 //! out to every Server-Sent-Events client, so fifty open dashboards cost the
-//! store one query per interval, not fifty.
+//! store one query per interval, not fifty. Each event is encoded once, by
+//! the poller, not once per client: with fifty clients the encoding per
+//! client was three quarters of the server's CPU (docs/performance.md).
 //!
 //! A sequence number is taken when a row is inserted, and on PostgreSQL a
 //! transaction may commit after a later one: the poller remembers the holes
@@ -38,10 +40,32 @@ pub const FEED_WINDOW: usize = 4096;
 /// Events read per query.
 const PAGE: usize = 500;
 
+/// An event as the feed hands it out: the stored row, and its SSE frame
+/// (`id`, `event`, `data`), rendered once for every client.
+pub struct Fed {
+    /// The stored event.
+    pub event: FeedEvent,
+    sse: Event,
+}
+
+impl Fed {
+    fn new(event: FeedEvent) -> Fed {
+        let sse = sse_event(&event);
+        Fed { event, sse }
+    }
+}
+
+impl std::ops::Deref for Fed {
+    type Target = FeedEvent;
+    fn deref(&self) -> &FeedEvent {
+        &self.event
+    }
+}
+
 /// The fan-out: started by the first subscriber, idle (no queries) while
 /// nobody listens.
 pub struct Feed {
-    tx: broadcast::Sender<Arc<FeedEvent>>,
+    tx: broadcast::Sender<Arc<Fed>>,
     started: AtomicBool,
     every: Duration,
 }
@@ -58,10 +82,7 @@ impl Feed {
     }
 
     /// A receiver of every event stored from now on.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        store: &Arc<dyn Store>,
-    ) -> broadcast::Receiver<Arc<FeedEvent>> {
+    pub fn subscribe(self: &Arc<Self>, store: &Arc<dyn Store>) -> broadcast::Receiver<Arc<Fed>> {
         let rx = self.tx.subscribe();
         if !self.started.swap(true, Ordering::AcqRel) {
             let (feed, store) = (Arc::clone(self), Arc::clone(store));
@@ -114,7 +135,7 @@ impl Feed {
             let span = (at - low + 1).max(1) as usize;
             for e in store.events_after(low - 1, span.min(PAGE * 4)).await? {
                 if e.seq <= at && gaps.remove(&e.seq).is_some() {
-                    let _ = self.tx.send(Arc::new(e));
+                    let _ = self.tx.send(Arc::new(Fed::new(e)));
                 }
             }
         }
@@ -128,7 +149,7 @@ impl Feed {
                     }
                 }
                 at = e.seq;
-                let _ = self.tx.send(Arc::new(e));
+                let _ = self.tx.send(Arc::new(Fed::new(e)));
             }
             *head = Some(at);
             if n < PAGE {
@@ -231,7 +252,7 @@ pub async fn events(
             {
                 None
             }
-            Ok(e) => filter.wants(&e).then(|| Ok(sse_event(&e))),
+            Ok(e) => filter.wants(&e).then(|| Ok(e.sse.clone())),
             Err(BroadcastStreamRecvError::Lagged(n)) => {
                 Some(Ok(Event::default().event("lagged").data(format!(
                     "{{\"missed\":{n},\"hint\":\"this client fell behind; reload what it shows\"}}"
@@ -241,4 +262,96 @@ pub async fn events(
         std::future::ready(out)
     });
     Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentlane::events::{Event as StoredEvent, JobAdmitted};
+    use agentlane::store::sqlite::SqliteStore;
+    use axum::response::IntoResponse;
+
+    fn admitted(n: usize) -> StoredEvent {
+        StoredEvent::JobAdmitted(JobAdmitted {
+            job_id: format!("job-{n}"),
+            prompt_redacted: false,
+            reason: format!("fan-out {n}"),
+        })
+    }
+
+    async fn next(rx: &mut broadcast::Receiver<Arc<Fed>>) -> Arc<Fed> {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the feed is open and this receiver kept up")
+    }
+
+    async fn frame(fed: &Fed) -> String {
+        let one = stream::iter([Ok::<_, Infallible>(fed.sse.clone())]);
+        let body = Sse::new(one).into_response().into_body();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
+
+    /// Every subscriber gets every event stored after the feed took its
+    /// head, once and in order, as the same frame rendered once: its `id`
+    /// is the sequence number, its `event` the kind, its `data` the whole
+    /// event as JSON.
+    #[tokio::test]
+    async fn every_subscriber_gets_every_event_as_one_shared_frame() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("a.db")).expect("store"));
+        let feed = Arc::new(Feed::new(Duration::from_millis(20)));
+        let mut a = feed.subscribe(&store);
+        let mut b = feed.subscribe(&store);
+        // The poller takes its head on its first poll: store events until
+        // one comes through, then 20 more that must all come.
+        let first = loop {
+            store.append_event(&admitted(0)).await.expect("append");
+            if let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(200), a.recv()).await {
+                break e.seq;
+            }
+        };
+        for n in 1..=20 {
+            store.append_event(&admitted(n)).await.expect("append");
+        }
+        let stored = store.events_after(first - 1, 1000).await.expect("events");
+        // b may have seen probes before `first`: skip to it.
+        let mut fb = next(&mut b).await;
+        while fb.seq < first {
+            fb = next(&mut b).await;
+        }
+        let mut fa = None;
+        for (i, want) in stored.iter().enumerate() {
+            if i > 0 {
+                fa = Some(next(&mut a).await);
+                fb = next(&mut b).await;
+            }
+            let got_b = &fb;
+            assert_eq!(got_b.seq, want.seq, "b gets every event, in order");
+            if let Some(got_a) = &fa {
+                assert_eq!(got_a.seq, want.seq, "a gets every event, in order");
+                assert!(Arc::ptr_eq(got_a, got_b), "one shared frame per event");
+            }
+            let text = frame(got_b).await;
+            let mut lines = text.lines();
+            assert_eq!(lines.next(), Some(format!("id: {}", want.seq).as_str()));
+            assert_eq!(lines.next(), Some("event: job_admitted"));
+            let data = lines.next().and_then(|l| l.strip_prefix("data: "));
+            let parsed: serde_json::Value =
+                serde_json::from_str(data.expect("a data line")).expect("JSON data");
+            assert_eq!(parsed["seq"], want.seq);
+            assert_eq!(parsed["body"]["job_id"], want.body["job_id"]);
+        }
+        assert!(
+            stored.len() >= 21,
+            "the probe that came through and 20 more"
+        );
+        assert_eq!(
+            stored.last().map(|e| e.body["job_id"].clone()),
+            Some(serde_json::json!("job-20")),
+            "up to the last one stored"
+        );
+    }
 }

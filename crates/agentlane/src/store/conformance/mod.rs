@@ -21,6 +21,7 @@ mod enqueue;
 mod feed;
 mod finish;
 mod incidents;
+mod job_list;
 mod lanes;
 mod leadership;
 mod maintenance;
@@ -43,6 +44,7 @@ pub(crate) use enqueue::*;
 pub(crate) use feed::*;
 pub(crate) use finish::*;
 pub(crate) use incidents::*;
+pub(crate) use job_list::*;
 pub(crate) use lanes::*;
 pub(crate) use leadership::*;
 pub(crate) use maintenance::*;
@@ -94,6 +96,7 @@ macro_rules! every_case {
             events_after_and_job_pages => case_events_after_and_job_pages,
             metrics_snapshot => case_metrics_snapshot,
             finished_per_minute => case_finished_per_minute,
+            job_list_filters_combine => case_job_list_filters_combine,
         }
     };
 }

@@ -375,6 +375,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0011_usage.sql"),
     include_str!("0012_route_breakers.sql"),
     include_str!("0013_worker_heartbeats.sql"),
+    include_str!("0014_job_list.sql"),
 ];
 
 /// Serialises concurrent migrations (an arbitrary, fixed advisory-lock key).

@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("0011_usage.sql"),
     include_str!("0012_route_breakers.sql"),
     include_str!("0013_worker_heartbeats.sql"),
+    include_str!("0014_job_list.sql"),
 ];
 
 /// The SQLite store.

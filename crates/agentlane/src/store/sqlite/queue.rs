@@ -479,30 +479,38 @@ pub(super) fn lane_pending(
 }
 
 pub(super) fn jobs(conn: &mut Connection, f: &JobFilter) -> rusqlite::Result<Vec<Job>> {
-    let sql = format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR lane = ?1) AND (?2 IS NULL OR state = ?2)
-           AND (?4 IS NULL OR updated_at >= ?4) AND (?5 IS NULL OR kind = ?5)
-           AND (?6 IS NULL OR classifier = ?6) AND (?7 IS NULL OR id < ?7)
-           ORDER BY id DESC LIMIT ?3"
-    );
+    // Only the filters given become conditions: the form `(?1 IS NULL OR
+    // lane = ?1)` kept the planner from every index, so a filtered page read
+    // every row newer than its last one (docs/performance.md, "Server (issue
+    // 18)"). With `jobs_lane_state` on (lane, state, id) such a page is one
+    // index range.
+    let state = f.state.map(|s| s.label());
     let limit = if f.limit == 0 {
         i64::MAX
     } else {
         f.limit as i64
     };
+    let filters: [(&str, Option<&dyn rusqlite::ToSql>); 6] = [
+        ("lane = ?", f.lane.as_ref().map(|v| v as _)),
+        ("state = ?", state.as_ref().map(|v| v as _)),
+        ("updated_at >= ?", f.updated_since.as_ref().map(|v| v as _)),
+        ("kind = ?", f.kind.as_ref().map(|v| v as _)),
+        ("classifier = ?", f.class.as_ref().map(|v| v as _)),
+        ("id < ?", f.before.as_ref().map(|v| v as _)),
+    ];
+    let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1");
+    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7);
+    for (condition, value) in filters {
+        if let Some(v) = value {
+            sql.push_str(" AND ");
+            sql.push_str(condition);
+            args.push(v);
+        }
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push(&limit);
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            f.lane,
-            f.state.map(|s| s.label()),
-            limit,
-            f.updated_since,
-            f.kind,
-            f.class,
-            f.before
-        ],
-        job,
-    )?;
+    let rows = stmt.query_map(args.as_slice(), job)?;
     rows.collect()
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::store::postgres::{err, PostgresStore};
@@ -352,6 +353,11 @@ pub(in crate::store::postgres) async fn jobs(
     s: &PostgresStore,
     f: &JobFilter,
 ) -> Result<Vec<Job>, StoreError> {
+    // Only the filters given become conditions, and the state is compared as
+    // the enum: `($2::text IS NULL OR state::text = $2)` kept every index but
+    // the lane's out of a filtered page, which read and sorted all of its
+    // lane's rows (docs/performance.md, "Server (issue 18)"). With
+    // `jobs_lane_state` on (lane, state, id) such a page is one index range.
     let client = s.client().await?;
     let limit = if f.limit == 0 {
         i64::MAX
@@ -359,28 +365,32 @@ pub(in crate::store::postgres) async fn jobs(
         f.limit as i64
     };
     let state = f.state.map(|st| st.label());
-    let sql = format!(
-        "SELECT {} FROM jobs WHERE ($1::text IS NULL OR lane = $1) AND ($2::text IS NULL OR state::text = $2)
-           AND ($4::text IS NULL OR updated_at >= $4::timestamptz) AND ($5::text IS NULL OR kind = $5)
-           AND ($6::text IS NULL OR classifier = $6) AND ($7::text IS NULL OR id < $7)
-           ORDER BY id DESC LIMIT $3",
-        job_columns("")
-    );
-    let rows = s
-        .rows(
-            &client,
-            &sql,
-            &[
-                &f.lane,
-                &state,
-                &limit,
-                &f.updated_since,
-                &f.kind,
-                &f.class,
-                &f.before,
-            ],
-        )
-        .await?;
+    let filters: [(&str, Option<&(dyn ToSql + Sync)>); 6] = [
+        ("lane = $", f.lane.as_ref().map(|v| v as _)),
+        (
+            "state = ($::text)::job_state",
+            state.as_ref().map(|v| v as _),
+        ),
+        (
+            "updated_at >= ($::text)::timestamptz",
+            f.updated_since.as_ref().map(|v| v as _),
+        ),
+        ("kind = $", f.kind.as_ref().map(|v| v as _)),
+        ("classifier = $", f.class.as_ref().map(|v| v as _)),
+        ("id < $", f.before.as_ref().map(|v| v as _)),
+    ];
+    let mut sql = format!("SELECT {} FROM jobs WHERE true", job_columns(""));
+    let mut args: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(7);
+    for (condition, value) in filters {
+        if let Some(v) = value {
+            args.push(v);
+            sql.push_str(" AND ");
+            sql.push_str(&condition.replace('$', &format!("${}", args.len())));
+        }
+    }
+    args.push(&limit);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", args.len()));
+    let rows = s.rows(&client, &sql, &args).await?;
     jobs_of(&rows)
 }
 
