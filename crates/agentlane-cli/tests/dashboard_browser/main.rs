@@ -299,12 +299,14 @@ async fn the_resolve_button_releases_the_jobs_parked_behind_an_incident() {
     )
     .await;
     screenshot(c, "incident-open").await;
-    c.find(fantoccini::Locator::Css("button#resolve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // Found and clicked in one step in the page: a live refresh may swap the
+    // fragment (and the button) between a WebDriver find and its click.
+    c.execute(
+        "document.querySelector('button#resolve').click(); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
     wait_until(
         c,
         "the resolve answer",

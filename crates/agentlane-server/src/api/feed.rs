@@ -62,12 +62,15 @@ impl std::ops::Deref for Fed {
     }
 }
 
-/// The fan-out: started by the first subscriber, idle (no queries) while
-/// nobody listens.
+/// The fan-out: started with the server (or by the first subscriber). While
+/// nobody listens it only keeps its head current (`MAX(seq)`, one index
+/// lookup per interval), so a client that connects gets every event stored
+/// after it connected — never a gap while the poller catches up.
 pub struct Feed {
     tx: broadcast::Sender<Arc<Fed>>,
     started: AtomicBool,
     every: Duration,
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Feed {
@@ -78,16 +81,36 @@ impl Feed {
             tx,
             started: AtomicBool::new(false),
             every,
+            closed: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Starts the poller (once).
+    pub fn start(self: &Arc<Self>, store: &Arc<dyn Store>) {
+        if !self.started.swap(true, Ordering::AcqRel) {
+            let (feed, store) = (Arc::clone(self), Arc::clone(store));
+            tokio::spawn(async move { feed.poll(store).await });
+        }
+    }
+
+    /// Ends every open stream: the server is stopping (a graceful shutdown
+    /// waits for open responses, and an event stream never ends by itself).
+    pub fn close(&self) {
+        let _ = self.closed.send(true);
+    }
+
+    /// Resolves once [`Feed::close`] was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closed.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
         }
     }
 
     /// A receiver of every event stored from now on.
     pub fn subscribe(self: &Arc<Self>, store: &Arc<dyn Store>) -> broadcast::Receiver<Arc<Fed>> {
         let rx = self.tx.subscribe();
-        if !self.started.swap(true, Ordering::AcqRel) {
-            let (feed, store) = (Arc::clone(self), Arc::clone(store));
-            tokio::spawn(async move { feed.poll(store).await });
-        }
+        self.start(store);
         rx
     }
 
@@ -96,11 +119,13 @@ impl Feed {
         let mut gaps: BTreeMap<i64, Instant> = BTreeMap::new();
         let mut warned = false;
         loop {
-            tokio::time::sleep(self.every).await;
             if self.tx.receiver_count() == 0 {
-                // Nobody listens: no queries; start again from the newest.
-                head = None;
+                // Nobody listens: keep the head current, read no events.
+                if let Ok(h) = store.last_event_seq().await {
+                    head = Some(h);
+                }
                 gaps.clear();
+                tokio::time::sleep(self.every).await;
                 continue;
             }
             match self.step(store.as_ref(), &mut head, &mut gaps).await {
@@ -111,6 +136,7 @@ impl Feed {
                 }
                 Err(_) => {}
             }
+            tokio::time::sleep(self.every).await;
         }
     }
 
@@ -261,7 +287,9 @@ pub async fn events(
         };
         std::future::ready(out)
     });
-    Ok(Sse::new(replay.chain(live)).keep_alive(KeepAlive::default()))
+    // The stream ends when the server stops, so a graceful shutdown finishes.
+    let closed = state.feed.closed();
+    Ok(Sse::new(replay.chain(live).take_until(closed)).keep_alive(KeepAlive::default()))
 }
 
 #[cfg(test)]
