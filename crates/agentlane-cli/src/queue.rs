@@ -8,7 +8,7 @@ use std::time::Duration;
 use agentlane::dispatch::{parse_assignment, Dispatcher};
 use agentlane::exit_status;
 use agentlane::queue::admit::{field_value, JobRequest};
-use agentlane::queue::submit::{submit, Refused, Submission, Submitted};
+use agentlane::queue::submit::{admit_all, store_batch, Refused, Submitted};
 use agentlane::queue::worker::{run_worker, WorkerOptions, WorkerSummary};
 use clap::Args;
 use serde_json::json;
@@ -122,16 +122,18 @@ pub async fn enqueue(
     // Every line is checked before anything is stored: one bad line stores
     // nothing, and every bad line is reported (the library's one submit).
     let single = args.jsonl.is_none();
-    let (_, store) = open_store(home).await?;
-    let submission = submit(&config, store.as_ref(), requests)
-        .await
-        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
-    let (stored, warnings) = match submission {
-        Submission::Refused { refused, admitted } => {
+    // Refused before the store is opened: a bad file is reported as such
+    // even when the store is down.
+    let batch = match admit_all(&config, requests) {
+        Ok(batch) => batch,
+        Err((refused, admitted)) => {
             return Ok(report_refused(&refused, admitted, single, args.json));
         }
-        Submission::Stored { jobs, warnings } => (jobs, warnings),
     };
+    let (_, store) = open_store(home).await?;
+    let (stored, warnings) = store_batch(store.as_ref(), batch)
+        .await
+        .map_err(|e| Failure::new(exit_status::IO_ERROR, e.to_string()))?;
     for w in warnings {
         eprintln!("agentlane: {w}");
     }

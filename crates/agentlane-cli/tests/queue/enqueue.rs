@@ -264,3 +264,21 @@ fn a_label_names_the_job_in_the_lists_and_is_refused_when_it_holds_a_secret() {
     }
     assert_eq!(q.jobs().len(), 2, "nothing refused was stored");
 }
+
+#[test]
+fn a_bad_file_is_refused_as_such_even_when_the_store_is_down() {
+    let q = intake();
+    let file = q.sb.path("jobs.jsonl");
+    std::fs::write(&file, "{\"kind\":\"nope\",\"lane\":\"main\",\"prompt\":\"x\"}\n").unwrap();
+    // Port 1: nothing listens; the refusal must not need the store.
+    let out = q.cli(&[
+        "--store",
+        "postgres://nobody@127.0.0.1:1/none",
+        "enqueue",
+        "--jsonl",
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "a payload refusal, not a store error: {err}");
+    assert!(err.contains("line 1 refused"), "{err}");
+}

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::events::{Event, JobAdmitted};
 use crate::queue::admit::{admit_with, prompt_redactor};
 use crate::queue::jsonl::Line;
+use crate::queue::NewJob;
 use crate::store::{QueueStore, StoreError};
 
 /// A request that was refused: nothing of its batch was stored.
@@ -64,17 +65,32 @@ pub enum Submission {
     },
 }
 
-/// Admits every request, then stores all of them in one transaction or none.
-pub async fn submit(
-    config: &Config,
-    store: &dyn QueueStore,
-    requests: Vec<Line>,
-) -> Result<Submission, StoreError> {
+/// A batch whose every request was admitted: what [`store_batch`] stores.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// (position, job, a secret was removed from it).
+    admitted: Vec<(usize, NewJob, bool)>,
+}
+
+impl Batch {
+    /// How many jobs it holds.
+    pub fn len(&self) -> usize {
+        self.admitted.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.admitted.is_empty()
+    }
+}
+
+/// Admits every request (pure: no store is needed to refuse a batch): the
+/// batch, or every refused request and how many were acceptable.
+pub fn admit_all(config: &Config, requests: Vec<Line>) -> Result<Batch, (Vec<Refused>, usize)> {
     // One engine for the batch: shapes, context rules, and the values of our
     // own environment and of the routes' env and env_file.
     let redactor = prompt_redactor(config);
     let mut admitted = Vec::new();
-    let mut redacted = Vec::new();
     let mut refused = Vec::new();
     for (line, request) in requests {
         let checked = match request {
@@ -93,19 +109,46 @@ pub async fn submit(
             }),
         };
         match checked {
-            Ok(a) => {
-                redacted.push(a.prompt_redacted);
-                admitted.push((line, a.job));
-            }
+            Ok(a) => admitted.push((line, a.job, a.prompt_redacted)),
             Err(r) => refused.push(r),
         }
     }
-    if !refused.is_empty() {
-        return Ok(Submission::Refused {
-            refused,
-            admitted: admitted.len(),
-        });
+    if refused.is_empty() {
+        Ok(Batch { admitted })
+    } else {
+        Err((refused, admitted.len()))
     }
+}
+
+/// Admits every request, then stores all of them in one transaction or none.
+pub async fn submit(
+    config: &Config,
+    store: &dyn QueueStore,
+    requests: Vec<Line>,
+) -> Result<Submission, StoreError> {
+    match admit_all(config, requests) {
+        Err((refused, admitted)) => Ok(Submission::Refused { refused, admitted }),
+        Ok(batch) => {
+            let (jobs, warnings) = store_batch(store, batch).await?;
+            Ok(Submission::Stored { jobs, warnings })
+        }
+    }
+}
+
+/// Stores an admitted batch in one transaction (a taken key answers with its
+/// holder's id) and records the `job_admitted` event of each job whose
+/// prompt was redacted: the stored jobs, and the events that could not be
+/// recorded.
+pub async fn store_batch(
+    store: &dyn QueueStore,
+    batch: Batch,
+) -> Result<(Vec<Submitted>, Vec<String>), StoreError> {
+    let admitted: Vec<(usize, NewJob)> = batch
+        .admitted
+        .iter()
+        .map(|(l, j, _)| (*l, j.clone()))
+        .collect();
+    let redacted: Vec<bool> = batch.admitted.iter().map(|(_, _, r)| *r).collect();
     let jobs: Vec<_> = admitted.iter().map(|(_, j)| j.clone()).collect();
     let stored = store.enqueue_keyed(&jobs).await?;
     let mut first_line: std::collections::HashMap<&str, usize> = Default::default();
@@ -140,8 +183,5 @@ pub async fn submit(
             repeats_line,
         });
     }
-    Ok(Submission::Stored {
-        jobs: out,
-        warnings,
-    })
+    Ok((out, warnings))
 }
