@@ -269,7 +269,11 @@ fn a_label_names_the_job_in_the_lists_and_is_refused_when_it_holds_a_secret() {
 fn a_bad_file_is_refused_as_such_even_when_the_store_is_down() {
     let q = intake();
     let file = q.sb.path("jobs.jsonl");
-    std::fs::write(&file, "{\"kind\":\"nope\",\"lane\":\"main\",\"prompt\":\"x\"}\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\"kind\":\"nope\",\"lane\":\"main\",\"prompt\":\"x\"}\n",
+    )
+    .unwrap();
     // Port 1: nothing listens; the refusal must not need the store.
     let out = q.cli(&[
         "--store",
@@ -279,6 +283,10 @@ fn a_bad_file_is_refused_as_such_even_when_the_store_is_down() {
         file.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(65), "a payload refusal, not a store error: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(65),
+        "a payload refusal, not a store error: {err}"
+    );
     assert!(err.contains("line 1 refused"), "{err}");
 }

@@ -120,3 +120,22 @@ fn events_arrive_live_filtered_by_lane_and_resume_after_the_last_id() {
     );
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
+
+#[test]
+fn an_event_stored_right_after_a_client_connects_reaches_it() {
+    let s = Server::start(&[], &[]);
+    // Let the server's poller take its head, as a running server has.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let (_, rx) = s.stream("/api/v1/events?kinds=operator_action", &[]);
+    // At once: a poller that took its head only after a client connected
+    // (up to one interval later) would skip this event.
+    let p = s.post(
+        "/api/v1/lanes/main/pause",
+        &json!({"why": "feed gap"}).to_string(),
+    );
+    assert_eq!(p.status, 200, "{}", p.body);
+    let e = next_event(&rx, 20).expect("the operator_action stored right after connecting");
+    assert_eq!(e.event.as_deref(), Some("operator_action"));
+    let data: Value = serde_json::from_str(&e.data).unwrap();
+    assert!(data["body"].to_string().contains("feed gap"), "{data}");
+}
