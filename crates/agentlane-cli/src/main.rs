@@ -294,19 +294,27 @@ fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// `--store`, else `AGENTLANE_STORE`, else `[store] url` of the configuration (when it loads).
 fn choose_store(cli: &Cli) -> Option<String> {
-    cli.store
+    let config = || {
+        agentlane::config::discover(cli.config.as_deref())
+            .ok()
+            .flatten()
+    };
+    let url = cli
+        .store
         .clone()
         .or_else(|| {
             std::env::var("AGENTLANE_STORE")
                 .ok()
                 .filter(|s| !s.is_empty())
         })
-        .or_else(|| {
-            agentlane::config::discover(cli.config.as_deref())
-                .ok()
-                .flatten()
-                .and_then(|c| c.store_url)
-        })
+        .or_else(|| config().and_then(|c| c.store_url))?;
+    // `[store] max_connections` applies to whichever PostgreSQL URL is
+    // chosen, unless the URL sets its own.
+    let budget = match config().and_then(|c| c.store_max_connections) {
+        Some(n) if url.starts_with("postgres") => n,
+        _ => return Some(url),
+    };
+    Some(agentlane::store::postgres::with_budget(&url, budget))
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {

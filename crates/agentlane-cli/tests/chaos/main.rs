@@ -16,6 +16,8 @@
 //! - [`storm`]: 10,000 identical failures from 4 workers make one incident.
 //! - [`tls`]: TLS with libpq's `sslmode`, against a cluster with a test CA.
 //! - [`bouncer`]: workers drain a lane through PgBouncer in session pooling.
+//! - [`saturated`]: the server out of connection slots mid-run; leases are
+//!   renewed on the kept connection, settlements wait, nothing is lost.
 //!
 //! The tests run one at a time ([`harness::serial`]): they measure time
 //! against leases on a two-core machine.
@@ -42,6 +44,7 @@ mod leader;
 mod partition;
 mod racing;
 mod restart;
+mod saturated;
 mod storm;
 mod terminate;
 mod tls;

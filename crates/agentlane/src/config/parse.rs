@@ -205,6 +205,9 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         if let Some(t) = &q.poll {
             queue.poll = src.duration(t, "queue.poll")?;
         }
+        if let Some(t) = &q.idle_poll {
+            queue.idle_poll = src.duration(t, "queue.idle_poll")?;
+        }
         if let Some(t) = &q.shutdown_grace {
             queue.shutdown_grace = src.duration(t, "queue.shutdown_grace")?;
         }
@@ -264,7 +267,14 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         rules_file: raw.rules_file.as_ref().map(|f| src.path(f.get_ref())),
         retry,
         queue,
-        store_url: raw.store.as_ref().map(|s| s.url.clone()),
+        store_url: raw.store.as_ref().and_then(|s| s.url.clone()),
+        store_max_connections: match raw.store.as_ref().and_then(|s| s.max_connections.as_ref()) {
+            Some(n) if !(2..=1000).contains(n.get_ref()) => {
+                return Err(src.at(n, format!("`store.max_connections` = {}: use a number from 2 to 1000 — the most connections one agentlane process opens to PostgreSQL: one kept for lease renewals and LISTEN, the rest pooled for claims and settlements (default 3)", n.get_ref())));
+            }
+            Some(n) => Some(*n.get_ref() as usize),
+            None => None,
+        },
         artifacts,
         budgets: Budgets {
             per_job_usd: match raw.budgets.as_ref().and_then(|b| b.per_job_usd.as_ref()) {

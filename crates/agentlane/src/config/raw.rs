@@ -52,7 +52,10 @@ pub(crate) struct RawArtifacts {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
-    pub(crate) url: String,
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+    #[serde(default)]
+    pub(crate) max_connections: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +101,8 @@ pub(crate) struct RawQueue {
     pub(crate) lease: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) poll: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) idle_poll: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) shutdown_grace: Option<Spanned<String>>,
     #[serde(default)]

@@ -144,6 +144,9 @@ pub struct Config {
     pub workers: BTreeMap<String, WorkerKind>,
     /// `[store] url`: the shared store (PostgreSQL) when set.
     pub store_url: Option<String>,
+    /// `[store] max_connections`: the most connections one process opens to
+    /// PostgreSQL (a URL's `max_connections=` wins).
+    pub store_max_connections: Option<usize>,
     /// Artifact settings (`[artifacts]`).
     pub artifacts: ArtifactSettings,
     /// Alerts (`[alerts]`, `[[alerts.webhook]]`).
@@ -270,8 +273,12 @@ impl WorkerKind {
 pub struct QueueSettings {
     /// How long a claim lives without a heartbeat.
     pub lease: Duration,
-    /// How often an idle worker looks for work.
+    /// How often an idle worker looks for work when nothing tells it (SQLite;
+    /// PostgreSQL without LISTEN asks one cheap question this often).
     pub poll: Duration,
+    /// The longest an idle worker waits between whole passes when the store
+    /// can wake it (PostgreSQL); jittered ±25%.
+    pub idle_poll: Duration,
     /// How long a stopping worker lets running jobs finish.
     pub shutdown_grace: Duration,
     /// Wake on LISTEN/NOTIFY (PostgreSQL); false for poll-only (poolers without LISTEN).
@@ -308,6 +315,7 @@ impl Default for QueueSettings {
         QueueSettings {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(250),
+            idle_poll: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             listen: true,
             retention: Some(Duration::from_secs(14 * 24 * 60 * 60)),

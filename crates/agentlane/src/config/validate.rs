@@ -35,6 +35,12 @@ pub(super) fn check(src: &Source<'_>, raw: &RawConfig) -> Result<(), ConfigError
             "queue.poll",
             "a worker would poll the store without pause; use e.g. \"250ms\" (the default)",
         )?;
+        nonzero(
+            src,
+            &q.idle_poll,
+            "queue.idle_poll",
+            "an idle worker would run whole passes without pause; use e.g. \"5s\" (the default)",
+        )?;
         if q.retention
             .as_ref()
             .is_some_and(|t| t.get_ref().trim() != "off")
@@ -144,6 +150,9 @@ mod tests {
     #[test_case("[queue]\nlease = \"0s\"\n", 2, 9, "at least \"1s\"" ; "zero lease")]
     #[test_case("[queue]\nlease = \"999ms\"\n", 2, 9, "lease/3" ; "lease under the minimum")]
     #[test_case("[queue]\npoll = \"0ms\"\n", 2, 8, "without pause" ; "zero poll")]
+    #[test_case("[queue]\nidle_poll = \"0s\"\n", 2, 13, "\"5s\" (the default)" ; "zero idle poll")]
+    #[test_case("[store]\nmax_connections = 1\n", 2, 19, "one kept for lease renewals" ; "a budget of one connection")]
+    #[test_case("[store]\nmax_connections = 5000\n", 2, 19, "from 2 to 1000" ; "a budget over a thousand")]
     #[test_case("[queue]\nretention = \"0d\"\n", 2, 13, "\"off\"" ; "zero retention")]
     #[test_case("[preflight]\nprobe_timeout = \"0s\"\n", 2, 17, "no route would pass" ; "zero probe timeout")]
     #[test_case("[routes.b]\nprogram = \"x\"\ntimeout = \"0s\"\n", 3, 11, "routes.b.timeout" ; "zero route timeout")]
@@ -165,6 +174,7 @@ mod tests {
 
     #[test_case("[queue]\nlease = \"1s\"\n" ; "the minimum lease")]
     #[test_case("[queue]\nretention = \"off\"\n" ; "retention off")]
+    #[test_case("[store]\nmax_connections = 2\n" ; "the least budget, without a URL")]
     #[test_case("[queue]\nshutdown_grace = \"0s\"\n" ; "no shutdown grace")]
     #[test_case("[preflight]\nttl = \"0s\"\n" ; "a preflight probed every time")]
     #[test_case("[retry.rate_limited]\ninitial_backoff = \"0s\"\n" ; "an immediate retry")]

@@ -37,6 +37,19 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// The server refused a connection because its slots are all taken
+    /// (SQLSTATE 53300: `too many clients already`, `remaining connection
+    /// slots are reserved`). Transient: a slot frees when another client
+    /// disconnects; the message gives the arithmetic and the fix.
+    #[error("the store at {location} refused a connection: {message}. {}", saturation_help(*.budget))]
+    Saturated {
+        /// Where the store is (URL without password).
+        location: String,
+        /// The server's message.
+        message: String,
+        /// The most connections this process opens, when known.
+        budget: Option<usize>,
+    },
     /// A stored row could not be decoded.
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
@@ -77,8 +90,22 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the same request may succeed later (the store was unreachable).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable { .. })
+        matches!(
+            self,
+            StoreError::Unavailable { .. } | StoreError::Saturated { .. }
+        )
     }
+}
+
+/// What a saturated server means and what to change. Pure.
+pub fn saturation_help(budget: Option<usize>) -> String {
+    let each = match budget {
+        Some(n) => format!("this process opens at most {n} connections"),
+        None => "each agentlane process opens at most its budget of connections".to_string(),
+    };
+    format!(
+        "The server has no connection slot for this client (its max_connections, or a CONNECTION LIMIT on the role or database): {each} (max_connections= in the store URL or [store] max_connections, default 3), so hosts × that budget, plus every other client, must stay under the server's max_connections minus superuser_reserved_connections. Fix: lower the budget (2 is the least), raise the server's max_connections, or put PgBouncer in transaction pooling in front and add pool_mode=transaction to the URL (the fleet then needs no more server connections than the pooler's pool). Waiting with backoff meanwhile; no lease is given up while this worker can still renew it"
+    )
 }
 
 /// Runs `op` until it succeeds, fails for good, or `patience` has passed

@@ -20,7 +20,8 @@ mod traits;
 pub use error::{with_patience, StoreError};
 pub(crate) use records::stored_report;
 pub use records::{
-    id_fragment, id_match, DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, LaneMinute,
-    Maintenance, NextClaim, Snapshot, StoredEvent, ID_CANDIDATES, MIN_ID_FRAGMENT, TABLES,
+    id_fragment, id_match, DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, IdleWait,
+    LaneMinute, Maintenance, NextClaim, Snapshot, StoredEvent, ID_CANDIDATES, MIN_ID_FRAGMENT,
+    TABLES,
 };
 pub use traits::{Control, DispatchLog, QueueStore, Reader, Store};

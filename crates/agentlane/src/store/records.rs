@@ -77,6 +77,24 @@ pub struct NextClaim {
     pub lease: Duration,
 }
 
+/// An idle worker's wait ([`QueueStore::wait_for_jobs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdleWait<'a> {
+    /// The worker's lane.
+    pub lane: &'a str,
+    /// The routes it can run now.
+    pub routes: &'a [String],
+    /// How often to look when nothing tells the worker (`[queue] poll`).
+    pub poll: Duration,
+    /// The longest wait: the pass after it runs whatever happened.
+    pub timeout: Duration,
+    /// Whether a notification may end the wait (`[queue] listen`).
+    pub listen: bool,
+    /// The store's mark of the last look (its clock), kept by the worker
+    /// between waits: a job that became due after it ends the wait.
+    pub mark: Option<f64>,
+}
+
 /// A dispatch with its report and events (`agentlane show`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DispatchRecord {

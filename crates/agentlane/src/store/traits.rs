@@ -3,7 +3,7 @@
 //! through a [`Reader`]; a [`Store`] is all three (and a copy's target).
 
 use super::{
-    DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, LaneMinute, Maintenance,
+    DispatchRecord, DispatchSummary, FeedEvent, IdKind, IdMatch, IdleWait, LaneMinute, Maintenance,
     NextClaim, Snapshot, StoreError, StoredEvent,
 };
 use crate::events::{Event, Prepare};
@@ -219,10 +219,11 @@ pub trait QueueStore: DispatchLog {
     /// The dollars the attempts of `lane`'s jobs reported since the start of
     /// today (UTC, by the database clock): what its daily budget is spent by.
     async fn lane_spent_today(&self, lane: &str) -> Result<f64, StoreError>;
-    /// Waits until new jobs may be claimable in `lane`, or `timeout`. The
-    /// default polls (sleeps); PostgreSQL wakes on LISTEN/NOTIFY.
-    async fn wait_for_jobs(&self, _lane: &str, timeout: Duration) {
-        tokio::time::sleep(timeout).await;
+    /// An idle worker's wait ([`IdleWait`]): returns when jobs may be
+    /// claimable, and at its `timeout` at the latest. A store that cannot
+    /// tell waits `poll` (the default: SQLite, whose reads are local).
+    async fn wait_for_jobs(&self, wait: &mut IdleWait<'_>) {
+        tokio::time::sleep(wait.poll).await;
     }
     /// A worker's heartbeat for `/metrics`: upserts its row (host, kind,
     /// lane) as seen now (the database clock) and deletes the rows not seen

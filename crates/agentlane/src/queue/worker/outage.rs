@@ -1,5 +1,7 @@
 //! A store outage as the worker lives through it: said once when it starts
-//! and once when it ends, with waits that double from 100 ms up to 5 s.
+//! and once when it ends, with waits that double from 100 ms up to 5 s, each
+//! drawn from its upper half so a fleet that lost its server (or found every
+//! connection slot taken) does not come back in step.
 
 use std::time::Duration;
 
@@ -40,7 +42,7 @@ impl Outage {
             tracing::error!(owner = %self.owner, "{e}; retrying until it answers");
         }
         tokio::select! {
-            _ = tokio::time::sleep(self.wait) => {}
+            _ = tokio::time::sleep(crate::store::postgres::jittered(self.wait)) => {}
             Ok(()) = stop.changed() => {}
         }
         self.wait = (self.wait * 2).min(MAX_WAIT);
@@ -74,7 +76,13 @@ mod tests {
             waits.push(before.elapsed().as_millis());
         }
         assert_eq!(o.count, 1, "one outage, however many waits");
-        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        let ceilings = [100, 200, 400, 800, 1600, 3200, 5000, 5000];
+        for (w, c) in waits.iter().zip(ceilings) {
+            assert!(
+                (c / 2..=c).contains(w),
+                "waits {waits:?} against ceilings {ceilings:?}"
+            );
+        }
         o.over();
         o.wait(&"down again", &mut stop).await;
         assert_eq!(o.count, 2, "a new outage after it was over");

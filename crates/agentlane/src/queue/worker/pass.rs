@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use super::gate;
 use super::summary::{Chain, WorkerSummary};
 use super::types::{Pass, Worker, WorkerError};
+use crate::store::IdleWait;
 
 impl Worker {
     /// Passes until stopped, then the shutdown. A store outage (the database
@@ -143,16 +144,35 @@ impl Worker {
     }
 
     /// Waits for a job to end, new work, the poll interval, or a stop.
+    /// With every slot busy only a job's end (or a stop) can give the next
+    /// pass anything to do; with a free slot the store waits for work
+    /// (`QueueStore::wait_for_jobs`): up to `[queue] idle_poll`, jittered,
+    /// when nothing was claimed, so an idle fleet's passes do not line up.
     async fn idle(&mut self) -> Result<(), WorkerError> {
         let config = self.shared.config.clone();
+        let healthy = self.shared.claimable_routes();
+        let full = self.running.len() >= self.concurrency;
+        let timeout = fallback(
+            config.queue.poll,
+            config.queue.idle_poll,
+            super::settle::jitter_sample(),
+        );
+        let mut mark = self.idle_mark.take();
+        let (store, lane) = (self.store.clone(), self.options.lane.clone());
         let wait_for_work = async {
-            if config.queue.listen {
-                self.store
-                    .wait_for_jobs(&self.options.lane, config.queue.poll)
-                    .await;
-            } else {
-                tokio::time::sleep(config.queue.poll).await;
+            if full {
+                std::future::pending::<()>().await;
             }
+            let mut wait = IdleWait {
+                lane: &lane,
+                routes: &healthy,
+                poll: config.queue.poll,
+                timeout,
+                listen: config.queue.listen,
+                mark,
+            };
+            store.wait_for_jobs(&mut wait).await;
+            mark = wait.mark;
         };
         tokio::select! {
             Some(done) = self.running.join_next(), if !self.running.is_empty() => {
@@ -161,6 +181,46 @@ impl Worker {
             _ = wait_for_work => {}
             Ok(()) = self.stop.changed() => {}
         }
+        self.idle_mark = mark;
         Ok(())
+    }
+}
+
+/// The longest idle wait: `[queue] idle_poll` scaled by a factor in
+/// [0.75, 1.25) drawn from `sample` (uniform in [0, 1)), and never under
+/// `poll`. Pure.
+pub(super) fn fallback(
+    poll: std::time::Duration,
+    idle_poll: std::time::Duration,
+    sample: f64,
+) -> std::time::Duration {
+    idle_poll
+        .mul_f64(0.75 + sample.clamp(0.0, 1.0) / 2.0)
+        .max(poll)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fallback;
+    use std::time::Duration;
+
+    #[test]
+    fn the_idle_fallback_is_jittered_around_idle_poll_and_never_under_poll() {
+        let ms = Duration::from_millis;
+        // (poll, idle_poll, sample) → the wait.
+        let cases = [
+            ((ms(250), ms(5000), 0.0), ms(3750)),
+            ((ms(250), ms(5000), 0.5), ms(5000)),
+            ((ms(250), ms(5000), 0.999), Duration::from_micros(6_247_500)),
+            ((ms(250), ms(100), 0.0), ms(250)), // idle_poll under poll: poll
+            ((ms(20), ms(20), 0.5), ms(20)),
+        ];
+        for ((poll, idle_poll, sample), want) in cases {
+            let got = fallback(poll, idle_poll, sample);
+            assert!(
+                got.abs_diff(want) < ms(1),
+                "poll {poll:?}, idle_poll {idle_poll:?}, sample {sample}: {got:?}, want {want:?}"
+            );
+        }
     }
 }

@@ -165,10 +165,15 @@ pub(super) async fn settle(
         reason,
         incident,
     };
-    // Worth retrying through a store outage for as long as the lease could
-    // still be ours; the fence makes a repeat after a lost reply harmless.
+    // Worth retrying through a store outage for as long as the lease is
+    // ours: the job stays held, so the heartbeat (on its kept connection)
+    // renews it meanwhile, and a settlement the server could not take (its
+    // connection slots all taken) is not turned into a lost lease and a
+    // second run. Once the heartbeat gives up (cut off), so does this. The
+    // fence makes a repeat after a lost reply harmless.
     let store = &shared.store;
     let patience = shared.config.queue.lease;
+    let lost = &shared.lost;
     // An attempt that ran, unless the worker is letting it go, claims its
     // slot's next job in the same statement. (After a lost reply, the repeat
     // is fenced off and claims nothing: a job the lost reply claimed expires
@@ -188,20 +193,20 @@ pub(super) async fn settle(
     };
     let (accepted, next_job) = match (finished, claim) {
         (Some(f), Some(next)) => {
-            crate::store::with_patience(patience, || {
+            while_held(lost, patience, || {
                 store.finish_settle_and_claim(&f.report, &f.events, &completion, &next)
             })
             .await?
         }
         (Some(f), None) => {
-            let accepted = crate::store::with_patience(patience, || {
+            let accepted = while_held(lost, patience, || {
                 store.finish_and_settle(&f.report, &f.events, &completion)
             })
             .await?;
             (accepted, None)
         }
         (None, _) => (
-            crate::store::with_patience(patience, || store.settle(&completion)).await?,
+            while_held(lost, patience, || store.settle(&completion)).await?,
             None,
         ),
     };
@@ -218,4 +223,26 @@ pub(super) async fn settle(
         accepted,
     };
     Ok((ran, next_job))
+}
+
+/// [`crate::store::with_patience`] again and again while the worker is not
+/// cut off (`lost`): a settlement waits out a saturated server for as long
+/// as the heartbeat holds the lease.
+async fn while_held<T, F, Fut>(
+    lost: &std::sync::atomic::AtomicBool,
+    patience: Duration,
+    mut op: F,
+) -> Result<T, crate::store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+{
+    loop {
+        match crate::store::with_patience(patience, &mut op).await {
+            Err(e) if e.is_transient() && !lost.load(std::sync::atomic::Ordering::SeqCst) => {
+                tracing::warn!("a settlement is waiting for the store: {e}");
+            }
+            other => return other,
+        }
+    }
 }

@@ -53,7 +53,9 @@ pub async fn run_worker(
         Arc::new(move || clock.now()),
         |var| std::env::var(var).ok(),
     );
+    let lost = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Shared {
+        lost: lost.clone(),
         dispatcher,
         store: store.clone(),
         config: config.clone(),
@@ -85,7 +87,6 @@ pub async fn run_worker(
         drain = options.drain,
         "worker started"
     );
-    let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = heartbeat::spawn(
         store.clone(),
         owner.clone(),
@@ -119,6 +120,7 @@ pub async fn run_worker(
         budget_held: false,
         quota: super::quota::QuotaMemory::new(&config, &host_name()),
         breakers_checked: None,
+        idle_mark: None,
         options,
         routes,
         concurrency,

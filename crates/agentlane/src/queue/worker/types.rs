@@ -107,6 +107,9 @@ impl WorkerError {
 /// What the loop and the job tasks share.
 pub(super) struct Shared {
     pub(super) dispatcher: Arc<Dispatcher>,
+    /// Set by the heartbeat when the worker is cut off from the store (it
+    /// could not renew its leases in time): see `heartbeat.rs`.
+    pub(super) lost: Arc<AtomicBool>,
     /// The queue's part of the store.
     pub(super) store: Arc<dyn QueueStore>,
     pub(super) config: Arc<Config>,
@@ -152,6 +155,17 @@ impl Shared {
         }
     }
 
+    /// The routes this worker could claim on now (its last pass's): what
+    /// an idle wait asks the store about.
+    pub(super) fn claimable_routes(&self) -> Vec<String> {
+        self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|n| n.routes.clone())
+            .unwrap_or_default()
+    }
+
     pub(super) fn set_next_claim(&self, next: Option<NextClaim>) {
         *self.next.lock().unwrap_or_else(|p| p.into_inner()) = next;
     }
@@ -188,4 +202,6 @@ pub(super) struct Worker {
     pub(super) quota: super::quota::QuotaMemory,
     /// When the breakers' rows were last read for probes and trials.
     pub(super) breakers_checked: Option<std::time::Instant>,
+    /// The store's mark of the last idle look ([`crate::store::IdleWait`]).
+    pub(super) idle_mark: Option<f64>,
 }

@@ -289,7 +289,7 @@ async fn incident_counts_are_exact_under_concurrency() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
+async fn an_idle_wait_ends_for_new_work_on_its_routes_and_nothing_else() {
     use std::time::{Duration, Instant};
     let Some((url, schema)) = fresh_schema().await else {
         return;
@@ -297,20 +297,27 @@ async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
     let waiter = Arc::new(open(&url).await);
     let producer = open(&url).await;
     let lane = format!("lane-{}", uuid::Uuid::now_v7().simple());
-    // Start the listener and drain the wake-up every (re)connect gives.
-    waiter
-        .wait_for_jobs(&lane, Duration::from_millis(500))
-        .await;
-    waiter
-        .wait_for_jobs(&lane, Duration::from_millis(200))
-        .await;
-    let w = waiter.clone();
-    let l = lane.clone();
-    let idle = tokio::spawn(async move {
-        let started = Instant::now();
-        w.wait_for_jobs(&l, Duration::from_secs(20)).await;
-        started.elapsed()
-    });
+    let routes = vec!["r".to_string()];
+    let wait = |timeout: Duration, listen: bool, mark: Option<f64>| {
+        let (w, lane, routes) = (waiter.clone(), lane.clone(), routes.clone());
+        async move {
+            let started = Instant::now();
+            let mut wait = crate::store::IdleWait {
+                lane: &lane,
+                routes: &routes,
+                poll: Duration::from_millis(100),
+                timeout,
+                listen,
+                mark,
+            };
+            w.wait_for_jobs(&mut wait).await;
+            (started.elapsed(), wait.mark)
+        }
+    };
+    // Start the kept connection and drain the wake-up every (re)connect gives.
+    let (_, mark) = wait(Duration::from_millis(500), true, None).await;
+    let (_, mark) = wait(Duration::from_millis(200), true, mark).await;
+    let idle = tokio::spawn(wait(Duration::from_secs(20), true, mark));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let job = crate::queue::NewJob {
         kind: "k".into(),
@@ -322,8 +329,11 @@ async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
         key: None,
         label: None,
     };
-    producer.enqueue(&[job]).await.expect("enqueue");
-    let waited = idle.await.expect("join");
+    producer
+        .enqueue(std::slice::from_ref(&job))
+        .await
+        .expect("enqueue");
+    let (waited, mark) = idle.await.expect("join");
     assert!(
         waited >= Duration::from_millis(250),
         "woken before the enqueue ({waited:?}): a stale wake-up"
@@ -331,6 +341,54 @@ async fn new_jobs_wake_an_idle_worker_through_listen_notify() {
     assert!(
         waited < Duration::from_secs(10),
         "not woken by NOTIFY: waited {waited:?} of the 20 s poll"
+    );
+    // The job still waits (nobody claims it here): it ends the waits of
+    // the next 2 s (a mark may have been taken before its enqueue
+    // committed), then no more (the passes after the mark saw it), with or
+    // without LISTEN.
+    let (waited, _) = wait(Duration::from_secs(5), true, mark).await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, mark) = wait(Duration::from_millis(100), false, None).await;
+    let (waited, mark) = wait(Duration::from_millis(600), true, mark).await;
+    assert!(
+        waited >= Duration::from_millis(550),
+        "a job due before the mark woke a wait after it ({waited:?})"
+    );
+    let (waited, mark) = wait(Duration::from_millis(600), false, mark).await;
+    assert!(
+        waited >= Duration::from_millis(550),
+        "a job due before the mark woke a polling wait ({waited:?})"
+    );
+    // Without LISTEN, a job enqueued during the wait ends it within a poll
+    // or two (the cheap question every 100 ms), not at the timeout.
+    let polling = tokio::spawn(wait(Duration::from_secs(20), false, mark));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    producer
+        .enqueue(std::slice::from_ref(&job))
+        .await
+        .expect("enqueue");
+    let (waited, _) = polling.await.expect("join");
+    assert!(
+        waited < Duration::from_secs(2),
+        "a polling wait missed a new job: waited {waited:?} of 20 s"
+    );
+    // A job on a route the worker cannot run does not end its wait.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, mark) = wait(Duration::from_millis(100), false, None).await;
+    let other = tokio::spawn(wait(Duration::from_millis(800), false, mark));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    producer
+        .enqueue(&[crate::queue::NewJob {
+            route: "elsewhere".into(),
+            ..job
+        }])
+        .await
+        .expect("enqueue");
+    let (waited, _) = other.await.expect("join");
+    assert!(
+        waited >= Duration::from_millis(750),
+        "a job on another route woke the wait ({waited:?})"
     );
     drop_schema(&schema).await;
 }

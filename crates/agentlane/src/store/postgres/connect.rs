@@ -69,6 +69,15 @@ pub fn take_param(url: &str, key: &str) -> (String, Option<String>) {
     (url, value)
 }
 
+/// `url` with `max_connections=n` added, unless it sets its own. Pure.
+pub fn with_budget(url: &str, n: usize) -> String {
+    if take_param(url, "max_connections").1.is_some() {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}max_connections={n}")
+}
+
 /// An error and its sources, as one line.
 pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut message = e.to_string();
@@ -91,7 +100,13 @@ pub(in crate::store) fn err(location: &str) -> impl Fn(tokio_postgres::Error) ->
             Some(db) => {
                 let code = db.code().code();
                 let message = format!("{code}: {}", db.message());
-                if transient_sqlstate(code) {
+                if code == SATURATED {
+                    StoreError::Saturated {
+                        location,
+                        message,
+                        budget: None,
+                    }
+                } else if transient_sqlstate(code) {
                     StoreError::Unavailable { location, message }
                 } else {
                     StoreError::Backend {
@@ -117,6 +132,36 @@ pub(in crate::store) fn err(location: &str) -> impl Fn(tokio_postgres::Error) ->
     }
 }
 
+/// The SQLSTATE of a connection the server refused because its slots are
+/// all taken: `too many clients already`, `remaining connection slots are
+/// reserved for …`.
+pub(super) const SATURATED: &str = "53300";
+
+/// The most connections one process opens by default: one kept (lease
+/// renewals, LISTEN) and two in the pool (claims, settlements, reads).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 3;
+
+/// A pooled connection unused this long is closed, so a burst's connections
+/// do not outlive it; the kept connection stays.
+const POOL_IDLE_CLOSE: Duration = Duration::from_secs(60);
+
+/// How long opening the store waits for a connection slot on a saturated
+/// server before it gives up (with the arithmetic and the fix).
+const OPEN_PATIENCE: Duration = Duration::from_secs(60);
+
+/// `max_connections=N` of a store URL: at least 2. Pure.
+pub fn parse_budget(value: Option<&str>) -> Result<usize, String> {
+    match value {
+        None => Ok(DEFAULT_MAX_CONNECTIONS),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (2..=1000).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "max_connections={v}: use a number from 2 to 1000 — the most connections this process opens: one kept for lease renewals and LISTEN, the rest pooled for claims and settlements (default {DEFAULT_MAX_CONNECTIONS})"
+            )),
+        },
+    }
+}
+
 /// SQLSTATEs after which the same request may succeed: connection
 /// exceptions (08), the server shutting down or starting (57P01-57P03),
 /// too many connections (53300), serialization failure and deadlock (40001,
@@ -139,6 +184,8 @@ impl PostgresStore {
         };
         let (rest, tls_params) = tls::split(url).map_err(&invalid)?;
         let (rest, pool_mode) = take_param(&rest, "pool_mode");
+        let (rest, budget) = take_param(&rest, "max_connections");
+        let budget = parse_budget(budget.as_deref()).map_err(&invalid)?;
         let unnamed = match pool_mode.as_deref() {
             None | Some("session") => false,
             Some("transaction") => true,
@@ -170,6 +217,13 @@ impl PostgresStore {
         if config.get_tcp_user_timeout().is_none() {
             config.tcp_user_timeout(Duration::from_secs(10));
         }
+        // Named in pg_stat_activity (unless the URL names them): the pool's
+        // connections and the kept one apart.
+        let mut kept_config = config.clone();
+        if config.get_application_name().is_none() {
+            config.application_name("agentlane");
+            kept_config.application_name("agentlane kept");
+        }
         let manager = Manager::from_config(
             config.clone(),
             connector.clone(),
@@ -178,7 +232,7 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(8)
+            .max_size(budget - 1)
             .build()
             .map_err(|e| StoreError::Backend {
                 location: location.clone(),
@@ -188,23 +242,97 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             location,
-            connect: (config, connector),
-            listener: std::sync::OnceLock::new(),
+            connect: (kept_config, connector),
+            kept: std::sync::OnceLock::new(),
+            reaper: std::sync::OnceLock::new(),
+            tasks: Default::default(),
             unnamed,
+            budget,
             types: Default::default(),
         };
-        store.migrate().await?;
+        // A server whose slots are all taken may free one soon (a fleet
+        // starting, a burst ending): wait for it, with jittered backoff,
+        // rather than fail the process at once.
+        let started = std::time::Instant::now();
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match store.migrate().await {
+                Err(StoreError::Saturated { .. }) if started.elapsed() + wait < OPEN_PATIENCE => {
+                    if wait == Duration::from_millis(250) {
+                        tracing::warn!(store = %store.location, "the server has no free connection slot; waiting for one");
+                    }
+                    tokio::time::sleep(kept::jittered(wait)).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         Ok(store)
     }
 
+    /// A pooled connection. A refused one (the server's slots all taken)
+    /// says how many this process may open and what to change.
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => err(&self.location)(e),
-            e => StoreError::Unavailable {
-                location: self.location.clone(),
-                message: format!("cannot connect: {e}"),
-            },
+        self.reaper.get_or_init(|| {
+            let pool = self.pool.clone();
+            self.task(async move {
+                loop {
+                    tokio::time::sleep(POOL_IDLE_CLOSE / 4).await;
+                    pool.retain(|_, m| m.last_used() < POOL_IDLE_CLOSE);
+                }
+            })
+        });
+        self.pool.get().await.map_err(|e| {
+            let e = match e {
+                deadpool_postgres::PoolError::Backend(e) => err(&self.location)(e),
+                e => StoreError::Unavailable {
+                    location: self.location.clone(),
+                    message: format!("cannot connect: {e}"),
+                },
+            };
+            self.budgeted(e)
         })
+    }
+
+    /// A saturation error with this process's budget filled in.
+    pub(super) fn budgeted(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Saturated {
+                location, message, ..
+            } => StoreError::Saturated {
+                location,
+                message,
+                budget: Some(self.budget),
+            },
+            e => e,
+        }
+    }
+
+    /// The kept connection (`kept.rs`), started by the first call; it
+    /// LISTENs unless a transaction pooler is in between.
+    pub(super) fn kept(&self) -> &std::sync::Arc<kept::Kept> {
+        self.kept.get_or_init(|| {
+            let kept = std::sync::Arc::new(kept::Kept::default());
+            self.task(kept::run(
+                self.connect.clone(),
+                kept.clone(),
+                !self.unnamed,
+                self.location.clone(),
+            ));
+            kept
+        })
+    }
+
+    /// Spawns a task that ends with the store.
+    fn task(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(f);
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
     }
 
     /// One statement outside a transaction, with its rows. Directly or
@@ -385,17 +513,37 @@ const MIGRATION_LOCK: i64 = 0x6167_656e_746c_616e; // "agentlan"
 pub struct PostgresStore {
     pub(super) pool: Pool,
     pub(super) location: String,
-    /// How the LISTEN connection connects: the pool's settings and TLS.
+    /// How the kept connection connects: the pool's settings and TLS.
     pub(super) connect: (
         tokio_postgres::Config,
         tokio_postgres_rustls::MakeRustlsConnect,
     ),
-    pub(super) listener: std::sync::OnceLock<std::sync::Arc<listen::Listener>>,
+    /// The kept connection (lease renewals, heartbeat rows, LISTEN).
+    pub(super) kept: std::sync::OnceLock<std::sync::Arc<kept::Kept>>,
+    /// The task that closes pooled connections left idle.
+    reaper: std::sync::OnceLock<()>,
+    /// The store's tasks (the kept connection, the reaper): stopped when it is dropped.
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The most connections this process opens (`max_connections=`).
+    pub(super) budget: usize,
     /// Behind a pooler in transaction pooling (`pool_mode=transaction` in
     /// the URL): see [`PostgresStore::rows`].
     pub(super) unnamed: bool,
     /// The parameter types of each statement, learned once (`unnamed` only).
     pub(super) types: std::sync::Mutex<std::collections::HashMap<String, Vec<Type>>>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        for task in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -435,6 +583,52 @@ mod tests {
     fn a_url_in_a_message_has_no_password(url: &str, shown: &str) {
         assert_eq!(redacted_url(url), shown);
         assert!(!redacted_url(url).contains("secret"));
+    }
+
+    #[test]
+    fn a_budget_is_two_to_a_thousand_connections_and_says_what_it_counts() {
+        use super::{parse_budget, with_budget, DEFAULT_MAX_CONNECTIONS};
+        assert_eq!(parse_budget(None), Ok(DEFAULT_MAX_CONNECTIONS));
+        assert_eq!(parse_budget(Some("2")), Ok(2));
+        assert_eq!(parse_budget(Some("1000")), Ok(1000));
+        for bad in ["0", "1", "1001", "-3", "two", ""] {
+            let e = parse_budget(Some(bad)).expect_err(bad);
+            assert!(e.contains("one kept for lease renewals"), "{bad}: {e}");
+        }
+        // `[store] max_connections` adds the parameter; a URL's own wins.
+        assert_eq!(
+            with_budget("postgres://h/db", 2),
+            "postgres://h/db?max_connections=2"
+        );
+        assert_eq!(
+            with_budget("postgres://h/db?pool_mode=transaction", 2),
+            "postgres://h/db?pool_mode=transaction&max_connections=2"
+        );
+        assert_eq!(
+            with_budget("postgres://h/db?max_connections=5", 2),
+            "postgres://h/db?max_connections=5"
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_names_the_budget_the_arithmetic_and_the_fix() {
+        use crate::store::StoreError;
+        let e = StoreError::Saturated {
+            location: "postgres://u@db/x".into(),
+            message: "53300: sorry, too many clients already".into(),
+            budget: Some(3),
+        };
+        assert!(e.is_transient(), "a slot frees when another client leaves");
+        let text = e.to_string();
+        for needed in [
+            "too many clients already",
+            "at most 3 connections",
+            "hosts × that budget",
+            "superuser_reserved_connections",
+            "pool_mode=transaction",
+        ] {
+            assert!(text.contains(needed), "{needed:?} missing from: {text}");
+        }
     }
 
     #[test_case("08006", true; "connection failure")]

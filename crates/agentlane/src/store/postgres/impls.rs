@@ -123,19 +123,8 @@ impl QueueStore for PostgresStore {
         queue::enqueue(self, jobs).await
     }
 
-    async fn wait_for_jobs(&self, lane: &str, timeout: Duration) {
-        if self.unnamed {
-            // Transaction pooling does not carry LISTEN: poll.
-            tokio::time::sleep(timeout).await;
-            return;
-        }
-        let listener = self.listener.get_or_init(|| {
-            let listener = std::sync::Arc::new(listen::Listener::default());
-            tokio::spawn(listen::run(self.connect.clone(), listener.clone()));
-            listener
-        });
-        let notify = listener.lane(lane);
-        let _ = tokio::time::timeout(timeout, notify.notified()).await;
+    async fn wait_for_jobs(&self, wait: &mut crate::store::IdleWait<'_>) {
+        super::wait::wait_for_jobs(self, wait).await
     }
 
     async fn claim(

@@ -113,21 +113,33 @@ pub(super) async fn snapshot(s: &PostgresStore) -> Result<MetricsSnapshot, Store
 }
 
 pub(super) async fn worker_seen(s: &PostgresStore, beat: &WorkerBeat) -> Result<(), StoreError> {
-    let mut client = s.client().await?;
-    let e = err(&s.location);
-    let tx = client.transaction().await.map_err(&e)?;
-    tx.execute(
-        "INSERT INTO worker_heartbeats (host, kind, lane, last_seen) VALUES ($1, $2, $3, now())
-         ON CONFLICT (host, kind, lane) DO UPDATE SET last_seen = excluded.last_seen",
-        &[&beat.host, &beat.kind, &beat.lane],
+    // One statement, on the kept connection when it is up: an idle worker's
+    // only other write.
+    const SEEN: &str = "WITH gone AS (
+             DELETE FROM worker_heartbeats
+              WHERE last_seen < now() - $4::float8 * interval '1 second'
+                AND NOT (host = $1 AND kind = $2 AND lane = $3))
+         INSERT INTO worker_heartbeats (host, kind, lane, last_seen) VALUES ($1, $2, $3, now())
+         ON CONFLICT (host, kind, lane) DO UPDATE SET last_seen = excluded.last_seen";
+    let kept_secs = WORKER_SEEN_KEPT.as_secs_f64();
+    let typed: [(
+        &(dyn tokio_postgres::types::ToSql + Sync),
+        tokio_postgres::types::Type,
+    ); 4] = [
+        (&beat.host, tokio_postgres::types::Type::TEXT),
+        (&beat.kind, tokio_postgres::types::Type::TEXT),
+        (&beat.lane, tokio_postgres::types::Type::TEXT),
+        (&kept_secs, tokio_postgres::types::Type::FLOAT8),
+    ];
+    if let Some(Ok(_)) = s.kept().query(SEEN, &typed).await {
+        return Ok(());
+    }
+    let client = s.client().await?;
+    s.exec(
+        &client,
+        SEEN,
+        &[&beat.host, &beat.kind, &beat.lane, &kept_secs],
     )
     .await
-    .map_err(&e)?;
-    tx.execute(
-        "DELETE FROM worker_heartbeats WHERE last_seen < now() - $1::float8 * interval '1 second'",
-        &[&WORKER_SEEN_KEPT.as_secs_f64()],
-    )
-    .await
-    .map_err(&e)?;
-    tx.commit().await.map_err(&e)
+    .map(|_| ())
 }

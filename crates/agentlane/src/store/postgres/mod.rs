@@ -11,13 +11,14 @@ mod connect;
 mod controls;
 mod dashboard;
 mod impls;
-mod listen;
+mod kept;
 mod maintain;
 mod metrics;
 mod queue;
 mod records;
 pub mod tls;
 mod usage;
+mod wait;
 
 use super::{
     DispatchLog, DispatchRecord, DispatchSummary, QueueStore, Reader, Store, StoreError,
@@ -25,7 +26,11 @@ use super::{
 };
 
 pub(super) use connect::err;
-pub use connect::{redacted_url, take_param, transient_sqlstate, PostgresStore};
+pub use connect::{
+    parse_budget, redacted_url, take_param, transient_sqlstate, with_budget, PostgresStore,
+    DEFAULT_MAX_CONNECTIONS,
+};
+pub use kept::jittered;
 use records::FinishParams;
 
 /// The queue's statements, for the plan tests.

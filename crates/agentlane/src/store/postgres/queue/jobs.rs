@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use crate::store::postgres::{err, PostgresStore};
@@ -206,7 +206,7 @@ pub(in crate::store::postgres) async fn enqueue(
     for lane in lanes {
         tx.execute(
             "SELECT pg_notify($1, $2)",
-            &[&crate::store::postgres::listen::CHANNEL, &lane],
+            &[&crate::store::postgres::kept::CHANNEL, &lane],
         )
         .await
         .map_err(&e)?;
@@ -314,10 +314,23 @@ pub(in crate::store::postgres) async fn heartbeat(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    let client = s.client().await?;
-    let rows = s
-        .rows(&client, RENEW, &[&owner, &millis(lease), &jobs])
-        .await?;
+    // On the kept connection, so a pool the server will not give another
+    // connection (all its slots taken) does not cost the worker its leases.
+    let ms = millis(lease);
+    let jobs = jobs.to_vec();
+    let typed: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
+        (&owner, Type::TEXT),
+        (&ms, Type::FLOAT8),
+        (&jobs, Type::TEXT_ARRAY),
+    ];
+    let rows = match s.kept().query(RENEW, &typed).await {
+        Some(Ok(rows)) => rows,
+        // Not up (or it just failed): the pool.
+        _ => {
+            let client = s.client().await?;
+            s.rows(&client, RENEW, &[&owner, &ms, &jobs]).await?
+        }
+    };
     Ok(rows
         .iter()
         .map(|r| crate::model::Renewed {

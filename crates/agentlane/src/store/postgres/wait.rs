@@ -1,0 +1,112 @@
+//! An idle worker's wait on PostgreSQL: what a worker with free slots and
+//! an empty lane costs the server.
+//!
+//! One cheap question, on the kept connection: which of the lane's waiting
+//! jobs (on the routes the worker can run) became due since the worker's
+//! mark, and when is the next one due. Then:
+//! - LISTEN works: ask once; a job due since the mark ends the wait at once;
+//!   otherwise sleep until a notification (enqueue), the next job's due time
+//!   (a retry's backoff), or the timeout (the fallback pass), whichever comes
+//!   first. A released or rescued job is picked up by that fallback pass.
+//! - No LISTEN (a transaction pooler, or `[queue] listen = false`): ask
+//!   again and again until a job is due since the mark, or the timeout; the
+//!   interval backs off from `poll` to [`PROBE_MAX`] while nothing is new,
+//!   so a long-idle worker asks about once a second and one that just
+//!   worked asks every `poll`.
+//!
+//! A job that was due before the mark and still waits (its route is
+//! blocked, its lane paused) does not end the next wait: the pass that
+//! followed the mark saw it. The mark is taken [`SLACK`] early, since a job's
+//! `run_at` is its enqueue transaction's start, which can be before a mark
+//! taken while that transaction was still open: a job still waiting ends
+//! waits for `SLACK` after it became due, then no more.
+
+use std::time::Duration;
+
+use tokio_postgres::types::Type;
+
+use super::PostgresStore;
+use crate::store::IdleWait;
+
+/// The longest interval between questions without LISTEN (never under `poll`).
+const PROBE_MAX: Duration = Duration::from_secs(1);
+
+/// How far back of the mark a due job still counts as new.
+const SLACK_SECS: f64 = 2.0;
+
+/// The question. `$3` is the mark less [`SLACK_SECS`] (epoch seconds, the
+/// database's clock).
+const DUE: &str = "SELECT extract(epoch FROM now())::float8,
+        bool_or(run_at <= now()),
+        extract(epoch FROM min(run_at) FILTER (WHERE run_at > now()) - now())::float8
+   FROM jobs
+  WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2)
+    AND run_at > to_timestamp($3)";
+
+/// The answer: the database's now (the next mark), whether a job became
+/// due since the mark, and in how long the next one is due.
+struct Due {
+    now: f64,
+    fresh: bool,
+    next_in: Option<Duration>,
+}
+
+async fn ask(s: &PostgresStore, w: &IdleWait<'_>) -> Option<Due> {
+    let mark = w.mark.map_or(0.0, |m| m - SLACK_SECS);
+    let routes = w.routes.to_vec();
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
+        (&w.lane, Type::TEXT),
+        (&routes, Type::TEXT_ARRAY),
+        (&mark, Type::FLOAT8),
+    ];
+    let rows = match s.kept().query(DUE, &params).await {
+        Some(rows) => rows.ok()?,
+        None => {
+            let client = s.client().await.ok()?;
+            client.query_typed(DUE, &params).await.ok()?
+        }
+    };
+    let row = rows.first()?;
+    let next_in: Option<f64> = row.get(2);
+    Some(Due {
+        now: row.get(0),
+        fresh: row.get::<_, Option<bool>>(1).unwrap_or(false),
+        next_in: next_in.map(|s| Duration::from_secs_f64(s.max(0.0))),
+    })
+}
+
+pub(super) async fn wait_for_jobs(s: &PostgresStore, w: &mut IdleWait<'_>) {
+    let started = tokio::time::Instant::now();
+    let deadline = started + w.timeout;
+    let kept = s.kept().clone();
+    let notified = kept.lane(w.lane);
+    let mut every = w.poll;
+    loop {
+        let Some(due) = ask(s, w).await else {
+            // The store does not answer: the pass after the poll finds out.
+            tokio::time::sleep(w.poll.min(w.timeout)).await;
+            return;
+        };
+        w.mark = Some(due.now);
+        if due.fresh {
+            return;
+        }
+        let mut until = deadline;
+        if let Some(next) = due.next_in {
+            until = until.min(tokio::time::Instant::now() + next);
+        }
+        if w.listen && kept.listening() {
+            let _ = tokio::time::timeout_at(until, notified.notified()).await;
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return;
+        }
+        tokio::time::sleep_until(until.min(now + every)).await;
+        if tokio::time::Instant::now() >= until {
+            return;
+        }
+        every = (every * 2).min(PROBE_MAX.max(w.poll));
+    }
+}
