@@ -9,6 +9,10 @@ use super::summary::{Chain, WorkerSummary};
 use super::types::{Pass, Worker, WorkerError};
 use crate::store::IdleWait;
 
+/// How often a quiet pass (nothing due on the worker's routes) still reads
+/// the accounts' quota incidents, to release the jobs a reset frees.
+const QUIET_QUOTAS: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Worker {
     /// Passes until stopped, then the shutdown. A store outage (the database
     /// restarting, a connection cut) does not end the worker: it waits,
@@ -48,6 +52,17 @@ impl Worker {
             self.collect(done)?;
         }
         self.maintain().await?;
+        // The store said nothing on this worker's routes is due (its idle
+        // wait ran out on a quiet lane): lead maintenance, release what an
+        // account's quota reset frees (at most every QUIET_QUOTAS), claim
+        // nothing, and wait again. A draining worker checks its lane instead.
+        if std::mem::take(&mut self.quiet) && !self.options.drain && self.running.is_empty() {
+            if !self.quota.checked_within(QUIET_QUOTAS) {
+                self.quotas().await?;
+            }
+            self.idle().await?;
+            return Ok(Pass::Again);
+        }
         let blocked = self.quotas().await?;
         let mut healthy = self.gate().await?;
         // An account's quota blocks its routes in every lane: they claim
@@ -157,8 +172,9 @@ impl Worker {
             config.queue.idle_poll,
             super::settle::jitter_sample(),
         );
-        let mut mark = self.idle_mark.take();
         let (store, lane) = (self.store.clone(), self.options.lane.clone());
+        // What the store's wait leaves: its mark and whether the lane is quiet.
+        let mut outcome = (self.idle_mark.take(), false);
         let wait_for_work = async {
             if full {
                 std::future::pending::<()>().await;
@@ -169,10 +185,11 @@ impl Worker {
                 poll: config.queue.poll,
                 timeout,
                 listen: config.queue.listen,
-                mark,
+                mark: outcome.0,
+                quiet: false,
             };
             store.wait_for_jobs(&mut wait).await;
-            mark = wait.mark;
+            outcome = (wait.mark, wait.quiet);
         };
         tokio::select! {
             Some(done) = self.running.join_next(), if !self.running.is_empty() => {
@@ -181,7 +198,7 @@ impl Worker {
             _ = wait_for_work => {}
             Ok(()) = self.stop.changed() => {}
         }
-        self.idle_mark = mark;
+        (self.idle_mark, self.quiet) = outcome;
         Ok(())
     }
 }

@@ -45,6 +45,11 @@ pub(crate) struct QuotaMemory {
 }
 
 impl QuotaMemory {
+    /// Whether the quota incidents were read less than `ago` ago.
+    pub(super) fn checked_within(&self, ago: std::time::Duration) -> bool {
+        self.checked.is_some_and(|t| t.elapsed() < ago)
+    }
+
     /// The accounts of every route of `config`, as this worker would run them.
     pub(super) fn new(config: &Config, host: &str) -> QuotaMemory {
         let parent = crate::input::parent_env();

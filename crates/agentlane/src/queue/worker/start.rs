@@ -121,6 +121,7 @@ pub async fn run_worker(
         quota: super::quota::QuotaMemory::new(&config, &host_name()),
         breakers_checked: None,
         idle_mark: None,
+        quiet: false,
         options,
         routes,
         concurrency,

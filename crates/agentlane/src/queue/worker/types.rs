@@ -204,4 +204,7 @@ pub(super) struct Worker {
     pub(super) breakers_checked: Option<std::time::Instant>,
     /// The store's mark of the last idle look ([`crate::store::IdleWait`]).
     pub(super) idle_mark: Option<f64>,
+    /// The last idle wait ran out on a quiet lane (nothing due on this
+    /// worker's routes): the next pass claims nothing.
+    pub(super) quiet: bool,
 }

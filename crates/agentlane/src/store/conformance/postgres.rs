@@ -309,11 +309,37 @@ async fn an_idle_wait_ends_for_new_work_on_its_routes_and_nothing_else() {
                 timeout,
                 listen,
                 mark,
+                quiet: false,
             };
             w.wait_for_jobs(&mut wait).await;
-            (started.elapsed(), wait.mark)
+            (started.elapsed(), wait.mark, wait.quiet)
         }
     };
+    let wait = |timeout: Duration, listen: bool, mark: Option<f64>| {
+        let run = wait(timeout, listen, mark);
+        async move {
+            let (waited, mark, _) = run.await;
+            (waited, mark)
+        }
+    };
+    let quiet = |listen: bool| {
+        let (w, lane, routes) = (waiter.clone(), lane.clone(), routes.clone());
+        async move {
+            let mut wait = crate::store::IdleWait {
+                lane: &lane,
+                routes: &routes,
+                poll: Duration::from_millis(100),
+                timeout: Duration::from_millis(300),
+                listen,
+                mark: None,
+                quiet: false,
+            };
+            w.wait_for_jobs(&mut wait).await;
+            wait.quiet
+        }
+    };
+    // An empty lane: the wait runs out quiet (the next pass claims nothing).
+    assert!(quiet(false).await, "an empty lane's wait was not quiet");
     // Start the kept connection and drain the wake-up every (re)connect gives.
     let (_, mark) = wait(Duration::from_millis(500), true, None).await;
     let (_, mark) = wait(Duration::from_millis(200), true, mark).await;
@@ -389,6 +415,12 @@ async fn an_idle_wait_ends_for_new_work_on_its_routes_and_nothing_else() {
     assert!(
         waited >= Duration::from_millis(750),
         "a job on another route woke the wait ({waited:?})"
+    );
+    // A job on its routes still due (nobody claimed it): not quiet.
+    assert!(!quiet(true).await, "a wait with a job due was quiet");
+    assert!(
+        !quiet(false).await,
+        "a polling wait with a job due was quiet"
     );
     drop_schema(&schema).await;
 }

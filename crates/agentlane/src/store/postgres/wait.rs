@@ -10,9 +10,13 @@
 //!   first. A released or rescued job is picked up by that fallback pass.
 //! - No LISTEN (a transaction pooler, or `[queue] listen = false`): ask
 //!   again and again until a job is due since the mark, or the timeout; the
-//!   interval backs off from `poll` to [`PROBE_MAX`] while nothing is new,
-//!   so a long-idle worker asks about once a second and one that just
+//!   interval backs off from `poll` to [`PROBE_MAX`] (2 s) while nothing is new,
+//!   so a long-idle worker asks every 2 s and one that just
 //!   worked asks every `poll`.
+//!
+//! A wait that runs to its timeout asks once more whether any job on the
+//! routes is due at all; when none is, the worker's fallback pass is quiet:
+//! it leads maintenance and checks quotas, but claims nothing.
 //!
 //! A job that was due before the mark and still waits (its route is
 //! blocked, its lane paused) does not end the next wait: the pass that
@@ -29,7 +33,7 @@ use super::PostgresStore;
 use crate::store::IdleWait;
 
 /// The longest interval between questions without LISTEN (never under `poll`).
-const PROBE_MAX: Duration = Duration::from_secs(1);
+const PROBE_MAX: Duration = Duration::from_secs(2);
 
 /// How far back of the mark a due job still counts as new.
 const SLACK_SECS: f64 = 2.0;
@@ -42,6 +46,23 @@ const DUE: &str = "SELECT extract(epoch FROM now())::float8,
    FROM jobs
   WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2)
     AND run_at > to_timestamp($3)";
+
+/// Whether any job on the routes is due now: asked when a wait runs to its
+/// timeout, so that a quiet lane's fallback pass can skip its claim.
+const ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM jobs
+  WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2) AND run_at <= now())";
+
+async fn nothing_due(s: &PostgresStore, w: &IdleWait<'_>) -> bool {
+    let routes = w.routes.to_vec();
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
+        [(&w.lane, Type::TEXT), (&routes, Type::TEXT_ARRAY)];
+    let rows = match s.kept().query(ANY_DUE, &params).await {
+        Some(Ok(rows)) => rows,
+        _ => return false,
+    };
+    rows.first()
+        .is_some_and(|r| !r.get::<_, Option<bool>>(0).unwrap_or(true))
+}
 
 /// The answer: the database's now (the next mark), whether a job became
 /// due since the mark, and in how long the next one is due.
@@ -76,6 +97,7 @@ async fn ask(s: &PostgresStore, w: &IdleWait<'_>) -> Option<Due> {
 }
 
 pub(super) async fn wait_for_jobs(s: &PostgresStore, w: &mut IdleWait<'_>) {
+    w.quiet = false;
     let started = tokio::time::Instant::now();
     let deadline = started + w.timeout;
     let kept = s.kept().clone();
@@ -96,7 +118,10 @@ pub(super) async fn wait_for_jobs(s: &PostgresStore, w: &mut IdleWait<'_>) {
             until = until.min(tokio::time::Instant::now() + next);
         }
         if w.listen && kept.listening() {
-            let _ = tokio::time::timeout_at(until, notified.notified()).await;
+            let woken = tokio::time::timeout_at(until, notified.notified()).await;
+            if woken.is_err() && until == deadline {
+                w.quiet = nothing_due(s, w).await;
+            }
             return;
         }
         let now = tokio::time::Instant::now();
@@ -105,6 +130,9 @@ pub(super) async fn wait_for_jobs(s: &PostgresStore, w: &mut IdleWait<'_>) {
         }
         tokio::time::sleep_until(until.min(now + every)).await;
         if tokio::time::Instant::now() >= until {
+            if until == deadline {
+                w.quiet = nothing_due(s, w).await;
+            }
             return;
         }
         every = (every * 2).min(PROBE_MAX.max(w.poll));
