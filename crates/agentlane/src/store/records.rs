@@ -93,9 +93,9 @@ pub struct IdleWait<'a> {
     /// The store's mark of the last look (its clock), kept by the worker
     /// between waits: a job that became due after it ends the wait.
     pub mark: Option<f64>,
-    /// Set by the store: the wait ran to its timeout and no job on the
-    /// routes is due, so the next pass has nothing to claim. A store that
-    /// cannot tell leaves it false.
+    /// Given: the worker's previous wait was quiet. Set by the store: the
+    /// wait ran to its timeout and no job in the lane is due, so the next
+    /// pass has nothing to claim (a store that cannot tell leaves it false).
     pub quiet: bool,
 }
 

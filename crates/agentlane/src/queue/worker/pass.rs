@@ -52,11 +52,11 @@ impl Worker {
             self.collect(done)?;
         }
         self.maintain().await?;
-        // The store said nothing on this worker's routes is due (its idle
-        // wait ran out on a quiet lane): lead maintenance, release what an
+        // The store said nothing in the lane is due (its idle wait ran out
+        // on a quiet lane): lead maintenance, release what an
         // account's quota reset frees (at most every QUIET_QUOTAS), claim
         // nothing, and wait again. A draining worker checks its lane instead.
-        if std::mem::take(&mut self.quiet) && !self.options.drain && self.running.is_empty() {
+        if self.quiet && !self.options.drain && self.running.is_empty() {
             if !self.quota.checked_within(QUIET_QUOTAS) {
                 self.quotas().await?;
             }
@@ -174,6 +174,8 @@ impl Worker {
         );
         let (store, lane) = (self.store.clone(), self.options.lane.clone());
         // What the store's wait leaves: its mark and whether the lane is quiet.
+        // (A wait cut short by a job's end or a stop leaves quiet false.)
+        let was_quiet = std::mem::take(&mut self.quiet);
         let mut outcome = (self.idle_mark.take(), false);
         let wait_for_work = async {
             if full {
@@ -186,7 +188,7 @@ impl Worker {
                 timeout,
                 listen: config.queue.listen,
                 mark: outcome.0,
-                quiet: false,
+                quiet: was_quiet,
             };
             store.wait_for_jobs(&mut wait).await;
             outcome = (wait.mark, wait.quiet);

@@ -416,7 +416,8 @@ async fn an_idle_wait_ends_for_new_work_on_its_routes_and_nothing_else() {
         waited >= Duration::from_millis(750),
         "a job on another route woke the wait ({waited:?})"
     );
-    // A job on its routes still due (nobody claimed it): not quiet.
+    // Jobs still due (nobody claimed them), on its routes or on a route
+    // that did not pass its gate: not quiet.
     assert!(!quiet(true).await, "a wait with a job due was quiet");
     assert!(
         !quiet(false).await,

@@ -29,13 +29,21 @@ pub(super) const CHANNEL: &str = "agentlane_jobs";
 const RECONNECT_FIRST: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
 
+/// The kept connection and its prepared statements.
+pub(super) struct Conn {
+    client: tokio_postgres::Client,
+    prepared: Option<HashMap<&'static str, tokio_postgres::Statement>>,
+}
+
 /// The kept connection's state, shared with its task.
 #[derive(Default)]
 pub(super) struct Kept {
     /// Waiters per lane.
     lanes: Mutex<HashMap<String, Arc<Notify>>>,
-    /// The connection, while it is up.
-    client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    /// The connection, while it is up, with the statements prepared on it
+    /// (none behind a transaction pooler, where a statement prepared on one
+    /// server connection may be asked for on another).
+    client: tokio::sync::Mutex<Option<Conn>>,
     /// It is up and LISTENing: a notification will wake a waiter.
     listening: AtomicBool,
 }
@@ -71,32 +79,58 @@ impl Kept {
         self.listening.load(Ordering::SeqCst)
     }
 
-    /// Runs one statement on the kept connection, sent unnamed with its
-    /// parameter types in one message (so it also works through a
-    /// transaction pooler). `None` when the connection is not up: the
+    /// Runs one statement on the kept connection: prepared once per
+    /// connection, or, behind a transaction pooler, sent unnamed with its
+    /// parameter types in one message. `None` when the connection is not up: the
     /// caller uses the pool. A failure that ends the connection drops it;
     /// its task reconnects.
     pub(super) async fn query(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Option<Result<Vec<Row>, tokio_postgres::Error>> {
         let mut guard = self.client.lock().await;
-        let client = guard.as_ref()?;
-        if client.is_closed() {
+        let conn = guard.as_mut()?;
+        if conn.client.is_closed() {
             *guard = None;
             return None;
         }
-        let result = client.query_typed(sql, params).await;
-        if result.is_err() && client.is_closed() {
+        let result = match &mut conn.prepared {
+            // Directly or through session pooling: prepared once, planned
+            // once, for the life of the connection.
+            Some(prepared) => {
+                let stmt = match prepared.get(sql) {
+                    Some(stmt) => Ok(stmt.clone()),
+                    None => {
+                        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+                        conn.client
+                            .prepare_typed(sql, &types)
+                            .await
+                            .inspect(|stmt| {
+                                prepared.insert(sql, stmt.clone());
+                            })
+                    }
+                };
+                match stmt {
+                    Ok(stmt) => {
+                        let values: Vec<&(dyn ToSql + Sync)> =
+                            params.iter().map(|(v, _)| *v).collect();
+                        conn.client.query(&stmt, &values).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            None => conn.client.query_typed(sql, params).await,
+        };
+        if result.is_err() && conn.client.is_closed() {
             *guard = None;
         }
         Some(result)
     }
 }
 
-/// Keeps the connection up for the life of the process; LISTENs on it when
-/// `listen`.
+/// Keeps the connection up for the life of the process; LISTENs on it and
+/// prepares statements on it when `listen` (no transaction pooler between).
 pub(super) async fn run(
     (config, tls): (
         tokio_postgres::Config,
@@ -140,7 +174,10 @@ pub(super) async fn run(
                         .batch_execute(&format!("LISTEN {CHANNEL}"))
                         .await
                         .is_ok();
-                *kept.client.lock().await = Some(client);
+                *kept.client.lock().await = Some(Conn {
+                    client,
+                    prepared: listen.then(HashMap::new),
+                });
                 kept.listening.store(listening, Ordering::SeqCst);
                 kept.wake_all();
                 // Until the connection ends (its driver drops `tx`).

@@ -14,8 +14,8 @@
 //!   so a long-idle worker asks every 2 s and one that just
 //!   worked asks every `poll`.
 //!
-//! A wait that runs to its timeout asks once more whether any job on the
-//! routes is due at all; when none is, the worker's fallback pass is quiet:
+//! A wait that runs to its timeout asks once more whether any job in the
+//! lane is due at all; when none is, the worker's fallback pass is quiet:
 //! it leads maintenance and checks quotas, but claims nothing.
 //!
 //! A job that was due before the mark and still waits (its route is
@@ -47,15 +47,16 @@ const DUE: &str = "SELECT extract(epoch FROM now())::float8,
   WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2)
     AND run_at > to_timestamp($3)";
 
-/// Whether any job on the routes is due now: asked when a wait runs to its
-/// timeout, so that a quiet lane's fallback pass can skip its claim.
+/// Whether any job in the lane is due now, on any route: asked when a wait
+/// runs to its timeout, so that a quiet lane's fallback pass can skip its
+/// gate and claim. Any route, not only the ones that passed the gate: a job
+/// waiting for a route to recover (its CLI installed) keeps the passes, and
+/// so the preflights that notice it, going.
 const ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM jobs
-  WHERE lane = $1 AND state IN ('queued', 'scheduled') AND route = ANY($2) AND run_at <= now())";
+  WHERE lane = $1 AND state IN ('queued', 'scheduled') AND run_at <= now())";
 
 async fn nothing_due(s: &PostgresStore, w: &IdleWait<'_>) -> bool {
-    let routes = w.routes.to_vec();
-    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
-        [(&w.lane, Type::TEXT), (&routes, Type::TEXT_ARRAY)];
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 1] = [(&w.lane, Type::TEXT)];
     let rows = match s.kept().query(ANY_DUE, &params).await {
         Some(Ok(rows)) => rows,
         _ => return false,
@@ -97,12 +98,17 @@ async fn ask(s: &PostgresStore, w: &IdleWait<'_>) -> Option<Due> {
 }
 
 pub(super) async fn wait_for_jobs(s: &PostgresStore, w: &mut IdleWait<'_>) {
-    w.quiet = false;
+    // After a quiet wait (nothing due at all) there is no recent activity
+    // to follow closely: ask at the slowest rate from the start.
+    let mut every = if std::mem::take(&mut w.quiet) {
+        PROBE_MAX.max(w.poll)
+    } else {
+        w.poll
+    };
     let started = tokio::time::Instant::now();
     let deadline = started + w.timeout;
     let kept = s.kept().clone();
     let notified = kept.lane(w.lane);
-    let mut every = w.poll;
     loop {
         let Some(due) = ask(s, w).await else {
             // The store does not answer: the pass after the poll finds out.
