@@ -167,11 +167,18 @@ impl Worker {
         let config = self.shared.config.clone();
         let healthy = self.shared.claimable_routes();
         let full = self.running.len() >= self.concurrency;
+        // Never past the next maintenance (every lease/2): a follower must
+        // try the leadership in time to take it over within a lease and a
+        // half of the leader's end, however idle its lane.
+        let maintenance_due = (config.queue.lease / 2)
+            .saturating_sub(self.last_maintenance.elapsed())
+            .max(config.queue.poll);
         let timeout = fallback(
             config.queue.poll,
             config.queue.idle_poll,
             super::settle::jitter_sample(),
-        );
+        )
+        .min(maintenance_due);
         let (store, lane) = (self.store.clone(), self.options.lane.clone());
         // What the store's wait leaves: its mark and whether the lane is quiet.
         // (A wait cut short by a job's end or a stop leaves quiet false.)
