@@ -9,7 +9,7 @@ use super::summary::{Chain, WorkerSummary};
 use super::types::{Pass, Worker, WorkerError};
 use crate::store::IdleWait;
 
-/// How often a quiet pass (nothing due on the worker's routes) still reads
+/// How often a quiet pass (nothing due in the lane) still reads
 /// the accounts' quota incidents, to release the jobs a reset frees.
 const QUIET_QUOTAS: std::time::Duration = std::time::Duration::from_secs(15);
 

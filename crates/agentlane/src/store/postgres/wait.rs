@@ -20,10 +20,10 @@
 //!
 //! A job that was due before the mark and still waits (its route is
 //! blocked, its lane paused) does not end the next wait: the pass that
-//! followed the mark saw it. The mark is taken [`SLACK`] early, since a job's
+//! followed the mark saw it. The mark is taken [`SLACK_SECS`] early, since a job's
 //! `run_at` is its enqueue transaction's start, which can be before a mark
 //! taken while that transaction was still open: a job still waiting ends
-//! waits for `SLACK` after it became due, then no more.
+//! waits for `SLACK_SECS` after it became due, then no more.
 
 use std::time::Duration;
 
